@@ -1,0 +1,88 @@
+//! The command line: clap definitions and dispatch. Each command is a function in [`crate::commands`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Render, check and deliver a weekly Markdown newsletter by e-mail.
+#[derive(Debug, Parser)]
+#[command(name = "newsletter", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (defaults: built in; see config/default.toml).
+    #[arg(long, global = true, env = "NEWSLETTER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+
+    /// More log output (-v: info, -vv: debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render issues into HTML, plaintext and a sample .eml, and report their sizes.
+    Render(RenderArgs),
+}
+
+/// Arguments of `newsletter render`.
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// Issue files (Markdown with a Pelican-style header).
+    #[arg(required = true, value_name = "ISSUE.md")]
+    pub issues: Vec<PathBuf>,
+
+    /// Output folder; <number>.html, <number>.txt and <number>.eml are written there.
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    init_tracing(cli.log_format, cli.verbose);
+    let result = match &cli.command {
+        Command::Render(args) => crate::commands::render(cli.config.as_deref(), args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat, verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter =
+        EnvFilter::try_from_env("NEWSLETTER_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

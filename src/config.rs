@@ -1,0 +1,222 @@
+//! One typed configuration: built-in defaults (`config/default.toml`), then an operator's file, then
+//! `NEWSLETTER_<SECTION>__<KEY>` environment variables. Secrets only ever come from the environment.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The operator's file could not be read.
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A layer is not valid TOML or does not fit the schema.
+    #[error("{layer}: {message}")]
+    Invalid { layer: String, message: String },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The newsletter's identity and links.
+    pub site: Site,
+    /// The look of the HTML e-mail.
+    pub theme: Theme,
+    /// Message headers.
+    pub mail: Mail,
+    /// `render` command settings.
+    pub render: RenderSettings,
+}
+
+/// The newsletter's identity and links.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    pub name: String,
+    pub url: String,
+    pub issue_url: String,
+    pub logo_url: String,
+    pub privacy_url: String,
+    pub unsubscribe_url: String,
+    #[serde(default)]
+    pub social: Vec<SocialLink>,
+}
+
+/// A footer link to the newsletter elsewhere.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SocialLink {
+    pub name: String,
+    pub url: String,
+}
+
+/// The look of the HTML e-mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Theme {
+    /// Path of a stylesheet; empty for the built-in one.
+    pub stylesheet: String,
+    /// HTML size budget in bytes.
+    pub size_budget: usize,
+    /// Maximum characters of the hidden preheader.
+    pub preheader_chars: usize,
+}
+
+/// Message headers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mail {
+    pub from: String,
+    pub reply_to: String,
+    pub list_id: String,
+    pub bounce_domain: String,
+    pub unsubscribe_mailto: String,
+    pub feedback_id: String,
+}
+
+/// `render` command settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderSettings {
+    pub sample_recipient: String,
+}
+
+/// The built-in stylesheet, `templates/email.css`.
+pub const DEFAULT_STYLESHEET: &str = include_str!("../templates/email.css");
+
+impl Config {
+    /// Loads defaults, then `file` (or `$NEWSLETTER_CONFIG`) if any, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let env_file = std::env::var_os("NEWSLETTER_CONFIG").map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(env_file);
+        let mut table = parse_layer("built-in defaults", DEFAULTS)?;
+        if let Some(path) = &file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            merge(&mut table, parse_layer(&path.display().to_string(), &text)?);
+        }
+        merge(&mut table, env_layer(std::env::vars()));
+        let layer = match &file {
+            Some(p) => format!("{} (with defaults and NEWSLETTER_* variables)", p.display()),
+            None => "configuration (defaults and NEWSLETTER_* variables)".to_string(),
+        };
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                layer,
+                message: e.message().to_string(),
+            })
+    }
+
+    /// The built-in defaults alone, ignoring files and environment (for tests and benches).
+    pub fn defaults() -> Config {
+        let table = parse_layer("built-in defaults", DEFAULTS).expect("built-in defaults parse");
+        toml::Value::Table(table)
+            .try_into()
+            .expect("built-in defaults fit the schema")
+    }
+
+    /// The stylesheet text: the operator's file, or the built-in one.
+    pub fn stylesheet(&self) -> Result<String, ConfigError> {
+        if self.theme.stylesheet.trim().is_empty() {
+            return Ok(DEFAULT_STYLESHEET.to_string());
+        }
+        let path = PathBuf::from(&self.theme.stylesheet);
+        std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path, source })
+    }
+}
+
+fn parse_layer(name: &str, text: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::Invalid {
+            layer: name.to_string(),
+            message: e.to_string(),
+        })
+}
+
+/// `NEWSLETTER_SITE__NAME=x` becomes `[site] name = "x"`. Integers stay integers.
+fn env_layer(vars: impl Iterator<Item = (String, String)>) -> toml::Table {
+    let mut table = toml::Table::new();
+    for (key, value) in vars {
+        let Some(rest) = key.strip_prefix("NEWSLETTER_") else {
+            continue;
+        };
+        let Some((section, field)) = rest.split_once("__") else {
+            continue;
+        };
+        let v = value
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .unwrap_or(toml::Value::String(value));
+        let section = table
+            .entry(section.to_ascii_lowercase())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(t) = section {
+            t.insert(field.to_ascii_lowercase(), v);
+        }
+    }
+    table
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load() {
+        let c = Config::defaults();
+        assert_eq!(c.site.name, "This Week in Rust");
+        assert_eq!(c.theme.size_budget, 90_000);
+        assert!(c.stylesheet().unwrap().contains("prefers-color-scheme"));
+    }
+
+    #[test]
+    fn env_overrides_merge_into_sections() {
+        let mut t = parse_layer("d", DEFAULTS).unwrap();
+        merge(
+            &mut t,
+            env_layer(
+                [
+                    ("NEWSLETTER_SITE__NAME".to_string(), "Other".to_string()),
+                    ("NEWSLETTER_THEME__SIZE_BUDGET".into(), "1000".into()),
+                    ("UNRELATED".into(), "x".into()),
+                ]
+                .into_iter(),
+            ),
+        );
+        let c: Config = toml::Value::Table(t).try_into().unwrap();
+        assert_eq!(c.site.name, "Other");
+        assert_eq!(c.theme.size_budget, 1000);
+        assert_eq!(c.site.social.len(), 3);
+    }
+
+    #[test]
+    fn unknown_keys_are_reported() {
+        let mut t = parse_layer("d", DEFAULTS).unwrap();
+        merge(&mut t, parse_layer("f", "[site]\nnmae = \"typo\"").unwrap());
+        let e = toml::Value::Table(t).try_into::<Config>().unwrap_err();
+        assert!(e.message().contains("nmae"), "{e}");
+    }
+}

@@ -1,0 +1,342 @@
+//! Small types every stage shares. Each parses at the edge: once you hold one, it is valid.
+
+use std::fmt;
+
+use thiserror::Error;
+
+/// Why a value could not be parsed into a domain type.
+#[derive(Debug, Error, PartialEq, Eq, Clone)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
+fn err(msg: impl Into<String>) -> ParseError {
+    ParseError(msg.into())
+}
+
+/// The number of an issue, e.g. 522. Always positive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct IssueNumber(u32);
+
+impl IssueNumber {
+    /// Parses a decimal issue number such as `522`.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let s = s.trim();
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err(format!(
+                "`{s}` is not an issue number: use digits only, e.g. `522`"
+            )));
+        }
+        match s.parse::<u32>() {
+            Ok(0) => Err(err("the issue number must be 1 or more")),
+            Ok(n) => Ok(Self(n)),
+            Err(_) => Err(err(format!("`{s}` is too large for an issue number"))),
+        }
+    }
+
+    /// The number as an integer.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for IssueNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A calendar date (proleptic Gregorian), parsed from `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Date {
+    year: i32,
+    month: u8,
+    day: u8,
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+fn days_in_month(year: i32, month: u8) -> u8 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+impl Date {
+    /// Parses exactly `YYYY-MM-DD` and rejects dates that do not exist (`2023-02-30`).
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let s = s.trim();
+        let b = s.as_bytes();
+        let shape_ok = b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        if !shape_ok {
+            return Err(err(format!(
+                "`{s}` is not a date in the form YYYY-MM-DD, e.g. `2023-11-22`"
+            )));
+        }
+        let year: i32 = s[0..4].parse().map_err(|_| err("bad year"))?;
+        let month: u8 = s[5..7].parse().map_err(|_| err("bad month"))?;
+        let day: u8 = s[8..10].parse().map_err(|_| err("bad day"))?;
+        Self::from_ymd(year, month, day)
+            .ok_or_else(|| err(format!("`{s}` is not a real date: check the month and day")))
+    }
+
+    /// Builds a date from its parts, if it exists.
+    pub fn from_ymd(year: i32, month: u8, day: u8) -> Option<Self> {
+        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+            return None;
+        }
+        Some(Self { year, month, day })
+    }
+
+    /// Year, e.g. 2023.
+    pub fn year(self) -> i32 {
+        self.year
+    }
+    /// Month, 1 to 12.
+    pub fn month(self) -> u8 {
+        self.month
+    }
+    /// Day of the month, 1 to 31.
+    pub fn day(self) -> u8 {
+        self.day
+    }
+
+    /// Days since 1970-01-01 (negative before). Howard Hinnant's civil-date algorithm.
+    pub fn to_unix_days(self) -> i64 {
+        let y = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = if y >= 0 { y } else { y - 399 } / 400;
+        let yoe = y - era * 400;
+        let m = i64::from(self.month);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    /// The inverse of [`Date::to_unix_days`].
+    pub fn from_unix_days(z: i64) -> Self {
+        let z = z + 719_468;
+        let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        Self { year, month, day }
+    }
+
+    /// Three-letter English month name, e.g. `Nov`.
+    pub fn month_abbrev(self) -> &'static str {
+        MONTHS[usize::from(self.month - 1)]
+    }
+
+    /// Three-letter English weekday name, e.g. `Wed`.
+    pub fn weekday_abbrev(self) -> &'static str {
+        // 1970-01-01 was a Thursday (index 3).
+        WEEKDAYS[(self.to_unix_days() + 3).rem_euclid(7) as usize]
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// Formats a UNIX timestamp as an RFC 5322 date in UTC, e.g. `Wed, 22 Nov 2023 09:00:00 +0000`.
+pub fn rfc5322_date(unix_seconds: i64) -> String {
+    let days = unix_seconds.div_euclid(86_400);
+    let secs = unix_seconds.rem_euclid(86_400);
+    let d = Date::from_unix_days(days);
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} +0000",
+        d.weekday_abbrev(),
+        d.day(),
+        d.month_abbrev(),
+        d.year(),
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// The current time as seconds since the UNIX epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A syntactically valid e-mail address with its domain normalised to lowercase ASCII.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EmailAddress {
+    value: String,
+    at: usize,
+}
+
+impl EmailAddress {
+    /// Parses an address such as `Ferris@Example.ORG` (stored as `Ferris@example.org`).
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let s = s.trim();
+        if let Some(c) = s.chars().find(|c| c.is_control()) {
+            return Err(err(format!(
+                "the address contains a control character (U+{:04X})",
+                u32::from(c)
+            )));
+        }
+        if s.chars().any(char::is_whitespace) {
+            return Err(err("the address contains a space"));
+        }
+        let at = s
+            .rfind('@')
+            .ok_or_else(|| err(format!("`{s}` has no `@`")))?;
+        let (local, domain) = (&s[..at], &s[at + 1..]);
+        if local.is_empty() {
+            return Err(err(format!("`{s}` has nothing before the `@`")));
+        }
+        if domain.is_empty() {
+            return Err(err(format!("`{s}` has nothing after the `@`")));
+        }
+        if local.len() > 64 {
+            return Err(err(format!(
+                "the part before `@` is {} characters long; the limit is 64",
+                local.len()
+            )));
+        }
+        if local.contains('@')
+            || local.starts_with('.')
+            || local.ends_with('.')
+            || local.contains("..")
+        {
+            return Err(err(format!("`{local}` is not a valid local part")));
+        }
+        let domain = normalize_domain(domain)?;
+        let value = format!("{local}@{domain}");
+        if value.len() > 254 {
+            return Err(err(format!(
+                "the address is {} characters long; the limit is 254",
+                value.len()
+            )));
+        }
+        Ok(Self { value, at })
+    }
+
+    /// The whole address.
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+
+    /// The part after `@`, lowercase ASCII.
+    pub fn domain(&self) -> &str {
+        &self.value[self.at + 1..]
+    }
+
+    /// The part before `@`, as given.
+    pub fn local_part(&self) -> &str {
+        &self.value[..self.at]
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.value)
+    }
+}
+
+fn normalize_domain(domain: &str) -> Result<String, ParseError> {
+    let domain = domain.strip_suffix('.').unwrap_or(domain);
+    if !domain.is_ascii() {
+        return Err(err(format!(
+            "the domain `{domain}` is not ASCII; internationalised domains are not supported yet"
+        )));
+    }
+    let lower = domain.to_ascii_lowercase();
+    if lower.len() > 253 || !lower.contains('.') {
+        return Err(err(format!("`{domain}` is not a valid mail domain")));
+    }
+    for label in lower.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !ok {
+            return Err(err(format!("`{domain}` is not a valid mail domain")));
+        }
+    }
+    Ok(lower)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_number_rejects_garbage() {
+        assert_eq!(IssueNumber::parse(" 522 ").unwrap().get(), 522);
+        assert!(IssueNumber::parse("0").is_err());
+        assert!(IssueNumber::parse("52a").is_err());
+        assert!(IssueNumber::parse("").is_err());
+        assert!(IssueNumber::parse("99999999999").is_err());
+    }
+
+    #[test]
+    fn dates_must_exist() {
+        let d = Date::parse("2023-11-22").unwrap();
+        assert_eq!((d.year(), d.month(), d.day()), (2023, 11, 22));
+        assert_eq!(d.weekday_abbrev(), "Wed");
+        assert!(Date::parse("2023-02-29").is_err());
+        assert!(Date::parse("2024-02-29").is_ok());
+        assert!(Date::parse("2023-13-01").is_err());
+        assert!(Date::parse("22/11/2023").is_err());
+        assert!(Date::parse("2023-11-2").is_err());
+    }
+
+    #[test]
+    fn unix_days_round_trip() {
+        for z in [-800_000, -1, 0, 1, 19_683, 60_000] {
+            assert_eq!(Date::from_unix_days(z).to_unix_days(), z);
+        }
+        assert_eq!(Date::parse("1970-01-01").unwrap().to_unix_days(), 0);
+        assert_eq!(
+            rfc5322_date(1_700_643_600),
+            "Wed, 22 Nov 2023 09:00:00 +0000"
+        );
+    }
+
+    #[test]
+    fn email_addresses() {
+        let a = EmailAddress::parse("Ferris@Example.ORG").unwrap();
+        assert_eq!(a.as_str(), "Ferris@example.org");
+        assert_eq!(a.domain(), "example.org");
+        for bad in [
+            "no-at-sign",
+            "@example.org",
+            "ferris@",
+            "fer\nris@example.org",
+            "ferris@-bad.org",
+            "ferris@localhost",
+            "a b@example.org",
+        ] {
+            assert!(
+                EmailAddress::parse(bad).is_err(),
+                "{bad} should be rejected"
+            );
+        }
+        assert!(EmailAddress::parse(&format!("{}@example.org", "a".repeat(65))).is_err());
+    }
+}

@@ -1,0 +1,12 @@
+//! newsletter: render a weekly Markdown issue once, check it, and deliver it to every subscriber.
+//!
+//! The data flow is `issue` → `render` → `mail` (and later `store` → `send` → `bounce`); each module
+//! has one small public entry point. The binary only parses arguments: see [`cli`].
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod domain;
+pub mod issue;
+pub mod mail;
+pub mod render;

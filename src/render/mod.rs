@@ -1,0 +1,217 @@
+//! Render an issue once into an inlined HTML e-mail and a plaintext e-mail, each a [`Template`] whose
+//! per-recipient slots are filled by a cheap splice.
+
+pub mod layout;
+pub mod markdown;
+pub mod template;
+pub mod text;
+
+use comrak::Arena;
+use comrak::nodes::{AstNode, NodeValue};
+use thiserror::Error;
+
+use crate::config::{Config, ConfigError, Site};
+use crate::domain::{Date, IssueNumber};
+use crate::issue::Issue;
+pub use template::{Escape, Part, Recipient, Slot, Template};
+
+/// Everything about the look that comes from config.
+#[derive(Debug, Clone)]
+pub struct Theme {
+    pub site: Site,
+    /// CSS text; `@media` rules stay in `<style>`, the rest is inlined.
+    pub stylesheet: String,
+    /// HTML size budget in bytes.
+    pub size_budget: usize,
+    /// Preheader length in characters.
+    pub preheader_chars: usize,
+}
+
+impl Theme {
+    /// The theme described by `config` (reads the operator's stylesheet, if one is set).
+    pub fn from_config(config: &Config) -> Result<Theme, ConfigError> {
+        Ok(Theme {
+            site: config.site.clone(),
+            stylesheet: config.stylesheet()?,
+            size_budget: config.theme.size_budget,
+            preheader_chars: config.theme.preheader_chars,
+        })
+    }
+}
+
+/// Why rendering failed.
+#[derive(Debug, Error)]
+pub enum RenderError {
+    /// css-inline could not process the document (usually a stylesheet syntax error).
+    #[error("inlining the stylesheet failed: {0}. Check the stylesheet set in [theme] stylesheet")]
+    Inline(String),
+    /// The layout lost the unsubscribe link (a broken custom layout or stylesheet).
+    #[error("the rendered e-mail has {found} unsubscribe links, expected {expected}")]
+    SlotLost { found: usize, expected: usize },
+}
+
+/// An issue rendered once, ready to be filled per recipient.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub number: IssueNumber,
+    pub title: String,
+    pub date: Date,
+    /// The web version of this issue.
+    pub web_url: String,
+    /// The HTML e-mail, CSS inlined.
+    pub html: Template,
+    /// The plaintext e-mail.
+    pub text: Template,
+    /// The hidden preview line.
+    pub preheader: String,
+    /// Link targets that were not absolute and were dropped (their text kept).
+    pub dropped_links: Vec<String>,
+    /// Links kept in the body.
+    pub link_count: usize,
+}
+
+impl Rendered {
+    /// HTML size in bytes for a recipient whose unsubscribe URL is `unsubscribe_url`.
+    pub fn html_len(&self, unsubscribe_url: &str) -> usize {
+        self.html.literal_len()
+            + self.html.slot_count(Slot::UnsubscribeUrl)
+                * self.html.escape_value(unsubscribe_url).len()
+    }
+}
+
+/// The web URL of an issue: `{year}`, `{month}`, `{day}` and `{number}` filled in.
+pub fn issue_url(pattern: &str, number: IssueNumber, date: Date) -> String {
+    pattern
+        .replace("{year}", &format!("{:04}", date.year()))
+        .replace("{month}", &format!("{:02}", date.month()))
+        .replace("{day}", &format!("{:02}", date.day()))
+        .replace("{number}", &number.to_string())
+}
+
+/// Renders `issue` with `theme`. Runs comrak and css-inline exactly once.
+pub fn render(issue: &Issue, theme: &Theme) -> Result<Rendered, RenderError> {
+    let h = &issue.header;
+    let arena = Arena::new();
+    let options = markdown::options();
+    let (root, links) = markdown::parse(&arena, &issue.clean_body, &theme.site.url, &options);
+    for url in &links.dropped {
+        tracing::warn!(issue = %h.number, target = %url, "link target is not absolute; rendering its text without a link");
+    }
+    let body_html = markdown::to_html(root, &options);
+    let body_text = text::to_text(root);
+    let preheader = preheader(root, theme.preheader_chars);
+    let web_url = issue_url(&theme.site.issue_url, h.number, h.date);
+    let issue_line = format!(
+        "issue {} \u{2014} {} {} {}",
+        h.number,
+        h.date.day(),
+        h.date.month_abbrev().to_uppercase(),
+        h.date.year()
+    );
+
+    let marker = slot_marker(&issue.source);
+    let page = layout::page(
+        &layout::Frame {
+            site: &theme.site,
+            title: &h.title,
+            issue_line: &issue_line,
+            web_url: &web_url,
+            preheader: &preheader,
+            unsubscribe_url: &marker,
+            stylesheet: &theme.stylesheet,
+        },
+        &body_html,
+    )
+    .into_string();
+
+    let inlined = css_inline::CSSInliner::options()
+        .load_remote_stylesheets(false)
+        .keep_style_tags(false)
+        .keep_at_rules(true)
+        .minify_css(true)
+        .build()
+        .inline(&page)
+        .map_err(|e| RenderError::Inline(e.to_string()))?;
+    let html = Template::from_marked(&inlined, &[(&marker, Slot::UnsubscribeUrl)], Escape::Html);
+    let found = html.slot_count(Slot::UnsubscribeUrl);
+    if found != 1 {
+        return Err(RenderError::SlotLost { found, expected: 1 });
+    }
+
+    let text_doc = format!(
+        "{title}\n{issue_line}\n\n{body_text}\n\n-- \nYou receive this e-mail because you subscribed to {name}.\n\
+         Read it on the web: {web_url}\nUnsubscribe: {marker}\nPrivacy policy: {privacy}\n",
+        title = h.title,
+        name = theme.site.name,
+        privacy = theme.site.privacy_url,
+    );
+    let text = Template::from_marked(&text_doc, &[(&marker, Slot::UnsubscribeUrl)], Escape::None);
+
+    Ok(Rendered {
+        number: h.number,
+        title: h.title.clone(),
+        date: h.date,
+        web_url,
+        html,
+        text,
+        preheader,
+        dropped_links: links.dropped,
+        link_count: links.kept,
+    })
+}
+
+/// A token that stands for the unsubscribe URL until a recipient fills it. Derived from the content so
+/// output is reproducible; alphanumeric so HTML serialisation leaves it alone.
+fn slot_marker(source: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut salt = 0u32;
+    loop {
+        let d = Sha256::digest(format!("{salt}:{source}").as_bytes());
+        let hex: String = d.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let marker = format!("nlslot{hex}unsub");
+        if !source.contains(&marker) {
+            return marker;
+        }
+        salt += 1;
+    }
+}
+
+/// The preview line: the first paragraphs' text, up to `max` characters, cut at a word.
+fn preheader<'a>(root: &'a AstNode<'a>, max: usize) -> String {
+    let mut text = String::new();
+    for node in root.children() {
+        if text.chars().count() >= max {
+            break;
+        }
+        if matches!(node.data().value, NodeValue::Paragraph) {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            collect_plain(node, &mut text);
+        }
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut out = String::new();
+    for w in words {
+        if out.chars().count() + w.chars().count() + 1 > max {
+            out.push('…');
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+fn collect_plain<'a>(node: &'a AstNode<'a>, out: &mut String) {
+    for child in node.children() {
+        match &child.data().value {
+            NodeValue::Text(t) => out.push_str(t),
+            NodeValue::Code(c) => out.push_str(&c.literal),
+            NodeValue::SoftBreak | NodeValue::LineBreak => out.push(' '),
+            _ => collect_plain(child, out),
+        }
+    }
+}
