@@ -141,6 +141,7 @@ pub fn render(issue: &Issue, theme: &Theme) -> Result<Rendered, RenderError> {
     let text_doc = format!(
         "{title}\n{issue_line}\n\n{body_text}\n\n-- \nYou receive this e-mail because you subscribed to {name}.\n\
          Read it on the web: {web_url}\nUnsubscribe: {marker}\nPrivacy policy: {privacy}\n",
+        body_text = body_text.trim_end(),
         title = h.title,
         name = theme.site.name,
         privacy = theme.site.privacy_url,

@@ -1,0 +1,201 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use newsletter::config::Config;
+use newsletter::issue::{Issue, is_heading_line};
+use newsletter::render::{self, Recipient, Rendered, Theme};
+use scraper::{Html, Node};
+
+pub const UNSUBSCRIBE: &str =
+    "https://this-week-in-rust.org/newsletter/unsubscribe/AAAAAAAAAAAAAAAAAAAAAA";
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn seeds_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds")
+}
+
+/// The project's Markdown fixtures, sorted.
+pub fn fixtures() -> Vec<PathBuf> {
+    md_files(&fixtures_dir(), "md")
+}
+
+/// The shared seed drafts, if that folder exists.
+pub fn seeds() -> Vec<PathBuf> {
+    md_files(&seeds_dir(), "txt")
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n != "README.md"))
+        .collect()
+}
+
+fn md_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    v.sort();
+    v
+}
+
+pub struct Output {
+    pub issue: Issue,
+    pub rendered: Rendered,
+    pub html: String,
+    pub text: String,
+}
+
+pub fn render_file(path: &Path) -> Output {
+    let issue = Issue::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let theme = Theme::from_config(&Config::defaults()).unwrap();
+    let rendered = render::render(&issue, &theme).unwrap();
+    let r = Recipient {
+        unsubscribe_url: UNSUBSCRIBE,
+    };
+    let html = rendered.html.fill(&r);
+    let text = rendered.text.fill(&r);
+    Output {
+        issue,
+        rendered,
+        html,
+        text,
+    }
+}
+
+/// Headings an editor wrote outside comments (and outside code), as plain text.
+pub fn expected_headings(issue: &Issue) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    let mut in_fence = false;
+    for line in issue.source.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        if start < issue.body_offset {
+            continue;
+        }
+        let l = line.trim_end();
+        if l.trim_start().starts_with("```") || l.trim_start().starts_with("~~~") {
+            in_fence = !in_fence;
+            continue;
+        }
+        let commented = issue
+            .comments
+            .iter()
+            .any(|c| c.span.start <= start && start < c.span.end);
+        if in_fence || commented || !is_heading_line(l) {
+            continue;
+        }
+        let text = l
+            .trim_start()
+            .trim_start_matches('#')
+            .trim()
+            .trim_end_matches('#')
+            .trim();
+        out.push(markdown_to_plain(text));
+    }
+    out
+}
+
+/// `[text](url)` → `text`, without emphasis markers.
+pub fn markdown_to_plain(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('[') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match (after.find("]("), after.find(')')) {
+            (Some(j), Some(k)) if j < k => {
+                out.push_str(&after[..j]);
+                rest = &after[k + 1..];
+            }
+            _ => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.replace("**", "").replace('`', "").trim().to_string()
+}
+
+/// Heading texts in the HTML body, in order (the masthead is a div, not a heading).
+pub fn html_headings(html: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    let sel = scraper::Selector::parse("h1, h2, h3, h4, h5, h6").unwrap();
+    doc.select(&sel)
+        .map(|e| e.text().collect::<String>().trim().to_string())
+        .collect()
+}
+
+/// Problems with a rendered HTML e-mail, checked with an HTML5 parser. Empty when all is well.
+pub fn html_problems(html: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let doc = Html::parse_document(html);
+    for node in doc.tree.nodes() {
+        match node.value() {
+            Node::Comment(c) => {
+                let c: &str = c;
+                if !c.trim_start().starts_with("[if") {
+                    problems.push(format!("an issue comment reached the HTML: <!--{c}-->"));
+                }
+            }
+            Node::Text(t) => {
+                if t.contains("<!~~") || t.contains("~~>") {
+                    problems.push(format!(
+                        "a <!~~ pseudo-comment reached the HTML: {}",
+                        &t[..t.len().min(80)]
+                    ));
+                }
+            }
+            Node::Element(e) => {
+                if e.name() == "script" {
+                    problems.push("a <script> element".into());
+                }
+                if e.name() == "link" && e.attr("rel") == Some("stylesheet") {
+                    problems.push("a remote stylesheet".into());
+                }
+                if e.name() == "a" {
+                    match e.attr("href") {
+                        Some(h)
+                            if h.starts_with("https://")
+                                || h.starts_with("http://")
+                                || h.starts_with("mailto:") => {}
+                        other => {
+                            problems.push(format!("a link without an absolute href: {other:?}"))
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let p = scraper::Selector::parse("td.content p").unwrap();
+    let styled = doc.select(&p).filter(|e| e.attr("style").is_some()).count();
+    let total = doc.select(&p).count();
+    if styled != total {
+        problems.push(format!(
+            "{styled} of {total} body paragraphs carry an inline style"
+        ));
+    }
+    let cell = scraper::Selector::parse("td.content").unwrap();
+    let font = doc
+        .select(&cell)
+        .next()
+        .and_then(|e| e.attr("style"))
+        .is_some_and(|s| s.contains("font:") && s.contains("color:"));
+    if !font {
+        problems.push("the body cell has no inline font and colour".into());
+    }
+    let style = scraper::Selector::parse("style").unwrap();
+    let css: String = doc.select(&style).flat_map(|e| e.text()).collect();
+    if !css.contains("prefers-color-scheme: dark") {
+        problems.push("the dark-mode media query is missing from <style>".into());
+    }
+    problems
+}
