@@ -145,13 +145,9 @@ pub fn html_problems(html: &str) -> Vec<String> {
                     problems.push(format!("an issue comment reached the HTML: <!--{c}-->"));
                 }
             }
-            Node::Text(t) => {
-                if t.contains("<!~~") || t.contains("~~>") {
-                    problems.push(format!(
-                        "a <!~~ pseudo-comment reached the HTML: {}",
-                        &t[..t.len().min(80)]
-                    ));
-                }
+            Node::Text(t) if t.contains("<!~~") || t.contains("~~>") => {
+                let t: String = t.chars().take(80).collect();
+                problems.push(format!("a <!~~ pseudo-comment reached the HTML: {t}"));
             }
             Node::Element(e) => {
                 if e.name() == "script" {
