@@ -5,10 +5,17 @@ About 40 KB of Markdown, ~290 links and ~60 events, in the 2024 template with it
 comments, `#####` FCP headings, a reference link without a space, nested event lists, an h1 among
 h2s, <small>). Deterministic: rerunning it gives the same bytes.
 """
+import argparse
 import random
 import pathlib
 
-rng = random.Random(2024)
+args = argparse.ArgumentParser(description=__doc__)
+args.add_argument("--seed", type=int, default=2024)
+args.add_argument("--number", type=int, default=999)
+args.add_argument("--out", type=pathlib.Path,
+                  default=pathlib.Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "large-2024.md")
+opts = args.parse_args()
+rng = random.Random(opts.seed)
 WORDS = ("async trait borrow checker compile time const generics crate embedded error handling "
          "futures iterator lifetimes macro memory safety no_std parser performance pattern "
          "refactoring runtime serde simd testing tokio tooling type system unsafe wasm zero-cost "
@@ -33,8 +40,8 @@ def slug(s):
 
 out = []
 w = out.append
-w("""Title: This Week in Rust 999
-Number: 999
+w(f"""Title: This Week in Rust {opts.number}
+Number: {opts.number}
 Date: 2024-11-27
 Category: This Week in Rust
 
@@ -208,9 +215,9 @@ Thanks to [Ferris](https://users.rust-lang.org/t/twir-quote-of-the-week/328/1620
 
 *Email list hosting is sponsored by [The Rust Foundation](https://foundation.rust-lang.org/)*
 
-<small>[Discuss on r/rust](https://www.reddit.com/r/rust/comments/1gx0001/this_week_in_rust_999/)</small>
+<small>[Discuss on r/rust](https://www.reddit.com/r/rust/comments/1gx0001/this_week_in_rust_""" + str(opts.number) + """/)</small>
 """)
 text = "\n".join(out)
-target = pathlib.Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "large-2024.md"
+target = opts.out
 target.write_text(text, encoding="utf-8")
 print(f"{target}: {len(text.encode())} bytes, {text.count('](')} inline links, {ev} events")
