@@ -39,6 +39,48 @@ pub enum LogFormat {
 pub enum Command {
     /// Render issues into HTML, plaintext and a sample .eml, and report their sizes.
     Render(RenderArgs),
+    /// Check issues for what must not reach subscribers (exit 0: no errors, 1: errors, 2: unreadable).
+    #[command(after_help = RULES_HELP)]
+    Check(CheckArgs),
+}
+
+const RULES_HELP: &str =
+    "Rules (errors): placeholder, unterminated-comment, mojibake, invalid-utf8, header
+Rules (warnings): empty-section, duplicate-item, event-date, size-budget
+Rules (notes): http-link, bare-url
+Exit codes: 0 no errors (warnings allowed), 1 at least one error, 2 a file could not be read.";
+
+/// Output format of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// rustc-style diagnostics.
+    Human,
+    /// One JSON document for the run.
+    Json,
+}
+
+/// Arguments of `newsletter check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Issue files to check.
+    #[arg(required = true, value_name = "ISSUE.md")]
+    pub issues: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+
+    /// Apply unambiguous fixes in place (writes <file>.orig first and prints a diff).
+    #[arg(long)]
+    pub fix: bool,
+
+    /// HTML size budget in bytes (default from config: 90000).
+    #[arg(long, value_name = "BYTES")]
+    pub budget: Option<usize>,
+
+    /// Do not report this rule (repeatable).
+    #[arg(long, value_name = "RULE")]
+    pub allow: Vec<String>,
 }
 
 /// Arguments of `newsletter render`.
@@ -58,6 +100,7 @@ pub fn run(cli: Cli) -> ExitCode {
     init_tracing(cli.log_format, cli.verbose);
     let result = match &cli.command {
         Command::Render(args) => crate::commands::render(cli.config.as_deref(), args),
+        Command::Check(args) => crate::commands::check(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,

@@ -65,6 +65,12 @@ fn render_one(
     let issue = Issue::load(path)?;
     let rendered = render::render(&issue, theme)
         .with_context(|| format!("{}: rendering failed", path.display()))?;
+    for url in &rendered.dropped_links {
+        eprintln!(
+            "warning: {}: link target `{url}` is not an absolute URL; its text is rendered without a link",
+            path.display()
+        );
+    }
     let recipient = Recipient { unsubscribe_url };
     let html = rendered.html.fill(&recipient);
     let text = rendered.text.fill(&recipient);
@@ -113,4 +119,133 @@ fn render_one(
         ));
     }
     Ok(line)
+}
+
+/// `newsletter check`: runs the rules on every file, optionally fixes, prints, and sets the exit code.
+pub fn check(config: Option<&Path>, args: &crate::cli::CheckArgs) -> anyhow::Result<ExitCode> {
+    use crate::check::{self, CheckOptions, Rule, Severity, report};
+    use crate::cli::CheckFormat;
+    use std::io::IsTerminal;
+
+    let config = Config::load(config)?;
+    let mut opts = CheckOptions::from_config(&config)?;
+    if let Some(b) = args.budget {
+        opts.budget = b;
+    }
+    for name in &args.allow {
+        let rule = Rule::from_name(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--allow {name}: no such rule; the rules are: {}",
+                check::rule_names()
+            )
+        })?;
+        opts.allow.push(rule);
+    }
+    let mut reports = Vec::new();
+    let mut unreadable = Vec::new();
+    for path in &args.issues {
+        let bytes = match crate::issue::read_limited(path) {
+            Ok(b) => b,
+            Err(e) => {
+                unreadable.push((path.clone(), e.to_string()));
+                continue;
+            }
+        };
+        let mut rep = check::check_bytes(path, &bytes, &opts);
+        if args.fix {
+            match fix_file(path, &bytes, &rep, args.format == CheckFormat::Human) {
+                Ok(Some(fixed)) => rep = check::check_bytes(path, &fixed, &opts),
+                Ok(None) => {}
+                Err(e) => eprintln!("error: {e:#}"),
+            }
+        }
+        reports.push(rep);
+    }
+    match args.format {
+        CheckFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report::json(&reports, &unreadable))?
+        ),
+        CheckFormat::Human => {
+            let color = if std::io::stdout().is_terminal() {
+                termcolor::ColorChoice::Auto
+            } else {
+                termcolor::ColorChoice::Never
+            };
+            let stdout = termcolor::StandardStream::stdout(color);
+            report::human(&reports, &mut stdout.lock())?;
+            for (path, e) in &unreadable {
+                eprintln!("error: {}: {e}", path.display());
+            }
+        }
+    }
+    if !unreadable.is_empty() {
+        return Ok(ExitCode::from(2));
+    }
+    let errors: usize = reports.iter().map(|r| r.count(Severity::Error)).sum();
+    Ok(if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Applies the machine fixes of one file: writes `<file>.orig`, then the fixed file, and prints a
+/// unified diff. Returns the new bytes, or `None` when there was nothing to fix.
+fn fix_file(
+    path: &Path,
+    original: &[u8],
+    report: &crate::check::FileReport,
+    diff_to_stdout: bool,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    if !report.valid_utf8 {
+        eprintln!(
+            "note: {}: not fixed, because the file is not valid UTF-8 and rewriting it would lose bytes",
+            path.display()
+        );
+        return Ok(None);
+    }
+    let (fixed, applied) = report.fixed_text();
+    if applied == 0 {
+        return Ok(None);
+    }
+    let mut text = if report.had_crlf {
+        fixed.replace('\n', "\r\n")
+    } else {
+        fixed.clone()
+    };
+    if report.had_bom {
+        text.insert(0, '\u{feff}');
+    }
+    let mut orig = path.as_os_str().to_owned();
+    orig.push(".orig");
+    let orig = std::path::PathBuf::from(orig);
+    if orig.exists() {
+        anyhow::bail!(
+            "{}: not fixed, because {} already exists; move it away and run again",
+            path.display(),
+            orig.display()
+        );
+    }
+    std::fs::write(&orig, original).with_context(|| format!("cannot write {}", orig.display()))?;
+    std::fs::write(path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let diff = similar::TextDiff::from_lines(report.text.as_str(), fixed.as_str())
+        .unified_diff()
+        .context_radius(1)
+        .header(&orig.display().to_string(), &path.display().to_string())
+        .to_string();
+    let summary = format!(
+        "fixed {applied} problem(s) in {}; the original is in {}",
+        path.display(),
+        orig.display()
+    );
+    if diff_to_stdout {
+        print!("{diff}");
+        println!("{summary}");
+    } else {
+        eprint!("{diff}");
+        eprintln!("{summary}");
+    }
+    Ok(Some(text.into_bytes()))
 }

@@ -35,6 +35,19 @@ pub struct Config {
     pub mail: Mail,
     /// `render` command settings.
     pub render: RenderSettings,
+    /// `check` rules.
+    pub check: CheckSettings,
+}
+
+/// `check` rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSettings {
+    /// Markers that must not be left in an issue.
+    pub placeholders: Vec<String>,
+    /// Rules whose findings are not reported.
+    #[serde(default)]
+    pub allow: Vec<String>,
 }
 
 /// The newsletter's identity and links.

@@ -3,6 +3,7 @@
 //! The data flow is `issue` → `render` → `mail` (and later `store` → `send` → `bounce`); each module
 //! has one small public entry point. The binary only parses arguments: see [`cli`].
 
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -95,7 +95,7 @@ pub fn render(issue: &Issue, theme: &Theme) -> Result<Rendered, RenderError> {
     let options = markdown::options();
     let (root, links) = markdown::parse(&arena, &issue.clean_body, &theme.site.url, &options);
     for url in &links.dropped {
-        tracing::warn!(issue = %h.number, target = %url, "link target is not absolute; rendering its text without a link");
+        tracing::debug!(issue = %h.number, target = %url, "link target is not absolute; rendering its text without a link");
     }
     let body_html = markdown::to_html(root, &options);
     let body_text = text::to_text(root);
