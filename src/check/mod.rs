@@ -710,7 +710,13 @@ impl<'t> Lines<'t> {
             .iter()
             .enumerate()
             .filter(|(_, (_, l))| is_heading_line(l))
-            .map(|(i, &(_, l))| (i, l.trim_start().bytes().take_while(|&b| b == b'#').count(), l))
+            .map(|(i, &(_, l))| {
+                (
+                    i,
+                    l.trim_start().bytes().take_while(|&b| b == b'#').count(),
+                    l,
+                )
+            })
             .collect()
     }
 }
@@ -811,9 +817,7 @@ fn duplicate_items(text: &str, lines: &Lines<'_>, out: &mut Vec<Diagnostic>) {
         {
             j += 1;
         }
-        let end = items
-            .get(j - 1)
-            .map_or(text.len(), |&(s, l)| s + l.len());
+        let end = items.get(j - 1).map_or(text.len(), |&(s, l)| s + l.len());
         let identity = match event_date(line) {
             // Events repeat their group's URL by design: an event is its date and its own page.
             Some(date) => items[i + 1..j]
