@@ -1,8 +1,9 @@
-//! Property tests: no input makes parsing or rendering panic.
+//! Property tests: no input makes parsing, rendering or checking panic.
 //! `PROPTEST_CASES=20000 cargo test --release --test no_panic` runs a longer search.
 
 use std::path::Path;
 
+use newsletter::check::{self, CheckOptions};
 use newsletter::config::Config;
 use newsletter::issue::Issue;
 use newsletter::render::{self, Recipient, Theme};
@@ -49,6 +50,23 @@ const PIECES: &[&str] = &[
 ];
 
 fn check(bytes: &[u8], theme: &Theme) {
+    let mut opts = CheckOptions::from_config(&Config::defaults()).unwrap();
+    opts.theme = Some(theme.clone());
+    let report = check::check_bytes(Path::new("prop.md"), bytes, &opts);
+    for d in &report.diagnostics {
+        assert!(
+            d.range.start <= d.range.end && d.range.end <= report.text.len(),
+            "{d:?}"
+        );
+        assert!(
+            report.text.is_char_boundary(d.range.start)
+                && report.text.is_char_boundary(d.range.end)
+        );
+    }
+    let (fixed, _) = report.fixed_text();
+    // A fixed text checks again without panicking, and fixes do not pile up forever.
+    let again = check::check_bytes(Path::new("prop.md"), fixed.as_bytes(), &opts);
+    let _ = again.fixed_text();
     if let Ok(issue) = Issue::parse(Path::new("prop.md"), bytes) {
         let rendered = render::render(&issue, theme).expect("render succeeds on any parsed issue");
         let r = Recipient {
