@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs on a Debian machine: headless Chromium (browser layout check)
+# Installs what the test suite needs on a Debian machine: PostgreSQL (store tests), headless Chromium
+# (browser layout check)
 # Python 3 (the e-mail package checks our MIME) and ftfy (a second opinion on mojibake repair). Idempotent: it installs only what is missing.
 set -euo pipefail
 
@@ -14,9 +15,25 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# PostgreSQL on 127.0.0.1:5432 with trust auth for user postgres: the second backend of every store test.
+if ! command -v psql >/dev/null 2>&1 || ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    echo "installing: postgresql"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+    hba=$(ls /etc/postgresql/*/main/pg_hba.conf | head -n 1)
+    # Tests connect over loopback as postgres without a password, as on the development machines.
+    $SUDO sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+  fi
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  pg_isready -h 127.0.0.1 -p 5432
+fi
+
 # ftfy is a second opinion on mojibake repair in tests/check.rs.
 if ! python3 -c "import ftfy" >/dev/null 2>&1; then
   echo "installing: ftfy (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check "ftfy==6.3.1"
 fi
-echo "test dependencies present: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(python3 --version), ftfy $(python3 -c 'import ftfy; print(ftfy.__version__)')"
+echo "test dependencies present: $(psql --version | head -n 1), chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(python3 --version), ftfy $(python3 -c 'import ftfy; print(ftfy.__version__)')"

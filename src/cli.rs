@@ -13,6 +13,15 @@ pub struct Cli {
     #[arg(long, global = true, env = "NEWSLETTER_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Database URL: sqlite://FILE or postgres://… (default from config: sqlite://newsletter.db).
+    #[arg(
+        long,
+        global = true,
+        env = "NEWSLETTER_DATABASE_URL",
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+
     /// Log format on standard error.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
@@ -42,6 +51,81 @@ pub enum Command {
     /// Check issues for what must not reach subscribers (exit 0: no errors, 1: errors, 2: unreadable).
     #[command(after_help = RULES_HELP)]
     Check(CheckArgs),
+    /// Manage the subscriber list.
+    #[command(subcommand)]
+    Subscribers(SubscribersCommand),
+}
+
+/// Output format of list-like commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// Aligned columns.
+    Table,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// A JSON array.
+    Json,
+}
+
+/// `newsletter subscribers …`
+#[derive(Debug, Subcommand)]
+pub enum SubscribersCommand {
+    /// Add one subscriber.
+    Add {
+        /// The address.
+        email: String,
+        /// Their name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Start as active (already confirmed) or pending (awaiting confirmation).
+        #[arg(long, default_value = "active", value_parser = ["active", "pending"])]
+        status: String,
+    },
+    /// Unsubscribe an address (it stays on record as unsubscribed).
+    Remove {
+        /// The address.
+        email: String,
+    },
+    /// Erase an address on request: personal data is deleted, a salted hash blocks silent re-import.
+    Forget {
+        /// The address.
+        email: String,
+    },
+    /// List subscribers.
+    List {
+        /// Only this status.
+        #[arg(long)]
+        status: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Show one subscriber: status and history.
+    Show {
+        /// The address.
+        email: String,
+    },
+    /// Count subscribers per status.
+    Stats,
+    /// Import a CSV file (an `email` column and an optional `name` column, in any order).
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Bring back unsubscribed, bounced and complained addresses.
+        #[arg(long)]
+        resubscribe: bool,
+        /// Import the valid rows even if some rows are invalid (default: all or nothing).
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Export subscribers to a CSV file.
+    Export {
+        /// The CSV file to write.
+        file: PathBuf,
+        /// Only this status.
+        #[arg(long)]
+        status: Option<String>,
+    },
 }
 
 const RULES_HELP: &str =
@@ -101,6 +185,9 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         Command::Render(args) => crate::commands::render(cli.config.as_deref(), args),
         Command::Check(args) => crate::commands::check(cli.config.as_deref(), args),
+        Command::Subscribers(cmd) => {
+            crate::commands::subscribers(cli.config.as_deref(), cli.database_url.as_deref(), cmd)
+        }
     };
     match result {
         Ok(code) => code,

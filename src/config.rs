@@ -37,6 +37,16 @@ pub struct Config {
     pub render: RenderSettings,
     /// `check` rules.
     pub check: CheckSettings,
+    /// Where subscribers and deliveries are stored.
+    pub database: Database,
+}
+
+/// Where subscribers and deliveries are stored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// `sqlite://FILE` or `postgres://…`.
+    pub url: String,
 }
 
 /// `check` rules.

@@ -255,14 +255,18 @@ impl fmt::Display for EmailAddress {
     }
 }
 
+/// Lowercase ASCII form of a domain; internationalised names become `xn--` labels (IDNA/UTS 46).
 fn normalize_domain(domain: &str) -> Result<String, ParseError> {
     let domain = domain.strip_suffix('.').unwrap_or(domain);
-    if !domain.is_ascii() {
-        return Err(err(format!(
-            "the domain `{domain}` is not ASCII; internationalised domains are not supported yet"
-        )));
-    }
-    let lower = domain.to_ascii_lowercase();
+    let lower = if domain.is_ascii() {
+        domain.to_ascii_lowercase()
+    } else {
+        idna::domain_to_ascii(domain).map_err(|_| {
+            err(format!(
+                "`{domain}` is not a valid internationalised domain"
+            ))
+        })?
+    };
     if lower.len() > 253 || !lower.contains('.') {
         return Err(err(format!("`{domain}` is not a valid mail domain")));
     }
@@ -279,6 +283,105 @@ fn normalize_domain(domain: &str) -> Result<String, ParseError> {
         }
     }
     Ok(lower)
+}
+
+/// Where a subscriber is in their life on the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriberStatus {
+    /// Signed up, awaiting confirmation (double opt-in).
+    Pending,
+    /// Receives the newsletter.
+    Active,
+    /// Left the list.
+    Unsubscribed,
+    /// Suppressed after bounces.
+    Bounced,
+    /// Suppressed after a spam complaint; never mailed again.
+    Complained,
+}
+
+impl SubscriberStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [SubscriberStatus; 5] = [
+        Self::Pending,
+        Self::Active,
+        Self::Unsubscribed,
+        Self::Bounced,
+        Self::Complained,
+    ];
+
+    /// The stored name, e.g. `active`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Unsubscribed => "unsubscribed",
+            Self::Bounced => "bounced",
+            Self::Complained => "complained",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s.trim())
+            .ok_or_else(|| {
+                err(format!(
+                    "`{s}` is not a status; use one of pending, active, unsubscribed, bounced, complained"
+                ))
+            })
+    }
+
+    /// True for statuses that a plain import must not undo.
+    pub fn is_suppressed(self) -> bool {
+        matches!(self, Self::Unsubscribed | Self::Bounced | Self::Complained)
+    }
+}
+
+impl fmt::Display for SubscriberStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A subscriber's secret token: 144 bits from the OS CSPRNG, URL-safe base64 (24 characters).
+/// Never derived from the address. `Debug` does not print it, so it cannot leak into logs.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct UnsubscribeToken(String);
+
+impl UnsubscribeToken {
+    /// A fresh random token.
+    pub fn generate() -> Self {
+        use base64::Engine;
+        let mut bytes = [0u8; 18];
+        getrandom::fill(&mut bytes).expect("the OS random number generator is available");
+        Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Parses a token from a URL; anything not shaped like one is rejected before any lookup.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let ok = s.len() == 24
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(err("not a token"))
+        }
+    }
+
+    /// The token text, for URLs and storage only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for UnsubscribeToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UnsubscribeToken(…)")
+    }
 }
 
 #[cfg(test)]
@@ -338,5 +441,33 @@ mod tests {
             );
         }
         assert!(EmailAddress::parse(&format!("{}@example.org", "a".repeat(65))).is_err());
+        // A 64-character local part and a valid 192-character domain: 257 in all.
+        let long = format!(
+            "{}@{}.{}.{}.eeeee.org",
+            "a".repeat(64),
+            "b".repeat(60),
+            "c".repeat(60),
+            "d".repeat(60)
+        );
+        let e = EmailAddress::parse(&long).unwrap_err();
+        assert!(e.0.contains("limit is 254"), "{e}");
+    }
+
+    #[test]
+    fn internationalised_domains_are_normalised() {
+        let a = EmailAddress::parse("Jürgen@Bücher.Example").unwrap();
+        assert_eq!(a.as_str(), "Jürgen@xn--bcher-kva.example");
+        assert!(EmailAddress::parse("x@exa mple.org").is_err());
+        assert!(EmailAddress::parse("x@bad_domain.org").is_err());
+    }
+
+    #[test]
+    fn tokens_are_random_and_url_safe() {
+        let (a, b) = (UnsubscribeToken::generate(), UnsubscribeToken::generate());
+        assert_ne!(a, b);
+        assert_eq!(a.expose().len(), 24);
+        assert!(UnsubscribeToken::parse(a.expose()).is_ok());
+        assert!(UnsubscribeToken::parse("../etc/passwd").is_err());
+        assert!(!format!("{a:?}").contains(a.expose()));
     }
 }

@@ -11,3 +11,4 @@ pub mod domain;
 pub mod issue;
 pub mod mail;
 pub mod render;
+pub mod store;

@@ -1,5 +1,9 @@
 //! One function per command. They print for people; the stages they call return data.
 
+mod subscribers;
+
+pub use subscribers::{open_store, subscribers};
+
 use std::path::Path;
 use std::process::ExitCode;
 

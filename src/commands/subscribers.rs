@@ -1,0 +1,348 @@
+//! `newsletter subscribers …`: the administrator's view of the list.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow};
+
+use crate::cli::{ListFormat, SubscribersCommand};
+use crate::config::Config;
+use crate::domain::{Date, EmailAddress, SubscriberStatus};
+use crate::store::{AddOutcome, ImportOptions, ImportRow, Source, Store, Subscriber};
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Connects to the database named by `--database-url`, `NEWSLETTER_DATABASE_URL` or config.
+pub async fn open_store(config: &Config, url: Option<&str>) -> anyhow::Result<Store> {
+    let url = url.unwrap_or(&config.database.url);
+    Store::connect(url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(url)))
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn parse_email(s: &str) -> anyhow::Result<EmailAddress> {
+    EmailAddress::parse(s).map_err(|e| anyhow!("`{s}` is not a valid address: {e}"))
+}
+
+fn parse_status(s: Option<&str>) -> anyhow::Result<Option<SubscriberStatus>> {
+    s.map(|s| SubscriberStatus::parse(s).map_err(|e| anyhow!("--status: {e}")))
+        .transpose()
+}
+
+fn date(ts: i64) -> String {
+    Date::from_unix_days(ts.div_euclid(86_400)).to_string()
+}
+
+/// Runs one `subscribers` subcommand.
+pub fn subscribers(
+    config: Option<&Path>,
+    url: Option<&str>,
+    cmd: &SubscribersCommand,
+) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config)?;
+    runtime()?.block_on(async {
+        let store = open_store(&config, url).await?;
+        let code = run(&store, cmd).await;
+        store.close().await;
+        code
+    })
+}
+
+async fn run(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        SubscribersCommand::Add {
+            email,
+            name,
+            status,
+        } => {
+            let email = parse_email(email)?;
+            let status = SubscriberStatus::parse(status).map_err(|e| anyhow!(e.0))?;
+            match store
+                .add(&email, name.as_deref(), status, Source::Cli)
+                .await?
+            {
+                AddOutcome::Added(id) => println!("added {email} ({status}, id {id})"),
+                AddOutcome::Exists(s) => {
+                    println!("{email} is already on the list ({s}); nothing changed");
+                }
+                AddOutcome::Forgotten => {
+                    eprintln!("error: {email} was erased on request and is not re-added");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        SubscribersCommand::Remove { email } => {
+            let email = parse_email(email)?;
+            match store
+                .set_status(
+                    &email,
+                    SubscriberStatus::Unsubscribed,
+                    Source::Cli,
+                    "removed by an administrator",
+                )
+                .await?
+            {
+                Some(_) => println!("{email} is unsubscribed"),
+                None => {
+                    eprintln!("error: {email} is not on the list");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        SubscribersCommand::Forget { email } => {
+            let email = parse_email(email)?;
+            let found = store.forget(&email, Source::Cli).await?;
+            if found {
+                println!("{email} is erased; a salted hash keeps it from being re-imported");
+            } else {
+                println!(
+                    "{email} was not on the list; it is recorded so it cannot be imported later"
+                );
+            }
+        }
+        SubscribersCommand::List { status, format } => {
+            list(store, parse_status(status.as_deref())?, *format).await?;
+        }
+        SubscribersCommand::Show { email } => {
+            let email = parse_email(email)?;
+            let Some(s) = store.find_by_email(&email).await? else {
+                eprintln!("error: {email} is not on the list");
+                return Ok(ExitCode::from(1));
+            };
+            println!("email:    {}", s.email);
+            println!("name:     {}", s.name.as_deref().unwrap_or("-"));
+            println!("status:   {}", s.status);
+            println!("added:    {}", date(s.created_at));
+            println!("history:");
+            for e in store.history(s.id).await? {
+                println!(
+                    "  {}  {:<6}  {} -> {}  {}",
+                    crate::domain::rfc5322_date(e.at),
+                    e.source,
+                    e.old_status.as_deref().unwrap_or("-"),
+                    e.new_status,
+                    e.detail.as_deref().unwrap_or("")
+                );
+            }
+        }
+        SubscribersCommand::Stats => {
+            let stats = store.stats().await?;
+            let total: i64 = stats.iter().map(|(_, n)| n).sum();
+            for (status, n) in stats {
+                println!("{:<13} {n}", status.as_str());
+            }
+            println!("{:<13} {total}", "total");
+        }
+        SubscribersCommand::Import {
+            file,
+            resubscribe,
+            skip_invalid,
+        } => {
+            return import(
+                store,
+                file,
+                &ImportOptions {
+                    resubscribe: *resubscribe,
+                    skip_invalid: *skip_invalid,
+                },
+            )
+            .await;
+        }
+        SubscribersCommand::Export { file, status } => {
+            let status = parse_status(status.as_deref())?;
+            let out = std::fs::File::create(file)
+                .with_context(|| format!("cannot create {}", file.display()))?;
+            let mut w = csv::Writer::from_writer(std::io::BufWriter::new(out));
+            w.write_record(["email", "name", "status", "created"])?;
+            let mut n = 0;
+            let mut after = 0;
+            loop {
+                let page = store.page(status, after, 5000).await?;
+                let Some(last) = page.last() else { break };
+                after = last.id;
+                for s in &page {
+                    w.write_record([
+                        s.email.as_str(),
+                        s.name.as_deref().unwrap_or(""),
+                        s.status.as_str(),
+                        &date(s.created_at),
+                    ])?;
+                    n += 1;
+                }
+            }
+            w.flush()?;
+            println!("exported {n} subscribers to {}", file.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(
+    store: &Store,
+    status: Option<SubscriberStatus>,
+    format: ListFormat,
+) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let csv_line = |fields: [&str; 5]| -> anyhow::Result<Vec<u8>> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(fields)?;
+        w.into_inner().map_err(|e| anyhow!("{e}"))
+    };
+    match format {
+        ListFormat::Table => writeln!(
+            out,
+            "{:>8}  {:<40} {:<24} {:<13} added",
+            "id", "email", "name", "status"
+        )?,
+        ListFormat::Csv => {
+            out.write_all(&csv_line(["id", "email", "name", "status", "created"])?)?
+        }
+        ListFormat::Json => write!(out, "[")?,
+    }
+    let mut after = 0;
+    let mut first = true;
+    loop {
+        let page: Vec<Subscriber> = store.page(status, after, 5000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for s in &page {
+            match format {
+                ListFormat::Table => writeln!(
+                    out,
+                    "{:>8}  {:<40} {:<24} {:<13} {}",
+                    s.id,
+                    s.email,
+                    s.name.as_deref().unwrap_or(""),
+                    s.status.as_str(),
+                    date(s.created_at)
+                )?,
+                ListFormat::Csv => out.write_all(&csv_line([
+                    &s.id.to_string(),
+                    &s.email,
+                    s.name.as_deref().unwrap_or(""),
+                    s.status.as_str(),
+                    &date(s.created_at),
+                ])?)?,
+                ListFormat::Json => {
+                    write!(
+                        out,
+                        "{}{}",
+                        if first { "" } else { "," },
+                        serde_json::to_string(s)?
+                    )?;
+                }
+            }
+            first = false;
+        }
+    }
+    if format == ListFormat::Json {
+        writeln!(out, "]")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Reads rows lazily from a CSV file: header detection, any column order, quoted fields, BOM, CRLF.
+fn csv_rows(path: &Path) -> anyhow::Result<impl Iterator<Item = ImportRow>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        // Records end at \n (a CR before it is trimmed): the crate's CRLF mode miscounts lines.
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_reader(std::io::BufReader::with_capacity(256 * 1024, file));
+    let mut records = reader.into_records().peekable();
+    let clean = |s: &str| s.trim_start_matches('\u{feff}').trim().to_ascii_lowercase();
+    // A first row naming an `email` column is a header; otherwise email is column 1 and name column 2.
+    let (mut email_col, mut name_col, mut skip_first) = (0, Some(1), false);
+    if let Some(Ok(first)) = records.peek() {
+        let names: Vec<String> = first.iter().map(clean).collect();
+        if let Some(i) = names
+            .iter()
+            .position(|n| matches!(n.as_str(), "email" | "e-mail" | "email address" | "mail"))
+        {
+            email_col = i;
+            name_col = names
+                .iter()
+                .position(|n| matches!(n.as_str(), "name" | "full name" | "full_name"));
+            skip_first = true;
+        }
+    }
+    if skip_first {
+        records.next();
+    }
+    Ok(records.map(move |rec| match rec {
+        Err(e) => ImportRow {
+            line: e.position().map_or(0, |p| p.line()),
+            email: Err(format!("unreadable CSV row: {e}")),
+            name: None,
+        },
+        Ok(r) => {
+            let line = r.position().map_or(0, |p| p.line());
+            let raw = r
+                .get(email_col)
+                .unwrap_or("")
+                .trim_start_matches('\u{feff}');
+            let email = if raw.is_empty() {
+                Err("no email address".to_string())
+            } else {
+                EmailAddress::parse(raw).map_err(|e| format!("`{raw}`: {e}"))
+            };
+            let name = name_col
+                .and_then(|c| r.get(c))
+                .filter(|n| !n.is_empty())
+                .map(str::to_string);
+            ImportRow { line, email, name }
+        }
+    }))
+}
+
+async fn import(store: &Store, file: &Path, options: &ImportOptions) -> anyhow::Result<ExitCode> {
+    let rows = csv_rows(file)?;
+    let summary = store.import(rows, options).await?;
+    for (line, why) in &summary.invalid {
+        eprintln!("line {line}: {why}");
+    }
+    let skipped: u64 = summary.skipped.values().sum();
+    if summary.rolled_back {
+        eprintln!(
+            "nothing imported: {} invalid row(s). Fix them, or pass --skip-invalid to import the valid rows",
+            summary.invalid.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    println!(
+        "added {}, updated {}, skipped {skipped}, invalid {}",
+        summary.added,
+        summary.updated,
+        summary.invalid.len()
+    );
+    for (why, n) in &summary.skipped {
+        println!("  skipped {n}: {why}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

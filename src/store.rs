@@ -1,0 +1,574 @@
+//! The database: subscribers, their tokens and status history, and erased addresses.
+//!
+//! Two backends, one behaviour: SQLite (the embedded default, WAL mode) and PostgreSQL, chosen by the
+//! URL. Both run the same SQL (`$1`-style parameters work on both); migrations live in
+//! `migrations/<backend>/` and run on connect. Times are UNIX seconds.
+//!
+//! **Tokens.** Each subscriber has one unsubscribe token for as long as they stay on the list,
+//! through unsubscribe and re-unsubscribe. When an unsubscribed, bounced or complained address comes
+//! back (double opt-in again, or `import --resubscribe`), the token is **rotated**: links in mail
+//! sent before they left can no longer act on the new subscription.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use thiserror::Error;
+
+use crate::domain::{EmailAddress, SubscriberStatus, UnsubscribeToken, unix_now};
+
+/// Why a store operation failed.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The URL names no backend we know.
+    #[error("database URL `{0}` is not supported: use sqlite://FILE or postgres://…")]
+    UnsupportedUrl(String),
+    /// The database could not be reached or answered with an error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Stored data is not what this version expects.
+    #[error("unexpected data in the database: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// True when the database is unreachable (worth retrying later), not a logic error.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+            )
+        )
+    }
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Who or what changed a subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Cli,
+    Web,
+    Api,
+    Bounce,
+    Import,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Cli => "cli",
+            Source::Web => "web",
+            Source::Api => "api",
+            Source::Bounce => "bounce",
+            Source::Import => "import",
+        }
+    }
+}
+
+/// A subscriber as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Subscriber {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub status: SubscriberStatus,
+    #[serde(skip)]
+    pub token: UnsubscribeToken,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One entry of a subscriber's history.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct Event {
+    pub at: i64,
+    pub source: String,
+    pub old_status: Option<String>,
+    pub new_status: String,
+    pub detail: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    email: String,
+    name: Option<String>,
+    status: String,
+    token: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<Row> for Subscriber {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self> {
+        Ok(Subscriber {
+            id: r.id,
+            status: SubscriberStatus::parse(&r.status).map_err(|e| StoreError::Corrupt(e.0))?,
+            token: UnsubscribeToken::parse(&r.token).map_err(|_| {
+                StoreError::Corrupt(format!("subscriber {} has a malformed token", r.id))
+            })?,
+            email: r.email,
+            name: r.name,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// What `add` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddOutcome {
+    /// A new subscriber.
+    Added(i64),
+    /// Already on the list with this status; nothing changed.
+    Exists(SubscriberStatus),
+    /// The address was erased on request; it is not re-added silently.
+    Forgotten,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The database handle. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+/// Runs the same code against whichever pool is connected.
+macro_rules! with_pool {
+    ($self:expr, $pool:ident => $body:expr) => {
+        match &$self.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+const SUBSCRIBER_COLUMNS: &str = "id, email, name, status, token, created_at, updated_at";
+
+fn email_key(email: &EmailAddress) -> String {
+    email.as_str().to_lowercase()
+}
+
+impl Store {
+    /// Connects (creating a SQLite file if needed) and runs migrations.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let backend = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(std::time::Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await?;
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            Backend::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            Backend::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_string()));
+        };
+        Ok(Store { backend })
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        with_pool!(self, p => p.close().await)
+    }
+
+    /// The salted hash recorded when an address is forgotten. The salt is per installation.
+    async fn forget_hash(&self, key: &str) -> Result<String> {
+        let salt = self.salt().await?;
+        let digest = Sha256::digest(format!("{salt}\n{key}").as_bytes());
+        Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    async fn salt(&self) -> Result<String> {
+        let fresh = UnsubscribeToken::generate();
+        with_pool!(self, p => {
+            sqlx::query("INSERT INTO settings (key, value) VALUES ('forget_salt', $1) ON CONFLICT (key) DO NOTHING")
+                .bind(fresh.expose())
+                .execute(p)
+                .await?;
+            let salt: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'forget_salt'")
+                .fetch_one(p)
+                .await?;
+            Ok(salt)
+        })
+    }
+
+    /// Whether this address was erased on request.
+    pub async fn is_forgotten(&self, email: &EmailAddress) -> Result<bool> {
+        let hash = self.forget_hash(&email_key(email)).await?;
+        with_pool!(self, p => {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM forgotten WHERE hash = $1")
+                .bind(&hash)
+                .fetch_one(p)
+                .await?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Adds a subscriber unless the address is already on the list or was forgotten.
+    pub async fn add(
+        &self,
+        email: &EmailAddress,
+        name: Option<&str>,
+        status: SubscriberStatus,
+        source: Source,
+    ) -> Result<AddOutcome> {
+        if self.is_forgotten(email).await? {
+            return Ok(AddOutcome::Forgotten);
+        }
+        if let Some(s) = self.find_by_email(email).await? {
+            return Ok(AddOutcome::Exists(s.status));
+        }
+        let now = unix_now();
+        let token = UnsubscribeToken::generate();
+        let id: i64 = with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO subscribers (email, email_key, name, status, token, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+            )
+            .bind(email.as_str())
+            .bind(email_key(email))
+            .bind(name)
+            .bind(status.as_str())
+            .bind(token.expose())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, $3, NULL, $4, 'added')")
+                .bind(id)
+                .bind(now)
+                .bind(source.as_str())
+                .bind(status.as_str())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            id
+        });
+        tracing::info!(subscriber_id = id, status = %status, source = source.as_str(), "subscriber added");
+        Ok(AddOutcome::Added(id))
+    }
+
+    /// The subscriber with this address (case-insensitive).
+    pub async fn find_by_email(&self, email: &EmailAddress) -> Result<Option<Subscriber>> {
+        let sql = format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE email_key = $1");
+        let row: Option<Row> = with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(email_key(email)).fetch_optional(p).await?);
+        row.map(Subscriber::try_from).transpose()
+    }
+
+    /// The subscriber whose unsubscribe token this is.
+    pub async fn find_by_token(&self, token: &UnsubscribeToken) -> Result<Option<Subscriber>> {
+        let sql = format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE token = $1");
+        let row: Option<Row> = with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(token.expose()).fetch_optional(p).await?);
+        row.map(Subscriber::try_from).transpose()
+    }
+
+    /// Sets a subscriber's status and records why. Returns the subscriber as it now is, or `None` if
+    /// the address is not on the list. Setting the status it already has changes nothing.
+    pub async fn set_status(
+        &self,
+        email: &EmailAddress,
+        status: SubscriberStatus,
+        source: Source,
+        detail: &str,
+    ) -> Result<Option<Subscriber>> {
+        let Some(current) = self.find_by_email(email).await? else {
+            return Ok(None);
+        };
+        self.change_status(&current, status, source, detail)
+            .await
+            .map(Some)
+    }
+
+    async fn change_status(
+        &self,
+        current: &Subscriber,
+        status: SubscriberStatus,
+        source: Source,
+        detail: &str,
+    ) -> Result<Subscriber> {
+        if current.status == status {
+            return Ok(current.clone());
+        }
+        let now = unix_now();
+        // Coming back after leaving gets a new token (see the module docs).
+        let rotate = current.status.is_suppressed() && !status.is_suppressed();
+        let token = if rotate {
+            UnsubscribeToken::generate()
+        } else {
+            current.token.clone()
+        };
+        with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE subscribers SET status = $1, token = $2, updated_at = $3 WHERE id = $4")
+                .bind(status.as_str())
+                .bind(token.expose())
+                .bind(now)
+                .bind(current.id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(current.id)
+                .bind(now)
+                .bind(source.as_str())
+                .bind(current.status.as_str())
+                .bind(status.as_str())
+                .bind(detail)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        tracing::info!(subscriber_id = current.id, from = %current.status, to = %status, source = source.as_str(), "subscriber status changed");
+        Ok(Subscriber {
+            status,
+            token,
+            updated_at: now,
+            ..current.clone()
+        })
+    }
+
+    /// Erases a subscriber's personal data, keeping only a salted hash of the address so a later
+    /// import cannot re-add it silently. Their history stays, detached from any address.
+    pub async fn forget(&self, email: &EmailAddress, source: Source) -> Result<bool> {
+        let key = email_key(email);
+        let hash = self.forget_hash(&key).await?;
+        let now = unix_now();
+        let found = with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let id: Option<i64> = sqlx::query_scalar("SELECT id FROM subscribers WHERE email_key = $1")
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO forgotten (hash, forgotten_at) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING")
+                .bind(&hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(id) = id {
+                sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES (NULL, $1, $2, NULL, 'forgotten', $3)")
+                    .bind(now)
+                    .bind(source.as_str())
+                    .bind(format!("subscriber {id} erased on request"))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM subscribers WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            id.is_some()
+        });
+        Ok(found)
+    }
+
+    /// Subscribers after `after_id` in id order, optionally of one status: a page for streaming.
+    pub async fn page(
+        &self,
+        status: Option<SubscriberStatus>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<Subscriber>> {
+        let sql = format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id > $1 AND (CAST($2 AS TEXT) IS NULL OR status = CAST($2 AS TEXT)) ORDER BY id LIMIT $3"
+        );
+        let rows: Vec<Row> = with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(after_id)
+            .bind(status.map(|s| s.as_str()))
+            .bind(limit)
+            .fetch_all(p)
+            .await?);
+        rows.into_iter().map(Subscriber::try_from).collect()
+    }
+
+    /// A subscriber's history, oldest first.
+    pub async fn history(&self, subscriber_id: i64) -> Result<Vec<Event>> {
+        let sql = "SELECT at, source, old_status, new_status, detail FROM subscriber_events WHERE subscriber_id = $1 ORDER BY id";
+        Ok(with_pool!(self, p => sqlx::query_as(sql).bind(subscriber_id).fetch_all(p).await?))
+    }
+
+    /// How many subscribers have each status (every status listed, zero included).
+    pub async fn stats(&self) -> Result<Vec<(SubscriberStatus, i64)>> {
+        let rows: Vec<(String, i64)> = with_pool!(self, p => sqlx::query_as("SELECT status, COUNT(*) FROM subscribers GROUP BY status").fetch_all(p).await?);
+        Ok(SubscriberStatus::ALL
+            .iter()
+            .map(|s| {
+                (
+                    *s,
+                    rows.iter()
+                        .find(|(n, _)| n == s.as_str())
+                        .map_or(0, |(_, c)| *c),
+                )
+            })
+            .collect())
+    }
+
+    /// Imports rows in one transaction (see [`Import`]).
+    pub async fn import<I>(&self, rows: I, options: &ImportOptions) -> Result<ImportSummary>
+    where
+        I: IntoIterator<Item = ImportRow>,
+    {
+        let forgotten: HashSet<String> = with_pool!(self, p => sqlx::query_scalar("SELECT hash FROM forgotten").fetch_all(p).await?)
+            .into_iter()
+            .collect();
+        let salt = self.salt().await?;
+        with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let mut summary = ImportSummary::default();
+            let mut seen = HashSet::new();
+            for row in rows {
+                let email = match row.email {
+                    Ok(e) => e,
+                    Err(reason) => {
+                        summary.invalid.push((row.line, reason));
+                        continue;
+                    }
+                };
+                let key = email_key(&email);
+                // 64-bit digests keep memory small and flat per row on a million-line file.
+                if !seen.insert(short_digest(&key)) {
+                    summary.skip("listed earlier in the file");
+                    continue;
+                }
+                let hash: String = Sha256::digest(format!("{salt}\n{key}").as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+                if forgotten.contains(&hash) {
+                    summary.skip("erased on request (forgotten); not re-added");
+                    continue;
+                }
+                let now = unix_now();
+                let token = UnsubscribeToken::generate();
+                let inserted: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO subscribers (email, email_key, name, status, token, created_at, updated_at) \
+                     VALUES ($1, $2, $3, 'active', $4, $5, $5) ON CONFLICT (email_key) DO NOTHING RETURNING id",
+                )
+                .bind(email.as_str())
+                .bind(&key)
+                .bind(row.name.as_deref())
+                .bind(token.expose())
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(id) = inserted {
+                    sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, 'import', NULL, 'active', 'imported')")
+                        .bind(id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    summary.added += 1;
+                    continue;
+                }
+                let (id, status): (i64, String) = sqlx::query_as("SELECT id, status FROM subscribers WHERE email_key = $1")
+                    .bind(&key)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let status = SubscriberStatus::parse(&status).map_err(|e| StoreError::Corrupt(e.0))?;
+                if status.is_suppressed() && !options.resubscribe {
+                    summary.skip(match status {
+                        SubscriberStatus::Bounced => "bounced; use --resubscribe to bring back",
+                        SubscriberStatus::Complained => "complained; use --resubscribe to bring back",
+                        _ => "unsubscribed; use --resubscribe to bring back",
+                    });
+                } else if status.is_suppressed() || status == SubscriberStatus::Pending {
+                    // A returning address gets a new token; a pending one keeps its own.
+                    let new_token = status.is_suppressed().then(|| token.expose().to_string());
+                    sqlx::query("UPDATE subscribers SET status = 'active', token = COALESCE(CAST($1 AS TEXT), token), updated_at = $2, name = COALESCE(CAST($3 AS TEXT), name) WHERE id = $4")
+                        .bind(new_token)
+                        .bind(now)
+                        .bind(row.name.as_deref())
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, 'import', $3, 'active', 'import')")
+                        .bind(id)
+                        .bind(now)
+                        .bind(status.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    summary.updated += 1;
+                } else {
+                    summary.skip("already active");
+                }
+            }
+            if !summary.invalid.is_empty() && !options.skip_invalid {
+                tx.rollback().await?;
+                summary.rolled_back = true;
+            } else {
+                tx.commit().await?;
+            }
+            Ok(summary)
+        })
+    }
+}
+
+impl ImportSummary {
+    fn skip(&mut self, reason: &'static str) {
+        *self.skipped.entry(reason).or_default() += 1;
+    }
+}
+
+fn short_digest(key: &str) -> u64 {
+    let d = Sha256::digest(key.as_bytes());
+    u64::from_le_bytes(d[..8].try_into().unwrap_or_default())
+}
+
+/// One data row of an import file.
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    /// 1-based line in the file.
+    pub line: u64,
+    /// The address, or why the row is invalid.
+    pub email: std::result::Result<EmailAddress, String>,
+    /// Optional name.
+    pub name: Option<String>,
+}
+
+/// How an import treats bad and suppressed rows.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Bring back unsubscribed, bounced or complained addresses.
+    pub resubscribe: bool,
+    /// Import the good rows even if some are invalid (default: all or nothing).
+    pub skip_invalid: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default)]
+pub struct ImportSummary {
+    pub added: u64,
+    pub updated: u64,
+    /// Rows deliberately left alone, counted by reason.
+    pub skipped: std::collections::BTreeMap<&'static str, u64>,
+    /// (line, why) for rows that are not valid.
+    pub invalid: Vec<(u64, String)>,
+    /// True when nothing was written because of invalid rows.
+    pub rolled_back: bool,
+}
