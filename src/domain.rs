@@ -354,10 +354,18 @@ pub struct UnsubscribeToken(String);
 impl UnsubscribeToken {
     /// A fresh random token.
     pub fn generate() -> Self {
+        Self::generate_many(1).pop().expect("one token")
+    }
+
+    /// `n` fresh random tokens from a single read of the OS CSPRNG (one syscall, not `n`).
+    pub fn generate_many(n: usize) -> Vec<Self> {
         use base64::Engine;
-        let mut bytes = [0u8; 18];
+        let mut bytes = vec![0u8; 18 * n];
         getrandom::fill(&mut bytes).expect("the OS random number generator is available");
-        Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+        bytes
+            .chunks_exact(18)
+            .map(|b| Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)))
+            .collect()
     }
 
     /// Parses a token from a URL; anything not shaped like one is rejected before any lookup.
@@ -465,6 +473,10 @@ mod tests {
     fn tokens_are_random_and_url_safe() {
         let (a, b) = (UnsubscribeToken::generate(), UnsubscribeToken::generate());
         assert_ne!(a, b);
+        let many = UnsubscribeToken::generate_many(1000);
+        let distinct: std::collections::HashSet<_> =
+            many.iter().map(UnsubscribeToken::expose).collect();
+        assert_eq!(distinct.len(), 1000);
         assert_eq!(a.expose().len(), 24);
         assert!(UnsubscribeToken::parse(a.expose()).is_ok());
         assert!(UnsubscribeToken::parse("../etc/passwd").is_err());

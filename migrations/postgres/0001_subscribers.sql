@@ -10,7 +10,6 @@ CREATE TABLE subscribers (
     created_at    BIGINT  NOT NULL,
     updated_at    BIGINT  NOT NULL
 );
-CREATE INDEX subscribers_status_id ON subscribers (status, id);
 
 CREATE TABLE subscriber_events (
     id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

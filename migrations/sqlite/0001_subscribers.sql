@@ -10,7 +10,6 @@ CREATE TABLE subscribers (
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL
 );
-CREATE INDEX subscribers_status_id ON subscribers (status, id);
 
 CREATE TABLE subscriber_events (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,

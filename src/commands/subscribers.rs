@@ -265,7 +265,7 @@ async fn list(
 }
 
 /// Reads rows lazily from a CSV file: header detection, any column order, quoted fields, BOM, CRLF.
-fn csv_rows(path: &Path) -> anyhow::Result<impl Iterator<Item = ImportRow>> {
+fn csv_rows(path: &Path) -> anyhow::Result<impl Iterator<Item = ImportRow> + Send + use<>> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let reader = csv::ReaderBuilder::new()
@@ -323,7 +323,18 @@ fn csv_rows(path: &Path) -> anyhow::Result<impl Iterator<Item = ImportRow>> {
 
 async fn import(store: &Store, file: &Path, options: &ImportOptions) -> anyhow::Result<ExitCode> {
     let rows = csv_rows(file)?;
-    let summary = store.import(rows, options).await?;
+    // Parse and validate on a second thread while the database writes the previous batch.
+    let (tx, rx) = std::sync::mpsc::sync_channel(2 * crate::store::IMPORT_BATCH);
+    let reader = std::thread::spawn(move || {
+        for row in rows {
+            if tx.send(row).is_err() {
+                break;
+            }
+        }
+    });
+    let summary = store.import(rx, options).await;
+    let _ = reader.join();
+    let summary = summary?;
     for (line, why) in &summary.invalid {
         eprintln!("line {line}: {why}");
     }
