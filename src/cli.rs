@@ -54,6 +54,12 @@ pub enum Command {
     /// Manage the subscriber list.
     #[command(subcommand)]
     Subscribers(SubscribersCommand),
+    /// Serve the subscriber-facing web pages (unsubscribe, RFC 8058 one-click) until Ctrl-C.
+    Serve {
+        /// Listen address (default from config: 127.0.0.1:8080; port 0 picks a free port).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+    },
 }
 
 /// Output format of list-like commands.
@@ -185,6 +191,11 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         Command::Render(args) => crate::commands::render(cli.config.as_deref(), args),
         Command::Check(args) => crate::commands::check(cli.config.as_deref(), args),
+        Command::Serve { bind } => crate::commands::serve(
+            cli.config.as_deref(),
+            cli.database_url.as_deref(),
+            bind.as_deref(),
+        ),
         Command::Subscribers(cmd) => {
             crate::commands::subscribers(cli.config.as_deref(), cli.database_url.as_deref(), cmd)
         }

@@ -39,6 +39,16 @@ pub struct Config {
     pub check: CheckSettings,
     /// Where subscribers and deliveries are stored.
     pub database: Database,
+    /// The subscriber-facing web server.
+    pub web: Web,
+}
+
+/// The subscriber-facing web server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Web {
+    /// Listen address, e.g. `127.0.0.1:8080`.
+    pub bind: String,
 }
 
 /// Where subscribers and deliveries are stored.

@@ -12,3 +12,4 @@ pub mod issue;
 pub mod mail;
 pub mod render;
 pub mod store;
+pub mod web;

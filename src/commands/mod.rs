@@ -4,6 +4,29 @@ mod subscribers;
 
 pub use subscribers::{open_store, subscribers};
 
+/// `newsletter serve`: the subscriber-facing web server.
+pub fn serve(
+    config: Option<&Path>,
+    url: Option<&str>,
+    bind: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config)?;
+    let bind = bind.unwrap_or(&config.web.bind).to_string();
+    subscribers::runtime()?.block_on(async {
+        let store = open_store(&config, url).await?;
+        let state = crate::web::AppState {
+            store: store.clone(),
+            site_name: config.site.name.clone(),
+            site_url: config.site.url.clone(),
+        };
+        crate::web::serve(state, &bind)
+            .await
+            .with_context(|| format!("cannot serve on {bind}"))?;
+        store.close().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
 use std::path::Path;
 use std::process::ExitCode;
 

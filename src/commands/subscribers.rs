@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::domain::{Date, EmailAddress, SubscriberStatus};
 use crate::store::{AddOutcome, ImportOptions, ImportRow, Source, Store, Subscriber};
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

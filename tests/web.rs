@@ -1,0 +1,293 @@
+//! `newsletter serve` over a real socket, on both backends: the unsubscribe page, RFC 8058
+//! one-click POST (form-urlencoded and multipart), idempotence, GET never mutating, 404s.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use common::db::TestDb;
+use newsletter::domain::{EmailAddress, SubscriberStatus};
+use newsletter::store::{Source, Store};
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(db: &TestDb) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_newsletter"))
+        .args([
+            "--database-url",
+            &db.url(),
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env("NEWSLETTER_SITE__NAME", "Weekly Crab")
+        .env_remove("NEWSLETTER_CONFIG")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected: {line}"))
+        .to_string();
+    Server { child, addr }
+}
+
+struct Reply {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+fn http(addr: &str, method: &str, path: &str, content_type: Option<&str>, body: &str) -> Reply {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(ct) = content_type {
+        req.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap();
+    Reply {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(#[tokio::test] async fn $name() { super::$name(super::TestDb::sqlite()).await })* }
+        mod postgres { $(#[tokio::test] async fn $name() { super::$name(super::TestDb::postgres()).await })* }
+    };
+}
+
+both_backends!(
+    one_click_unsubscribe,
+    bad_tokens_get_a_generic_404,
+    the_mailed_header_unsubscribes
+);
+
+async fn subscriber(store: &Store, addr: &str) -> String {
+    let e = EmailAddress::parse(addr).unwrap();
+    store
+        .add(&e, None, SubscriberStatus::Active, Source::Cli)
+        .await
+        .unwrap();
+    store
+        .find_by_email(&e)
+        .await
+        .unwrap()
+        .unwrap()
+        .token
+        .expose()
+        .to_string()
+}
+
+async fn status(store: &Store, addr: &str) -> SubscriberStatus {
+    store
+        .find_by_email(&EmailAddress::parse(addr).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+async fn one_click_unsubscribe(db: TestDb) {
+    let store = Store::connect(&db.url()).await.unwrap();
+    let a = subscriber(&store, "a@example.org").await;
+    let b = subscriber(&store, "b@example.org").await;
+    let server = serve(&db);
+
+    // GET shows a button and changes nothing, however often a scanner follows it.
+    for _ in 0..3 {
+        let r = http(&server.addr, "GET", &format!("/unsubscribe/{a}"), None, "");
+        assert_eq!(r.status, 200);
+        assert!(r.body.contains("<html lang=\"en\">") && r.body.contains("Weekly Crab"));
+        assert!(
+            r.body.contains("<form method=\"post\">")
+                && r.body
+                    .contains("<button type=\"submit\">Unsubscribe</button>")
+        );
+    }
+    assert_eq!(
+        status(&store, "a@example.org").await,
+        SubscriberStatus::Active
+    );
+
+    // One-click, form-urlencoded: 200, no redirect, no cookie needed.
+    let r = http(
+        &server.addr,
+        "POST",
+        &format!("/unsubscribe/{a}"),
+        Some("application/x-www-form-urlencoded"),
+        "List-Unsubscribe=One-Click",
+    );
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert!(
+        !r.head.to_ascii_lowercase().contains("location:")
+            && !r.head.to_ascii_lowercase().contains("set-cookie:")
+    );
+    assert!(r.body.contains("You are unsubscribed"));
+    assert_eq!(
+        status(&store, "a@example.org").await,
+        SubscriberStatus::Unsubscribed
+    );
+
+    // Idempotent: again is 200 and records nothing new.
+    let r = http(
+        &server.addr,
+        "POST",
+        &format!("/unsubscribe/{a}"),
+        Some("application/x-www-form-urlencoded"),
+        "List-Unsubscribe=One-Click",
+    );
+    assert_eq!(r.status, 200);
+    let id = store
+        .find_by_email(&EmailAddress::parse("a@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    assert_eq!(
+        store
+            .history(id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.new_status == "unsubscribed")
+            .count(),
+        1
+    );
+    assert!(
+        http(&server.addr, "GET", &format!("/unsubscribe/{a}"), None, "")
+            .body
+            .contains("already unsubscribed")
+    );
+
+    // One-click, multipart.
+    let boundary = "----nl-test-boundary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--{boundary}--\r\n"
+    );
+    let r = http(
+        &server.addr,
+        "POST",
+        &format!("/unsubscribe/{b}"),
+        Some(&format!("multipart/form-data; boundary={boundary}")),
+        &body,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        status(&store, "b@example.org").await,
+        SubscriberStatus::Unsubscribed
+    );
+
+    assert_eq!(http(&server.addr, "GET", "/health", None, "").status, 200);
+}
+
+async fn bad_tokens_get_a_generic_404(db: TestDb) {
+    let store = Store::connect(&db.url()).await.unwrap();
+    subscriber(&store, "c@example.org").await;
+    let server = serve(&db);
+    let unknown = "AAAAAAAAAAAAAAAAAAAAAAAA";
+    let replies: Vec<Reply> = [
+        ("GET", format!("/unsubscribe/{unknown}")),
+        ("POST", format!("/unsubscribe/{unknown}")),
+        ("GET", "/unsubscribe/not-a-token".to_string()),
+        ("POST", "/unsubscribe/..%2F..%2Fetc".to_string()),
+        ("GET", "/nowhere".to_string()),
+    ]
+    .iter()
+    .map(|(m, p)| {
+        http(
+            &server.addr,
+            m,
+            p,
+            Some("application/x-www-form-urlencoded"),
+            "List-Unsubscribe=One-Click",
+        )
+    })
+    .collect();
+    for r in &replies {
+        assert_eq!(r.status, 404, "{}", r.head);
+        assert_eq!(r.body, replies[0].body, "every miss looks the same");
+    }
+    assert_eq!(
+        status(&store, "c@example.org").await,
+        SubscriberStatus::Active
+    );
+}
+
+/// The loop from #2 to #4: the List-Unsubscribe header of a built message, POSTed, unsubscribes.
+async fn the_mailed_header_unsubscribes(db: TestDb) {
+    let store = Store::connect(&db.url()).await.unwrap();
+    let token = subscriber(&store, "d@example.org").await;
+    let server = serve(&db);
+    let issue =
+        newsletter::issue::Issue::load(&common::fixtures_dir().join("h1-among-h2.md")).unwrap();
+    let config = newsletter::config::Config::defaults();
+    let rendered = newsletter::render::render(
+        &issue,
+        &newsletter::render::Theme::from_config(&config).unwrap(),
+    )
+    .unwrap();
+    let factory = newsletter::mail::MessageFactory::new(&rendered, &config.mail, "issue-909");
+    let url = format!("http://{}/unsubscribe/{token}", server.addr);
+    let email = EmailAddress::parse("d@example.org").unwrap();
+    let msg = factory.for_recipient(
+        &newsletter::mail::MailRecipient {
+            email: &email,
+            subscriber_id: 1,
+            unsubscribe_url: &url,
+        },
+        0,
+    );
+    let text = String::from_utf8(msg).unwrap();
+    let header = text.split("\r\n\r\n").next().unwrap().replace("\r\n ", " ");
+    let lu = header
+        .lines()
+        .find_map(|l| l.strip_prefix("List-Unsubscribe: "))
+        .unwrap();
+    assert!(header.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    let target = lu
+        .split(['<', '>'])
+        .find(|p| p.starts_with("http"))
+        .unwrap();
+    let path = target.split_once(&server.addr).unwrap().1;
+    let r = http(
+        &server.addr,
+        "POST",
+        path,
+        Some("application/x-www-form-urlencoded"),
+        "List-Unsubscribe=One-Click",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        status(&store, "d@example.org").await,
+        SubscriberStatus::Unsubscribed
+    );
+}
