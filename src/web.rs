@@ -140,8 +140,8 @@ async fn unsubscribe(State(state): State<Arc<AppState>>, Path(token): Path<Strin
         Ok(Some(found)) => found,
     };
     // Bounced and complained addresses stay as they are: they are suppressed already.
-    if matches!(status, SubscriberStatus::Active | SubscriberStatus::Pending) {
-        if let Err(e) = state
+    if matches!(status, SubscriberStatus::Active | SubscriberStatus::Pending)
+        && let Err(e) = state
             .store
             .set_status(
                 &email,
@@ -150,10 +150,9 @@ async fn unsubscribe(State(state): State<Arc<AppState>>, Path(token): Path<Strin
                 "unsubscribe link",
             )
             .await
-        {
-            tracing::error!(error = %e, "unsubscribe failed");
-            return unavailable(&state);
-        }
+    {
+        tracing::error!(error = %e, "unsubscribe failed");
+        return unavailable(&state);
     }
     let body = html! {
         p { "You will not receive " (state.site_name) " by e-mail any more." }
