@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::{DOCTYPE, Markup, html};
 
-use crate::domain::{EmailAddress, SubscriberStatus, UnsubscribeToken};
-use crate::store::{Source, Store};
+use crate::domain::{SubscriberStatus, UnsubscribeToken};
+use crate::store::{Source, Store, Subscriber};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -68,16 +68,12 @@ a{color:#8a3210}button{font:inherit;padding:.6rem 1.2rem;border:0;border-radius:
 button:focus{outline:3px solid #1d1f21;outline-offset:2px}\
 @media (prefers-color-scheme:dark){body{background:#111213;color:#eee}.site a{color:#eee}a{color:#ffb38a}}";
 
-async fn lookup(
-    state: &AppState,
-    token: &str,
-) -> Result<Option<(EmailAddress, SubscriberStatus)>, Response> {
+async fn lookup(state: &AppState, token: &str) -> Result<Option<Subscriber>, Response> {
     let Ok(token) = UnsubscribeToken::parse(token) else {
         return Ok(None);
     };
     match state.store.find_by_token(&token).await {
-        Ok(Some(s)) => Ok(EmailAddress::parse(&s.email).ok().map(|e| (e, s.status))),
-        Ok(None) => Ok(None),
+        Ok(found) => Ok(found),
         Err(e) => {
             tracing::error!(error = %e, "unsubscribe lookup failed");
             Err(unavailable(state))
@@ -115,7 +111,7 @@ async fn unsubscribe_page(
     match lookup(&state, &token).await {
         Err(r) => r,
         Ok(None) => not_found_page(&state),
-        Ok(Some((_, SubscriberStatus::Unsubscribed))) => {
+        Ok(Some(s)) if s.status == SubscriberStatus::Unsubscribed => {
             let body = html! { p { "You are already unsubscribed. You will not receive " (state.site_name) " any more." } };
             page(&state, "You are unsubscribed", body).into_response()
         }
@@ -134,22 +130,24 @@ async fn unsubscribe_page(
 
 /// POST: unsubscribes. The RFC 8058 one-click target: any body encoding, no cookies, 200, idempotent.
 async fn unsubscribe(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
-    let (email, status) = match lookup(&state, &token).await {
+    let subscriber = match lookup(&state, &token).await {
         Err(r) => return r,
         Ok(None) => return not_found_page(&state),
         Ok(Some(found)) => found,
     };
     // Bounced and complained addresses stay as they are: they are suppressed already.
-    if matches!(status, SubscriberStatus::Active | SubscriberStatus::Pending)
-        && let Err(e) = state
-            .store
-            .set_status(
-                &email,
-                SubscriberStatus::Unsubscribed,
-                Source::Web,
-                "unsubscribe link",
-            )
-            .await
+    if matches!(
+        subscriber.status,
+        SubscriberStatus::Active | SubscriberStatus::Pending
+    ) && let Err(e) = state
+        .store
+        .change_status(
+            &subscriber,
+            SubscriberStatus::Unsubscribed,
+            Source::Web,
+            "unsubscribe link",
+        )
+        .await
     {
         tracing::error!(error = %e, "unsubscribe failed");
         return unavailable(&state);
