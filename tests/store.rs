@@ -1,6 +1,7 @@
 //! The subscriber store and `newsletter subscribers`, on a real SQLite file and a real PostgreSQL
 //! server. Every test body runs on both backends.
 
+#[macro_use]
 mod common;
 
 use std::process::{Command, Output};
@@ -8,17 +9,6 @@ use std::process::{Command, Output};
 use common::db::TestDb;
 use newsletter::domain::{EmailAddress, SubscriberStatus};
 use newsletter::store::{AddOutcome, Source, Store};
-
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::TestDb::sqlite()).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(super::TestDb::postgres()).await })*
-        }
-    };
-}
 
 both_backends!(
     addresses_are_unique_case_insensitively,
@@ -42,6 +32,16 @@ fn cli(db: &TestDb, args: &[&str]) -> Output {
         .env_remove("NEWSLETTER_CONFIG")
         .output()
         .unwrap()
+}
+
+/// Writes `csv` to a temporary file and runs `subscribers import` on it with `extra` flags.
+fn import(db: &TestDb, csv: &str, extra: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("import.csv");
+    std::fs::write(&file, csv).unwrap();
+    let mut args = vec!["subscribers", "import", file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    cli(db, &args)
 }
 
 fn out(o: &Output) -> String {
@@ -179,19 +179,8 @@ async fn forget_erases_and_blocks_re_adding(db: TestDb) {
             .unwrap(),
         AddOutcome::Forgotten
     );
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("again.csv");
-    std::fs::write(&csv, "email\ngone@example.org\n").unwrap();
     store.close().await;
-    let o = cli(
-        &db,
-        &[
-            "subscribers",
-            "import",
-            csv.to_str().unwrap(),
-            "--resubscribe",
-        ],
-    );
+    let o = import(&db, "email\ngone@example.org\n", &["--resubscribe"]);
     assert!(o.status.success(), "{}", out(&o));
     assert!(
         out(&o).contains("added 0") && out(&o).contains("erased on request"),
@@ -201,15 +190,12 @@ async fn forget_erases_and_blocks_re_adding(db: TestDb) {
 }
 
 async fn import_edge_cases(db: TestDb) {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("list.csv");
     // BOM, CRLF, a header in another order, quoted fields with commas and a newline, case duplicates.
-    std::fs::write(
-        &csv,
+    let o = import(
+        &db,
         "\u{feff}Name,E-mail\r\n\"Crab, Corro\",corro@example.org\r\n\"Multi\r\nLine\",multi@example.org\r\nFerris,ferris@example.org\r\nFERRIS,Ferris@EXAMPLE.org\r\n",
-    )
-    .unwrap();
-    let o = cli(&db, &["subscribers", "import", csv.to_str().unwrap()]);
+        &[],
+    );
     assert!(o.status.success(), "{}", out(&o));
     assert!(
         out(&o).contains("added 3, updated 0, skipped 1, invalid 0"),
@@ -235,10 +221,8 @@ async fn import_edge_cases(db: TestDb) {
         .unwrap();
     assert_eq!(multi.name.as_deref(), Some("Multi\r\nLine"));
     // No header: email first, name second. Running the same file again adds nothing.
-    let bare = dir.path().join("bare.csv");
-    std::fs::write(&bare, "new@example.org,New\ncorro@example.org,Corro\n").unwrap();
     store.close().await;
-    let o = cli(&db, &["subscribers", "import", bare.to_str().unwrap()]);
+    let o = import(&db, "new@example.org,New\ncorro@example.org,Corro\n", &[]);
     assert!(
         out(&o).contains("added 1, updated 0, skipped 1"),
         "{}",
@@ -247,14 +231,8 @@ async fn import_edge_cases(db: TestDb) {
 }
 
 async fn import_is_all_or_nothing(db: TestDb) {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("bad.csv");
-    std::fs::write(
-        &csv,
-        "email,name\nok@example.org,Ok\nno-at-sign,Bad\n\"quoted\r\nnewline\",x\nctl\u{7}@example.org,Bell\nx@-bad-.org,Dash\n,Empty\nlast@example.org,Last\n",
-    )
-    .unwrap();
-    let o = cli(&db, &["subscribers", "import", csv.to_str().unwrap()]);
+    let csv = "email,name\nok@example.org,Ok\nno-at-sign,Bad\n\"quoted\r\nnewline\",x\nctl\u{7}@example.org,Bell\nx@-bad-.org,Dash\n,Empty\nlast@example.org,Last\n";
+    let o = import(&db, csv, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let text = out(&o);
     for expected in [
@@ -274,15 +252,7 @@ async fn import_is_all_or_nothing(db: TestDb) {
         "rolled back: {}",
         out(&stats)
     );
-    let o = cli(
-        &db,
-        &[
-            "subscribers",
-            "import",
-            csv.to_str().unwrap(),
-            "--skip-invalid",
-        ],
-    );
+    let o = import(&db, csv, &["--skip-invalid"]);
     assert!(o.status.success());
     assert!(
         out(&o).contains("added 2, updated 0, skipped 0, invalid 5"),
@@ -305,28 +275,14 @@ async fn import_respects_suppression(db: TestDb) {
             .unwrap();
     }
     store.close().await;
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("back.csv");
-    std::fs::write(
-        &csv,
-        "email\nu@example.org\nb@example.org\nc@example.org\np@example.org\n",
-    )
-    .unwrap();
-    let o = cli(&db, &["subscribers", "import", csv.to_str().unwrap()]);
+    let csv = "email\nu@example.org\nb@example.org\nc@example.org\np@example.org\n";
+    let o = import(&db, csv, &[]);
     assert!(
         out(&o).contains("added 0, updated 1, skipped 3"),
         "pending is confirmed, the rest stay: {}",
         out(&o)
     );
-    let o = cli(
-        &db,
-        &[
-            "subscribers",
-            "import",
-            csv.to_str().unwrap(),
-            "--resubscribe",
-        ],
-    );
+    let o = import(&db, csv, &["--resubscribe"]);
     assert!(
         out(&o).contains("added 0, updated 3, skipped 1"),
         "{}",

@@ -1,6 +1,7 @@
 //! `newsletter serve` over a real socket, on both backends: the unsubscribe page, RFC 8058
 //! one-click POST (form-urlencoded and multipart), idempotence, GET never mutating, 404s.
 
+#[macro_use]
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -76,13 +77,6 @@ fn http(addr: &str, method: &str, path: &str, content_type: Option<&str>, body: 
         head: head.to_string(),
         body: body.to_string(),
     }
-}
-
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(#[tokio::test] async fn $name() { super::$name(super::TestDb::sqlite()).await })* }
-        mod postgres { $(#[tokio::test] async fn $name() { super::$name(super::TestDb::postgres()).await })* }
-    };
 }
 
 both_backends!(

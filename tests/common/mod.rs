@@ -1,5 +1,18 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
+
+/// Runs each listed `async fn name(db: TestDb)` twice: on a fresh SQLite file and on a fresh
+/// PostgreSQL database. The test file must import `TestDb`.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(super::TestDb::sqlite()).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(super::TestDb::postgres()).await })*
+        }
+    };
+}
 
 pub mod db;
 
