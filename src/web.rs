@@ -1,4 +1,6 @@
-//! The subscriber-facing web: unsubscribe pages and the RFC 8058 one-click endpoint, plus health.
+//! The subscriber-facing web: unsubscribe pages and the RFC 8058 one-click endpoint, the admin JSON
+//! API under `/api/` (Bearer token from the environment, compared in constant time), health and
+//! Prometheus metrics.
 //!
 //! GET never changes state (mail scanners follow links). POST `/unsubscribe/{token}` is both the
 //! page's button and the one-click target: it needs no cookies, answers 200 (never a redirect), and is
@@ -6,37 +8,269 @@
 //! nothing about who is subscribed.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Json, Router};
 use maud::{DOCTYPE, Markup, html};
+use serde_json::json;
+use sha2::{Digest, Sha256};
 
-use crate::domain::{SubscriberStatus, UnsubscribeToken};
-use crate::store::{Source, Store, Subscriber};
+use crate::domain::{EmailAddress, SubscriberStatus, UnsubscribeToken};
+use crate::store::{AddOutcome, Source, Store, Subscriber};
 
 /// What every handler shares.
-#[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     /// The newsletter's name, shown on every page.
     pub site_name: String,
     /// The site the newsletter belongs to.
     pub site_url: String,
+    /// SHA-256 of the admin API token (`NEWSLETTER_API_TOKEN`); `None` disables the API.
+    pub api_token_hash: Option<[u8; 32]>,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+}
+
+/// Counters exposed on `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    unsubscribes: AtomicU64,
+    api_requests: AtomicU64,
+    api_denied: AtomicU64,
+}
+
+impl AppState {
+    /// The state for `store`, with the admin API enabled when `api_token` is given.
+    pub fn new(store: Store, site_name: String, site_url: String, api_token: Option<&str>) -> Self {
+        Self {
+            store,
+            site_name,
+            site_url,
+            api_token_hash: api_token
+                .filter(|t| !t.is_empty())
+                .map(|t| Sha256::digest(t.as_bytes()).into()),
+            metrics: Metrics::default(),
+        }
+    }
 }
 
 /// The routes.
 pub fn router(state: AppState) -> Router {
+    let state = Arc::new(state);
+    let api = Router::new()
+        .route("/subscribers", get(api_list).post(api_add))
+        .route("/subscribers/{email}", get(api_show).delete(api_remove))
+        .route("/stats", get(api_stats))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route(
             "/unsubscribe/{token}",
             get(unsubscribe_page).post(unsubscribe),
         )
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .nest("/api", api)
         .fallback(not_found)
-        .with_state(Arc::new(state))
+        .with_state(state)
+}
+
+/// Compares digests of equal length without an early exit, so timing reveals nothing of the token.
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_token(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| -> [u8; 32] { Sha256::digest(t.trim().as_bytes()).into() });
+    let ok = matches!((&state.api_token_hash, &given), (Some(want), Some(got)) if constant_time_eq(want, got));
+    if !ok {
+        state.metrics.api_denied.fetch_add(1, Ordering::Relaxed);
+        let body = Json(json!({"error": "missing or wrong bearer token"}));
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            body,
+        )
+            .into_response();
+    }
+    state.metrics.api_requests.fetch_add(1, Ordering::Relaxed);
+    next.run(request).await
+}
+
+fn api_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": message.into()}))).into_response()
+}
+
+fn store_error(e: crate::store::StoreError) -> Response {
+    tracing::error!(error = %e, "api: database error");
+    api_error(StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+}
+
+fn parse_email(s: &str) -> Result<EmailAddress, String> {
+    EmailAddress::parse(s).map_err(|e| format!("email: {e}"))
+}
+
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn api_list(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Response {
+    let status = match q.status.as_deref().map(SubscriberStatus::parse).transpose() {
+        Ok(s) => s,
+        Err(e) => return api_error(StatusCode::BAD_REQUEST, e.0),
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    match state.store.page(status, q.after.unwrap_or(0), limit).await {
+        Ok(page) => {
+            let next = if page.len() as i64 == limit {
+                page.last().map(|s| s.id)
+            } else {
+                None
+            };
+            Json(json!({"subscribers": page, "next_after": next})).into_response()
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+async fn api_show(State(state): State<Arc<AppState>>, Path(email): Path<String>) -> Response {
+    let email = match parse_email(&email) {
+        Ok(e) => e,
+        Err(m) => return api_error(StatusCode::BAD_REQUEST, m),
+    };
+    match state.store.find_by_email(&email).await {
+        Ok(Some(s)) => match state.store.history(s.id).await {
+            Ok(history) => Json(json!({"subscriber": s, "history": history})).into_response(),
+            Err(e) => store_error(e),
+        },
+        Ok(None) => api_error(StatusCode::NOT_FOUND, "no such subscriber"),
+        Err(e) => store_error(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct AddBody {
+    email: String,
+    name: Option<String>,
+    status: Option<SubscriberStatus>,
+}
+
+async fn api_add(State(state): State<Arc<AppState>>, Json(body): Json<AddBody>) -> Response {
+    let email = match parse_email(&body.email) {
+        Ok(e) => e,
+        Err(m) => return api_error(StatusCode::BAD_REQUEST, m),
+    };
+    let status = body.status.unwrap_or(SubscriberStatus::Active);
+    if !matches!(status, SubscriberStatus::Active | SubscriberStatus::Pending) {
+        return api_error(StatusCode::BAD_REQUEST, "status must be active or pending");
+    }
+    match state
+        .store
+        .add(&email, body.name.as_deref(), status, Source::Api)
+        .await
+    {
+        Ok(AddOutcome::Added(id)) => (
+            StatusCode::CREATED,
+            Json(json!({"id": id, "status": status})),
+        )
+            .into_response(),
+        Ok(AddOutcome::Exists(s)) => Json(json!({"status": s, "added": false})).into_response(),
+        Ok(AddOutcome::Forgotten) => {
+            api_error(StatusCode::CONFLICT, "this address was erased on request")
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+async fn api_remove(State(state): State<Arc<AppState>>, Path(email): Path<String>) -> Response {
+    let email = match parse_email(&email) {
+        Ok(e) => e,
+        Err(m) => return api_error(StatusCode::BAD_REQUEST, m),
+    };
+    let result = state
+        .store
+        .set_status(
+            &email,
+            SubscriberStatus::Unsubscribed,
+            Source::Api,
+            "removed through the API",
+        )
+        .await;
+    match result {
+        Ok(Some(s)) => Json(json!({"status": s.status})).into_response(),
+        Ok(None) => api_error(StatusCode::NOT_FOUND, "no such subscriber"),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn api_stats(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.stats().await {
+        Ok(stats) => {
+            let map: serde_json::Map<String, serde_json::Value> = stats
+                .iter()
+                .map(|(s, n)| (s.as_str().to_string(), json!(n)))
+                .collect();
+            Json(serde_json::Value::Object(map)).into_response()
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+/// Prometheus text exposition.
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut out = String::from(
+        "# HELP newsletter_subscribers Subscribers by status.\n# TYPE newsletter_subscribers gauge\n",
+    );
+    match state.store.stats().await {
+        Ok(stats) => {
+            for (status, n) in stats {
+                out.push_str(&format!(
+                    "newsletter_subscribers{{status=\"{status}\"}} {n}\n"
+                ));
+            }
+        }
+        Err(e) => return store_error(e),
+    }
+    let m = &state.metrics;
+    for (name, help, v) in [
+        (
+            "newsletter_web_unsubscribes_total",
+            "Unsubscribes through the web (page or one-click).",
+            &m.unsubscribes,
+        ),
+        (
+            "newsletter_api_requests_total",
+            "Authorised admin API requests.",
+            &m.api_requests,
+        ),
+        (
+            "newsletter_api_denied_total",
+            "Admin API requests refused for a missing or wrong token.",
+            &m.api_denied,
+        ),
+    ] {
+        let value = v.load(Ordering::Relaxed);
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
 fn page(state: &AppState, title: &str, body: Markup) -> Markup {
@@ -151,6 +385,12 @@ async fn unsubscribe(State(state): State<Arc<AppState>>, Path(token): Path<Strin
     {
         tracing::error!(error = %e, "unsubscribe failed");
         return unavailable(&state);
+    }
+    if matches!(
+        subscriber.status,
+        SubscriberStatus::Active | SubscriberStatus::Pending
+    ) {
+        state.metrics.unsubscribes.fetch_add(1, Ordering::Relaxed);
     }
     let body = html! {
         p { "You will not receive " (state.site_name) " by e-mail any more." }

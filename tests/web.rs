@@ -12,6 +12,8 @@ use common::db::TestDb;
 use newsletter::domain::{EmailAddress, SubscriberStatus};
 use newsletter::store::{Source, Store};
 
+const API_TOKEN: &str = "test-admin-token-0123456789";
+
 struct Server {
     child: Child,
     addr: String,
@@ -34,6 +36,7 @@ fn serve(db: &TestDb) -> Server {
             "127.0.0.1:0",
         ])
         .env("NEWSLETTER_SITE__NAME", "Weekly Crab")
+        .env("NEWSLETTER_API_TOKEN", API_TOKEN)
         .env_remove("NEWSLETTER_CONFIG")
         .stdout(Stdio::piped())
         .spawn()
@@ -57,13 +60,21 @@ struct Reply {
 }
 
 fn http(addr: &str, method: &str, path: &str, content_type: Option<&str>, body: &str) -> Reply {
+    let headers: Vec<(&str, &str)> = content_type
+        .map(|ct| ("Content-Type", ct))
+        .into_iter()
+        .collect();
+    http_with(addr, method, path, &headers, body)
+}
+
+fn http_with(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
     let mut s = TcpStream::connect(addr).unwrap();
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
-    if let Some(ct) = content_type {
-        req.push_str(&format!("Content-Type: {ct}\r\n"));
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
     req.push_str(body);
@@ -80,6 +91,7 @@ fn http(addr: &str, method: &str, path: &str, content_type: Option<&str>, body: 
 }
 
 both_backends!(
+    admin_api_needs_the_token_and_works,
     one_click_unsubscribe,
     bad_tokens_get_a_generic_404,
     the_mailed_header_unsubscribes
@@ -283,5 +295,93 @@ async fn the_mailed_header_unsubscribes(db: TestDb) {
     assert_eq!(
         status(&store, "d@example.org").await,
         SubscriberStatus::Unsubscribed
+    );
+}
+
+async fn admin_api_needs_the_token_and_works(db: TestDb) {
+    let server = serve(&db);
+    let auth = format!("Bearer {API_TOKEN}");
+    let api = |method: &str, path: &str, body: &str| {
+        http_with(
+            &server.addr,
+            method,
+            path,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            body,
+        )
+    };
+    for headers in [
+        vec![],
+        vec![("Authorization", "Bearer wrong-token")],
+        vec![("Authorization", "Basic dXNlcjpwYXNz")],
+    ] {
+        let r = http_with(&server.addr, "GET", "/api/stats", &headers, "");
+        assert_eq!(r.status, 401, "{}", r.head);
+        assert!(
+            r.head
+                .to_ascii_lowercase()
+                .contains("www-authenticate: bearer")
+        );
+    }
+    let r = api(
+        "POST",
+        "/api/subscribers",
+        r#"{"email":"Api@Example.ORG","name":"Api"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = api("POST", "/api/subscribers", r#"{"email":"api@example.org"}"#);
+    assert_eq!(
+        (r.status, r.body.contains("\"added\":false")),
+        (200, true),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        api("POST", "/api/subscribers", r#"{"email":"no-at-sign"}"#).status,
+        400
+    );
+    let list: serde_json::Value =
+        serde_json::from_str(&api("GET", "/api/subscribers?status=active", "").body).unwrap();
+    assert_eq!(list["subscribers"][0]["email"], "Api@example.org");
+    assert!(
+        list["subscribers"][0].get("token").is_none(),
+        "tokens never leave the server"
+    );
+    let show: serde_json::Value =
+        serde_json::from_str(&api("GET", "/api/subscribers/api@example.org", "").body).unwrap();
+    assert_eq!(show["history"][0]["source"], "api");
+    assert_eq!(
+        api("DELETE", "/api/subscribers/API@example.org", "").status,
+        200
+    );
+    assert_eq!(
+        api("GET", "/api/subscribers/nobody@example.org", "").status,
+        404
+    );
+    let stats: serde_json::Value =
+        serde_json::from_str(&api("GET", "/api/stats", "").body).unwrap();
+    assert_eq!(
+        (stats["unsubscribed"].as_i64(), stats["active"].as_i64()),
+        (Some(1), Some(0))
+    );
+    let m = http(&server.addr, "GET", "/metrics", None, "");
+    assert_eq!(m.status, 200);
+    assert!(
+        m.body
+            .contains("newsletter_subscribers{status=\"unsubscribed\"} 1"),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body.contains("newsletter_api_denied_total 3"),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body
+            .contains("# TYPE newsletter_api_requests_total counter")
     );
 }

@@ -14,11 +14,16 @@ pub fn serve(
     let bind = bind.unwrap_or(&config.web.bind).to_string();
     subscribers::runtime()?.block_on(async {
         let store = open_store(&config, url).await?;
-        let state = crate::web::AppState {
-            store: store.clone(),
-            site_name: config.site.name.clone(),
-            site_url: config.site.url.clone(),
-        };
+        let api_token = std::env::var("NEWSLETTER_API_TOKEN").ok();
+        if api_token.as_deref().is_none_or(str::is_empty) {
+            eprintln!("note: NEWSLETTER_API_TOKEN is not set; the admin API under /api/ refuses every request");
+        }
+        let state = crate::web::AppState::new(
+            store.clone(),
+            config.site.name.clone(),
+            config.site.url.clone(),
+            api_token.as_deref(),
+        );
         crate::web::serve(state, &bind)
             .await
             .with_context(|| format!("cannot serve on {bind}"))?;
