@@ -41,6 +41,28 @@ pub struct Config {
     pub database: Database,
     /// The subscriber-facing web server.
     pub web: Web,
+    /// How mail leaves.
+    pub transport: TransportSettings,
+    /// Double opt-in.
+    pub subscribe: SubscribeSettings,
+}
+
+/// How mail leaves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransportSettings {
+    /// `file:DIR` (more transports come with the send command).
+    pub url: String,
+}
+
+/// Double opt-in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeSettings {
+    pub confirm_url: String,
+    pub per_ip: u32,
+    pub per_address: u32,
+    pub window_secs: u64,
 }
 
 /// The subscriber-facing web server.

@@ -12,4 +12,5 @@ pub mod issue;
 pub mod mail;
 pub mod render;
 pub mod store;
+pub mod transport;
 pub mod web;

@@ -304,6 +304,35 @@ pub fn qp_encode_piece(input: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A short plain-text message (for example the double opt-in confirmation): UTF-8, quoted-printable.
+pub fn simple_message(
+    mail: &Mail,
+    to: &EmailAddress,
+    subject: &str,
+    text: &str,
+    unix_seconds: i64,
+) -> Vec<u8> {
+    let id = crate::domain::UnsubscribeToken::generate();
+    let mut h = String::new();
+    push_header(&mut h, "Date", &rfc5322_date(unix_seconds));
+    push_header(&mut h, "From", &mailbox(&mail.from));
+    push_header(&mut h, "To", &format!("<{to}>"));
+    push_header(&mut h, "Subject", &encode_words(subject));
+    push_header(
+        &mut h,
+        "Message-ID",
+        &format!("<confirm.{}@{}>", id.expose(), mail.bounce_domain),
+    );
+    push_header(&mut h, "Auto-Submitted", "auto-generated");
+    push_header(&mut h, "MIME-Version", "1.0");
+    push_header(&mut h, "Content-Type", "text/plain; charset=utf-8");
+    push_header(&mut h, "Content-Transfer-Encoding", "quoted-printable");
+    let mut out = h.into_bytes();
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&qp_encode_piece(text.as_bytes()));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

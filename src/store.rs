@@ -126,6 +126,17 @@ impl TryFrom<Row> for Subscriber {
     }
 }
 
+/// What a sign-up request leads to. The web answers the same in every case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubscribeOutcome {
+    /// Send a confirmation mail with this token.
+    Confirm(UnsubscribeToken),
+    /// Already receiving the newsletter: nothing to send.
+    AlreadyActive,
+    /// A complained address: never mailed again.
+    Refused,
+}
+
 /// What `add` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddOutcome {
@@ -420,6 +431,100 @@ impl Store {
         });
         tracing::info!(subscriber_id = id, status = %status, source = source.as_str(), "subscriber added");
         Ok(AddOutcome::Added(id))
+    }
+
+    /// Double opt-in, step one: creates or refreshes a `pending` subscriber and returns a fresh
+    /// confirmation token to mail. An address that left (unsubscribed, bounced) may come back this way,
+    /// since it is the person's own request; a complained one is refused.
+    pub async fn request_subscription(
+        &self,
+        email: &EmailAddress,
+        name: Option<&str>,
+    ) -> Result<SubscribeOutcome> {
+        let confirm = UnsubscribeToken::generate();
+        let now = unix_now();
+        let current = self.find_by_email(email).await?;
+        let current = match current {
+            Some(s) if s.status == SubscriberStatus::Active => {
+                return Ok(SubscribeOutcome::AlreadyActive);
+            }
+            Some(s) if s.status == SubscriberStatus::Complained => {
+                return Ok(SubscribeOutcome::Refused);
+            }
+            Some(s) if s.status != SubscriberStatus::Pending => Some(
+                self.change_status(
+                    &s,
+                    SubscriberStatus::Pending,
+                    Source::Web,
+                    "signed up again",
+                )
+                .await?,
+            ),
+            other => other,
+        };
+        let _writer = self.writer().await;
+        with_pool!(self, p => {
+            match &current {
+                Some(s) => {
+                    sqlx::query("UPDATE subscribers SET confirm_token = $1, name = COALESCE(CAST($2 AS TEXT), name), updated_at = $3 WHERE id = $4")
+                        .bind(confirm.expose())
+                        .bind(name)
+                        .bind(now)
+                        .bind(s.id)
+                        .execute(p)
+                        .await?;
+                }
+                None => {
+                    let mut tx = p.begin().await?;
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO subscribers (email, email_key, name, status, token, confirm_token, created_at, updated_at) \
+                         VALUES ($1, $2, $3, 'pending', $4, $5, $6, $6) RETURNING id",
+                    )
+                    .bind(email.as_str())
+                    .bind(email_key(email))
+                    .bind(name)
+                    .bind(UnsubscribeToken::generate().expose())
+                    .bind(confirm.expose())
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, 'web', NULL, 'pending', 'signed up')")
+                        .bind(id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                }
+            }
+        });
+        Ok(SubscribeOutcome::Confirm(confirm))
+    }
+
+    /// The pending subscriber a confirmation token belongs to.
+    pub async fn find_by_confirm_token(
+        &self,
+        token: &UnsubscribeToken,
+    ) -> Result<Option<Subscriber>> {
+        let sql = format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE confirm_token = $1 AND status = 'pending'"
+        );
+        let row: Option<Row> = with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(token.expose()).fetch_optional(p).await?);
+        row.map(Subscriber::try_from).transpose()
+    }
+
+    /// Double opt-in, step two: activates the subscriber and retires the confirmation token.
+    pub async fn confirm(&self, token: &UnsubscribeToken) -> Result<Option<Subscriber>> {
+        let Some(pending) = self.find_by_confirm_token(token).await? else {
+            return Ok(None);
+        };
+        let active = self
+            .change_status(&pending, SubscriberStatus::Active, Source::Web, "confirmed")
+            .await?;
+        let _writer = self.writer().await;
+        with_pool!(self, p => {
+            sqlx::query("UPDATE subscribers SET confirm_token = NULL WHERE id = $1").bind(active.id).execute(p).await?;
+        });
+        Ok(Some(active))
     }
 
     /// The subscriber with this address (case-insensitive).

@@ -7,8 +7,14 @@
 //! idempotent. An unknown or malformed token gets the same generic 404 page, so a probe learns
 //! nothing about who is subscribed.
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Form;
+use axum::extract::ConnectInfo;
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -34,6 +40,62 @@ pub struct AppState {
     pub api_token_hash: Option<[u8; 32]>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// Double opt-in: where mail goes, how it is addressed, and the limits.
+    pub signup: Signup,
+}
+
+/// What double opt-in needs.
+pub struct Signup {
+    pub transport: crate::transport::Transport,
+    pub mail: crate::config::Mail,
+    /// Public URL prefix of the confirmation link; the token is appended.
+    pub confirm_url: String,
+    /// Sign-up attempts per client IP.
+    pub per_ip: RateLimiter,
+    /// Confirmation mails per address.
+    pub per_address: RateLimiter,
+}
+
+/// A sliding-window limit: at most `max` events per key within `window`.
+pub struct RateLimiter {
+    max: usize,
+    window: Duration,
+    seen: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl RateLimiter {
+    /// A limiter allowing `max` events per key per `window`.
+    pub fn new(max: u32, window: Duration) -> Self {
+        Self {
+            max: max as usize,
+            window,
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records an event for `key`; false if that goes over the limit.
+    pub fn allow(&self, key: &str) -> bool {
+        let now = Instant::now();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() > 100_000 {
+            seen.retain(|_, q| {
+                q.back()
+                    .is_some_and(|t| now.duration_since(*t) < self.window)
+            });
+        }
+        let q = seen.entry(key.to_string()).or_default();
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
+            q.pop_front();
+        }
+        if q.len() >= self.max {
+            return false;
+        }
+        q.push_back(now);
+        true
+    }
 }
 
 /// Counters exposed on `/metrics`.
@@ -45,16 +107,29 @@ pub struct Metrics {
 }
 
 impl AppState {
-    /// The state for `store`, with the admin API enabled when `api_token` is given.
-    pub fn new(store: Store, site_name: String, site_url: String, api_token: Option<&str>) -> Self {
+    /// The state for `store` and `config`, with the admin API enabled when `api_token` is given.
+    pub fn new(
+        store: Store,
+        config: &crate::config::Config,
+        transport: crate::transport::Transport,
+        api_token: Option<&str>,
+    ) -> Self {
+        let window = Duration::from_secs(config.subscribe.window_secs);
         Self {
             store,
-            site_name,
-            site_url,
+            site_name: config.site.name.clone(),
+            site_url: config.site.url.clone(),
             api_token_hash: api_token
                 .filter(|t| !t.is_empty())
                 .map(|t| Sha256::digest(t.as_bytes()).into()),
             metrics: Metrics::default(),
+            signup: Signup {
+                transport,
+                mail: config.mail.clone(),
+                confirm_url: config.subscribe.confirm_url.clone(),
+                per_ip: RateLimiter::new(config.subscribe.per_ip, window),
+                per_address: RateLimiter::new(config.subscribe.per_address, window),
+            },
         }
     }
 }
@@ -72,6 +147,8 @@ pub fn router(state: AppState) -> Router {
             "/unsubscribe/{token}",
             get(unsubscribe_page).post(unsubscribe),
         )
+        .route("/subscribe", get(subscribe_page).post(subscribe))
+        .route("/confirm/{token}", get(confirm_page).post(confirm))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .nest("/api", api)
@@ -399,6 +476,135 @@ async fn unsubscribe(State(state): State<Arc<AppState>>, Path(token): Path<Strin
     page(&state, "You are unsubscribed", body).into_response()
 }
 
+async fn subscribe_page(State(state): State<Arc<AppState>>) -> Response {
+    let body = html! {
+        p { "Get " (state.site_name) " in your inbox. We will send you a link to confirm." }
+        form method="post" action="/subscribe" {
+            p { label for="email" { "E-mail address" } br; input id="email" name="email" type="email" required autocomplete="email"; }
+            p { label for="name" { "Name (optional)" } br; input id="name" name="name" type="text" autocomplete="name"; }
+            button type="submit" { "Subscribe" }
+        }
+    };
+    page(&state, "Subscribe", body).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct SubscribeForm {
+    email: String,
+    name: Option<String>,
+}
+
+/// POST /subscribe. The answer is the same whether or not the address is on the list.
+async fn subscribe(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(form): Form<SubscribeForm>,
+) -> Response {
+    if !state.signup.per_ip.allow(&peer.ip().to_string()) {
+        let body =
+            html! { p { "Too many sign-up attempts from your network. Please try again later." } };
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            page(&state, "Please wait", body),
+        )
+            .into_response();
+    }
+    let Ok(email) = EmailAddress::parse(&form.email) else {
+        let body = html! {
+            p { "That does not look like an e-mail address. Please check it and try again." }
+            p { a href="/subscribe" { "Back to the form" } }
+        };
+        return (
+            StatusCode::BAD_REQUEST,
+            page(&state, "Check the address", body),
+        )
+            .into_response();
+    };
+    let name = form
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    match state.store.request_subscription(&email, name).await {
+        // Mail goes out only within the per-address limit, so the form cannot mail-bomb anyone.
+        Ok(crate::store::SubscribeOutcome::Confirm(token))
+            if state.signup.per_address.allow(email.as_str()) =>
+        {
+            let link = format!("{}{}", state.signup.confirm_url, token.expose());
+            let text = format!(
+                "Someone, hopefully you, asked to receive {name} at this address.\n\n\
+                 To confirm, open this link and press the button:\n\n{link}\n\n\
+                 If it was not you, ignore this e-mail: you will not be subscribed.\n",
+                name = state.site_name
+            );
+            let subject = format!("Confirm your subscription to {}", state.site_name);
+            let message = crate::mail::simple_message(
+                &state.signup.mail,
+                &email,
+                &subject,
+                &text,
+                crate::domain::unix_now(),
+            );
+            let file = format!(
+                "confirm-{}",
+                crate::domain::UnsubscribeToken::generate().expose()
+            );
+            if let Err(e) = state.signup.transport.deliver(&file, &message).await {
+                tracing::error!(error = %e, "confirmation mail not sent");
+                return unavailable(&state);
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "sign-up failed");
+            return unavailable(&state);
+        }
+    }
+    let body = html! {
+        p { "Thank you. If this address can receive " (state.site_name) ", a confirmation link is on its way." }
+        p { "Open it to start receiving the newsletter." }
+    };
+    page(&state, "Check your inbox", body).into_response()
+}
+
+async fn confirm_page(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    let Ok(token) = UnsubscribeToken::parse(&token) else {
+        return not_found_page(&state);
+    };
+    match state.store.find_by_confirm_token(&token).await {
+        Ok(Some(_)) => {
+            let body = html! {
+                p { "Press the button to start receiving " (state.site_name) "." }
+                form method="post" { button type="submit" { "Confirm my subscription" } }
+            };
+            page(&state, "Confirm your subscription", body).into_response()
+        }
+        Ok(None) => not_found_page(&state),
+        Err(e) => {
+            tracing::error!(error = %e, "confirm lookup failed");
+            unavailable(&state)
+        }
+    }
+}
+
+async fn confirm(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    let Ok(token) = UnsubscribeToken::parse(&token) else {
+        return not_found_page(&state);
+    };
+    match state.store.confirm(&token).await {
+        Ok(Some(_)) => {
+            let body =
+                html! { p { "You will receive " (state.site_name) " from the next issue on." } };
+            page(&state, "You are subscribed", body).into_response()
+        }
+        Ok(None) => not_found_page(&state),
+        Err(e) => {
+            tracing::error!(error = %e, "confirm failed");
+            unavailable(&state)
+        }
+    }
+}
+
 async fn health(State(state): State<Arc<AppState>>) -> Response {
     match state.store.stats().await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
@@ -415,9 +621,12 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
     println!("listening on http://{}", listener.local_addr()?);
     use std::io::Write;
     std::io::stdout().flush()?;
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
 }

@@ -17,6 +17,26 @@ const API_TOKEN: &str = "test-admin-token-0123456789";
 struct Server {
     child: Child,
     addr: String,
+    outbox: tempfile::TempDir,
+}
+
+impl Server {
+    /// The messages in the file outbox, oldest first.
+    fn mails(&self) -> Vec<String> {
+        let mut files: Vec<_> = std::fs::read_dir(self.outbox.path())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    }
 }
 
 impl Drop for Server {
@@ -27,7 +47,13 @@ impl Drop for Server {
 }
 
 fn serve(db: &TestDb) -> Server {
+    let outbox = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_newsletter"))
+        .env(
+            "NEWSLETTER_TRANSPORT__URL",
+            format!("file:{}", outbox.path().display()),
+        )
+        .env("NEWSLETTER_SUBSCRIBE__PER_IP", "8")
         .args([
             "--database-url",
             &db.url(),
@@ -50,7 +76,11 @@ fn serve(db: &TestDb) -> Server {
         .strip_prefix("listening on http://")
         .unwrap_or_else(|| panic!("unexpected: {line}"))
         .to_string();
-    Server { child, addr }
+    Server {
+        child,
+        addr,
+        outbox,
+    }
 }
 
 struct Reply {
@@ -91,6 +121,7 @@ fn http_with(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], bod
 }
 
 both_backends!(
+    double_opt_in,
     admin_api_needs_the_token_and_works,
     one_click_unsubscribe,
     bad_tokens_get_a_generic_404,
@@ -383,5 +414,133 @@ async fn admin_api_needs_the_token_and_works(db: TestDb) {
     assert!(
         m.body
             .contains("# TYPE newsletter_api_requests_total counter")
+    );
+}
+
+async fn double_opt_in(db: TestDb) {
+    let store = Store::connect(&db.url()).await.unwrap();
+    let server = serve(&db);
+    let form = "application/x-www-form-urlencoded";
+    let page = http(&server.addr, "GET", "/subscribe", None, "");
+    assert!(
+        page.status == 200
+            && page.body.contains("<label for=\"email\">")
+            && page.body.contains("lang=\"en\"")
+    );
+
+    let bad = http(
+        &server.addr,
+        "POST",
+        "/subscribe",
+        Some(form),
+        "email=not-an-address",
+    );
+    assert!(bad.status == 400 && bad.body.contains("does not look like an e-mail address"));
+    let new = http(
+        &server.addr,
+        "POST",
+        "/subscribe",
+        Some(form),
+        "email=new%40example.org&name=New+Reader",
+    );
+    assert_eq!(new.status, 200);
+    assert!(new.body.contains("Check your inbox"));
+    let mails = server.mails();
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mails[0].contains("To: <new@example.org>")
+            && mails[0].contains("Subject: Confirm your subscription to Weekly Crab")
+    );
+    let decoded = mails[0].replace("=\r\n", "");
+    let link = decoded
+        .lines()
+        .find(|l| l.contains("/confirm/"))
+        .expect("a confirmation link");
+    let token = link.trim().rsplit('/').next().unwrap().to_string();
+    assert_eq!(
+        status(&store, "new@example.org").await,
+        SubscriberStatus::Pending
+    );
+
+    // GET shows a button and confirms nothing; POST confirms; the link is then spent.
+    let r = http(&server.addr, "GET", &format!("/confirm/{token}"), None, "");
+    assert!(r.status == 200 && r.body.contains("Confirm my subscription"));
+    assert_eq!(
+        status(&store, "new@example.org").await,
+        SubscriberStatus::Pending
+    );
+    let r = http(
+        &server.addr,
+        "POST",
+        &format!("/confirm/{token}"),
+        Some(form),
+        "",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        status(&store, "new@example.org").await,
+        SubscriberStatus::Active
+    );
+    assert_eq!(
+        http(
+            &server.addr,
+            "POST",
+            &format!("/confirm/{token}"),
+            Some(form),
+            ""
+        )
+        .status,
+        404
+    );
+
+    // An address already on the list gets the very same answer, and no mail.
+    let again = http(
+        &server.addr,
+        "POST",
+        "/subscribe",
+        Some(form),
+        "email=NEW%40example.org",
+    );
+    assert_eq!((again.status, &again.body), (200, &new.body));
+    assert_eq!(server.mails().len(), 1);
+
+    // At most 3 confirmation mails per address per window: the form cannot mail-bomb anyone.
+    for _ in 0..4 {
+        let r = http(
+            &server.addr,
+            "POST",
+            "/subscribe",
+            Some(form),
+            "email=victim%40example.org",
+        );
+        assert_eq!((r.status, &r.body), (200, &new.body));
+    }
+    assert_eq!(
+        server.mails().len(),
+        4,
+        "three for the victim, one for new@"
+    );
+
+    // At most 8 attempts per client IP: seven so far, one more passes, then 429.
+    for expected in [200, 429] {
+        let r = http(
+            &server.addr,
+            "POST",
+            "/subscribe",
+            Some(form),
+            "email=other%40example.org",
+        );
+        assert_eq!(r.status, expected);
+    }
+    assert_eq!(
+        http(
+            &server.addr,
+            "POST",
+            "/subscribe",
+            Some(form),
+            "email=not-an-address"
+        )
+        .status,
+        429
     );
 }

@@ -18,12 +18,8 @@ pub fn serve(
         if api_token.as_deref().is_none_or(str::is_empty) {
             eprintln!("note: NEWSLETTER_API_TOKEN is not set; the admin API under /api/ refuses every request");
         }
-        let state = crate::web::AppState::new(
-            store.clone(),
-            config.site.name.clone(),
-            config.site.url.clone(),
-            api_token.as_deref(),
-        );
+        let transport = crate::transport::Transport::from_url(&config.transport.url)?;
+        let state = crate::web::AppState::new(store.clone(), &config, transport, api_token.as_deref());
         crate::web::serve(state, &bind)
             .await
             .with_context(|| format!("cannot serve on {bind}"))?;
