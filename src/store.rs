@@ -402,35 +402,52 @@ impl Store {
         if let Some(s) = self.find_by_email(email).await? {
             return Ok(AddOutcome::Exists(s.status));
         }
+        let id = self
+            .insert_new(email, name, status, source, "added", None)
+            .await?;
+        tracing::info!(subscriber_id = id, status = %status, source = source.as_str(), "subscriber added");
+        Ok(AddOutcome::Added(id))
+    }
+
+    /// Inserts a new subscriber and the first event of their history, in one transaction.
+    async fn insert_new(
+        &self,
+        email: &EmailAddress,
+        name: Option<&str>,
+        status: SubscriberStatus,
+        source: Source,
+        detail: &str,
+        confirm: Option<&UnsubscribeToken>,
+    ) -> Result<i64> {
         let now = unix_now();
         let token = UnsubscribeToken::generate();
         let _writer = self.writer().await;
-        let id: i64 = with_pool!(self, p => {
+        Ok(with_pool!(self, p => {
             let mut tx = p.begin().await?;
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO subscribers (email, email_key, name, status, token, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+                "INSERT INTO subscribers (email, email_key, name, status, token, confirm_token, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
             )
             .bind(email.as_str())
             .bind(email_key(email))
             .bind(name)
             .bind(status.as_str())
             .bind(token.expose())
+            .bind(confirm.map(UnsubscribeToken::expose))
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
-            sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, $3, NULL, $4, 'added')")
+            sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, $3, NULL, $4, $5)")
                 .bind(id)
                 .bind(now)
                 .bind(source.as_str())
                 .bind(status.as_str())
+                .bind(detail)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
             id
-        });
-        tracing::info!(subscriber_id = id, status = %status, source = source.as_str(), "subscriber added");
-        Ok(AddOutcome::Added(id))
+        }))
     }
 
     /// Double opt-in, step one: creates or refreshes a `pending` subscriber and returns a fresh
@@ -462,10 +479,10 @@ impl Store {
             ),
             other => other,
         };
-        let _writer = self.writer().await;
-        with_pool!(self, p => {
-            match &current {
-                Some(s) => {
+        match &current {
+            Some(s) => {
+                let _writer = self.writer().await;
+                with_pool!(self, p => {
                     sqlx::query("UPDATE subscribers SET confirm_token = $1, name = COALESCE(CAST($2 AS TEXT), name), updated_at = $3 WHERE id = $4")
                         .bind(confirm.expose())
                         .bind(name)
@@ -473,30 +490,20 @@ impl Store {
                         .bind(s.id)
                         .execute(p)
                         .await?;
-                }
-                None => {
-                    let mut tx = p.begin().await?;
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO subscribers (email, email_key, name, status, token, confirm_token, created_at, updated_at) \
-                         VALUES ($1, $2, $3, 'pending', $4, $5, $6, $6) RETURNING id",
-                    )
-                    .bind(email.as_str())
-                    .bind(email_key(email))
-                    .bind(name)
-                    .bind(UnsubscribeToken::generate().expose())
-                    .bind(confirm.expose())
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, 'web', NULL, 'pending', 'signed up')")
-                        .bind(id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                }
+                });
             }
-        });
+            None => {
+                self.insert_new(
+                    email,
+                    name,
+                    SubscriberStatus::Pending,
+                    Source::Web,
+                    "signed up",
+                    Some(&confirm),
+                )
+                .await?;
+            }
+        }
         Ok(SubscribeOutcome::Confirm(confirm))
     }
 

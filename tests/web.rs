@@ -83,6 +83,17 @@ fn serve(db: &TestDb) -> Server {
     }
 }
 
+/// An RFC 8058 one-click POST, form-urlencoded, as mail providers send it.
+fn one_click(addr: &str, token: &str) -> Reply {
+    http(
+        addr,
+        "POST",
+        &format!("/unsubscribe/{token}"),
+        Some("application/x-www-form-urlencoded"),
+        "List-Unsubscribe=One-Click",
+    )
+}
+
 struct Reply {
     status: u16,
     head: String,
@@ -176,13 +187,7 @@ async fn one_click_unsubscribe(db: TestDb) {
     );
 
     // One-click, form-urlencoded: 200, no redirect, no cookie needed.
-    let r = http(
-        &server.addr,
-        "POST",
-        &format!("/unsubscribe/{a}"),
-        Some("application/x-www-form-urlencoded"),
-        "List-Unsubscribe=One-Click",
-    );
+    let r = one_click(&server.addr, &a);
     assert_eq!(r.status, 200, "{}", r.head);
     assert!(
         !r.head.to_ascii_lowercase().contains("location:")
@@ -195,13 +200,7 @@ async fn one_click_unsubscribe(db: TestDb) {
     );
 
     // Idempotent: again is 200 and records nothing new.
-    let r = http(
-        &server.addr,
-        "POST",
-        &format!("/unsubscribe/{a}"),
-        Some("application/x-www-form-urlencoded"),
-        "List-Unsubscribe=One-Click",
-    );
+    let r = one_click(&server.addr, &a);
     assert_eq!(r.status, 200);
     let id = store
         .find_by_email(&EmailAddress::parse("a@example.org").unwrap())
