@@ -161,6 +161,8 @@ pub struct Store {
     /// SQLite allows one writer at a time; writers that collide sleep in SQLite's busy handler
     /// (up to 100 ms a step). Queueing them here instead keeps write latency flat.
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The installation's forget salt, read (or created) once.
+    salt: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
 
 /// Runs the same code against whichever pool is connected.
@@ -331,6 +333,7 @@ impl Store {
         Ok(Store {
             backend,
             write_lock: Default::default(),
+            salt: Default::default(),
         })
     }
 
@@ -363,17 +366,22 @@ impl Store {
     }
 
     async fn salt(&self) -> Result<String> {
-        let fresh = UnsubscribeToken::generate();
-        with_pool!(self, p => {
-            sqlx::query("INSERT INTO settings (key, value) VALUES ('forget_salt', $1) ON CONFLICT (key) DO NOTHING")
-                .bind(fresh.expose())
-                .execute(p)
-                .await?;
-            let salt: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'forget_salt'")
-                .fetch_one(p)
-                .await?;
-            Ok(salt)
-        })
+        self.salt
+            .get_or_try_init(|| async {
+                let fresh = UnsubscribeToken::generate();
+                with_pool!(self, p => {
+                    sqlx::query("INSERT INTO settings (key, value) VALUES ('forget_salt', $1) ON CONFLICT (key) DO NOTHING")
+                        .bind(fresh.expose())
+                        .execute(p)
+                        .await?;
+                    let salt: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'forget_salt'")
+                        .fetch_one(p)
+                        .await?;
+                    Ok(salt)
+                })
+            })
+            .await
+            .cloned()
     }
 
     /// Whether this address was erased on request.
