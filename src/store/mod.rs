@@ -33,6 +33,17 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The issue was edited after its campaign started sending.
+    #[error(
+        "issue {number} has changed since sending began (content hash {started} then, {now} now). \
+         Sending the new text would give some subscribers one version and some another: revert the \
+         file, or give the corrected issue a new number"
+    )]
+    ContentChanged {
+        number: i64,
+        started: String,
+        now: String,
+    },
     /// Stored data is not what this version expects.
     #[error("unexpected data in the database: {0}")]
     Corrupt(String),
@@ -796,3 +807,7 @@ pub struct ImportSummary {
     /// True when nothing was written because of invalid rows.
     pub rolled_back: bool,
 }
+
+// After the macros above, which the queue uses.
+mod queue;
+pub use queue::{Campaign, Delivery, DeliveryCounts};

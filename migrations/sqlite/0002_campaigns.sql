@@ -1,0 +1,27 @@
+-- One campaign per issue, and one delivery row per recipient: the database is the source of truth
+-- for what was sent. A worker claims rows with a lease; an expired lease can be claimed again.
+CREATE TABLE campaigns (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    issue_number  INTEGER NOT NULL UNIQUE,
+    content_hash  TEXT    NOT NULL,
+    subject       TEXT    NOT NULL,
+    state         TEXT    NOT NULL CHECK (state IN ('created', 'sending', 'done')),
+    created_at    INTEGER NOT NULL,
+    started_at    INTEGER,
+    finished_at   INTEGER
+);
+
+CREATE TABLE deliveries (
+    campaign_id   INTEGER NOT NULL REFERENCES campaigns (id),
+    subscriber_id INTEGER NOT NULL,
+    email         TEXT    NOT NULL,           -- the address at snapshot time
+    state         TEXT    NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'deferred', 'failed', 'skipped')),
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    last_error    TEXT,
+    lease_owner   TEXT,
+    lease_until   INTEGER,
+    updated_at    INTEGER NOT NULL,
+    sent_at       INTEGER,
+    PRIMARY KEY (campaign_id, subscriber_id)
+);
+CREATE INDEX deliveries_claim ON deliveries (campaign_id, state, lease_until);
