@@ -481,5 +481,7 @@ mod tests {
         assert!(UnsubscribeToken::parse(a.expose()).is_ok());
         assert!(UnsubscribeToken::parse("../etc/passwd").is_err());
         assert!(!format!("{a:?}").contains(a.expose()));
+        // The sample token that sizes are measured with has a real token's shape and length.
+        assert!(UnsubscribeToken::parse(crate::render::SAMPLE_TOKEN).is_ok());
     }
 }

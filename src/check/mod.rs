@@ -360,12 +360,18 @@ fn check_text(path: &Path, text: &str, opts: &CheckOptions) -> Vec<Diagnostic> {
     out
 }
 
-/// Checks a loaded issue against its rendering: what `send` runs.
-pub fn check(issue: &Issue, rendered: &render::Rendered, opts: &CheckOptions) -> Vec<Diagnostic> {
+/// Checks a loaded issue against its rendering: what `send` runs. `site` gives the unsubscribe URL
+/// the size is measured with.
+pub fn check(
+    issue: &Issue,
+    rendered: &render::Rendered,
+    site: &crate::config::Site,
+    opts: &CheckOptions,
+) -> Vec<Diagnostic> {
     let mut o = opts.clone();
     o.theme = None;
     let mut diags = check_bytes(&issue.path, issue.source.as_bytes(), &o).diagnostics;
-    let size = rendered.html_len(&format!("{}{}", "https://x.invalid/", "A".repeat(22)));
+    let size = rendered.html_len(&render::sample_unsubscribe_url(site));
     if size > opts.budget && !opts.allow.contains(&Rule::SizeBudget) {
         diags.push(budget_diag(&issue.source, size, opts.budget));
     }
@@ -956,7 +962,7 @@ fn size_rule(path: &Path, text: &str, theme: &Theme, budget: usize, out: &mut Ve
     let Ok(rendered) = render::render(&issue, theme) else {
         return;
     };
-    let size = rendered.html_len(&format!("{}{}", theme.site.unsubscribe_url, "A".repeat(22)));
+    let size = rendered.html_len(&render::sample_unsubscribe_url(&theme.site));
     if size > budget {
         out.push(budget_diag(text, size, budget));
     }

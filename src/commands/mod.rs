@@ -40,9 +40,6 @@ use crate::issue::Issue;
 use crate::mail::{MailRecipient, MessageFactory};
 use crate::render::{self, Recipient, Theme};
 
-/// The token in sample output: shaped like a real one (22 URL-safe characters), but no subscriber's.
-pub const SAMPLE_TOKEN: &str = "SAMPLE-token-000000000";
-
 /// `newsletter render`: renders every issue, writes its files, prints one line each.
 pub fn render(config: Option<&Path>, args: &RenderArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(config)?;
@@ -51,7 +48,7 @@ pub fn render(config: Option<&Path>, args: &RenderArgs) -> anyhow::Result<ExitCo
         .map_err(|e| anyhow::anyhow!("[render] sample_recipient: {e}"))?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
-    let unsubscribe_url = format!("{}{SAMPLE_TOKEN}", config.site.unsubscribe_url);
+    let unsubscribe_url = render::sample_unsubscribe_url(&config.site);
     let mut failed = 0;
     let mut written: Vec<String> = Vec::new();
     for path in &args.issues {

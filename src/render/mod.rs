@@ -79,6 +79,16 @@ impl Rendered {
     }
 }
 
+/// The token in sample output and size measurements: as long as a real token (24 URL-safe
+/// characters), but no subscriber's.
+pub const SAMPLE_TOKEN: &str = "SAMPLE-token-00000000000";
+
+/// A sample recipient's unsubscribe URL. Sizes are measured with it, so they include the footer as
+/// a real subscriber receives it.
+pub fn sample_unsubscribe_url(site: &Site) -> String {
+    format!("{}{SAMPLE_TOKEN}", site.unsubscribe_url)
+}
+
 /// The web URL of an issue: `{year}`, `{month}`, `{day}` and `{number}` filled in.
 pub fn issue_url(pattern: &str, number: IssueNumber, date: Date) -> String {
     pattern
