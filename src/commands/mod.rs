@@ -4,30 +4,6 @@ mod subscribers;
 
 pub use subscribers::{open_store, subscribers};
 
-/// `newsletter serve`: the subscriber-facing web server.
-pub fn serve(
-    config: Option<&Path>,
-    url: Option<&str>,
-    bind: Option<&str>,
-) -> anyhow::Result<ExitCode> {
-    let config = Config::load(config)?;
-    let bind = bind.unwrap_or(&config.web.bind).to_string();
-    subscribers::runtime()?.block_on(async {
-        let store = open_store(&config, url).await?;
-        let api_token = std::env::var("NEWSLETTER_API_TOKEN").ok();
-        if api_token.as_deref().is_none_or(str::is_empty) {
-            eprintln!("note: NEWSLETTER_API_TOKEN is not set; the admin API under /api/ refuses every request");
-        }
-        let transport = crate::transport::Transport::from_url(&config.transport.url)?;
-        let state = crate::web::AppState::new(store.clone(), &config, transport, api_token.as_deref());
-        crate::web::serve(state, &bind)
-            .await
-            .with_context(|| format!("cannot serve on {bind}"))?;
-        store.close().await;
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -273,4 +249,28 @@ fn fix_file(
         eprintln!("{summary}");
     }
     Ok(Some(text.into_bytes()))
+}
+
+/// `newsletter serve`: the subscriber-facing web server.
+pub fn serve(
+    config: Option<&Path>,
+    url: Option<&str>,
+    bind: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config)?;
+    let bind = bind.unwrap_or(&config.web.bind).to_string();
+    subscribers::runtime()?.block_on(async {
+        let store = open_store(&config, url).await?;
+        let api_token = std::env::var("NEWSLETTER_API_TOKEN").ok();
+        if api_token.as_deref().is_none_or(str::is_empty) {
+            eprintln!("note: NEWSLETTER_API_TOKEN is not set; the admin API under /api/ refuses every request");
+        }
+        let transport = crate::transport::Transport::from_url(&config.transport.url)?;
+        let state = crate::web::AppState::new(store.clone(), &config, transport, api_token.as_deref());
+        crate::web::serve(state, &bind)
+            .await
+            .with_context(|| format!("cannot serve on {bind}"))?;
+        store.close().await;
+        Ok(ExitCode::SUCCESS)
+    })
 }
