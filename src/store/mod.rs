@@ -188,6 +188,14 @@ macro_rules! with_pool {
 
 const SUBSCRIBER_COLUMNS: &str = "id, email, name, status, token, created_at, updated_at";
 
+/// Hex SHA-256 of an address key under the installation's salt: what `forgotten` stores.
+fn salted_hash(salt: &str, key: &str) -> String {
+    Sha256::digest(format!("{salt}\n{key}").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn email_key(email: &EmailAddress) -> String {
     email.as_str().to_lowercase()
 }
@@ -371,9 +379,7 @@ impl Store {
 
     /// The salted hash recorded when an address is forgotten. The salt is per installation.
     async fn forget_hash(&self, key: &str) -> Result<String> {
-        let salt = self.salt().await?;
-        let digest = Sha256::digest(format!("{salt}\n{key}").as_bytes());
-        Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+        Ok(salted_hash(&self.salt().await?, key))
     }
 
     async fn salt(&self) -> Result<String> {
@@ -744,12 +750,11 @@ impl Store {
                     summary.skip("listed earlier in the file");
                     continue;
                 }
-                if let Some(salt) = &salt {
-                    let hash: String = Sha256::digest(format!("{salt}\n{key}").as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-                    if forgotten.contains(&hash) {
-                        summary.skip("erased on request (forgotten); not re-added");
-                        continue;
-                    }
+                if let Some(salt) = &salt
+                    && forgotten.contains(&salted_hash(salt, &key))
+                {
+                    summary.skip("erased on request (forgotten); not re-added");
+                    continue;
                 }
                 batch.push(PendingRow { email, key, name: row.name });
                 if batch.len() == IMPORT_BATCH {
