@@ -450,23 +450,20 @@ async fn unsubscribe(State(state): State<Arc<AppState>>, Path(token): Path<Strin
     if matches!(
         subscriber.status,
         SubscriberStatus::Active | SubscriberStatus::Pending
-    ) && let Err(e) = state
-        .store
-        .change_status(
-            &subscriber,
-            SubscriberStatus::Unsubscribed,
-            Source::Web,
-            "unsubscribe link",
-        )
-        .await
-    {
-        tracing::error!(error = %e, "unsubscribe failed");
-        return unavailable(&state);
-    }
-    if matches!(
-        subscriber.status,
-        SubscriberStatus::Active | SubscriberStatus::Pending
     ) {
+        let result = state
+            .store
+            .change_status(
+                &subscriber,
+                SubscriberStatus::Unsubscribed,
+                Source::Web,
+                "unsubscribe link",
+            )
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "unsubscribe failed");
+            return unavailable(&state);
+        }
         state.metrics.unsubscribes.fetch_add(1, Ordering::Relaxed);
     }
     let body = html! {
