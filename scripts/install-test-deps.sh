@@ -10,8 +10,16 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# Postfix's smtp-sink/smtp-source: the real SMTP servers and the speed reference of `send`.
+command -v smtp-sink >/dev/null 2>&1 || missing+=(postfix)
+command -v swaks >/dev/null 2>&1 || missing+=(swaks)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
+  if [[ " ${missing[*]} " == *" postfix "* ]]; then
+    # Local-only, so that installing it never turns this machine into a relay.
+    echo 'postfix postfix/main_mailer_type select Local only' | $SUDO debconf-set-selections
+    echo 'postfix postfix/mailname string newsletter.test' | $SUDO debconf-set-selections
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
@@ -36,4 +44,10 @@ if ! python3 -c "import ftfy" >/dev/null 2>&1; then
   echo "installing: ftfy (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check "ftfy==6.3.1"
 fi
-echo "test dependencies present: $(psql --version | head -n 1), chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(python3 --version), ftfy $(python3 -c 'import ftfy; print(ftfy.__version__)')"
+# aiosmtpd: an SMTP server whose per-recipient answers a test script decides (550/451 faults, AUTH);
+# dkimpy: an independent DKIM verifier of our signatures.
+if ! python3 -c "import aiosmtpd, dkim" >/dev/null 2>&1; then
+  echo "installing: aiosmtpd, dkimpy (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check "aiosmtpd==1.4.6" "dkimpy==1.1.8"
+fi
+echo "test dependencies present: $(psql --version | head -n 1), chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(python3 --version), ftfy $(python3 -c 'import ftfy; print(ftfy.__version__)'), $(command -v smtp-sink)"

@@ -54,12 +54,85 @@ pub enum Command {
     /// Manage the subscriber list.
     #[command(subcommand)]
     Subscribers(SubscribersCommand),
+    /// Send an issue to every active subscriber: check, render once, then deliver (resumable).
+    Send(SendArgs),
+    /// Show a campaign's progress: counts, top failure reasons, times and rate.
+    Status {
+        /// The issue number (default: the latest campaign).
+        issue: Option<u32>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
+        format: StatusFormat,
+    },
+    /// Deliver campaigns queued with `send --enqueue-only`; run one per machine against PostgreSQL.
+    Worker(WorkerArgs),
     /// Serve the subscriber-facing web pages (unsubscribe, RFC 8058 one-click) until Ctrl-C.
     Serve {
         /// Listen address (default from config: 127.0.0.1:8080; port 0 picks a free port).
         #[arg(long, value_name = "ADDR")]
         bind: Option<String>,
     },
+}
+
+/// Arguments of `newsletter send`.
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    /// The issue (Markdown with a Pelican-style header).
+    #[arg(value_name = "ISSUE.md")]
+    pub issue: PathBuf,
+    /// Check, render and build every message, but send nothing and record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send one copy to this address (with a test unsubscribe token) and create no campaign.
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["dry_run", "enqueue_only"])]
+    pub test_to: Option<String>,
+    /// Do not ask for confirmation (needed when standard input is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Send even if `check` reports errors.
+    #[arg(long)]
+    pub force: bool,
+    /// SMTP connections at once (default from config [send] concurrency).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Messages per second, 0 for no limit (default from config [send] rate).
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Transport URL: file:DIR, smtp://host:port[?tls=starttls], smtps://host:465 (default from config).
+    #[arg(long, env = "NEWSLETTER_TRANSPORT", value_name = "URL")]
+    pub transport: Option<String>,
+    /// Create the campaign and queue its deliveries, then exit: `newsletter worker` delivers them.
+    #[arg(long)]
+    pub enqueue_only: bool,
+}
+
+/// Arguments of `newsletter worker`.
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// Exit when no campaign has anything left to claim, instead of waiting for the next one.
+    #[arg(long)]
+    pub once: bool,
+    /// Seconds between looks for new campaigns.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub poll_secs: u64,
+    /// SMTP connections at once (default from config [send] concurrency).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Messages per second for this worker, 0 for no limit (default from config [send] rate).
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Transport URL (default from config).
+    #[arg(long, env = "NEWSLETTER_TRANSPORT", value_name = "URL")]
+    pub transport: Option<String>,
+}
+
+/// Output format of `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// Readable lines.
+    Human,
+    /// One JSON document.
+    Json,
 }
 
 /// Output format of list-like commands.
@@ -196,6 +269,18 @@ pub fn run(cli: Cli) -> ExitCode {
             cli.database_url.as_deref(),
             bind.as_deref(),
         ),
+        Command::Send(args) => {
+            crate::commands::send(cli.config.as_deref(), cli.database_url.as_deref(), args)
+        }
+        Command::Status { issue, format } => crate::commands::status(
+            cli.config.as_deref(),
+            cli.database_url.as_deref(),
+            *issue,
+            *format,
+        ),
+        Command::Worker(args) => {
+            crate::commands::worker(cli.config.as_deref(), cli.database_url.as_deref(), args)
+        }
         Command::Subscribers(cmd) => {
             crate::commands::subscribers(cli.config.as_deref(), cli.database_url.as_deref(), cmd)
         }
@@ -212,7 +297,8 @@ pub fn run(cli: Cli) -> ExitCode {
 fn init_tracing(format: LogFormat, verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
-        0 => "warn",
+        // Progress lines of a send are useful in logs even without -v.
+        0 => "warn,newsletter::commands::send=info",
         1 => "info",
         _ => "debug",
     };

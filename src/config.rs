@@ -45,13 +45,43 @@ pub struct Config {
     pub transport: TransportSettings,
     /// Double opt-in.
     pub subscribe: SubscribeSettings,
+    /// The delivery engine.
+    pub send: SendSettings,
+}
+
+/// The delivery engine of `send` and `worker`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendSettings {
+    /// SMTP connections open at once (each reused across messages).
+    pub concurrency: usize,
+    /// Messages per second handed to the transport, over all connections; 0 means no limit.
+    pub rate: f64,
+    /// Messages that may go at once after a pause, above the steady rate.
+    pub burst: u32,
+    /// Attempts per message before it is left `deferred` for a later run.
+    pub max_attempts: i64,
+    /// First retry delay; it doubles per attempt (with jitter) up to `retry_max_secs`.
+    pub retry_base_secs: i64,
+    /// Longest retry delay.
+    pub retry_max_secs: i64,
+    /// How long a claimed delivery stays reserved for the process that claimed it. After a crash,
+    /// its claimed deliveries are sent again once the lease is over.
+    pub lease_secs: i64,
+    /// Deliveries claimed per database round trip.
+    pub batch: i64,
+    /// This many permanent refusals in a row, with no success between, stop the campaign as a
+    /// relay or sender problem; none of them is counted as a bounce.
+    pub fatal_streak: usize,
+    /// After Ctrl-C, how long messages already being sent may take to finish.
+    pub shutdown_grace_secs: u64,
 }
 
 /// How mail leaves.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransportSettings {
-    /// `file:DIR` (more transports come with the send command).
+    /// `file:DIR`, or one or more `smtp://`/`smtps://` relay URLs separated by commas.
     pub url: String,
 }
 

@@ -1,6 +1,6 @@
 //! newsletter: render a weekly Markdown issue once, check it, and deliver it to every subscriber.
 //!
-//! The data flow is `issue` → `render` → `mail` (and later `store` → `send` → `bounce`); each module
+//! The data flow is `issue` → `render` → `mail` → `store` → `send` (and later `bounce`); each module
 //! has one small public entry point. The binary only parses arguments: see [`cli`].
 
 pub mod check;
@@ -11,6 +11,7 @@ pub mod domain;
 pub mod issue;
 pub mod mail;
 pub mod render;
+pub mod send;
 pub mod store;
 pub mod transport;
 pub mod web;

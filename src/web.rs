@@ -546,7 +546,13 @@ async fn subscribe(
                 "confirm-{}",
                 crate::domain::UnsubscribeToken::generate().expose()
             );
-            if let Err(e) = state.signup.transport.deliver(&file, &message).await {
+            let sender = format!("bounces@{}", state.signup.mail.bounce_domain);
+            if let Err(e) = state
+                .signup
+                .transport
+                .deliver(&sender, &email, &file, &message)
+                .await
+            {
                 tracing::error!(error = %e, "confirmation mail not sent");
                 return unavailable(&state);
             }

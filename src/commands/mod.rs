@@ -1,7 +1,9 @@
 //! One function per command. They print for people; the stages they call return data.
 
+mod send;
 mod subscribers;
 
+pub use send::{send, status, worker};
 pub use subscribers::{open_store, subscribers};
 
 use std::path::Path;
@@ -265,7 +267,7 @@ pub fn serve(
         if api_token.as_deref().is_none_or(str::is_empty) {
             eprintln!("note: NEWSLETTER_API_TOKEN is not set; the admin API under /api/ refuses every request");
         }
-        let transport = crate::transport::Transport::from_url(&config.transport.url)?;
+        let transport = crate::transport::Transport::from_url(&config.transport.url, 2, std::env::var(crate::transport::PASSWORD_ENV).ok().as_deref())?;
         let state = crate::web::AppState::new(store.clone(), &config, transport, api_token.as_deref());
         crate::web::serve(state, &bind)
             .await

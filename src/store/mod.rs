@@ -815,4 +815,4 @@ pub struct ImportSummary {
 
 // After the macros above, which the queue uses.
 mod queue;
-pub use queue::{Campaign, Delivery, DeliveryCounts};
+pub use queue::{Campaign, CampaignTimes, Delivery, DeliveryCounts, Outcome, Recorded, SyncBounce};

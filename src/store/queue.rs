@@ -17,15 +17,61 @@ pub struct Campaign {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// The issue's Markdown as enqueued, so any worker renders the same message.
+    #[serde(skip)]
+    pub source: Option<String>,
 }
 
-/// A claimed delivery.
+/// A claimed delivery, with the subscriber as they are now.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Delivery {
     pub subscriber_id: i64,
     pub email: String,
     /// Attempts including this one.
     pub attempts: i64,
+    /// The subscriber's current unsubscribe token (`None` if the subscriber was erased).
+    pub token: Option<String>,
+    /// The subscriber's current status (`None` if erased).
+    pub status: Option<String>,
+    /// The lease owner that holds this row; outcomes must name it.
+    pub owner: String,
+}
+
+/// What happened to one claimed delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted by the relay (or written to the outbox).
+    Sent,
+    /// A transient failure: queued again, not before the given UNIX time.
+    Retry { not_before: i64, error: String },
+    /// Transient failures used up every attempt: a later `send` run retries it.
+    Deferred { error: String },
+    /// Refused for good. With `bounce`, it is logged as a hard bounce and the subscriber is
+    /// suppressed, in the same transaction.
+    Failed {
+        error: String,
+        bounce: Option<SyncBounce>,
+    },
+    /// Not sent, because the subscriber left (or was erased) after the snapshot.
+    Skipped { reason: String },
+    /// Not attempted (shutdown): back to the queue without counting the attempt.
+    Released,
+}
+
+/// A recipient refused with a 5xx during the SMTP transaction: a hard bounce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncBounce {
+    /// Enhanced status code if the reply had one (`5.1.1`), else the basic code (`550`).
+    pub status: String,
+    pub diagnostic: String,
+}
+
+/// One outcome to record for a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub subscriber_id: i64,
+    pub owner: String,
+    pub outcome: Outcome,
 }
 
 /// Rows per delivery state.
@@ -39,8 +85,22 @@ pub struct DeliveryCounts {
     pub skipped: i64,
 }
 
+impl DeliveryCounts {
+    /// All rows.
+    pub fn total(&self) -> i64 {
+        self.queued + self.sending + self.sent + self.deferred + self.failed + self.skipped
+    }
+}
+
+/// Timing of a campaign, for `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CampaignTimes {
+    pub first_sent_at: Option<i64>,
+    pub last_sent_at: Option<i64>,
+}
+
 const CAMPAIGN_COLUMNS: &str =
-    "id, issue_number, content_hash, subject, state, created_at, started_at, finished_at";
+    "id, issue_number, content_hash, subject, state, created_at, started_at, finished_at, source";
 
 impl Store {
     /// The campaign for an issue, created on first use. If the issue's text changed, a campaign that
@@ -51,11 +111,11 @@ impl Store {
         number: i64,
         content_hash: &str,
         subject: &str,
+        source: &str,
     ) -> Result<Campaign> {
         let _writer = self.writer().await;
         let now = unix_now();
-        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE issue_number = $1");
-        let existing: Option<Campaign> = with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(number).fetch_optional(p).await?);
+        let existing = self.campaign_by_number(number).await?;
         match existing {
             Some(c) if c.content_hash == content_hash => Ok(c),
             Some(c) if c.state != "created" => Err(StoreError::ContentChanged {
@@ -65,9 +125,10 @@ impl Store {
             }),
             Some(c) => {
                 with_pool!(self, p => {
-                    sqlx::query("UPDATE campaigns SET content_hash = $1, subject = $2 WHERE id = $3")
+                    sqlx::query("UPDATE campaigns SET content_hash = $1, subject = $2, source = $3 WHERE id = $4")
                         .bind(content_hash)
                         .bind(subject)
+                        .bind(source)
                         .bind(c.id)
                         .execute(p)
                         .await?;
@@ -75,13 +136,14 @@ impl Store {
                 Ok(Campaign {
                     content_hash: content_hash.to_string(),
                     subject: subject.to_string(),
+                    source: Some(source.to_string()),
                     ..c
                 })
             }
             None => {
                 let sql = format!(
-                    "INSERT INTO campaigns (issue_number, content_hash, subject, state, created_at) \
-                     VALUES ($1, $2, $3, 'created', $4) RETURNING {CAMPAIGN_COLUMNS}"
+                    "INSERT INTO campaigns (issue_number, content_hash, subject, state, created_at, source) \
+                     VALUES ($1, $2, $3, 'created', $4, $5) RETURNING {CAMPAIGN_COLUMNS}"
                 );
                 Ok(
                     with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -89,6 +151,7 @@ impl Store {
                     .bind(content_hash)
                     .bind(subject)
                     .bind(now)
+                    .bind(source)
                     .fetch_one(p)
                     .await?),
                 )
@@ -96,35 +159,87 @@ impl Store {
         }
     }
 
-    /// Gives every active subscriber a queued delivery row, in one statement, and marks the campaign
-    /// as sending. Running it again adds nobody twice. Returns the rows added.
+    /// The campaign of an issue, if there is one.
+    pub async fn campaign_by_number(&self, number: i64) -> Result<Option<Campaign>> {
+        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE issue_number = $1");
+        Ok(
+            with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(number).fetch_optional(p).await?),
+        )
+    }
+
+    /// Campaigns, newest issue first.
+    pub async fn campaigns(&self) -> Result<Vec<Campaign>> {
+        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns ORDER BY issue_number DESC");
+        Ok(with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?))
+    }
+
+    /// Campaigns with deliveries still to make, oldest first (what `worker` looks for).
+    pub async fn campaigns_sending(&self) -> Result<Vec<Campaign>> {
+        let sql =
+            format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE state = 'sending' ORDER BY id");
+        Ok(with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?))
+    }
+
+    /// Gives every active subscriber a queued delivery row and marks the campaign as sending, in one
+    /// transaction. Only the first call does anything: a resumed send keeps the original list.
+    /// Returns the rows added.
     pub async fn snapshot(&self, campaign_id: i64) -> Result<u64> {
         let _writer = self.writer().await;
         let now = unix_now();
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
-            let added = sqlx::query(
-                "INSERT INTO deliveries (campaign_id, subscriber_id, email, state, updated_at) \
-                 SELECT $1, id, email, 'queued', $2 FROM subscribers WHERE status = 'active' \
-                 ON CONFLICT (campaign_id, subscriber_id) DO NOTHING",
-            )
-            .bind(campaign_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            sqlx::query("UPDATE campaigns SET state = 'sending', started_at = COALESCE(started_at, $2) WHERE id = $1 AND state = 'created'")
+            let started = sqlx::query("UPDATE campaigns SET state = 'sending', started_at = $2 WHERE id = $1 AND state = 'created'")
                 .bind(campaign_id)
                 .bind(now)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+            let added = if started == 1 {
+                sqlx::query(
+                    "INSERT INTO deliveries (campaign_id, subscriber_id, email, state, updated_at) \
+                     SELECT $1, id, email, 'queued', $2 FROM subscribers WHERE status = 'active' \
+                     ON CONFLICT (campaign_id, subscriber_id) DO NOTHING",
+                )
+                .bind(campaign_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+            } else {
+                0
+            };
             tx.commit().await?;
             Ok(added)
         })
     }
 
-    /// Claims up to `limit` deliveries for `owner` until `lease_secs` from now: queued rows, and rows
-    /// whose lease has expired (a worker that died). Each claim counts as an attempt.
+    /// Puts deferred deliveries back in the queue (a new `send` run retries them) and reopens the
+    /// campaign. Returns how many.
+    pub async fn requeue_deferred(&self, campaign_id: i64) -> Result<u64> {
+        let _writer = self.writer().await;
+        let now = unix_now();
+        with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query("UPDATE deliveries SET state = 'queued', attempts = 0, not_before = NULL, updated_at = $2 WHERE campaign_id = $1 AND state = 'deferred'")
+                .bind(campaign_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                sqlx::query("UPDATE campaigns SET state = 'sending', finished_at = NULL WHERE id = $1 AND state = 'done'")
+                    .bind(campaign_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(n)
+        })
+    }
+
+    /// Claims up to `limit` deliveries for `owner` until `lease_secs` from now: queued rows whose retry
+    /// time has come, and rows whose lease has expired (a worker that died). Each claim counts as an
+    /// attempt. `owner` must be unique per claim.
     pub async fn claim(
         &self,
         campaign_id: i64,
@@ -142,50 +257,125 @@ impl Store {
             "UPDATE deliveries SET state = 'sending', lease_owner = $2, lease_until = $3, attempts = attempts + 1, updated_at = $4 \
              WHERE campaign_id = $1 AND subscriber_id IN (\
                SELECT subscriber_id FROM deliveries WHERE campaign_id = $1 \
-               AND (state = 'queued' OR (state = 'sending' AND lease_until < $4)) \
-               ORDER BY subscriber_id LIMIT $5{lock}) \
-             RETURNING subscriber_id, email, attempts"
+               AND ((state = 'queued' AND (not_before IS NULL OR not_before <= $4)) OR (state = 'sending' AND lease_until < $4)) \
+               ORDER BY subscriber_id LIMIT $5{lock})"
         );
-        let mut rows: Vec<Delivery> = with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(campaign_id)
+                .bind(owner)
+                .bind(now + lease_secs)
+                .bind(now)
+                .bind(limit)
+                .execute(&mut *tx)
+                .await?;
+            let rows: Vec<Delivery> = sqlx::query_as(
+                "SELECT d.subscriber_id, d.email, d.attempts, s.token, s.status, d.lease_owner AS owner \
+                 FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id \
+                 WHERE d.campaign_id = $1 AND d.lease_owner = $2 AND d.state = 'sending' ORDER BY d.subscriber_id",
+            )
             .bind(campaign_id)
             .bind(owner)
-            .bind(now + lease_secs)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(p)
-            .await?);
-        rows.sort_by_key(|d| d.subscriber_id);
-        Ok(rows)
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(rows)
+        })
     }
 
-    /// Records an outcome for a delivery this owner holds: `sent`, `deferred` (retried by a later
-    /// run) or `failed` (never retried). Returns false if the lease was lost to another worker.
-    pub async fn record(
-        &self,
-        campaign_id: i64,
-        subscriber_id: i64,
-        owner: &str,
-        state: &str,
-        error: Option<&str>,
-    ) -> Result<bool> {
-        debug_assert!(matches!(state, "sent" | "deferred" | "failed" | "skipped"));
+    /// Records outcomes in one transaction. Each applies only while its owner still holds the row;
+    /// returns how many did not (their lease had expired and another worker took them).
+    pub async fn record_many(&self, campaign_id: i64, outcomes: &[Recorded]) -> Result<usize> {
+        if outcomes.is_empty() {
+            return Ok(0);
+        }
         let _writer = self.writer().await;
         let now = unix_now();
-        let n = with_pool!(self, p => sqlx::query(
-            "UPDATE deliveries SET state = $4, last_error = $5, lease_owner = NULL, lease_until = NULL, updated_at = $6, \
-             sent_at = CASE WHEN $4 = 'sent' THEN $6 ELSE sent_at END \
-             WHERE campaign_id = $1 AND subscriber_id = $2 AND lease_owner = $3 AND state = 'sending'",
+        with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let mut lost = 0;
+            for r in outcomes {
+                let (state, error, not_before, attempt_back): (&str, Option<&str>, Option<i64>, i64) = match &r.outcome {
+                    Outcome::Sent => ("sent", None, None, 0),
+                    Outcome::Retry { not_before, error } => ("queued", Some(error), Some(*not_before), 0),
+                    Outcome::Deferred { error } => ("deferred", Some(error), None, 0),
+                    Outcome::Failed { error, .. } => ("failed", Some(error), None, 0),
+                    Outcome::Skipped { reason } => ("skipped", Some(reason), None, 0),
+                    Outcome::Released => ("queued", None, None, 1),
+                };
+                let n = sqlx::query(
+                    "UPDATE deliveries SET state = $4, last_error = COALESCE($5, last_error), not_before = $6, \
+                     attempts = attempts - $7, lease_owner = NULL, lease_until = NULL, updated_at = $8, \
+                     sent_at = CASE WHEN $4 = 'sent' THEN $8 ELSE sent_at END \
+                     WHERE campaign_id = $1 AND subscriber_id = $2 AND lease_owner = $3 AND state = 'sending'",
+                )
+                .bind(campaign_id)
+                .bind(r.subscriber_id)
+                .bind(&r.owner)
+                .bind(state)
+                .bind(error)
+                .bind(not_before)
+                .bind(attempt_back)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if n != 1 {
+                    lost += 1;
+                    continue;
+                }
+                if let Outcome::Failed { bounce: Some(b), .. } = &r.outcome {
+                    sqlx::query(
+                        "INSERT INTO bounces (subscriber_id, campaign_id, email, kind, status, diagnostic, source, attribution, received_at) \
+                         SELECT subscriber_id, campaign_id, email, 'hard', $3, $4, 'smtp', 'delivery', $5 FROM deliveries \
+                         WHERE campaign_id = $1 AND subscriber_id = $2",
+                    )
+                    .bind(campaign_id)
+                    .bind(r.subscriber_id)
+                    .bind(&b.status)
+                    .bind(&b.diagnostic)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    let detail = format!("hard bounce during send of campaign {campaign_id}: {} {}", b.status, b.diagnostic);
+                    let changed = sqlx::query("UPDATE subscribers SET status = 'bounced', updated_at = $2 WHERE id = $1 AND status = 'active'")
+                        .bind(r.subscriber_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if changed == 1 {
+                        sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, 'bounce', 'active', 'bounced', $3)")
+                            .bind(r.subscriber_id)
+                            .bind(now)
+                            .bind(&detail)
+                            .execute(&mut *tx)
+                            .await?;
+                        tracing::info!(subscriber_id = r.subscriber_id, campaign_id, status = %b.status, "subscriber bounced (refused during send)");
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok(lost)
+        })
+    }
+
+    /// When something of this campaign becomes claimable that is not claimable now: the earliest
+    /// retry time of a queued row, or the earliest lease expiry of a row in flight. `None` when nothing
+    /// is queued or in flight.
+    pub async fn next_wake(&self, campaign_id: i64) -> Result<Option<i64>> {
+        let (retry, lease): (Option<i64>, Option<i64>) = with_pool!(self, p => sqlx::query_as(
+            "SELECT (SELECT MIN(COALESCE(not_before, 0)) FROM deliveries WHERE campaign_id = $1 AND state = 'queued'), \
+                    (SELECT MIN(lease_until) FROM deliveries WHERE campaign_id = $1 AND state = 'sending')",
         )
         .bind(campaign_id)
-        .bind(subscriber_id)
-        .bind(owner)
-        .bind(state)
-        .bind(error)
-        .bind(now)
-        .execute(p)
-        .await?
-        .rows_affected());
-        Ok(n == 1)
+        .fetch_one(p)
+        .await?);
+        Ok(match (retry, lease) {
+            (Some(a), Some(b)) => Some(a.min(b + 1)),
+            (a, b) => a.or(b.map(|b| b + 1)),
+        })
     }
 
     /// Rows per state for a campaign.
@@ -211,19 +401,61 @@ impl Store {
         Ok(c)
     }
 
+    /// The most common errors of failed and deferred deliveries, most frequent first.
+    pub async fn failure_reasons(
+        &self,
+        campaign_id: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, i64)>> {
+        Ok(with_pool!(self, p => sqlx::query_as(
+            "SELECT COALESCE(last_error, '(none)'), COUNT(*) AS n FROM deliveries \
+             WHERE campaign_id = $1 AND state IN ('failed', 'deferred') \
+             GROUP BY COALESCE(last_error, '(none)') ORDER BY n DESC, 1 LIMIT $2",
+        )
+        .bind(campaign_id)
+        .bind(limit)
+        .fetch_all(p)
+        .await?))
+    }
+
+    /// First and last successful delivery times.
+    pub async fn campaign_times(&self, campaign_id: i64) -> Result<CampaignTimes> {
+        let (first_sent_at, last_sent_at): (Option<i64>, Option<i64>) = with_pool!(self, p => sqlx::query_as(
+            "SELECT MIN(sent_at), MAX(sent_at) FROM deliveries WHERE campaign_id = $1 AND state = 'sent'",
+        )
+        .bind(campaign_id)
+        .fetch_one(p)
+        .await?);
+        Ok(CampaignTimes {
+            first_sent_at,
+            last_sent_at,
+        })
+    }
+
     /// Marks the campaign done when nothing is queued or in flight. Returns whether it is done.
     pub async fn finish_if_done(&self, campaign_id: i64) -> Result<bool> {
         let _writer = self.writer().await;
         let now = unix_now();
-        let n = with_pool!(self, p => sqlx::query(
-            "UPDATE campaigns SET state = 'done', finished_at = $2 WHERE id = $1 AND state = 'sending' \
-             AND NOT EXISTS (SELECT 1 FROM deliveries WHERE campaign_id = $1 AND state IN ('queued', 'sending'))",
-        )
-        .bind(campaign_id)
-        .bind(now)
-        .execute(p)
-        .await?
-        .rows_affected());
-        Ok(n == 1)
+        with_pool!(self, p => {
+            sqlx::query(
+                "UPDATE campaigns SET state = 'done', finished_at = $2 WHERE id = $1 AND state = 'sending' \
+                 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE campaign_id = $1 AND state IN ('queued', 'sending'))",
+            )
+            .bind(campaign_id)
+            .bind(now)
+            .execute(p)
+            .await?;
+            let state: String = sqlx::query_scalar("SELECT state FROM campaigns WHERE id = $1")
+                .bind(campaign_id)
+                .fetch_one(p)
+                .await?;
+            Ok(state == "done")
+        })
+    }
+
+    /// A key for signing VERP addresses, derived from the installation's secret salt: bounces can
+    /// then be attributed without trusting anything but our own address.
+    pub async fn verp_key(&self) -> Result<Vec<u8>> {
+        Ok(Sha256::digest(format!("verp\n{}", self.salt().await?).as_bytes()).to_vec())
     }
 }

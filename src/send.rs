@@ -1,0 +1,520 @@
+//! The delivery engine: claims deliveries from the store, builds each recipient's message, hands it to
+//! the transport and records the outcome.
+//!
+//! - `concurrency` tasks each send one message at a time, so at most that many SMTP connections are
+//!   busy (lettre's pool does not bound this by itself).
+//! - One token bucket (governor) bounds messages per second actually handed to the transport.
+//! - Outcomes go to one recorder, which writes whatever has arrived in one transaction (group commit):
+//!   at low load every outcome is written at once, at high load the database is not the bottleneck.
+//! - Transient failures go back to the queue with a retry time (exponential backoff with jitter),
+//!   kept in the database so it survives a crash; after `max_attempts` they are `deferred`.
+//! - A 5xx for a recipient is `failed` and a hard bounce, unless `fatal_streak` of them arrive in a
+//!   row with no success between: then the relay is refusing us, the campaign stops, and those
+//!   deliveries go back to the queue untouched.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use thiserror::Error;
+use tokio::sync::{Mutex, mpsc, watch};
+use tracing::Instrument;
+
+use crate::config::SendSettings;
+use crate::domain::{EmailAddress, SubscriberStatus, unix_now};
+use crate::mail::{MailRecipient, MessageFactory, Verp};
+use crate::store::{Campaign, Delivery, Outcome, Recorded, Store, StoreError, SyncBounce};
+use crate::transport::{Failure, Transport};
+
+/// Why a run stopped early.
+#[derive(Debug, Error)]
+pub enum SendError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Nothing can get through until an operator acts. No subscriber was marked.
+    #[error("the campaign was stopped: {0}")]
+    Fatal(String),
+}
+
+/// Live counts of one run (for the progress bar and the summary).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub total: AtomicU64,
+    pub sent: AtomicU64,
+    pub failed: AtomicU64,
+    pub retried: AtomicU64,
+    pub deferred: AtomicU64,
+    pub skipped: AtomicU64,
+    /// Outcomes refused because another worker had taken over the lease.
+    pub lost: AtomicU64,
+}
+
+impl Counters {
+    fn add(&self, field: &AtomicU64, n: u64) {
+        field.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Current value of one counter.
+    pub fn get(field: &AtomicU64) -> u64 {
+        field.load(Ordering::Relaxed)
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunReport {
+    pub sent: u64,
+    pub failed: u64,
+    pub retried: u64,
+    pub deferred: u64,
+    pub skipped: u64,
+    pub lost: u64,
+    /// Stopped by a shutdown request before the campaign was finished.
+    pub interrupted: bool,
+    /// The campaign has nothing left to send.
+    pub finished: bool,
+    pub seconds: f64,
+}
+
+/// Everything needed to deliver one campaign.
+pub struct Job {
+    pub campaign: Campaign,
+    pub factory: Arc<MessageFactory>,
+    pub verp: Verp,
+    /// Prefix of every unsubscribe URL; the token is appended.
+    pub unsubscribe_base: String,
+    pub transport: Arc<Transport>,
+    /// Unique per process, e.g. `host:pid:random`; each claim adds a batch number.
+    pub worker_id: String,
+}
+
+/// Delivers everything claimable in the campaign until it is done, `stop` turns true, or a fatal
+/// error. Returns what this run did.
+pub async fn deliver(
+    store: &Store,
+    job: Arc<Job>,
+    settings: &SendSettings,
+    counters: Arc<Counters>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<RunReport, SendError> {
+    let started = Instant::now();
+    let campaign_id = job.campaign.id;
+    let span = tracing::info_span!("campaign", campaign_id, issue = job.campaign.issue_number);
+    async move {
+        let concurrency = settings.concurrency.max(1);
+        let limiter = rate_limiter(settings);
+        // Rows wait in the channel for a free sender; keep the batch small enough that a lease
+        // cannot run out while they wait.
+        let batch = claim_size(settings);
+        let (work_tx, work_rx) = mpsc::channel::<Delivery>(batch as usize);
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (done_tx, done_rx) = mpsc::channel::<Recorded>(concurrency * 4 + batch as usize);
+        let in_flight = Arc::new(AtomicU64::new(0));
+        let fatal: Arc<std::sync::Mutex<Option<String>>> = Default::default();
+        let halt = Arc::new(AtomicBool::new(false));
+
+        let recorder = tokio::spawn(
+            record_outcomes(
+                store.clone(),
+                campaign_id,
+                done_rx,
+                counters.clone(),
+                in_flight.clone(),
+                settings.fatal_streak.max(1),
+                fatal.clone(),
+                halt.clone(),
+            )
+            .in_current_span(),
+        );
+        let mut senders = Vec::with_capacity(concurrency);
+        for _ in 0..concurrency {
+            senders.push(tokio::spawn(
+                send_loop(
+                    job.clone(),
+                    work_rx.clone(),
+                    done_tx.clone(),
+                    limiter.clone(),
+                    halt.clone(),
+                    settings.clone(),
+                    fatal.clone(),
+                )
+                .in_current_span(),
+            ));
+        }
+        drop(done_tx);
+
+        let mut claim_no = 0u64;
+        let mut interrupted = false;
+        let result: Result<(), SendError> = async {
+            loop {
+                if *stop.borrow() {
+                    interrupted = true;
+                    break;
+                }
+                if halt.load(Ordering::SeqCst) {
+                    break;
+                }
+                claim_no += 1;
+                let owner = format!("{}:{claim_no}", job.worker_id);
+                let claimed = store
+                    .claim(campaign_id, &owner, batch, settings.lease_secs)
+                    .await?;
+                if !claimed.is_empty() {
+                    in_flight.fetch_add(claimed.len() as u64, Ordering::SeqCst);
+                    for d in claimed {
+                        if work_tx.send(d).await.is_err() {
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                // Nothing claimable now: our own messages in flight may still come back for a retry,
+                // and other rows may be waiting for a retry time or another process's lease.
+                let wait = if in_flight.load(Ordering::SeqCst) > 0 {
+                    Duration::from_millis(50)
+                } else {
+                    match store.next_wake(campaign_id).await? {
+                        None => break,
+                        Some(at) => {
+                            let secs = (at - unix_now()).clamp(0, 3600) as u64;
+                            if secs > 2 {
+                                tracing::info!(
+                                    "waiting {secs} s for retries or for deliveries leased by an earlier run"
+                                );
+                            }
+                            // Re-check often: another worker may finish its rows early.
+                            Duration::from_millis(secs.min(5) * 1000 + 100)
+                        }
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            Ok(())
+        }
+        .await;
+        // No more claims: let the senders drain what was claimed (they release it untouched when
+        // stopping), then the recorder writes the last outcomes.
+        if interrupted || result.is_err() {
+            halt.store(true, Ordering::SeqCst);
+        }
+        drop(work_tx);
+        for s in senders {
+            let _ = s.await;
+        }
+        let recorded = recorder.await.unwrap_or_else(|e| {
+            Err(StoreError::Corrupt(format!("outcome recorder panicked: {e}")))
+        });
+        result?;
+        recorded?;
+        if let Some(reason) = fatal.lock().expect("fatal lock").take() {
+            return Err(SendError::Fatal(reason));
+        }
+        let finished = store.finish_if_done(campaign_id).await?;
+        Ok(RunReport {
+            sent: Counters::get(&counters.sent),
+            failed: Counters::get(&counters.failed),
+            retried: Counters::get(&counters.retried),
+            deferred: Counters::get(&counters.deferred),
+            skipped: Counters::get(&counters.skipped),
+            lost: Counters::get(&counters.lost),
+            interrupted,
+            finished,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+    .instrument(span)
+    .await
+}
+
+/// Deliveries claimed at a time: the configured batch, but no more than can be sent at the configured
+/// rate in a quarter of the lease.
+fn claim_size(settings: &SendSettings) -> i64 {
+    let mut batch = settings.batch.max(1);
+    if settings.rate > 0.0 {
+        let per_lease = (settings.rate * settings.lease_secs as f64 / 4.0) as i64;
+        batch = batch.min(per_lease.max(1));
+    }
+    batch
+}
+
+fn rate_limiter(settings: &SendSettings) -> Option<Arc<DefaultDirectRateLimiter>> {
+    if settings.rate <= 0.0 {
+        return None;
+    }
+    let period = Duration::from_secs_f64(1.0 / settings.rate);
+    let quota = Quota::with_period(period)?
+        .allow_burst(NonZeroU32::new(settings.burst.max(1)).expect("burst is at least 1"));
+    Some(Arc::new(RateLimiter::direct(quota)))
+}
+
+async fn send_loop(
+    job: Arc<Job>,
+    work: Arc<Mutex<mpsc::Receiver<Delivery>>>,
+    done: mpsc::Sender<Recorded>,
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    halt: Arc<AtomicBool>,
+    settings: SendSettings,
+    fatal: Arc<std::sync::Mutex<Option<String>>>,
+) {
+    let mut buf = Vec::new();
+    loop {
+        let next = work.lock().await.recv().await;
+        let Some(d) = next else { return };
+        let outcome = if halt.load(Ordering::SeqCst) {
+            Outcome::Released
+        } else {
+            let span = tracing::debug_span!("delivery", subscriber_id = d.subscriber_id);
+            let outcome = attempt(&job, &d, limiter.as_deref(), &settings, &mut buf)
+                .instrument(span)
+                .await;
+            if let Err(reason) = &outcome {
+                // Stop everyone at once; this message goes back to the queue.
+                let mut f = fatal.lock().expect("fatal lock");
+                f.get_or_insert_with(|| reason.clone());
+                halt.store(true, Ordering::SeqCst);
+            }
+            outcome.unwrap_or(Outcome::Released)
+        };
+        let rec = Recorded {
+            subscriber_id: d.subscriber_id,
+            owner: d.owner,
+            outcome,
+        };
+        if done.send(rec).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends one delivery. `Err` is a campaign-fatal reason.
+async fn attempt(
+    job: &Job,
+    d: &Delivery,
+    limiter: Option<&DefaultDirectRateLimiter>,
+    settings: &SendSettings,
+    buf: &mut Vec<u8>,
+) -> Result<Outcome, String> {
+    // The subscriber may have left since the snapshot.
+    let (Some(token), Some(status)) = (&d.token, &d.status) else {
+        return Ok(Outcome::Skipped {
+            reason: "subscriber erased after the snapshot".into(),
+        });
+    };
+    if status != SubscriberStatus::Active.as_str() {
+        return Ok(Outcome::Skipped {
+            reason: format!("subscriber {status} after the snapshot"),
+        });
+    }
+    let email = match EmailAddress::parse(&d.email) {
+        Ok(e) => e,
+        Err(e) => {
+            return Ok(Outcome::Failed {
+                error: format!("stored address is not valid: {e}"),
+                bounce: None,
+            });
+        }
+    };
+    let unsubscribe_url = format!("{}{token}", job.unsubscribe_base);
+    buf.clear();
+    job.factory.write(
+        &MailRecipient {
+            email: &email,
+            subscriber_id: d.subscriber_id,
+            unsubscribe_url: &unsubscribe_url,
+        },
+        unix_now(),
+        buf,
+    );
+    if let Some(l) = limiter {
+        l.until_ready().await;
+    }
+    let from = job.verp.address(job.campaign.id, d.subscriber_id);
+    let name = format!("{}-s{}", job.campaign.issue_number, d.subscriber_id);
+    match job.transport.deliver(&from, &email, &name, buf).await {
+        Ok(()) => Ok(Outcome::Sent),
+        Err(Failure::Fatal(reason)) => Err(reason),
+        Err(Failure::Recipient { status, message }) => {
+            tracing::info!(%status, "recipient refused");
+            Ok(Outcome::Failed {
+                error: one_line(&message),
+                bounce: Some(SyncBounce {
+                    status,
+                    diagnostic: one_line(&message),
+                }),
+            })
+        }
+        Err(Failure::Transient(reason)) => {
+            let error = one_line(&reason);
+            if d.attempts >= settings.max_attempts {
+                Ok(Outcome::Deferred { error })
+            } else {
+                Ok(Outcome::Retry {
+                    not_before: unix_now() + backoff(settings, d.attempts, d.subscriber_id),
+                    error,
+                })
+            }
+        }
+    }
+}
+
+/// Seconds before attempt `attempts + 1`: base × 2^(attempts−1), capped, plus up to half again of
+/// jitter (spread by subscriber, so a burst of 4xx does not come back as a burst).
+pub fn backoff(settings: &SendSettings, attempts: i64, salt: i64) -> i64 {
+    let exp = (attempts - 1).clamp(0, 20) as u32;
+    let base = settings.retry_base_secs.max(1);
+    let delay = base
+        .saturating_mul(1i64 << exp)
+        .min(settings.retry_max_secs.max(base));
+    let mut seed = [0u8; 8];
+    let jitter = if getrandom::fill(&mut seed).is_ok() {
+        u64::from_le_bytes(seed)
+    } else {
+        salt as u64
+    };
+    delay + (jitter % (delay as u64 / 2 + 1)) as i64
+}
+
+fn one_line(s: &str) -> String {
+    let mut out: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if out.len() > 500 {
+        let mut cut = 500;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_outcomes(
+    store: Store,
+    campaign_id: i64,
+    mut done: mpsc::Receiver<Recorded>,
+    counters: Arc<Counters>,
+    in_flight: Arc<AtomicU64>,
+    fatal_streak: usize,
+    fatal: Arc<std::sync::Mutex<Option<String>>>,
+    halt: Arc<AtomicBool>,
+) -> Result<(), StoreError> {
+    // Permanent refusals in a row are held back until a success shows the relay is fine.
+    let mut streak: Vec<Recorded> = Vec::new();
+    let mut batch: Vec<Recorded> = Vec::new();
+    let mut open = true;
+    while open {
+        match done.recv().await {
+            Some(r) => batch.push(r),
+            None => open = false,
+        }
+        while batch.len() < 1000 {
+            match done.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let mut write = Vec::with_capacity(batch.len() + streak.len());
+        for r in batch.drain(..) {
+            match &r.outcome {
+                Outcome::Failed {
+                    bounce: Some(_), ..
+                } => {
+                    let last_error = match &r.outcome {
+                        Outcome::Failed { error, .. } => error.clone(),
+                        _ => String::new(),
+                    };
+                    streak.push(r);
+                    if streak.len() >= fatal_streak {
+                        let reason = format!(
+                            "{} recipients in a row were refused permanently (last: {}); the relay is \
+                             refusing this sender or this message, not the recipients. None of them \
+                             was marked as bounced. Check the relay's logs, then run the same command again",
+                            streak.len(),
+                            last_error
+                        );
+                        fatal.lock().expect("fatal lock").get_or_insert(reason);
+                        halt.store(true, Ordering::SeqCst);
+                        for mut s in streak.drain(..) {
+                            s.outcome = Outcome::Released;
+                            write.push(s);
+                        }
+                    }
+                    continue;
+                }
+                Outcome::Sent => write.append(&mut streak),
+                _ => {}
+            }
+            write.push(r);
+        }
+        // When nothing else is in flight, no success can come to clear a short streak: it is what it
+        // looks like, refusals of those recipients.
+        let others = in_flight
+            .load(Ordering::SeqCst)
+            .saturating_sub((write.len() + streak.len()) as u64);
+        if !open || others == 0 {
+            write.append(&mut streak);
+        }
+        if write.is_empty() {
+            continue;
+        }
+        let lost = store.record_many(campaign_id, &write).await?;
+        counters.add(&counters.lost, lost as u64);
+        if lost > 0 {
+            tracing::warn!(
+                lost,
+                "outcomes not recorded: their lease had expired and another worker took them over"
+            );
+        }
+        for r in &write {
+            let field = match &r.outcome {
+                Outcome::Sent => &counters.sent,
+                Outcome::Retry { .. } => &counters.retried,
+                Outcome::Deferred { .. } => &counters.deferred,
+                Outcome::Failed { .. } => &counters.failed,
+                Outcome::Skipped { .. } => &counters.skipped,
+                Outcome::Released => continue,
+            };
+            counters.add(field, 1);
+        }
+        in_flight.fetch_sub(write.len() as u64, Ordering::SeqCst);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_a_cap() {
+        let mut s = Config::defaults().send;
+        s.retry_base_secs = 10;
+        s.retry_max_secs = 60;
+        for (attempts, base) in [(1, 10), (2, 20), (3, 40), (4, 60), (9, 60)] {
+            for _ in 0..50 {
+                let d = backoff(&s, attempts, 7);
+                assert!(
+                    (base..=base + base / 2).contains(&d),
+                    "attempt {attempts}: {d}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn claims_fit_the_lease_at_slow_rates() {
+        let mut s = Config::defaults().send;
+        s.batch = 500;
+        s.rate = 0.0;
+        assert_eq!(claim_size(&s), 500);
+        s.rate = 2.0;
+        s.lease_secs = 120;
+        assert_eq!(claim_size(&s), 60);
+    }
+}
