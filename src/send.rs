@@ -345,7 +345,7 @@ async fn attempt(
                 error: one_line(&message),
                 bounce: Some(SyncBounce {
                     status,
-                    diagnostic: one_line(&message),
+                    diagnostic: message.split_whitespace().collect::<Vec<_>>().join(" "),
                 }),
             })
         }
@@ -380,8 +380,21 @@ pub fn backoff(settings: &SendSettings, attempts: i64, salt: i64) -> i64 {
     delay + (jitter % (delay as u64 / 2 + 1)) as i64
 }
 
+/// A reply on one line, with the recipient's address replaced by `<recipient>`, so that the same
+/// failure reads the same for every recipient (`status` groups by it) and no address is repeated.
 fn one_line(s: &str) -> String {
-    let mut out: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = s
+        .split_whitespace()
+        .map(|w| {
+            if w.contains('@') {
+                let end = w.trim_end_matches([':', ',', ';', '.']);
+                format!("<recipient>{}", &w[end.len()..])
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     if out.len() > 500 {
         let mut cut = 500;
         while !out.is_char_boundary(cut) {
@@ -419,7 +432,20 @@ async fn record_outcomes(
             }
         }
         let mut write = Vec::with_capacity(batch.len() + streak.len());
-        for r in batch.drain(..) {
+        let stopped = fatal.lock().expect("fatal lock").is_some();
+        for mut r in batch.drain(..) {
+            if stopped
+                && matches!(
+                    r.outcome,
+                    Outcome::Failed {
+                        bounce: Some(_),
+                        ..
+                    }
+                )
+            {
+                // After a fatal stop, refusals still arriving say nothing about their recipients.
+                r.outcome = Outcome::Released;
+            }
             match &r.outcome {
                 Outcome::Failed {
                     bounce: Some(_), ..
@@ -505,6 +531,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn errors_read_the_same_for_every_recipient() {
+        assert_eq!(
+            one_line(
+                "permanent error (550): 5.1.1 <bad3@example.org>: Recipient\r\n address rejected"
+            ),
+            "permanent error (550): 5.1.1 <recipient>: Recipient address rejected"
+        );
     }
 
     #[test]

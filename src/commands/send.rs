@@ -245,31 +245,40 @@ async fn send_campaign(
     args: &SendArgs,
 ) -> anyhow::Result<ExitCode> {
     let number = i64::from(rendered.number.get());
-    let campaign = store
-        .campaign_for_issue(
-            number,
-            &issue.content_hash(),
-            &rendered.title,
-            &issue.source,
-        )
-        .await?;
-    let mut counts = store.delivery_counts(campaign.id).await?;
-    if campaign.state == "done" && counts.deferred == 0 {
-        println!(
-            "issue {number} was already sent ({} sent, {} failed, {} skipped); nothing to do. `newsletter status {number}` shows the details",
-            counts.sent, counts.failed, counts.skipped
-        );
-        return Ok(ExitCode::SUCCESS);
+    let hash = issue.content_hash();
+    // Look before writing anything: a refusal below leaves the database as it was.
+    let existing = store.campaign_by_number(number).await?;
+    let mut counts = match &existing {
+        Some(c) => store.delivery_counts(c.id).await?,
+        None => Default::default(),
+    };
+    if let Some(c) = &existing {
+        if c.content_hash != hash && c.state != "created" {
+            return Err(crate::store::StoreError::ContentChanged {
+                number,
+                started: c.content_hash.clone(),
+                now: hash,
+            }
+            .into());
+        }
+        if c.state == "done" && counts.deferred == 0 {
+            println!(
+                "issue {number} was already sent ({} sent, {} failed, {} skipped); nothing to do. `newsletter status {number}` shows the details",
+                counts.sent, counts.failed, counts.skipped
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
     }
-    let recipients = if campaign.state == "created" {
+    let started = existing.as_ref().is_some_and(|c| c.state != "created");
+    let recipients = if started {
+        counts.queued + counts.sending + counts.deferred
+    } else {
         store
             .stats()
             .await?
             .iter()
             .find(|(s, _)| *s == SubscriberStatus::Active)
             .map_or(0, |(_, n)| *n)
-    } else {
-        counts.queued + counts.sending + counts.deferred
     };
     if !args.yes {
         if !std::io::stdin().is_terminal() {
@@ -277,11 +286,7 @@ async fn send_campaign(
                 "not sending without confirmation: standard input is not a terminal. Pass --yes to send issue {number} to {recipients} recipient(s)"
             );
         }
-        let resumed = if campaign.state == "created" {
-            ""
-        } else {
-            " (resuming)"
-        };
+        let resumed = if started { " (resuming)" } else { "" };
         eprintln!("Issue:      {number}{resumed}");
         eprintln!("Subject:    {}", rendered.title);
         eprintln!("From:       {}", config.mail.from);
@@ -297,6 +302,9 @@ async fn send_campaign(
             return Ok(ExitCode::from(1));
         }
     }
+    let campaign = store
+        .campaign_for_issue(number, &hash, &rendered.title, &issue.source)
+        .await?;
     transport
         .preflight()
         .await

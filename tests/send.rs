@@ -1,0 +1,586 @@
+//! `newsletter send`, `status` and `worker`, run as the real binary against real SMTP servers
+//! (Postfix's smtp-sink, and aiosmtpd for per-recipient faults), on SQLite and PostgreSQL.
+
+#[macro_use]
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::db::TestDb;
+use common::smtp::{Server, Stored, python_strict_check};
+use newsletter::domain::{EmailAddress, SubscriberStatus};
+use newsletter::mail::Verp;
+use newsletter::store::Store;
+
+both_backends!(thousand_subscribers_get_one_message_each);
+
+const BOUNCE_DOMAIN: &str = "bounces.this-week-in-rust.org";
+
+fn issue_576() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/2024-11-27-this-week-in-rust-576.md")
+}
+
+fn small_issue() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md")
+}
+
+/// A work folder and a database, and the binary run in that folder against that database.
+struct Env {
+    db: TestDb,
+    dir: tempfile::TempDir,
+    vars: Vec<(String, String)>,
+}
+
+impl Env {
+    fn new(db: TestDb) -> Env {
+        Env {
+            db,
+            dir: tempfile::tempdir().unwrap(),
+            // Fast retries, so fault tests finish in seconds.
+            vars: vec![
+                ("NEWSLETTER_SEND__RETRY_BASE_SECS".into(), "1".into()),
+                ("NEWSLETTER_SEND__RETRY_MAX_SECS".into(), "2".into()),
+            ],
+        }
+    }
+
+    fn var(mut self, k: &str, v: &str) -> Env {
+        self.vars.push((k.into(), v.into()));
+        self
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_newsletter"));
+        c.current_dir(self.dir.path())
+            .env_remove("NEWSLETTER_CONFIG")
+            .env_remove("NEWSLETTER_TRANSPORT")
+            .env_remove("NEWSLETTER_SMTP_PASSWORD")
+            .env("NEWSLETTER_DATABASE_URL", self.db.url())
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Imports `emails` through `subscribers import`.
+    fn subscribe(&self, emails: &[String]) {
+        let csv = self.dir.path().join("subscribers.csv");
+        let mut text = String::from("email\n");
+        for e in emails {
+            text.push_str(e);
+            text.push('\n');
+        }
+        std::fs::write(&csv, text).unwrap();
+        let out = self.run(&["subscribers", "import", csv.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+
+    fn send(&self, issue: &Path, transport: &str, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "send",
+            issue.to_str().unwrap(),
+            "--yes",
+            "--transport",
+            transport,
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    async fn store(&self) -> Store {
+        Store::connect(&self.db.url()).await.unwrap()
+    }
+
+    fn status_json(&self, issue: u32) -> serde_json::Value {
+        let out = self.run(&["status", &issue.to_string(), "--format", "json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn emails(prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("{prefix}{i:05}@example.org"))
+        .collect()
+}
+
+/// Messages per envelope recipient.
+fn per_recipient(messages: &[Stored]) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for s in messages {
+        *m.entry(s.rcpt.clone()).or_insert(0) += 1;
+    }
+    m
+}
+
+async fn thousand_subscribers_get_one_message_each(db: TestDb) {
+    let env = Env::new(db);
+    let list = emails("reader", 1000);
+    env.subscribe(&list);
+    let sink = Server::sink(&[]);
+    let out = env.send(&issue_576(), &sink.url(), &["--concurrency", "8"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("sent 1000, failed permanently 0"),
+        "{}",
+        stderr(&out)
+    );
+
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1000);
+    let counts = per_recipient(&messages);
+    assert_eq!(counts.len(), 1000, "every subscriber, once");
+    assert!(counts.values().all(|&n| n == 1));
+
+    let store = env.store().await;
+    let campaign = store.campaign_by_number(576).await.unwrap().unwrap();
+    let verp = Verp::new(&store.verp_key().await.unwrap(), BOUNCE_DOMAIN);
+    let mut message_ids = HashSet::new();
+    let mut tokens = HashSet::new();
+    for m in &messages {
+        let sub = store
+            .find_by_email(&EmailAddress::parse(&m.rcpt).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.headers["to"], format!("<{}>", m.rcpt));
+        // The subscriber's own token, in both the header and the body's footer link.
+        assert_eq!(m.unsubscribe_token(), sub.token.expose());
+        let url = format!(
+            "https://this-week-in-rust.org/newsletter/unsubscribe/{}",
+            sub.token.expose()
+        );
+        assert!(
+            String::from_utf8_lossy(&m.raw)
+                .replace("=\r\n", "")
+                .contains(&url),
+            "footer link of {}",
+            m.rcpt
+        );
+        assert_eq!(
+            m.headers["list-unsubscribe-post"],
+            "List-Unsubscribe=One-Click"
+        );
+        // Message-ID derived from (campaign, subscriber); VERP sender names exactly this delivery.
+        assert_eq!(
+            m.headers["message-id"],
+            format!("<issue-576.s{}@{BOUNCE_DOMAIN}>", sub.id)
+        );
+        assert_eq!(verp.parse(&m.mail_from), Some((campaign.id, sub.id)));
+        message_ids.insert(m.headers["message-id"].clone());
+        tokens.insert(m.unsubscribe_token());
+        let longest = m.raw.split(|&b| b == b'\n').map(<[u8]>::len).max().unwrap();
+        assert!(longest <= 998, "{} has a {longest}-octet line", m.rcpt);
+    }
+    assert_eq!((message_ids.len(), tokens.len()), (1000, 1000));
+
+    let (parsed, defects, problems) = python_strict_check(sink.dir.path());
+    assert_eq!(
+        (parsed, defects),
+        (1000, 0),
+        "Python email policy.strict: {problems}"
+    );
+
+    // Running the same command again sends nothing.
+    let again = env.send(&issue_576(), &sink.url(), &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains("already sent"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(sink.messages().len(), 1000);
+
+    let status = env.status_json(576);
+    assert_eq!(status["state"], "done");
+    assert_eq!(status["counts"]["sent"], 1000);
+    assert_eq!(status["total"], 1000);
+    assert!(status["finished_at"].as_i64().is_some());
+}
+
+#[tokio::test]
+async fn transient_4xx_is_retried_until_delivered() {
+    let env = Env::new(TestDb::sqlite());
+    let mut list = emails("reader", 24);
+    list.extend(emails("retry", 6));
+    env.subscribe(&list);
+    let server = Server::faulty(&["--defer-once", "retry"]);
+    let out = env.send(&small_issue(), &server.url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let counts = per_recipient(&server.messages());
+    assert_eq!(counts.len(), 30, "{counts:?}");
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+    let status = env.status_json(912);
+    assert_eq!(status["counts"]["sent"], 30);
+    assert_eq!(status["counts"]["deferred"], 0);
+}
+
+#[tokio::test]
+async fn transient_failures_beyond_the_attempts_are_deferred_then_retried_by_a_rerun() {
+    // Every attempt to the retry addresses gets 451 in the first run (one attempt allowed).
+    let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SEND__MAX_ATTEMPTS", "1");
+    let mut list = emails("reader", 10);
+    list.extend(emails("retry", 3));
+    env.subscribe(&list);
+    let server = Server::faulty(&["--defer-once", "retry"]);
+    let out = env.send(&small_issue(), &server.url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("deferred 3"), "{}", stderr(&out));
+    let status = env.status_json(912);
+    assert_eq!(status["counts"]["deferred"], 3);
+    assert!(
+        status["top_failures"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("4.7.1"),
+        "{status}"
+    );
+    // A later run retries only the deferred ones.
+    let out = env.send(&small_issue(), &server.url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("sent 3,"), "{}", stderr(&out));
+    let counts = per_recipient(&server.messages());
+    assert_eq!(counts.len(), 13);
+    assert!(counts.values().all(|&n| n == 1));
+}
+
+#[tokio::test]
+async fn permanent_5xx_fails_and_suppresses_only_those_recipients() {
+    let env = Env::new(TestDb::sqlite());
+    let mut list = emails("reader", 35);
+    for i in [3, 11, 19, 27, 31] {
+        list.insert(i, format!("bad{i}@example.org"));
+    }
+    env.subscribe(&list);
+    let server = Server::faulty(&["--reject", "bad"]);
+    let out = env.send(&small_issue(), &server.url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("sent 35, failed permanently 5"),
+        "{}",
+        stderr(&out)
+    );
+    let counts = per_recipient(&server.messages());
+    assert_eq!(counts.len(), 35);
+    assert!(counts.keys().all(|r| r.starts_with("reader")));
+
+    let store = env.store().await;
+    for e in &list {
+        let s = store
+            .find_by_email(&EmailAddress::parse(e).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let want = if e.starts_with("bad") {
+            SubscriberStatus::Bounced
+        } else {
+            SubscriberStatus::Active
+        };
+        assert_eq!(s.status, want, "{e}");
+        if e.starts_with("bad") {
+            let history = store.history(s.id).await.unwrap();
+            let detail = history.last().unwrap().detail.clone().unwrap();
+            assert!(detail.contains("5.1.1"), "{detail}");
+        }
+    }
+    let status = env.status_json(912);
+    assert_eq!(status["counts"]["failed"], 5);
+    assert_eq!(status["top_failures"][0]["count"], 5);
+}
+
+#[tokio::test]
+async fn a_relay_dropping_connections_after_data_loses_nothing() {
+    let env = Env::new(TestDb::sqlite());
+    let list = emails("reader", 60);
+    env.subscribe(&list);
+    // Every 7th message is stored, then the connection is cut before the reply: the sender cannot
+    // know it arrived, so it is sent again. Those are the only duplicates allowed.
+    let server = Server::faulty(&["--drop-every", "7"]);
+    let out = env.send(&small_issue(), &server.url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let messages = server.messages();
+    let counts = per_recipient(&messages);
+    assert_eq!(counts.len(), 60, "everyone delivered");
+    let duplicates = messages.len() - 60;
+    let dropped = messages.len() / 7;
+    assert!(
+        duplicates >= 1 && duplicates <= dropped,
+        "{duplicates} duplicates, {dropped} dropped sessions"
+    );
+    assert_eq!(env.status_json(912)["counts"]["sent"], 60);
+}
+
+#[tokio::test]
+async fn a_slow_relay_still_gets_everything_once() {
+    let env = Env::new(TestDb::sqlite());
+    env.subscribe(&emails("reader", 24));
+    // smtp-sink waits 1 s before answering each DATA.
+    let sink = Server::sink(&["-w", "1"]);
+    let out = env.send(&small_issue(), &sink.url(), &["--concurrency", "8"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let counts = per_recipient(&sink.messages());
+    assert_eq!(counts.len(), 24);
+    assert!(counts.values().all(|&n| n == 1));
+}
+
+#[tokio::test]
+async fn bad_credentials_stop_the_campaign_before_anyone_is_touched() {
+    let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SMTP_PASSWORD", "wrong");
+    let list = emails("reader", 10);
+    env.subscribe(&list);
+    let server = Server::faulty(&["--auth", "newsletter:right"]);
+    let url = format!("smtp://newsletter@127.0.0.1:{}", server.port);
+    let out = env.send(&small_issue(), &url, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("authentication failed"), "{err}");
+    assert!(!err.contains("wrong"), "the password leaked: {err}");
+    assert!(server.messages().is_empty());
+    let store = env.store().await;
+    let c = store.campaign_by_number(912).await.unwrap().unwrap();
+    assert_eq!(store.delivery_counts(c.id).await.unwrap().total(), 0);
+    for (status, n) in store.stats().await.unwrap() {
+        let want = if status == SubscriberStatus::Active {
+            10
+        } else {
+            0
+        };
+        assert_eq!(n, want, "{status}");
+    }
+    // With the right password the same command sends.
+    let env = env.var("NEWSLETTER_SMTP_PASSWORD", "right");
+    let out = env.send(&small_issue(), &url, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(per_recipient(&server.messages()).len(), 10);
+}
+
+#[tokio::test]
+async fn a_relay_refusing_every_recipient_stops_without_bouncing_anyone() {
+    let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SEND__FATAL_STREAK", "10");
+    env.subscribe(&emails("reader", 60));
+    let refusing = Server::sink(&["-f", "mail", "-B", "550 5.7.1 Sender address rejected"]);
+    let out = env.send(&small_issue(), &refusing.url(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refused permanently"),
+        "{}",
+        stderr(&out)
+    );
+    let store = env.store().await;
+    let c = store.campaign_by_number(912).await.unwrap().unwrap();
+    let counts = store.delivery_counts(c.id).await.unwrap();
+    assert_eq!(counts.failed, 0, "{counts:?}");
+    for (status, n) in store.stats().await.unwrap() {
+        let want = if status == SubscriberStatus::Active {
+            60
+        } else {
+            0
+        };
+        assert_eq!(n, want, "{status}");
+    }
+    // Once the relay is fixed, the same command delivers to everyone (after the leases of the
+    // stopped run's in-flight messages end).
+    let good = Server::sink(&[]);
+    let env = env.var("NEWSLETTER_SEND__LEASE_SECS", "1");
+    let out = env.send(&small_issue(), &good.url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let counts = per_recipient(&good.messages());
+    assert_eq!(counts.len(), 60);
+    assert!(counts.values().all(|&n| n == 1));
+}
+
+#[tokio::test]
+async fn refuses_without_confirmation_or_with_check_errors_and_supports_dry_run_and_test_to() {
+    let env = Env::new(TestDb::sqlite());
+    env.subscribe(&emails("reader", 5));
+    let sink = Server::sink(&[]);
+    // No terminal and no --yes.
+    let out = env.run(&[
+        "send",
+        small_issue().to_str().unwrap(),
+        "--transport",
+        &sink.url(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    // A draft with check errors.
+    if let Some(draft) = common::seeds().first() {
+        let out = env.send(draft, &sink.url(), &[]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("nothing was sent") && err.contains("--force"),
+            "{err}"
+        );
+    }
+    // Dry run: every message built, nothing sent or recorded.
+    let out = env.send(&small_issue(), &sink.url(), &["--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("5 message(s) built"),
+        "{}",
+        stderr(&out)
+    );
+    // Test copy: one message, no campaign.
+    let out = env.send(
+        &small_issue(),
+        &sink.url(),
+        &["--test-to", "editor@example.org"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].rcpt, "editor@example.org");
+    assert!(messages[0].unsubscribe_token().starts_with("SAMPLE-token"));
+    let status = env.run(&["status"]);
+    assert_eq!(status.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&status.stderr).contains("no campaigns"));
+}
+
+#[tokio::test]
+async fn ctrl_c_finishes_in_flight_messages_and_the_rerun_resumes_without_duplicates() {
+    let env = Env::new(TestDb::sqlite());
+    env.subscribe(&emails("reader", 40));
+    let sink = Server::sink(&["-w", "1"]);
+    let child = env
+        .command(&[
+            "send",
+            small_issue().to_str().unwrap(),
+            "--yes",
+            "--concurrency",
+            "4",
+            "--transport",
+            &sink.url(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("run the same command again"),
+        "{}",
+        stderr(&out)
+    );
+    let first = sink.messages().len();
+    assert!((1..40).contains(&first), "{first} sent before Ctrl-C");
+    let out = env.send(&small_issue(), &sink.url(), &["--concurrency", "8"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 40, "a graceful stop leaves no duplicates");
+    assert_eq!(per_recipient(&messages).len(), 40);
+}
+
+#[tokio::test]
+async fn one_click_unsubscribe_from_the_header_works_and_later_leavers_are_skipped() {
+    let env = Env::new(TestDb::sqlite());
+    let port = common::smtp::free_port();
+    let base = format!("http://127.0.0.1:{port}/unsubscribe/");
+    let env = env.var("NEWSLETTER_SITE__UNSUBSCRIBE_URL", &base);
+    env.subscribe(&emails("reader", 5));
+    let mut server = env
+        .command(&["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.starts_with("listening"), "{line}");
+
+    let sink = Server::sink(&[]);
+    let out = env.send(&issue_576(), &sink.url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let messages = sink.messages();
+    let first = messages
+        .iter()
+        .find(|m| m.rcpt == "reader00000@example.org")
+        .unwrap();
+    // RFC 8058: POST "List-Unsubscribe=One-Click" to the URL in the header.
+    let header = &first.headers["list-unsubscribe"];
+    let url = header.split('>').next().unwrap().trim_start_matches('<');
+    assert!(url.starts_with(&base), "{header}");
+    assert_eq!(http_post(url, "List-Unsubscribe=One-Click"), 200);
+    let store = env.store().await;
+    let email = EmailAddress::parse("reader00000@example.org").unwrap();
+    assert_eq!(
+        store.find_by_email(&email).await.unwrap().unwrap().status,
+        SubscriberStatus::Unsubscribed
+    );
+
+    // The next issue is queued; then reader 1 leaves before a worker delivers it.
+    let out = env.send(&small_issue(), &sink.url(), &["--enqueue-only"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("queued for 4 recipient(s)"),
+        "{}",
+        stderr(&out)
+    );
+    let second = messages
+        .iter()
+        .find(|m| m.rcpt == "reader00001@example.org")
+        .unwrap();
+    assert_eq!(
+        http_post(
+            &format!("{base}{}", second.unsubscribe_token()),
+            "List-Unsubscribe=One-Click"
+        ),
+        200
+    );
+    let out = env.run(&["worker", "--once", "--transport", &sink.url()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("sent 3, failed permanently 0, deferred 0, skipped 1"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// A form POST over a plain socket; returns the status code.
+fn http_post(url: &str, body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, path) = rest.split_at(rest.find('/').unwrap());
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    reply.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
