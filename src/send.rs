@@ -109,7 +109,10 @@ pub async fn deliver(
         // Rows wait in the channel for a free sender; keep the batch small enough that a lease
         // cannot run out while they wait.
         let batch = claim_size(settings);
-        let (work_tx, work_rx) = mpsc::channel::<Delivery>(batch as usize);
+        let (work_tx, work_rx) = mpsc::channel::<(Delivery, Instant)>(batch as usize);
+        // Claim more only when the pipeline runs low, so claimed rows never wait long.
+        let low_water = (concurrency * 2) as u64;
+        let drained = Arc::new(tokio::sync::Notify::new());
         let work_rx = Arc::new(Mutex::new(work_rx));
         let (done_tx, done_rx) = mpsc::channel::<Recorded>(concurrency * 4 + batch as usize);
         let in_flight = Arc::new(AtomicU64::new(0));
@@ -126,6 +129,7 @@ pub async fn deliver(
                 settings.fatal_streak.max(1),
                 fatal.clone(),
                 halt.clone(),
+                drained.clone(),
             )
             .in_current_span(),
         );
@@ -157,6 +161,14 @@ pub async fn deliver(
                 if halt.load(Ordering::SeqCst) {
                     break;
                 }
+                if in_flight.load(Ordering::SeqCst) > low_water {
+                    tokio::select! {
+                        _ = drained.notified() => {}
+                        _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                        _ = stop.changed() => {}
+                    }
+                    continue;
+                }
                 claim_no += 1;
                 let owner = format!("{}:{claim_no}", job.worker_id);
                 let claimed = store
@@ -164,8 +176,9 @@ pub async fn deliver(
                     .await?;
                 if !claimed.is_empty() {
                     in_flight.fetch_add(claimed.len() as u64, Ordering::SeqCst);
+                    let now = Instant::now();
                     for d in claimed {
-                        if work_tx.send(d).await.is_err() {
+                        if work_tx.send((d, now)).await.is_err() {
                             break;
                         }
                     }
@@ -232,10 +245,11 @@ pub async fn deliver(
     .await
 }
 
-/// Deliveries claimed at a time: the configured batch, but no more than can be sent at the configured
-/// rate in a quarter of the lease.
+/// Deliveries claimed at a time: the configured batch, but no more than a few per connection, and no
+/// more than can be sent at the configured rate in a quarter of the lease.
 fn claim_size(settings: &SendSettings) -> i64 {
-    let mut batch = settings.batch.max(1);
+    let per_connection = (settings.concurrency.max(1) * 4) as i64;
+    let mut batch = settings.batch.clamp(1, per_connection.max(16));
     if settings.rate > 0.0 {
         let per_lease = (settings.rate * settings.lease_secs as f64 / 4.0) as i64;
         batch = batch.min(per_lease.max(1));
@@ -255,18 +269,21 @@ fn rate_limiter(settings: &SendSettings) -> Option<Arc<DefaultDirectRateLimiter>
 
 async fn send_loop(
     job: Arc<Job>,
-    work: Arc<Mutex<mpsc::Receiver<Delivery>>>,
+    work: Arc<Mutex<mpsc::Receiver<(Delivery, Instant)>>>,
     done: mpsc::Sender<Recorded>,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
     halt: Arc<AtomicBool>,
     settings: SendSettings,
     fatal: Arc<std::sync::Mutex<Option<String>>>,
 ) {
+    let lease = Duration::from_secs(settings.lease_secs.max(1) as u64);
     let mut buf = Vec::new();
     loop {
         let next = work.lock().await.recv().await;
-        let Some(d) = next else { return };
-        let outcome = if halt.load(Ordering::SeqCst) {
+        let Some((d, claimed_at)) = next else { return };
+        // A row that waited past half its lease may be claimed by another worker before this one
+        // finishes sending it: give it back rather than risk a duplicate.
+        let outcome = if halt.load(Ordering::SeqCst) || claimed_at.elapsed() > lease / 2 {
             Outcome::Released
         } else {
             let span = tracing::debug_span!("delivery", subscriber_id = d.subscriber_id);
@@ -415,6 +432,7 @@ async fn record_outcomes(
     fatal_streak: usize,
     fatal: Arc<std::sync::Mutex<Option<String>>>,
     halt: Arc<AtomicBool>,
+    drained: Arc<tokio::sync::Notify>,
 ) -> Result<(), StoreError> {
     // Permanent refusals in a row are held back until a success shows the relay is fine.
     let mut streak: Vec<Recorded> = Vec::new();
@@ -508,6 +526,7 @@ async fn record_outcomes(
             counters.add(field, 1);
         }
         in_flight.fetch_sub(write.len() as u64, Ordering::SeqCst);
+        drained.notify_one();
     }
     Ok(())
 }
@@ -548,7 +567,11 @@ mod tests {
         let mut s = Config::defaults().send;
         s.batch = 500;
         s.rate = 0.0;
+        s.concurrency = 200;
         assert_eq!(claim_size(&s), 500);
+        s.concurrency = 8;
+        assert_eq!(claim_size(&s), 32);
+        s.concurrency = 200;
         s.rate = 2.0;
         s.lease_secs = 120;
         assert_eq!(claim_size(&s), 60);
