@@ -47,6 +47,22 @@ pub struct Config {
     pub subscribe: SubscribeSettings,
     /// The delivery engine.
     pub send: SendSettings,
+    /// DKIM signing.
+    pub dkim: DkimSettings,
+}
+
+/// DKIM signing of every message.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimSettings {
+    /// Sign or not.
+    pub enabled: bool,
+    /// The signing domain (d=).
+    pub domain: String,
+    /// The selector (s=): the key is published at `<selector>._domainkey.<domain>`.
+    pub selector: String,
+    /// PEM file with the RSA private key.
+    pub key_file: String,
 }
 
 /// The delivery engine of `send` and `worker`.
@@ -230,7 +246,7 @@ fn parse_layer(name: &str, text: &str) -> Result<toml::Table, ConfigError> {
         })
 }
 
-/// `NEWSLETTER_SITE__NAME=x` becomes `[site] name = "x"`. Integers stay integers.
+/// `NEWSLETTER_SITE__NAME=x` becomes `[site] name = "x"`. Numbers and `true`/`false` keep their type.
 fn env_layer(vars: impl Iterator<Item = (String, String)>) -> toml::Table {
     let mut table = toml::Table::new();
     for (key, value) in vars {
@@ -240,10 +256,15 @@ fn env_layer(vars: impl Iterator<Item = (String, String)>) -> toml::Table {
         let Some((section, field)) = rest.split_once("__") else {
             continue;
         };
-        let v = value
-            .parse::<i64>()
-            .map(toml::Value::Integer)
-            .unwrap_or(toml::Value::String(value));
+        let v = if let Ok(i) = value.parse::<i64>() {
+            toml::Value::Integer(i)
+        } else if let Ok(f) = value.parse::<f64>() {
+            toml::Value::Float(f)
+        } else if let Ok(b) = value.parse::<bool>() {
+            toml::Value::Boolean(b)
+        } else {
+            toml::Value::String(value)
+        };
         let section = table
             .entry(section.to_ascii_lowercase())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));

@@ -7,6 +7,7 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dkim;
 pub mod domain;
 pub mod issue;
 pub mod mail;

@@ -89,6 +89,8 @@ pub struct Job {
     pub transport: Arc<Transport>,
     /// Unique per process, e.g. `host:pid:random`; each claim adds a batch number.
     pub worker_id: String,
+    /// Signs each message when DKIM is configured.
+    pub dkim: Option<Arc<crate::dkim::Signer>>,
 }
 
 /// Delivers everything claimable in the campaign until it is done, `stop` turns true, or a fatal
@@ -348,6 +350,9 @@ async fn attempt(
         unix_now(),
         buf,
     );
+    if let Some(signer) = &job.dkim {
+        signer.sign(buf, unix_now());
+    }
     if let Some(l) = limiter {
         l.until_ready().await;
     }

@@ -727,3 +727,74 @@ async fn a_relay_that_is_down_fails_over_to_the_next() {
     assert_eq!(counts.len(), 20);
     assert!(counts.values().all(|&n| n == 1));
 }
+
+#[tokio::test]
+async fn dkim_signatures_verify_with_dkimpy() {
+    let env = Env::new(TestDb::sqlite());
+    let key = env.dir.path().join("dkim.pem");
+    let made = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+    let public = Command::new("openssl")
+        .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(public.status.success());
+    use base64::Engine;
+    let p = base64::engine::general_purpose::STANDARD.encode(&public.stdout);
+    let env = env
+        .var("NEWSLETTER_DKIM__ENABLED", "true")
+        .var("NEWSLETTER_DKIM__DOMAIN", "this-week-in-rust.org")
+        .var("NEWSLETTER_DKIM__SELECTOR", "nl2026")
+        .var("NEWSLETTER_DKIM__KEY_FILE", key.to_str().unwrap());
+    env.subscribe(&emails("reader", 3));
+    let sink = Server::sink(&[]);
+    let out = env.send(&issue_576(), &sink.url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 3);
+    // dkimpy verifies each message with the public key served by a DNS stub; then a tampered copy
+    // (List-Unsubscribe changed) must fail.
+    let script = r#"
+import dkim, sys
+record = ("v=DKIM1; k=rsa; p=" + sys.argv[1]).encode()
+def dns(name, timeout=5):
+    assert name == b"nl2026._domainkey.this-week-in-rust.org.", name
+    return record
+for path in sys.argv[2:]:
+    raw = open(path, "rb").read()
+    # Drop the lines smtp-sink prepends before the message itself.
+    raw = raw[raw.index(b"DKIM-Signature:"):]
+    sig = dkim.DKIM(raw)
+    ok = sig.verify(dnsfunc=dns)
+    signed = [h[0].decode().lower() for h in sig.signed_headers] if ok else []
+    for h in ["from", "to", "subject", "date", "message-id", "list-id", "list-unsubscribe", "list-unsubscribe-post"]:
+        assert h in signed, (h, signed)
+    tampered = raw.replace(b"List-Unsubscribe: <https", b"List-Unsubscribe: <http")
+    bad = dkim.verify(tampered, dnsfunc=dns)
+    print(path.rsplit("/", 1)[-1], ok, bad, "c=relaxed/relaxed" in raw.decode("ascii", "replace"))
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", script, &p]);
+    for m in &messages {
+        cmd.arg(&m.path);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 3, "{text}");
+    for line in text.lines() {
+        assert!(line.ends_with(" True False True"), "{text}");
+    }
+}

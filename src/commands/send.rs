@@ -93,6 +93,19 @@ fn prepare(config: &Config, path: &Path, force: bool) -> anyhow::Result<(Issue, 
     Ok((issue, rendered))
 }
 
+/// The DKIM signer, when `[dkim] enabled`.
+fn dkim_signer(config: &Config) -> anyhow::Result<Option<crate::dkim::Signer>> {
+    let d = &config.dkim;
+    if !d.enabled {
+        return Ok(None);
+    }
+    Ok(Some(crate::dkim::Signer::from_pem_file(
+        &d.key_file,
+        &d.domain,
+        &d.selector,
+    )?))
+}
+
 fn campaign_key(number: i64) -> String {
     format!("issue-{number}")
 }
@@ -115,6 +128,8 @@ fn worker_id() -> String {
 pub fn send(config: Option<&Path>, url: Option<&str>, args: &SendArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(config, args.concurrency, args.rate)?;
     let (issue, rendered) = prepare(&config, &args.issue, args.force)?;
+    // A DKIM key that does not load stops the send before anything is written.
+    dkim_signer(&config)?;
     let html_size = rendered.html_len(&render::sample_unsubscribe_url(&config.site));
     let rt = runtime()?;
     // lettre's connection pool needs the runtime from its creation to its drop.
@@ -159,7 +174,7 @@ async fn send_test(
     );
     let factory = MessageFactory::new(rendered, &config.mail, &key);
     let url = render::sample_unsubscribe_url(&config.site);
-    let message = factory.for_recipient(
+    let mut message = factory.for_recipient(
         &MailRecipient {
             email: &to,
             subscriber_id: 0,
@@ -167,6 +182,9 @@ async fn send_test(
         },
         unix_now(),
     );
+    if let Some(signer) = dkim_signer(config)? {
+        signer.sign(&mut message, unix_now());
+    }
     let from = format!("bounces@{}", config.mail.bounce_domain);
     transport
         .deliver(&from, &to, &key, &message)
@@ -363,6 +381,7 @@ async fn run_campaign(
         unsubscribe_base: config.site.unsubscribe_url.clone(),
         transport,
         worker_id: worker_id(),
+        dkim: dkim_signer(config)?.map(Arc::new),
         campaign,
     });
     let counters = Arc::new(Counters::default());
