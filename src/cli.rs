@@ -66,6 +66,9 @@ pub enum Command {
     },
     /// Deliver campaigns queued with `send --enqueue-only`; run one per machine against PostgreSQL.
     Worker(WorkerArgs),
+    /// Process bounces and complaints, explain them, and list the bounce log.
+    #[command(subcommand)]
+    Bounces(BouncesCommand),
     /// Serve the subscriber-facing web pages (unsubscribe, RFC 8058 one-click) until Ctrl-C.
     Serve {
         /// Listen address (default from config: 127.0.0.1:8080; port 0 picks a free port).
@@ -124,6 +127,47 @@ pub struct WorkerArgs {
     /// Transport URL (default from config).
     #[arg(long, env = "NEWSLETTER_TRANSPORT", value_name = "URL")]
     pub transport: Option<String>,
+}
+
+/// `newsletter bounces …`
+#[derive(Debug, Subcommand)]
+pub enum BouncesCommand {
+    /// Read bounces and complaints, suppress the right subscribers (exit 75 if the database is down).
+    Process {
+        /// A Maildir: messages in new/ are handled and moved to cur/.
+        #[arg(long, value_name = "DIR", group = "source")]
+        maildir: Option<PathBuf>,
+        /// An mbox file (left as it is).
+        #[arg(long, value_name = "FILE", group = "source")]
+        mbox: Option<PathBuf>,
+        /// One message on standard input (for a Postfix pipe or alias).
+        #[arg(long, group = "source")]
+        stdin: bool,
+        /// The envelope recipient, when the MTA passes it (Postfix pipe: ${recipient}).
+        #[arg(long, value_name = "ADDR", requires = "stdin")]
+        recipient: Option<String>,
+        /// Where messages that cannot be attributed or parsed go (a Maildir; default from config).
+        #[arg(long, value_name = "DIR")]
+        quarantine: Option<PathBuf>,
+    },
+    /// Explain what each message is and what it would do; changes nothing.
+    Inspect {
+        /// Message files (.eml).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
+        format: StatusFormat,
+    },
+    /// The bounce log, newest first.
+    List {
+        /// Only bounces received on or after this date (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
+        format: StatusFormat,
+    },
 }
 
 /// Output format of `status`.
@@ -280,6 +324,9 @@ pub fn run(cli: Cli) -> ExitCode {
         ),
         Command::Worker(args) => {
             crate::commands::worker(cli.config.as_deref(), cli.database_url.as_deref(), args)
+        }
+        Command::Bounces(cmd) => {
+            crate::commands::bounces(cli.config.as_deref(), cli.database_url.as_deref(), cmd)
         }
         Command::Subscribers(cmd) => {
             crate::commands::subscribers(cli.config.as_deref(), cli.database_url.as_deref(), cmd)

@@ -49,6 +49,20 @@ pub struct Config {
     pub send: SendSettings,
     /// DKIM signing.
     pub dkim: DkimSettings,
+    /// Bounce processing.
+    pub bounces: BounceSettings,
+}
+
+/// Bounce processing and the suppression policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BounceSettings {
+    /// Soft bounces in distinct campaigns that suppress a subscriber.
+    pub soft_limit: i64,
+    /// The window, in days, in which those soft bounces must fall.
+    pub soft_window_days: i64,
+    /// Maildir where messages that cannot be attributed or parsed are kept.
+    pub quarantine: String,
 }
 
 /// DKIM signing of every message.

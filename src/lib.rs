@@ -3,6 +3,7 @@
 //! The data flow is `issue` → `render` → `mail` → `store` → `send` (and later `bounce`); each module
 //! has one small public entry point. The binary only parses arguments: see [`cli`].
 
+pub mod bounce;
 pub mod check;
 pub mod cli;
 pub mod commands;

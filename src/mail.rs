@@ -411,6 +411,11 @@ impl Verp {
         }
     }
 
+    /// The bounce domain (also the domain of our Message-IDs).
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
     /// The envelope sender for one delivery.
     pub fn address(&self, campaign_id: i64, subscriber_id: i64) -> String {
         format!(

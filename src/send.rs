@@ -288,7 +288,11 @@ async fn send_loop(
         let outcome = if halt.load(Ordering::SeqCst) || claimed_at.elapsed() > lease / 2 {
             Outcome::Released
         } else {
-            let span = tracing::debug_span!("delivery", subscriber_id = d.subscriber_id);
+            let span = tracing::debug_span!(
+                "delivery",
+                subscriber_id = d.subscriber_id,
+                attempt = d.attempts
+            );
             let outcome = attempt(&job, &d, limiter.as_deref(), &settings, &mut buf)
                 .instrument(span)
                 .await;

@@ -798,3 +798,89 @@ for path in sys.argv[2:]:
         assert!(line.ends_with(" True False True"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn the_rate_limit_paces_messages_handed_to_smtp() {
+    // 21 messages at 10/s with a burst of 1: the last one cannot leave before 2 s.
+    let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SEND__BURST", "1");
+    env.subscribe(&emails("reader", 21));
+    let sink = Server::sink(&[]);
+    let started = std::time::Instant::now();
+    let out = env.send(&small_issue(), &sink.url(), &["--rate", "10"]);
+    let elapsed = started.elapsed();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(per_recipient(&sink.messages()).len(), 21);
+    assert!(
+        elapsed >= Duration::from_millis(1900),
+        "21 messages at 10/s took only {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_tls_failure_stops_before_anyone_is_touched() {
+    let env = Env::new(TestDb::sqlite());
+    env.subscribe(&emails("reader", 5));
+    // A STARTTLS server whose self-signed certificate no verifier trusts.
+    let dir = env.dir.path();
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(dir.join("tls.key"))
+        .arg("-out")
+        .arg(dir.join("tls.crt"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+    let port = common::smtp::free_port();
+    let mailbox = tempfile::tempdir().unwrap();
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "--tlscert",
+        ])
+        .arg(dir.join("tls.crt"))
+        .arg("--tlskey")
+        .arg(dir.join("tls.key"))
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(mailbox.path())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!("smtp://localhost:{port}?tls=starttls");
+    let out = env.send(&small_issue(), &url, &[]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("TLS"),
+        "{}",
+        stderr(&out)
+    );
+    let store = env.store().await;
+    let c = store.campaign_by_number(912).await.unwrap().unwrap();
+    assert_eq!(store.delivery_counts(c.id).await.unwrap().total(), 0);
+}

@@ -1,7 +1,10 @@
 //! One function per command. They print for people; the stages they call return data.
 
+mod bounces;
 mod send;
 mod subscribers;
+
+pub use bounces::{bounces, split_mbox};
 
 pub use send::{send, status, worker};
 pub use subscribers::{open_store, subscribers};

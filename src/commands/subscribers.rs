@@ -145,6 +145,22 @@ async fn run(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode
                     e.detail.as_deref().unwrap_or("")
                 );
             }
+            let bounces = store.bounces(0, Some(s.id), 1000).await?;
+            println!("bounces:  {}", if bounces.is_empty() { "none" } else { "" });
+            for b in bounces {
+                println!(
+                    "  {}  {:<9} {:<6} {}  ({} via {}){}",
+                    crate::domain::rfc5322_date(b.received_at),
+                    b.kind,
+                    b.status.as_deref().unwrap_or("-"),
+                    b.diagnostic.as_deref().unwrap_or(""),
+                    b.source,
+                    b.attribution,
+                    b.campaign_id
+                        .map(|c| format!(", campaign {c}"))
+                        .unwrap_or_default()
+                );
+            }
         }
         SubscribersCommand::Stats => {
             let stats = store.stats().await?;

@@ -814,5 +814,7 @@ pub struct ImportSummary {
 }
 
 // After the macros above, which the queue uses.
+mod bounces;
 mod queue;
+pub use bounces::{Applied, BounceEntry, BouncePolicy, BounceRecord};
 pub use queue::{Campaign, CampaignTimes, Delivery, DeliveryCounts, Outcome, Recorded, SyncBounce};

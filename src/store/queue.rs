@@ -253,23 +253,42 @@ impl Store {
             Backend::Postgres(_) => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite(_) => "",
         };
-        let sql = format!(
+        // Two index-driven claims (fresh rows, then expired leases) rather than one query with OR and
+        // ORDER BY: that one walks every row already sent on each claim, which is quadratic over a
+        // campaign. Order does not matter to delivery.
+        let fresh = format!(
             "UPDATE deliveries SET state = 'sending', lease_owner = $2, lease_until = $3, attempts = attempts + 1, updated_at = $4 \
              WHERE campaign_id = $1 AND subscriber_id IN (\
-               SELECT subscriber_id FROM deliveries WHERE campaign_id = $1 \
-               AND ((state = 'queued' AND (not_before IS NULL OR not_before <= $4)) OR (state = 'sending' AND lease_until < $4)) \
-               ORDER BY subscriber_id LIMIT $5{lock})"
+               SELECT subscriber_id FROM deliveries WHERE campaign_id = $1 AND state = 'queued' \
+               AND (not_before IS NULL OR not_before <= $4) LIMIT $5{lock})"
+        );
+        let expired = format!(
+            "UPDATE deliveries SET state = 'sending', lease_owner = $2, lease_until = $3, attempts = attempts + 1, updated_at = $4 \
+             WHERE campaign_id = $1 AND subscriber_id IN (\
+               SELECT subscriber_id FROM deliveries WHERE campaign_id = $1 AND state = 'sending' \
+               AND lease_until < $4 LIMIT $5{lock})"
         );
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
-            sqlx::query(sqlx::AssertSqlSafe(sql))
+            let got = sqlx::query(sqlx::AssertSqlSafe(fresh))
                 .bind(campaign_id)
                 .bind(owner)
                 .bind(now + lease_secs)
                 .bind(now)
                 .bind(limit)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected() as i64;
+            if got < limit {
+                sqlx::query(sqlx::AssertSqlSafe(expired))
+                    .bind(campaign_id)
+                    .bind(owner)
+                    .bind(now + lease_secs)
+                    .bind(now)
+                    .bind(limit - got)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let rows: Vec<Delivery> = sqlx::query_as(
                 "SELECT d.subscriber_id, d.email, d.attempts, s.token, s.status, d.lease_owner AS owner \
                  FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id \

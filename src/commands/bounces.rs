@@ -1,0 +1,383 @@
+//! `newsletter bounces …`: intake from a Maildir, an mbox file or standard input; `inspect` to
+//! explain a message without changing anything; `list` for the log.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+
+use super::subscribers::{open_store, runtime};
+use crate::bounce::{self, Report};
+use crate::cli::{BouncesCommand, StatusFormat};
+use crate::config::Config;
+use crate::domain::Date;
+use crate::mail::Verp;
+use crate::store::{Applied, BouncePolicy, Store, StoreError};
+
+/// Postfix's "try again later" exit code (sysexits EX_TEMPFAIL).
+const EX_TEMPFAIL: u8 = 75;
+
+fn policy(config: &Config) -> BouncePolicy {
+    BouncePolicy {
+        soft_limit: config.bounces.soft_limit,
+        soft_window_secs: config.bounces.soft_window_days * 86_400,
+    }
+}
+
+/// Runs one `bounces` subcommand.
+pub fn bounces(
+    config: Option<&Path>,
+    url: Option<&str>,
+    cmd: &BouncesCommand,
+) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config)?;
+    let rt = runtime()?;
+    match cmd {
+        BouncesCommand::Inspect { files, format } => rt.block_on(async {
+            // Inspect needs the VERP key to recognise our addresses, but writes nothing.
+            let store = open_store(&config, url).await?;
+            let verp = Verp::new(&store.verp_key().await?, &config.mail.bounce_domain);
+            store.close().await;
+            inspect(&verp, files, *format)
+        }),
+        BouncesCommand::List { since, format } => rt.block_on(async {
+            let store = open_store(&config, url).await?;
+            let since = match since {
+                Some(d) => {
+                    Date::parse(d)
+                        .map_err(|e| anyhow!("--since {d}: {e} (use YYYY-MM-DD)"))?
+                        .to_unix_days()
+                        * 86_400
+                }
+                None => 0,
+            };
+            let entries = store.bounces(since, None, 100_000).await?;
+            store.close().await;
+            match format {
+                StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&entries)?),
+                StatusFormat::Human => {
+                    for e in &entries {
+                        println!(
+                            "{}  {:<9} {:<6} {:<24} {}  ({} via {}){}",
+                            crate::domain::rfc5322_date(e.received_at),
+                            e.kind,
+                            e.status.as_deref().unwrap_or("-"),
+                            e.email.as_deref().unwrap_or("(unknown)"),
+                            e.diagnostic.as_deref().unwrap_or(""),
+                            e.source,
+                            e.attribution,
+                            e.campaign_id
+                                .map(|c| format!(", campaign {c}"))
+                                .unwrap_or_default()
+                        );
+                    }
+                    println!("{} bounce(s)", entries.len());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
+        BouncesCommand::Process {
+            maildir,
+            mbox,
+            stdin,
+            quarantine,
+            recipient,
+        } => {
+            let quarantine = quarantine
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(&config.bounces.quarantine));
+            let result = rt.block_on(async {
+                let store = open_store(&config, url).await?;
+                let verp = Verp::new(&store.verp_key().await?, &config.mail.bounce_domain);
+                let intake = Intake {
+                    store: &store,
+                    verp,
+                    policy: policy(&config),
+                    quarantine,
+                };
+                let r = if let Some(dir) = maildir {
+                    intake.maildir(dir).await
+                } else if let Some(file) = mbox {
+                    intake.mbox(file).await
+                } else if *stdin {
+                    intake.stdin(recipient.as_deref()).await
+                } else {
+                    bail!("say where the bounces are: --maildir DIR, --mbox FILE or --stdin")
+                };
+                store.close().await;
+                r
+            });
+            match result {
+                Ok(code) => Ok(code),
+                Err(e) if is_outage(&e) => {
+                    eprintln!("error: {e:#}");
+                    eprintln!("the database is unavailable; nothing was lost, try again later");
+                    Ok(ExitCode::from(EX_TEMPFAIL))
+                }
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+fn is_outage(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<StoreError>()
+            .is_some_and(StoreError::is_outage)
+    })
+}
+
+fn inspect(verp: &Verp, files: &[PathBuf], format: StatusFormat) -> anyhow::Result<ExitCode> {
+    let mut all = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let report = bounce::parse(&bytes, verp, None);
+        all.push((f.clone(), report));
+    }
+    match format {
+        StatusFormat::Json => {
+            let v: Vec<_> = all
+                .iter()
+                .map(|(f, r)| serde_json::json!({"file": f, "report": r}))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        StatusFormat::Human => {
+            for (f, r) in &all {
+                print_report(f, r);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(f: &Path, r: &Report) {
+    println!("{}: {}", f.display(), r.kind.as_str());
+    if let Some(note) = &r.note {
+        println!("  {note}");
+    }
+    for rc in &r.recipients {
+        println!(
+            "  {}  {}  status {}  attributed by {}{}",
+            rc.email.as_deref().unwrap_or("(no address)"),
+            rc.class.as_str(),
+            rc.status.as_deref().unwrap_or("-"),
+            rc.attribution.as_str(),
+            rc.delivery
+                .map(|d| format!(
+                    " (subscriber {}, {})",
+                    d.subscriber_id,
+                    match (d.campaign_id, d.issue) {
+                        (Some(c), _) => format!("campaign {c}"),
+                        (None, Some(n)) => format!("issue {n}"),
+                        _ => String::new(),
+                    }
+                ))
+                .unwrap_or_default()
+        );
+        if let Some(d) = &rc.diagnostic {
+            println!("    {d}");
+        }
+    }
+}
+
+/// Counts of one intake run.
+#[derive(Default)]
+struct Tally {
+    handled: usize,
+    suppressed: usize,
+    counted: usize,
+    ignored: usize,
+    quarantined: usize,
+}
+
+impl Tally {
+    fn print(&self) {
+        println!(
+            "{} message(s) handled: {} subscriber(s) suppressed, {} soft bounce(s) counted, {} not bounces, {} quarantined",
+            self.handled, self.suppressed, self.counted, self.ignored, self.quarantined
+        );
+    }
+}
+
+struct Intake<'a> {
+    store: &'a Store,
+    verp: Verp,
+    policy: BouncePolicy,
+    quarantine: PathBuf,
+}
+
+/// What became of one message.
+enum Fate {
+    /// Understood (bounce applied, or not a bounce at all).
+    Done,
+    /// A bounce we cannot tie to anyone, or could not parse: keep it for a person.
+    Quarantine,
+}
+
+impl Intake<'_> {
+    async fn handle(
+        &self,
+        bytes: &[u8],
+        envelope_to: Option<&str>,
+        tally: &mut Tally,
+    ) -> Result<Fate, StoreError> {
+        let report = bounce::parse(bytes, &self.verp, envelope_to);
+        tally.handled += 1;
+        match report.kind {
+            bounce::Kind::AutoReply | bounce::Kind::NotABounce
+                if report.note.as_deref() != Some("not a parsable e-mail message") =>
+            {
+                tally.ignored += 1;
+                return Ok(Fate::Done);
+            }
+            bounce::Kind::AutoReply | bounce::Kind::NotABounce => return Ok(Fate::Quarantine),
+            _ => {}
+        }
+        let decisions = bounce::apply(self.store, &report, self.policy).await?;
+        let mut attributed = false;
+        for d in &decisions {
+            match &d.applied {
+                Applied::Suppressed { .. } => {
+                    tally.suppressed += 1;
+                    attributed = true;
+                }
+                Applied::Counted { .. } => {
+                    tally.counted += 1;
+                    attributed = true;
+                }
+                Applied::Logged { .. } => attributed = true,
+                Applied::Unattributed => {}
+            }
+        }
+        let only_success = report
+            .recipients
+            .iter()
+            .all(|r| r.class == bounce::Class::None);
+        if attributed || (only_success && !report.recipients.is_empty()) {
+            Ok(Fate::Done)
+        } else {
+            Ok(Fate::Quarantine)
+        }
+    }
+
+    fn quarantine_bytes(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        for sub in ["new", "cur", "tmp"] {
+            std::fs::create_dir_all(self.quarantine.join(sub)).with_context(|| {
+                format!("cannot create the quarantine {}", self.quarantine.display())
+            })?;
+        }
+        let tmp = self.quarantine.join("tmp").join(name);
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, self.quarantine.join("new").join(name))?;
+        Ok(())
+    }
+
+    async fn maildir(&self, dir: &Path) -> anyhow::Result<ExitCode> {
+        let new = dir.join("new");
+        let cur = dir.join("cur");
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&new)
+            .with_context(|| format!("{} is not a Maildir (no new/ folder)", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        names.sort();
+        std::fs::create_dir_all(&cur)?;
+        let mut tally = Tally::default();
+        for path in names {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let name = path
+                .file_name()
+                .expect("a file")
+                .to_string_lossy()
+                .into_owned();
+            // An outage stops here, leaving this message and the rest in new/ for the next run.
+            let fate = self.handle(&bytes, None, &mut tally).await?;
+            let base = name.split(':').next().unwrap_or(&name).to_string();
+            match fate {
+                Fate::Done => std::fs::rename(&path, cur.join(format!("{base}:2,S")))?,
+                Fate::Quarantine => {
+                    // Moved, not copied: written to the quarantine first, then removed here.
+                    self.quarantine_bytes(&base, &bytes)?;
+                    std::fs::remove_file(&path)?;
+                    tally.quarantined += 1;
+                }
+            }
+        }
+        tally.print();
+        Ok(ExitCode::SUCCESS)
+    }
+
+    async fn mbox(&self, file: &Path) -> anyhow::Result<ExitCode> {
+        let data =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let mut tally = Tally::default();
+        for (i, msg) in split_mbox(&data).into_iter().enumerate() {
+            if let Fate::Quarantine = self.handle(&msg, None, &mut tally).await? {
+                let stem = file
+                    .file_name()
+                    .map_or("mbox".into(), |s| s.to_string_lossy());
+                self.quarantine_bytes(&format!("{stem}.{}.{i}", crate::domain::unix_now()), &msg)?;
+                tally.quarantined += 1;
+            }
+        }
+        tally.print();
+        Ok(ExitCode::SUCCESS)
+    }
+
+    async fn stdin(&self, recipient: Option<&str>) -> anyhow::Result<ExitCode> {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .take(64 * 1024 * 1024)
+            .read_to_end(&mut bytes)
+            .context("cannot read the message from standard input")?;
+        let mut tally = Tally::default();
+        if let Fate::Quarantine = self.handle(&bytes, recipient, &mut tally).await? {
+            let mut r = [0u8; 6];
+            let _ = getrandom::fill(&mut r);
+            let name = format!(
+                "{}.{}.stdin",
+                crate::domain::unix_now(),
+                r.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            );
+            self.quarantine_bytes(&name, &bytes)?;
+            tally.quarantined += 1;
+        }
+        tally.print();
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Splits an mbox (mboxo/mboxrd) into messages, undoing `>From ` quoting.
+pub fn split_mbox(data: &[u8]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut current: Option<Vec<u8>> = None;
+    for line in data.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"From ") {
+            if let Some(m) = current.take() {
+                out.push(m);
+            }
+            current = Some(Vec::new());
+            continue;
+        }
+        let Some(m) = current.as_mut() else { continue };
+        let unquoted = if line.starts_with(b">")
+            && line
+                .iter()
+                .skip_while(|&&b| b == b'>')
+                .take(5)
+                .eq(b"From ".iter())
+        {
+            &line[1..]
+        } else {
+            line
+        };
+        m.extend_from_slice(unquoted);
+    }
+    if let Some(m) = current {
+        out.push(m);
+    }
+    out
+}

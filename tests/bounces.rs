@@ -1,0 +1,727 @@
+//! Bounce and complaint intake: every fixture understood (`bounce::parse`), the real binary
+//! processing a Maildir, an mbox and standard input on both backends, the soft-bounce policy, and
+//! a fuzz of the parser.
+
+#[macro_use]
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::db::TestDb;
+use newsletter::bounce::{self, Attribution, Class, Kind};
+use newsletter::domain::{EmailAddress, SubscriberStatus};
+use newsletter::mail::Verp;
+use newsletter::store::{
+    AddOutcome, Applied, BouncePolicy, BounceRecord, Outcome, Recorded, Source, Store,
+};
+
+both_backends!(maildir_intake_suppresses_exactly_the_right_subscribers);
+
+const DOMAIN: &str = "bounces.this-week-in-rust.org";
+
+fn fixture(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/bounces")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn fill(text: &str, verp: &str, email: &str, sub: i64) -> Vec<u8> {
+    text.replace("{{VERP}}", verp)
+        .replace("{{EMAIL}}", email)
+        .replace("{{SUB}}", &sub.to_string())
+        .replace('\n', "\r\n")
+        .into_bytes()
+}
+
+#[test]
+fn every_fixture_is_understood() {
+    let verp = Verp::new(b"test-key", DOMAIN);
+    let addr = verp.address(7, 42);
+    let email = "reader@example.org";
+    // (file, kind, class, status, attribution)
+    let cases: &[(&str, Kind, Class, Option<&str>, Attribution)] = &[
+        (
+            "dsn-verp-hard.eml",
+            Kind::Dsn,
+            Class::Hard,
+            Some("5.1.1"),
+            Attribution::Verp,
+        ),
+        (
+            "dsn-message-id-only.eml",
+            Kind::Dsn,
+            Class::Hard,
+            Some("5.1.2"),
+            Attribution::OriginalHeaders,
+        ),
+        (
+            "arf-complaint.eml",
+            Kind::Arf,
+            Class::Complaint,
+            None,
+            Attribution::Verp,
+        ),
+        (
+            "mailbox-full.eml",
+            Kind::Dsn,
+            Class::Soft,
+            Some("5.2.2"),
+            Attribution::Verp,
+        ),
+        (
+            "policy-571.eml",
+            Kind::Dsn,
+            Class::Policy,
+            Some("5.7.1"),
+            Attribution::Verp,
+        ),
+        (
+            "qmail.eml",
+            Kind::NonStandardBounce,
+            Class::Hard,
+            Some("5.1.1"),
+            Attribution::Verp,
+        ),
+        (
+            "exim.eml",
+            Kind::NonStandardBounce,
+            Class::Hard,
+            Some("5.1.1"),
+            Attribution::Verp,
+        ),
+        (
+            "exchange.eml",
+            Kind::NonStandardBounce,
+            Class::Hard,
+            Some("5.1.10"),
+            Attribution::Verp,
+        ),
+        (
+            "yahoo-old.eml",
+            Kind::NonStandardBounce,
+            Class::Hard,
+            Some("554"),
+            Attribution::Verp,
+        ),
+        (
+            "sendmail-old.eml",
+            Kind::NonStandardBounce,
+            Class::Hard,
+            Some("5.1.1"),
+            Attribution::Verp,
+        ),
+        (
+            "gmail-delayed.eml",
+            Kind::NonStandardBounce,
+            Class::Soft,
+            Some("4.0.0"),
+            Attribution::Verp,
+        ),
+    ];
+    for (file, kind, class, status, attribution) in cases {
+        let r = bounce::parse(&fill(&fixture(file), &addr, email, 42), &verp, None);
+        assert_eq!(r.kind, *kind, "{file}: {r:?}");
+        assert_eq!(r.recipients.len(), 1, "{file}: {r:?}");
+        let rc = &r.recipients[0];
+        assert_eq!(rc.class, *class, "{file}: {rc:?}");
+        assert_eq!(rc.status.as_deref(), *status, "{file}: {rc:?}");
+        assert_eq!(rc.attribution, *attribution, "{file}: {rc:?}");
+        let d = rc.delivery.unwrap_or_else(|| panic!("{file}: no delivery"));
+        assert_eq!(d.subscriber_id, 42, "{file}");
+        if *attribution == Attribution::Verp {
+            assert_eq!(d.campaign_id, Some(7), "{file}");
+        } else {
+            assert_eq!(d.issue, Some(912), "{file}");
+        }
+        if *kind != Kind::NonStandardBounce || *file != "exchange.eml" {
+            assert!(
+                rc.email.as_deref().is_some_and(|e| e.contains('@')),
+                "{file}: {rc:?}"
+            );
+        }
+    }
+
+    // Several recipients of mixed outcome, sent to a plain (non-VERP) address.
+    let r = bounce::parse(
+        &fill(&fixture("dsn-mixed-no-verp.eml"), &addr, email, 42),
+        &verp,
+        None,
+    );
+    assert_eq!(r.kind, Kind::Dsn);
+    let got: Vec<(Option<&str>, Class, Option<&str>, Attribution)> = r
+        .recipients
+        .iter()
+        .map(|x| {
+            (
+                x.email.as_deref(),
+                x.class,
+                x.status.as_deref(),
+                x.attribution,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                Some("gone@example.com"),
+                Class::Hard,
+                Some("5.1.1"),
+                Attribution::DsnField
+            ),
+            (
+                Some("slow@example.com"),
+                Class::Soft,
+                Some("4.4.1"),
+                Attribution::DsnField
+            ),
+            (
+                Some("fine@example.com"),
+                Class::None,
+                Some("2.0.0"),
+                Attribution::DsnField
+            ),
+        ]
+    );
+    assert!(r.recipients.iter().all(|x| x.delivery.is_none()));
+    assert!(
+        r.recipients[0]
+            .diagnostic
+            .as_deref()
+            .unwrap()
+            .contains("User unknown in virtual mailbox table"),
+        "continuation lines are joined: {:?}",
+        r.recipients[0].diagnostic
+    );
+
+    for (file, kind) in [
+        ("vacation.eml", Kind::AutoReply),
+        ("not-a-bounce.eml", Kind::NotABounce),
+    ] {
+        let r = bounce::parse(&fill(&fixture(file), &addr, email, 42), &verp, None);
+        assert_eq!(r.kind, kind, "{file}");
+        assert!(r.recipients.is_empty(), "{file}: {r:?}");
+    }
+
+    // A VERP with a wrong tag is not ours: a forged bounce attributes nothing by VERP.
+    let forged = addr.replace("bounces+7-2a-", "bounces+7-2b-");
+    let r = bounce::parse(
+        &fill(&fixture("mailbox-full.eml"), &forged, email, 42),
+        &verp,
+        None,
+    );
+    assert!(r.recipients[0].delivery.is_none(), "{r:?}");
+}
+
+/// Runs the binary with this database.
+fn run(db: &TestDb, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_newsletter"));
+    c.current_dir(dir)
+        .env_remove("NEWSLETTER_CONFIG")
+        .env("NEWSLETTER_DATABASE_URL", db.url())
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Subscribers with the given local parts, all active, and a started campaign for issue 912 so that
+/// every one of them has a delivery. Returns the ids in order.
+async fn list_with_campaign(store: &Store, names: &[&str]) -> (Vec<i64>, i64) {
+    let mut ids = Vec::new();
+    for n in names {
+        let email = EmailAddress::parse(&format!("{n}@example.com")).unwrap();
+        let AddOutcome::Added(s) = store
+            .add(&email, None, SubscriberStatus::Active, Source::Cli)
+            .await
+            .unwrap()
+        else {
+            panic!("{n} not added")
+        };
+        ids.push(s);
+    }
+    let c = store
+        .campaign_for_issue(912, "hash", "This Week in Rust 912", "Title: x")
+        .await
+        .unwrap();
+    store.snapshot(c.id).await.unwrap();
+    (ids, c.id)
+}
+
+async fn status_of(store: &Store, local: &str) -> SubscriberStatus {
+    store
+        .find_by_email(&EmailAddress::parse(&format!("{local}@example.com")).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+async fn maildir_intake_suppresses_exactly_the_right_subscribers(db: TestDb) {
+    let store = Store::connect(&db.url()).await.unwrap();
+    // One subscriber per fixture, plus the three addresses of the mixed DSN.
+    let plan: &[(&str, &str)] = &[
+        ("dsn-verp-hard.eml", "hard1"),
+        ("dsn-message-id-only.eml", "hard2"),
+        ("arf-complaint.eml", "complainer"),
+        ("vacation.eml", "vacationer"),
+        ("mailbox-full.eml", "full"),
+        ("policy-571.eml", "blocked"),
+        ("qmail.eml", "qmail"),
+        ("exim.eml", "exim"),
+        ("exchange.eml", "exchange"),
+        ("yahoo-old.eml", "yahoo"),
+        ("sendmail-old.eml", "sendmail"),
+        ("gmail-delayed.eml", "delayed"),
+        ("not-a-bounce.eml", "chatty"),
+    ];
+    let mut names: Vec<&str> = plan.iter().map(|(_, n)| *n).collect();
+    names.extend(["gone", "slow", "fine", "bystander"]);
+    let (ids, campaign) = list_with_campaign(&store, &names).await;
+    let verp = Verp::new(&store.verp_key().await.unwrap(), DOMAIN);
+
+    let work = tempfile::tempdir().unwrap();
+    let maildir = work.path().join("Maildir");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    for (i, (file, name)) in plan.iter().enumerate() {
+        let id = ids[i];
+        let bytes = fill(
+            &fixture(file),
+            &verp.address(campaign, id),
+            &format!("{name}@example.com"),
+            id,
+        );
+        std::fs::write(maildir.join("new").join(format!("{i:02}.{file}")), bytes).unwrap();
+    }
+    std::fs::write(
+        maildir.join("new/90.mixed.eml"),
+        fill(&fixture("dsn-mixed-no-verp.eml"), "x", "x", 0),
+    )
+    .unwrap();
+    // What no one can attribute or parse: binary garbage, and a report naming no recipient.
+    std::fs::write(
+        maildir.join("new/91.garbage"),
+        [0u8, 159, 146, 150, 255, 0, 13, 10],
+    )
+    .unwrap();
+    std::fs::write(
+        maildir.join("new/92.empty-dsn.eml"),
+        b"From: MAILER-DAEMON@x.example\r\nTo: bounces@x.example\r\nSubject: report\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"q\"\r\n\r\n--q\r\nContent-Type: text/plain\r\n\r\nnothing\r\n--q\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x.example\r\n\r\n--q--\r\n",
+    )
+    .unwrap();
+
+    let quarantine = work.path().join("quarantine");
+    let out = run(
+        &db,
+        work.path(),
+        &[
+            "bounces",
+            "process",
+            "--maildir",
+            maildir.to_str().unwrap(),
+            "--quarantine",
+            quarantine.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("16 message(s) handled"), "{stdout}");
+    assert!(stdout.contains("2 quarantined"), "{stdout}");
+
+    use SubscriberStatus::*;
+    let expected = [
+        ("hard1", Bounced),
+        ("hard2", Bounced),
+        ("complainer", Complained),
+        ("vacationer", Active),
+        ("full", Active),
+        ("blocked", Active),
+        ("qmail", Bounced),
+        ("exim", Bounced),
+        ("exchange", Bounced),
+        ("yahoo", Bounced),
+        ("sendmail", Bounced),
+        ("delayed", Active),
+        ("chatty", Active),
+        ("gone", Bounced),
+        ("slow", Active),
+        ("fine", Active),
+        ("bystander", Active),
+    ];
+    for (name, want) in expected {
+        assert_eq!(status_of(&store, name).await, want, "{name}");
+    }
+    // Soft ones are only counted; the policy refusal is logged, not held against the subscriber.
+    let log = store.bounces(0, None, 100).await.unwrap();
+    let kinds = |local: &str| -> Vec<String> {
+        log.iter()
+            .filter(|b| {
+                b.email
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with(&format!("{local}@")))
+            })
+            .map(|b| format!("{}:{}", b.kind, b.attribution))
+            .collect()
+    };
+    assert_eq!(kinds("full"), vec!["soft:verp"]);
+    assert_eq!(kinds("slow"), vec!["soft:dsn-field"]);
+    assert_eq!(kinds("blocked"), vec!["policy:verp"]);
+    assert_eq!(
+        kinds("hard2"),
+        Vec::<String>::new(),
+        "hard2's evidence names another address"
+    );
+    assert!(
+        log.iter()
+            .any(|b| b.attribution == "original-headers" && b.subscriber_id == Some(ids[1]))
+    );
+    assert!(kinds("fine").is_empty() && kinds("vacationer").is_empty());
+
+    // Every message was moved: to cur/ when understood, to the quarantine otherwise.
+    assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(maildir.join("cur")).unwrap().count(), 14);
+    assert_eq!(
+        std::fs::read_dir(quarantine.join("new")).unwrap().count(),
+        2
+    );
+
+    // Idempotent: a second run finds nothing new.
+    let again = run(
+        &db,
+        work.path(),
+        &[
+            "bounces",
+            "process",
+            "--maildir",
+            maildir.to_str().unwrap(),
+            "--quarantine",
+            quarantine.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("0 message(s) handled"),
+        "{}",
+        show(&again)
+    );
+
+    // The operator's views.
+    let list = run(
+        &db,
+        work.path(),
+        &["bounces", "list", "--format", "json"],
+        None,
+    );
+    let entries: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(entries.as_array().unwrap().len(), log.len());
+    let shown = run(
+        &db,
+        work.path(),
+        &["subscribers", "show", "qmail@example.com"],
+        None,
+    );
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains("hard") && text.contains("5.1.1") && text.contains("heuristic"),
+        "{text}"
+    );
+    assert!(text.contains("-> bounced"), "{text}");
+    let inspect = run(
+        &db,
+        work.path(),
+        &[
+            "bounces",
+            "inspect",
+            "--format",
+            "json",
+            quarantine
+                .join("new")
+                .read_dir()
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path()
+                .to_str()
+                .unwrap(),
+        ],
+        None,
+    );
+    assert!(inspect.status.success(), "{}", show(&inspect));
+}
+
+#[tokio::test]
+async fn stdin_intake_and_exit_codes_for_postfix() {
+    let db = TestDb::sqlite();
+    let store = Store::connect(&db.url()).await.unwrap();
+    let (ids, campaign) = list_with_campaign(&store, &["piped"]).await;
+    let verp = Verp::new(&store.verp_key().await.unwrap(), DOMAIN);
+    let work = tempfile::tempdir().unwrap();
+    // Postfix pipe: the VERP comes as the envelope recipient; the message itself names nobody.
+    let out = run(
+        &db,
+        work.path(),
+        &[
+            "bounces",
+            "process",
+            "--stdin",
+            "--recipient",
+            &verp.address(campaign, ids[0]),
+        ],
+        Some(&fill(
+            &fixture("dsn-verp-hard.eml"),
+            "bounces@bounces.this-week-in-rust.org",
+            "alias@example.net",
+            ids[0],
+        )),
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(status_of(&store, "piped").await, SubscriberStatus::Bounced);
+
+    // The database is down: EX_TEMPFAIL (75), so Postfix keeps the message and retries.
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{}/x",
+        common::smtp::free_port()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_newsletter"))
+        .current_dir(work.path())
+        .env_remove("NEWSLETTER_CONFIG")
+        .args(["--database-url", &url, "bounces", "process", "--stdin"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(75), "{}", show(&out));
+}
+
+#[tokio::test]
+async fn mbox_intake() {
+    let db = TestDb::sqlite();
+    let store = Store::connect(&db.url()).await.unwrap();
+    let (ids, campaign) = list_with_campaign(&store, &["m1", "m2", "m3"]).await;
+    let verp = Verp::new(&store.verp_key().await.unwrap(), DOMAIN);
+    let mut mbox = Vec::new();
+    for (i, file) in ["dsn-verp-hard.eml", "arf-complaint.eml", "vacation.eml"]
+        .iter()
+        .enumerate()
+    {
+        mbox.extend_from_slice(b"From MAILER-DAEMON Wed Mar 26 09:14:02 2025\n");
+        let text = fixture(file)
+            .replace("{{VERP}}", &verp.address(campaign, ids[i]))
+            .replace("{{EMAIL}}", &format!("m{}@example.com", i + 1))
+            .replace("{{SUB}}", &ids[i].to_string())
+            // mboxrd quoting of a body line that starts with "From ".
+            .replace("(body)", ">From the editors: thanks");
+        mbox.extend_from_slice(text.as_bytes());
+        mbox.extend_from_slice(b"\n");
+    }
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("bounces.mbox");
+    std::fs::write(&file, &mbox).unwrap();
+    let out = run(
+        &db,
+        work.path(),
+        &["bounces", "process", "--mbox", file.to_str().unwrap()],
+        None,
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 message(s) handled"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(status_of(&store, "m1").await, SubscriberStatus::Bounced);
+    assert_eq!(status_of(&store, "m2").await, SubscriberStatus::Complained);
+    assert_eq!(status_of(&store, "m3").await, SubscriberStatus::Active);
+    assert_eq!(newsletter::commands::split_mbox(&mbox).len(), 3);
+}
+
+#[tokio::test]
+async fn soft_bounces_suppress_after_three_campaigns_unless_a_delivery_succeeds_between() {
+    let db = TestDb::sqlite();
+    let store = Store::connect(&db.url()).await.unwrap();
+    let policy = BouncePolicy {
+        soft_limit: 3,
+        soft_window_secs: 30 * 86_400,
+    };
+    for n in ["steady", "recovers"] {
+        store
+            .add(
+                &EmailAddress::parse(&format!("{n}@example.com")).unwrap(),
+                None,
+                SubscriberStatus::Active,
+                Source::Cli,
+            )
+            .await
+            .unwrap();
+    }
+    let pool = sqlx::SqlitePool::connect(&db.url()).await.unwrap();
+    let now = newsletter::domain::unix_now();
+    // Five weekly campaigns, each delivered to both.
+    let mut campaigns = Vec::new();
+    for week in 0..5i64 {
+        let c = store
+            .campaign_for_issue(900 + week, "h", "s", "Title: x")
+            .await
+            .unwrap();
+        store.snapshot(c.id).await.unwrap();
+        let claimed = store
+            .claim(c.id, &format!("w{week}"), 10, 60)
+            .await
+            .unwrap();
+        let rec: Vec<Recorded> = claimed
+            .iter()
+            .map(|d| Recorded {
+                subscriber_id: d.subscriber_id,
+                owner: d.owner.clone(),
+                outcome: Outcome::Sent,
+            })
+            .collect();
+        store.record_many(c.id, &rec).await.unwrap();
+        // Sent a week apart, five weeks ago to now.
+        sqlx::query("UPDATE deliveries SET sent_at = ? WHERE campaign_id = ?")
+            .bind(now - (4 - week) * 7 * 86_400 + 60)
+            .bind(c.id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        campaigns.push(c.id);
+    }
+    let sub = |n: &str| {
+        let store = store.clone();
+        let n = n.to_string();
+        async move {
+            store
+                .find_by_email(&EmailAddress::parse(&format!("{n}@example.com")).unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
+    };
+    let (steady, recovers) = (sub("steady").await, sub("recovers").await);
+    let soft = |sid: i64, campaign: i64| BounceRecord {
+        subscriber_id: Some(sid),
+        campaign_id: Some(campaign),
+        email: None,
+        kind: "soft".into(),
+        status: Some("4.2.2".into()),
+        diagnostic: Some("mailbox full".into()),
+        source: "dsn".into(),
+        attribution: "verp".into(),
+    };
+    // A bounce arrives an hour after each campaign it is about.
+    let age = |week: i64| now - (4 - week) * 7 * 86_400 + 3600;
+    let mut last = None;
+    for week in 2..5 {
+        last = Some(
+            store
+                .record_bounce(&soft(steady, campaigns[week as usize]), policy)
+                .await
+                .unwrap(),
+        );
+        sqlx::query("UPDATE bounces SET received_at = ? WHERE id = (SELECT MAX(id) FROM bounces)")
+            .bind(age(week))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    assert!(matches!(last, Some(Applied::Suppressed { .. })), "{last:?}");
+    // Bounces for weeks 0, 1 and 4; week 2 and 3 arrived fine in between, so the count restarts.
+    for week in [0i64, 1, 4] {
+        last = Some(
+            store
+                .record_bounce(&soft(recovers, campaigns[week as usize]), policy)
+                .await
+                .unwrap(),
+        );
+        sqlx::query("UPDATE bounces SET received_at = ? WHERE id = (SELECT MAX(id) FROM bounces)")
+            .bind(age(week))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        last,
+        Some(Applied::Counted {
+            subscriber_id: recovers,
+            count: 1,
+            limit: 3
+        })
+    );
+    assert_eq!(status_of(&store, "steady").await, SubscriberStatus::Bounced);
+    assert_eq!(
+        status_of(&store, "recovers").await,
+        SubscriberStatus::Active
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+    ))]
+
+    /// Arbitrary bytes, and fixtures with arbitrary damage (truncation, bytes flipped, 8-bit
+    /// headers), never panic the parser.
+    #[test]
+    fn the_parser_never_panics(
+        noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096),
+        which in 0usize..14,
+        cut in 0usize..4000,
+        flips in proptest::collection::vec((0usize..4000, proptest::prelude::any::<u8>()), 0..20),
+    ) {
+        let verp = Verp::new(b"k", DOMAIN);
+        let _ = bounce::parse(&noise, &verp, None);
+        let names = ["dsn-mixed-no-verp.eml", "dsn-verp-hard.eml", "dsn-message-id-only.eml", "arf-complaint.eml",
+            "vacation.eml", "mailbox-full.eml", "policy-571.eml", "qmail.eml", "exim.eml", "exchange.eml",
+            "yahoo-old.eml", "sendmail-old.eml", "gmail-delayed.eml", "not-a-bounce.eml"];
+        let mut bytes = fill(&fixture(names[which]), &verp.address(1, 2), "é@example.com", 2);
+        for (at, b) in flips {
+            if !bytes.is_empty() {
+                let i = at % bytes.len();
+                bytes[i] = b;
+            }
+        }
+        bytes.truncate(cut.max(1));
+        let _ = bounce::parse(&bytes, &verp, Some("bounces+zz@x"));
+    }
+}
+
+#[test]
+fn a_huge_message_is_read_quickly_from_its_top() {
+    let verp = Verp::new(b"k", DOMAIN);
+    let mut big = fill(
+        &fixture("dsn-verp-hard.eml"),
+        &verp.address(3, 4),
+        "a@example.com",
+        4,
+    );
+    // A 25 MB returned attachment after the report.
+    big.extend(std::iter::repeat_n(b'A', 25 * 1024 * 1024));
+    let r = bounce::parse(&big, &verp, None);
+    assert_eq!(r.kind, Kind::Dsn);
+    assert_eq!(r.recipients[0].class, Class::Hard);
+}
