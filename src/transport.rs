@@ -3,7 +3,8 @@
 //! - `file:DIR` writes each message as an `.eml` under DIR: the embedded default, so a fresh machine
 //!   can send without a mail server.
 //! - `smtp://[user@]host[:port][?tls=none|starttls&helo=NAME&timeout=SECS&weight=N]` and
-//!   `smtps://[user@]host[:465]` hand messages to a relay with lettre, over pooled connections. The
+//!   `smtps://[user@]host[:465]` hand messages to a relay with lettre's SMTP client, over reused
+//!   connections (one per sender task at most). The
 //!   password comes from `NEWSLETTER_SMTP_PASSWORD` only. Several relays may be listed: each message
 //!   goes to a healthy one (by weight), and a relay that cannot be reached is rested for a while.
 //!
@@ -16,11 +17,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::transport::smtp::{AsyncSmtpTransport, PoolConfig};
-use lettre::{AsyncTransport, Tokio1Executor};
 use thiserror::Error;
 
 use crate::domain::EmailAddress;
@@ -59,13 +58,52 @@ pub enum Failure {
     Fatal(String),
 }
 
-/// One configured relay.
+/// How a relay connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TlsMode {
+    None,
+    StartTls,
+    Implicit,
+}
+
+/// One configured relay. Connections are lettre's SMTP client on sockets we open ourselves, so
+/// that TCP_NODELAY is set: lettre writes a message and its final `.` in two writes, and with
+/// Nagle's algorithm a small message then waits for the peer's delayed ACK (about 40 ms) every
+/// time. An idle connection is reused as is (no NOOP round trip), and tested only after a pause.
 pub struct Relay {
     /// For messages: host:port, never the credentials.
     label: String,
     weight: u32,
-    smtp: AsyncSmtpTransport<Tokio1Executor>,
+    host: String,
+    port: u16,
+    tls: TlsMode,
+    helo: ClientId,
+    credentials: Option<Credentials>,
+    timeout: Duration,
+    /// Connections between messages, with when each was last used. At most `keep` are kept.
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    keep: usize,
     down_until: Mutex<Option<Instant>>,
+}
+
+/// Why a connection could not be made or used.
+enum ConnError {
+    Smtp(lettre::transport::smtp::Error),
+    Io(String),
+}
+
+impl ConnError {
+    fn classify(&self) -> Failure {
+        match self {
+            ConnError::Smtp(e) => classify(e),
+            ConnError::Io(m) => Failure::Transient(m.clone()),
+        }
+    }
+
+    /// The relay answered (as opposed to: could not be reached at all).
+    fn has_reply(&self) -> bool {
+        matches!(self, ConnError::Smtp(e) if e.status().is_some() || e.is_tls() || e.is_client())
+    }
 }
 
 /// A configured transport.
@@ -87,7 +125,7 @@ impl std::fmt::Debug for Transport {
 impl Transport {
     /// Parses one transport URL, or several separated by commas or spaces (SMTP relays with
     /// failover). `pool` is the most connections kept per relay; `password` is used for URLs with a
-    /// user name. SMTP transports must be created (and dropped) inside a Tokio runtime.
+    /// user name.
     pub fn from_url(
         urls: &str,
         pool: u32,
@@ -142,10 +180,12 @@ impl Transport {
         let mut last = None;
         let mut ok = false;
         for r in relays {
-            match r.smtp.test_connection().await {
-                Ok(true) => ok = true,
-                Ok(false) => last = Some(Failure::Transient(format!("{}: no answer", r.label))),
-                Err(e) => match classify(&e) {
+            match r.connect().await {
+                Ok(conn) => {
+                    r.put_back(conn);
+                    ok = true;
+                }
+                Err(e) => match e.classify() {
                     Failure::Fatal(m) => return Err(Failure::Fatal(format!("{}: {m}", r.label))),
                     other => {
                         r.rest();
@@ -179,20 +219,34 @@ impl Transport {
                 let envelope = envelope(from, to)?;
                 let mut last = Failure::Transient("every relay is resting".into());
                 for r in order(relays, name) {
-                    match r.smtp.send_raw(&envelope, message).await {
-                        Ok(_) => return Ok(()),
+                    let mut conn = match r.take().await {
+                        Ok(c) => c,
                         Err(e) => {
-                            let failure = classify(&e);
+                            let failure = e.classify();
                             // A relay we could not talk to at all is rested and the next one tried;
-                            // a reply from the relay is the answer for this message.
-                            if e.status().is_none() && !e.is_tls() {
+                            // a reply from the relay (AUTH, TLS) is the answer.
+                            if !e.has_reply() {
                                 r.rest();
                                 last = Failure::Transient(format!("{}: {failure}", r.label));
                                 continue;
                             }
                             return Err(failure);
                         }
-                    }
+                    };
+                    let sent = tokio::time::timeout(r.timeout, conn.send(&envelope, message)).await;
+                    return match sent {
+                        Ok(Ok(_)) => {
+                            r.put_back(conn);
+                            Ok(())
+                        }
+                        // lettre has closed the connection after an error reply; it is dropped.
+                        Ok(Err(e)) => Err(classify(&e)),
+                        Err(_) => Err(Failure::Transient(format!(
+                            "{}: no answer within {} s",
+                            r.label,
+                            r.timeout.as_secs()
+                        ))),
+                    };
                 }
                 Err(last)
             }
@@ -203,13 +257,85 @@ impl Transport {
     pub async fn shutdown(&self) {
         if let Transport::Smtp(relays) = self {
             for r in relays {
-                r.smtp.shutdown().await;
+                let idle: Vec<_> = r.idle.lock().expect("relay lock").drain(..).collect();
+                for (mut c, _) in idle {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), c.quit()).await;
+                }
             }
         }
     }
 }
 
 impl Relay {
+    /// Opens a connection: TCP (or implicit TLS), greeting and EHLO, STARTTLS, AUTH.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, ConnError> {
+        let tls = || TlsParameters::new(self.host.clone()).map_err(ConnError::Smtp);
+        let mut conn = match self.tls {
+            // lettre's own socket; the TLS records it writes are not delayed the same way.
+            TlsMode::Implicit => AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(self.timeout),
+                &self.helo,
+                Some(tls()?),
+                None,
+            )
+            .await
+            .map_err(ConnError::Smtp)?,
+            TlsMode::None | TlsMode::StartTls => {
+                let tcp = tokio::time::timeout(
+                    self.timeout,
+                    tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+                )
+                .await
+                .map_err(|_| ConnError::Io(format!("{}: connection timed out", self.label)))?
+                .map_err(|e| ConnError::Io(format!("{}: {e}", self.label)))?;
+                tcp.set_nodelay(true)
+                    .map_err(|e| ConnError::Io(format!("{}: {e}", self.label)))?;
+                let greeted = tokio::time::timeout(
+                    self.timeout,
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.helo),
+                )
+                .await
+                .map_err(|_| ConnError::Io(format!("{}: no greeting", self.label)))?;
+                greeted.map_err(ConnError::Smtp)?
+            }
+        };
+        if self.tls == TlsMode::StartTls {
+            conn.starttls(tls()?, &self.helo)
+                .await
+                .map_err(ConnError::Smtp)?;
+        }
+        if let Some(c) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], c)
+                .await
+                .map_err(ConnError::Smtp)?;
+        }
+        Ok(conn)
+    }
+
+    /// An idle connection (tested with NOOP if it sat idle a while), or a new one.
+    async fn take(&self) -> Result<AsyncSmtpConnection, ConnError> {
+        loop {
+            let popped = self.idle.lock().expect("relay lock").pop();
+            let Some((mut conn, since)) = popped else {
+                return self.connect().await;
+            };
+            if conn.has_broken() {
+                continue;
+            }
+            if since.elapsed() < Duration::from_secs(5) || conn.test_connected().await {
+                return Ok(conn);
+            }
+        }
+    }
+
+    fn put_back(&self, conn: AsyncSmtpConnection) {
+        let mut idle = self.idle.lock().expect("relay lock");
+        if idle.len() < self.keep && !conn.has_broken() {
+            idle.push((conn, Instant::now()));
+        }
+    }
+
     fn rest(&self) {
         *self.down_until.lock().expect("relay lock") = Some(Instant::now() + RELAY_REST);
     }
@@ -267,6 +393,10 @@ fn classify(e: &lettre::transport::smtp::Error) -> Failure {
     let text = e.to_string();
     if e.is_tls() {
         return Failure::Fatal(format!("TLS failed: {text}"));
+    }
+    if e.is_client() {
+        // No usable AUTH mechanism, STARTTLS required but not offered: configuration problems.
+        return Failure::Fatal(text);
     }
     match e.status().map(|c| c.to_string()) {
         // Authentication required / failed / too weak: a configuration problem.
@@ -360,41 +490,37 @@ fn relay(url: &str, pool: u32, password: Option<&str>) -> Result<Relay, Transpor
             }
         }
     }
-    let tls_params =
-        || TlsParameters::new(host.to_string()).map_err(|e| invalid(format!("TLS set-up: {e}")));
     let tls = match tls_mode {
-        "none" => Tls::None,
-        "starttls" => Tls::Required(tls_params()?),
-        "tls" => Tls::Wrapper(tls_params()?),
+        "none" => TlsMode::None,
+        "starttls" => TlsMode::StartTls,
+        "tls" => TlsMode::Implicit,
         other => {
             return Err(invalid(format!("tls=`{other}`: use none, starttls or tls")));
         }
     };
     let port = port.unwrap_or(if implicit_tls { 465 } else { 25 });
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-        .port(port)
-        .tls(tls)
-        .timeout(Some(Duration::from_secs(timeout)))
-        .pool_config(
-            PoolConfig::new()
-                .max_size(pool.max(1))
-                .idle_timeout(Duration::from_secs(60)),
-        );
-    if let Some(h) = helo {
-        builder = builder.hello_name(ClientId::Domain(h));
-    }
-    if let Some(u) = user {
-        let password = password.ok_or_else(|| {
-            invalid(format!(
-                "the URL names user `{u}`: set its password in {PASSWORD_ENV}"
-            ))
-        })?;
-        builder = builder.credentials(Credentials::new(u.to_string(), password.to_string()));
-    }
+    let credentials = match user {
+        Some(u) => {
+            let password = password.ok_or_else(|| {
+                invalid(format!(
+                    "the URL names user `{u}`: set its password in {PASSWORD_ENV}"
+                ))
+            })?;
+            Some(Credentials::new(u.to_string(), password.to_string()))
+        }
+        None => None,
+    };
     Ok(Relay {
         label: format!("{host}:{port}"),
         weight,
-        smtp: builder.build(),
+        host: host.to_string(),
+        port,
+        tls,
+        helo: helo.map_or_else(ClientId::default, ClientId::Domain),
+        credentials,
+        timeout: Duration::from_secs(timeout),
+        idle: Mutex::new(Vec::new()),
+        keep: pool.max(1) as usize,
         down_until: Mutex::new(None),
     })
 }
