@@ -13,6 +13,8 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # Postfix's smtp-sink/smtp-source: the real SMTP servers and the speed reference of `send`.
 command -v smtp-sink >/dev/null 2>&1 || missing+=(postfix)
 command -v swaks >/dev/null 2>&1 || missing+=(swaks)
+# Dovecot: the IMAP server `bounces process --imap` is tested against.
+command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   if [[ " ${missing[*]} " == *" postfix "* ]]; then

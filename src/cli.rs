@@ -143,6 +143,9 @@ pub enum BouncesCommand {
         /// One message on standard input (for a Postfix pipe or alias).
         #[arg(long, group = "source")]
         stdin: bool,
+        /// The unseen messages of the IMAP mailbox in config [bounces.imap].
+        #[arg(long, group = "source")]
+        imap: bool,
         /// The envelope recipient, when the MTA passes it (Postfix pipe: ${recipient}).
         #[arg(long, value_name = "ADDR", requires = "stdin")]
         recipient: Option<String>,

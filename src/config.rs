@@ -63,6 +63,23 @@ pub struct BounceSettings {
     pub soft_window_days: i64,
     /// Maildir where messages that cannot be attributed or parsed are kept.
     pub quarantine: String,
+    /// The bounce mailbox over IMAP (`bounces process --imap`).
+    pub imap: ImapSettings,
+}
+
+/// An IMAP bounce mailbox. The password comes from `NEWSLETTER_IMAP_PASSWORD` only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSettings {
+    pub host: String,
+    pub port: u16,
+    /// `tls` (IMAPS, the default on port 993) or `none` (loopback and tests only).
+    pub tls: String,
+    pub user: String,
+    /// The folder holding bounces.
+    pub folder: String,
+    /// Where handled messages go; empty means they stay, marked \Seen.
+    pub move_to: String,
 }
 
 /// DKIM signing of every message.
@@ -267,9 +284,14 @@ fn env_layer(vars: impl Iterator<Item = (String, String)>) -> toml::Table {
         let Some(rest) = key.strip_prefix("NEWSLETTER_") else {
             continue;
         };
-        let Some((section, field)) = rest.split_once("__") else {
+        // NEWSLETTER_BOUNCES__IMAP__PORT reaches [bounces.imap] port.
+        let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        let [sections @ .., field] = path.as_slice() else {
             continue;
         };
+        if sections.is_empty() {
+            continue;
+        }
         let v = if let Ok(i) = value.parse::<i64>() {
             toml::Value::Integer(i)
         } else if let Ok(f) = value.parse::<f64>() {
@@ -279,14 +301,26 @@ fn env_layer(vars: impl Iterator<Item = (String, String)>) -> toml::Table {
         } else {
             toml::Value::String(value)
         };
-        let section = table
-            .entry(section.to_ascii_lowercase())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        if let toml::Value::Table(t) = section {
-            t.insert(field.to_ascii_lowercase(), v);
-        }
+        insert_path(&mut table, sections, field, v);
     }
     table
+}
+
+/// Puts `value` at `sections.field`, creating the tables on the way.
+fn insert_path(table: &mut toml::Table, sections: &[String], field: &str, value: toml::Value) {
+    match sections.split_first() {
+        None => {
+            table.insert(field.to_string(), value);
+        }
+        Some((first, rest)) => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(inner) = entry {
+                insert_path(inner, rest, field, value);
+            }
+        }
+    }
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {

@@ -725,3 +725,180 @@ fn a_huge_message_is_read_quickly_from_its_top() {
     assert_eq!(r.kind, Kind::Dsn);
     assert_eq!(r.recipients[0].class, Class::Hard);
 }
+
+/// A standalone Dovecot serving one Maildir over IMAP on a free loopback port; stopped on drop.
+struct Dovecot {
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    port: u16,
+}
+
+impl Dovecot {
+    /// None when this machine cannot run it (not root, or Dovecot missing).
+    fn start() -> Option<Dovecot> {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .ok()?
+            .stdout
+            .starts_with(b"0");
+        if !root || Command::new("dovecot").arg("--version").output().is_err() {
+            return None;
+        }
+        let ok = |cmd: &str| {
+            let o = Command::new("sh").args(["-c", cmd]).output().unwrap();
+            assert!(
+                o.status.success(),
+                "{cmd}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        };
+        ok("id bounces >/dev/null 2>&1 || useradd -m -s /usr/sbin/nologin bounces");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let port = common::smtp::free_port();
+        for sub in [
+            "run",
+            "state",
+            "home/Maildir/new",
+            "home/Maildir/cur",
+            "home/Maildir/tmp",
+        ] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        ok(&format!(
+            "chmod 755 {d} && chown -R bounces:bounces {d}/home"
+        ));
+        std::fs::write(dir.path().join("passwd"), "bounces:{PLAIN}secret\n").unwrap();
+        let config = dir.path().join("dovecot.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "protocols = imap\nlisten = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\n\
+                 mail_location = maildir:~/Maildir\nbase_dir = {d}/run\nstate_dir = {d}/state\n\
+                 log_path = {d}/dovecot.log\n\
+                 passdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n\
+                 userdb {{\n  driver = static\n  args = uid=bounces gid=bounces home={d}/home\n}}\n\
+                 service imap-login {{\n  inet_listener imap {{\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        // Dovecot daemonizes and keeps its inherited output open: give it none to hold.
+        let started = Command::new("dovecot")
+            .arg("-c")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(started.success(), "dovecot -c {} failed", config.display());
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(Dovecot { dir, config, port });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!(
+            "dovecot did not listen: {}",
+            std::fs::read_to_string(dir.path().join("dovecot.log")).unwrap_or_default()
+        );
+    }
+
+    fn maildir(&self) -> std::path::PathBuf {
+        self.dir.path().join("home/Maildir")
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = Command::new("doveadm")
+            .arg("-c")
+            .arg(&self.config)
+            .arg("stop")
+            .output();
+    }
+}
+
+#[tokio::test]
+async fn imap_intake_through_dovecot() {
+    let Some(dovecot) = Dovecot::start() else {
+        eprintln!("skipped: needs root and Dovecot (scripts/install-test-deps.sh)");
+        return;
+    };
+    let db = TestDb::sqlite();
+    let store = Store::connect(&db.url()).await.unwrap();
+    let (ids, campaign) = list_with_campaign(&store, &["imap1", "imap2", "imap3"]).await;
+    let verp = Verp::new(&store.verp_key().await.unwrap(), DOMAIN);
+    let files = ["dsn-verp-hard.eml", "arf-complaint.eml", "vacation.eml"];
+    for (i, file) in files.iter().enumerate() {
+        let bytes = fill(
+            &fixture(file),
+            &verp.address(campaign, ids[i]),
+            &format!("imap{}@example.com", i + 1),
+            ids[i],
+        );
+        std::fs::write(
+            dovecot.maildir().join("new").join(format!("{i}.fixture")),
+            bytes,
+        )
+        .unwrap();
+    }
+    // One that nobody can be tied to.
+    std::fs::write(
+        dovecot.maildir().join("new/9.orphan"),
+        fill(&fixture("dsn-mixed-no-verp.eml"), "x", "x", 0)
+            .into_iter()
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let _ = Command::new("chown")
+        .args(["-R", "bounces:bounces"])
+        .arg(dovecot.maildir())
+        .output();
+
+    let work = tempfile::tempdir().unwrap();
+    let process = || {
+        Command::new(env!("CARGO_BIN_EXE_newsletter"))
+            .current_dir(work.path())
+            .env_remove("NEWSLETTER_CONFIG")
+            .env("NEWSLETTER_DATABASE_URL", db.url())
+            .env("NEWSLETTER_BOUNCES__IMAP__HOST", "127.0.0.1")
+            .env("NEWSLETTER_BOUNCES__IMAP__PORT", dovecot.port.to_string())
+            .env("NEWSLETTER_BOUNCES__IMAP__TLS", "none")
+            .env("NEWSLETTER_BOUNCES__IMAP__USER", "bounces")
+            .env("NEWSLETTER_IMAP_PASSWORD", "secret")
+            .args(["bounces", "process", "--imap"])
+            .output()
+            .unwrap()
+    };
+    let out = process();
+    assert!(out.status.success(), "{}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // The mixed DSN names no subscriber of this list: logged and quarantined.
+    assert!(
+        text.contains("4 message(s) handled: 2 subscriber(s) suppressed, 0 soft bounce(s) counted, 1 not bounces, 1 quarantined"),
+        "{text}"
+    );
+    assert_eq!(status_of(&store, "imap1").await, SubscriberStatus::Bounced);
+    assert_eq!(
+        status_of(&store, "imap2").await,
+        SubscriberStatus::Complained
+    );
+    assert_eq!(status_of(&store, "imap3").await, SubscriberStatus::Active);
+    // Everything is \Seen now: a second run fetches nothing.
+    let again = process();
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("0 message(s) handled"),
+        "{}",
+        show(&again)
+    );
+    assert!(
+        work.path()
+            .join("bounces-quarantine/new")
+            .read_dir()
+            .unwrap()
+            .count()
+            == 1
+    );
+}

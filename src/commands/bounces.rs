@@ -83,6 +83,7 @@ pub fn bounces(
             stdin,
             quarantine,
             recipient,
+            imap,
         } => {
             let quarantine = quarantine
                 .clone()
@@ -96,14 +97,18 @@ pub fn bounces(
                     policy: policy(&config),
                     quarantine,
                 };
-                let r = if let Some(dir) = maildir {
+                let r = if *imap {
+                    intake.imap(&config.bounces.imap).await
+                } else if let Some(dir) = maildir {
                     intake.maildir(dir).await
                 } else if let Some(file) = mbox {
                     intake.mbox(file).await
                 } else if *stdin {
                     intake.stdin(recipient.as_deref()).await
                 } else {
-                    bail!("say where the bounces are: --maildir DIR, --mbox FILE or --stdin")
+                    bail!(
+                        "say where the bounces are: --maildir DIR, --mbox FILE, --stdin or --imap"
+                    )
                 };
                 store.close().await;
                 r
@@ -345,6 +350,98 @@ impl Intake<'_> {
             self.quarantine_bytes(&name, &bytes)?;
             tally.quarantined += 1;
         }
+        tally.print();
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl Intake<'_> {
+    /// Fetches the unseen messages of the configured IMAP folder, handles each, and marks it \Seen
+    /// (or moves it). A message that cannot be attributed is copied to the quarantine Maildir and
+    /// flagged. On a database outage the current message stays unseen for the next run.
+    async fn imap(&self, c: &crate::config::ImapSettings) -> anyhow::Result<ExitCode> {
+        let password = std::env::var("NEWSLETTER_IMAP_PASSWORD").map_err(|_| {
+            anyhow!(
+                "set the IMAP password of {} in NEWSLETTER_IMAP_PASSWORD",
+                c.user
+            )
+        })?;
+        let tcp = tokio::net::TcpStream::connect((c.host.as_str(), c.port))
+            .await
+            .with_context(|| format!("cannot connect to the IMAP server {}:{}", c.host, c.port))?;
+        match c.tls.as_str() {
+            "none" => self.imap_session(tcp, c, &password).await,
+            "tls" => {
+                use rustls_platform_verifier::ConfigVerifierExt;
+                let config = tokio_rustls::rustls::ClientConfig::with_platform_verifier()
+                    .map_err(|e| anyhow!("TLS set-up: {e}"))?;
+                let name = tokio_rustls::rustls::pki_types::ServerName::try_from(c.host.clone())
+                    .map_err(|e| anyhow!("[bounces.imap] host `{}`: {e}", c.host))?;
+                let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+                    .connect(name, tcp)
+                    .await
+                    .with_context(|| format!("TLS with {}:{} failed", c.host, c.port))?;
+                self.imap_session(tls, c, &password).await
+            }
+            other => bail!("[bounces.imap] tls = `{other}`: use tls or none"),
+        }
+    }
+
+    async fn imap_session<T>(
+        &self,
+        stream: T,
+        c: &crate::config::ImapSettings,
+        password: &str,
+    ) -> anyhow::Result<ExitCode>
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + std::fmt::Debug + Send,
+    {
+        use futures_util::TryStreamExt;
+        let mut client = async_imap::Client::new(stream);
+        client
+            .read_response()
+            .await
+            .context("no IMAP greeting")?
+            .ok_or_else(|| anyhow!("the IMAP server closed the connection"))?;
+        let mut session = client
+            .login(&c.user, password)
+            .await
+            .map_err(|(e, _)| anyhow!("IMAP login as {} failed: {e}", c.user))?;
+        session
+            .select(&c.folder)
+            .await
+            .with_context(|| format!("cannot open the IMAP folder {}", c.folder))?;
+        let mut uids: Vec<u32> = session.uid_search("UNSEEN").await?.into_iter().collect();
+        uids.sort_unstable();
+        let mut tally = Tally::default();
+        for uid in uids {
+            let fetched: Vec<_> = session
+                .uid_fetch(uid.to_string(), "BODY.PEEK[]")
+                .await?
+                .try_collect()
+                .await?;
+            let Some(bytes) = fetched.iter().find_map(|f| f.body()).map(<[u8]>::to_vec) else {
+                continue;
+            };
+            let fate = self.handle(&bytes, None, &mut tally).await?;
+            let flags = match fate {
+                Fate::Done => "+FLAGS (\\Seen)",
+                Fate::Quarantine => {
+                    self.quarantine_bytes(&format!("imap.{}.{uid}", c.folder), &bytes)?;
+                    tally.quarantined += 1;
+                    "+FLAGS (\\Seen \\Flagged)"
+                }
+            };
+            let _: Vec<_> = session
+                .uid_store(uid.to_string(), flags)
+                .await?
+                .try_collect()
+                .await?;
+            if matches!(fate, Fate::Done) && !c.move_to.is_empty() {
+                session.uid_mv(uid.to_string(), &c.move_to).await?;
+            }
+        }
+        let _ = session.logout().await;
         tally.print();
         Ok(ExitCode::SUCCESS)
     }
