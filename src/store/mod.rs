@@ -334,9 +334,7 @@ impl Store {
                 // 2 MB of page cache per connection keeps memory flat however long the list is
                 // (`send` to 1,000,000 stays within 1.5x of 10,000); `import` raises it for its
                 // own transaction.
-                .pragma("cache_size", "-2048")
-                // Multi-row inserts keep a statement journal; in a temp file it costs a write per page.
-                .pragma("temp_store", "memory");
+                .pragma("cache_size", "-2048");
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .connect_with(opts)
@@ -739,6 +737,10 @@ impl Store {
                 // The email and token indexes are written in random order; with a 2 MB cache a
                 // large import spends its time re-reading index pages.
                 sqlx::query("PRAGMA cache_size = -32768").execute(&mut *conn).await?;
+                // Multi-row inserts keep a statement journal; in a temp file it costs a write per
+                // page. (Elsewhere it stays on disk: a 1,000,000-row snapshot's journal in memory
+                // would stay in the process's heap after it is freed.)
+                sqlx::query("PRAGMA temp_store = MEMORY").execute(&mut *conn).await?;
             }
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM subscribers").fetch_one(&mut *tx).await?;
@@ -780,6 +782,7 @@ impl Store {
             if sqlite {
                 // Back to the small cache on the same connection; SQLite frees the pages above it.
                 sqlx::query("PRAGMA cache_size = -2048").execute(&mut *conn).await?;
+                sqlx::query("PRAGMA temp_store = DEFAULT").execute(&mut *conn).await?;
             }
             Ok(summary)
         })
