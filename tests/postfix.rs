@@ -2,7 +2,8 @@
 //! Postfix delivers some, and sends real RFC 3464 DSNs for the rest (an unknown local user, a
 //! domain routed to a 550 sink, one routed to a 451 sink with a zero queue lifetime) to the VERP
 //! address, into the `bounces` user's Maildir; `bounces process --maildir` then suppresses exactly
-//! the right subscribers.
+//! the right subscribers. The same DSNs are also fetched over IMAP from a standalone Dovecot into a
+//! copy of the database, with the same outcome.
 //!
 //! Postfix is configured as `../shared/TESTBED.md` describes, on loopback only, with every other
 //! destination refused, and its configuration is put back as it was afterwards. The test needs root
@@ -188,6 +189,29 @@ async fn postfix_dsns_suppress_exactly_the_right_subscribers() {
         "the deliverable three reached the sink"
     );
 
+    // The same DSNs will also be fetched over IMAP (Dovecot), into a copy of this database.
+    let imap_db = TestDb::sqlite();
+    if let TestDb::Sqlite(_, from) = &db
+        && let TestDb::Sqlite(_, to) = &imap_db
+    {
+        for ext in ["", "-wal", "-shm"] {
+            let src = PathBuf::from(format!("{}{ext}", from.display()));
+            if src.exists() {
+                std::fs::copy(&src, format!("{}{ext}", to.display())).unwrap();
+            }
+        }
+    }
+    let dovecot = common::imap::Dovecot::start();
+    if let Some(d) = &dovecot {
+        for p in &ours {
+            std::fs::copy(p, d.maildir().join("new").join(p.file_name().unwrap())).unwrap();
+        }
+        let _ = sh(&format!(
+            "chown -R bounces:bounces {}",
+            d.maildir().display()
+        ));
+    }
+
     // Process them from a Maildir of their own, so the system one keeps only what it had.
     let maildir = work.path().join("Maildir");
     for sub in ["new", "cur", "tmp"] {
@@ -209,37 +233,60 @@ async fn postfix_dsns_suppress_exactly_the_right_subscribers() {
         "{text}"
     );
 
-    let store = Store::connect(&db.url()).await.unwrap();
-    for (email, want) in [
-        ("ok1@sink.test", SubscriberStatus::Active),
-        ("ok2@sink.test", SubscriberStatus::Active),
-        ("ok3@sink.test", SubscriberStatus::Active),
-        ("nosuchuser@newsletter.test", SubscriberStatus::Bounced),
-        ("x1@reject.test", SubscriberStatus::Bounced),
-        ("x2@reject.test", SubscriberStatus::Bounced),
-        ("y1@defer.test", SubscriberStatus::Active),
-    ] {
-        let s = store
-            .find_by_email(&EmailAddress::parse(email).unwrap())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(s.status, want, "{email}");
+    let dovecot = dovecot.expect("Dovecot is installed (scripts/install-test-deps.sh)");
+    let out = Command::new(bin)
+        .current_dir(work.path())
+        .env_remove("NEWSLETTER_CONFIG")
+        .env("NEWSLETTER_DATABASE_URL", imap_db.url())
+        .env("NEWSLETTER_MAIL__BOUNCE_DOMAIN", "newsletter.test")
+        .env("NEWSLETTER_BOUNCES__IMAP__HOST", "127.0.0.1")
+        .env("NEWSLETTER_BOUNCES__IMAP__PORT", dovecot.port.to_string())
+        .env("NEWSLETTER_BOUNCES__IMAP__TLS", "none")
+        .env("NEWSLETTER_IMAP_PASSWORD", "secret")
+        .args(["bounces", "process", "--imap"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("4 message(s) handled: 3 subscriber(s) suppressed, 1 soft bounce(s) counted"),
+        "over IMAP: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    for url in [db.url(), imap_db.url()] {
+        let store = Store::connect(&url).await.unwrap();
+        for (email, want) in [
+            ("ok1@sink.test", SubscriberStatus::Active),
+            ("ok2@sink.test", SubscriberStatus::Active),
+            ("ok3@sink.test", SubscriberStatus::Active),
+            ("nosuchuser@newsletter.test", SubscriberStatus::Bounced),
+            ("x1@reject.test", SubscriberStatus::Bounced),
+            ("x2@reject.test", SubscriberStatus::Bounced),
+            ("y1@defer.test", SubscriberStatus::Active),
+        ] {
+            let s = store
+                .find_by_email(&EmailAddress::parse(email).unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(s.status, want, "{email}");
+        }
+        let log = store.bounces(0, None, 100).await.unwrap();
+        assert_eq!(log.len(), 4, "{log:?}");
+        assert!(
+            log.iter()
+                .all(|b| b.attribution == "verp" && b.source == "dsn"),
+            "{log:?}"
+        );
+        let soft: Vec<_> = log.iter().filter(|b| b.kind == "soft").collect();
+        assert_eq!(soft.len(), 1);
+        assert_eq!(soft[0].status.as_deref(), Some("4.7.1"));
+        assert!(
+            log.iter()
+                .filter(|b| b.kind == "hard")
+                .all(|b| b.status.as_deref() == Some("5.1.1")),
+            "{log:?}"
+        );
     }
-    let log = store.bounces(0, None, 100).await.unwrap();
-    assert_eq!(log.len(), 4, "{log:?}");
-    assert!(
-        log.iter()
-            .all(|b| b.attribution == "verp" && b.source == "dsn"),
-        "{log:?}"
-    );
-    let soft: Vec<_> = log.iter().filter(|b| b.kind == "soft").collect();
-    assert_eq!(soft.len(), 1);
-    assert_eq!(soft[0].status.as_deref(), Some("4.7.1"));
-    assert!(
-        log.iter()
-            .filter(|b| b.kind == "hard")
-            .all(|b| b.status.as_deref() == Some("5.1.1")),
-        "{log:?}"
-    );
 }

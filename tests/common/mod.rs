@@ -15,6 +15,7 @@ macro_rules! both_backends {
 }
 
 pub mod db;
+pub mod imap;
 pub mod smtp;
 
 use std::path::{Path, PathBuf};
