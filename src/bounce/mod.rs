@@ -635,38 +635,34 @@ pub async fn apply(
             attribution: attribution.as_str().to_string(),
         };
     let mut out = Vec::new();
-    if let Some(d) = relevant.iter().find_map(|r| r.delivery) {
-        let campaign = match (d.campaign_id, d.issue) {
-            (Some(c), _) => Some(c),
-            (None, Some(n)) => store.campaign_by_number(n).await?.map(|c| c.id),
-            _ => None,
-        };
-        if let Some(c) = campaign
-            && let Some(sent_to) = store.delivery_email(c, d.subscriber_id).await?
-        {
-            // One delivery, one recipient: the one the evidence names if it matches, else the
-            // first failure. The address in the evidence never redirects it to someone else.
-            let chosen = relevant
-                .iter()
-                .find(|r| {
-                    r.email
-                        .as_deref()
-                        .is_some_and(|e| e.eq_ignore_ascii_case(&sent_to))
-                })
-                .or(relevant.first())
-                .expect("relevant has the recipient that carried the delivery");
-            let applied = store
-                .record_bounce(
-                    &record(chosen, Some(d.subscriber_id), Some(c), chosen.attribution),
-                    policy,
-                )
-                .await?;
-            out.push(Decision {
-                recipient: (*chosen).clone(),
-                applied,
-            });
-            return Ok(out);
-        }
+    let delivery = relevant.iter().find_map(|r| r.delivery);
+    if let Some(d) = delivery
+        && let Some((c, sent_to)) = store
+            .find_delivery(d.campaign_id, d.issue, d.subscriber_id)
+            .await?
+    {
+        // One delivery, one recipient: the one the evidence names if it matches, else the
+        // first failure. The address in the evidence never redirects it to someone else.
+        let chosen = relevant
+            .iter()
+            .find(|r| {
+                r.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(&sent_to))
+            })
+            .or(relevant.first())
+            .expect("relevant has the recipient that carried the delivery");
+        let applied = store
+            .record_bounce(
+                &record(chosen, Some(d.subscriber_id), Some(c), chosen.attribution),
+                policy,
+            )
+            .await?;
+        out.push(Decision {
+            recipient: (*chosen).clone(),
+            applied,
+        });
+        return Ok(out);
     }
     for r in relevant {
         let sub = match r.email.as_deref().map(crate::domain::EmailAddress::parse) {

@@ -65,17 +65,21 @@ pub struct BounceEntry {
 }
 
 impl Store {
-    /// The delivery row's subscriber and address for (campaign, subscriber), if that delivery exists.
-    pub async fn delivery_email(
+    /// The campaign and address of a subscriber's delivery, found by campaign id (from a VERP) or by
+    /// issue number (from our Message-ID), in one query; `None` if there is no such delivery.
+    pub async fn find_delivery(
         &self,
-        campaign_id: i64,
+        campaign_id: Option<i64>,
+        issue: Option<i64>,
         subscriber_id: i64,
-    ) -> Result<Option<String>> {
-        Ok(with_pool!(self, p => sqlx::query_scalar(
-            "SELECT email FROM deliveries WHERE campaign_id = $1 AND subscriber_id = $2",
+    ) -> Result<Option<(i64, String)>> {
+        Ok(with_pool!(self, p => sqlx::query_as(
+            "SELECT d.campaign_id, d.email FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id \
+             WHERE d.subscriber_id = $1 AND (c.id = CAST($2 AS BIGINT) OR c.issue_number = CAST($3 AS BIGINT)) LIMIT 1",
         )
-        .bind(campaign_id)
         .bind(subscriber_id)
+        .bind(campaign_id)
+        .bind(issue)
         .fetch_optional(p)
         .await?))
     }
