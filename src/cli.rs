@@ -95,15 +95,8 @@ pub struct SendArgs {
     /// Send even if `check` reports errors.
     #[arg(long)]
     pub force: bool,
-    /// SMTP connections at once (default from config [send] concurrency).
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<usize>,
-    /// Messages per second, 0 for no limit (default from config [send] rate).
-    #[arg(long, value_name = "R")]
-    pub rate: Option<f64>,
-    /// Transport URL: file:DIR, smtp://host:port[?tls=starttls], smtps://host:465 (default from config).
-    #[arg(long, env = "NEWSLETTER_TRANSPORT", value_name = "URL")]
-    pub transport: Option<String>,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
     /// Create the campaign and queue its deliveries, then exit: `newsletter worker` delivers them.
     #[arg(long)]
     pub enqueue_only: bool,
@@ -118,13 +111,20 @@ pub struct WorkerArgs {
     /// Seconds between looks for new campaigns.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub poll_secs: u64,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+/// How `send` and `worker` deliver.
+#[derive(Debug, clap::Args)]
+pub struct DeliveryArgs {
     /// SMTP connections at once (default from config [send] concurrency).
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
-    /// Messages per second for this worker, 0 for no limit (default from config [send] rate).
+    /// Messages per second for this process, 0 for no limit (default from config [send] rate).
     #[arg(long, value_name = "R")]
     pub rate: Option<f64>,
-    /// Transport URL (default from config).
+    /// Transport URL: file:DIR, smtp://host:port[?tls=starttls], smtps://host:465 (default from config).
     #[arg(long, env = "NEWSLETTER_TRANSPORT", value_name = "URL")]
     pub transport: Option<String>,
 }

@@ -459,7 +459,7 @@ async fn record_outcomes(
             }
         }
         let mut write = Vec::with_capacity(batch.len() + streak.len());
-        let stopped = fatal.lock().expect("fatal lock").is_some();
+        let mut stopped = fatal.lock().expect("fatal lock").is_some();
         for mut r in batch.drain(..) {
             if stopped
                 && matches!(
@@ -492,6 +492,8 @@ async fn record_outcomes(
                         );
                         fatal.lock().expect("fatal lock").get_or_insert(reason);
                         halt.store(true, Ordering::SeqCst);
+                        // The rest of this batch, too, says nothing about its recipients.
+                        stopped = true;
                         for mut s in streak.drain(..) {
                             s.outcome = Outcome::Released;
                             write.push(s);

@@ -334,19 +334,22 @@ async fn maildir_intake_suppresses_exactly_the_right_subscribers(db: TestDb) {
     .unwrap();
 
     let quarantine = work.path().join("quarantine");
-    let out = run(
-        &db,
-        work.path(),
-        &[
-            "bounces",
-            "process",
-            "--maildir",
-            maildir.to_str().unwrap(),
-            "--quarantine",
-            quarantine.to_str().unwrap(),
-        ],
-        None,
-    );
+    let process = || {
+        run(
+            &db,
+            work.path(),
+            &[
+                "bounces",
+                "process",
+                "--maildir",
+                maildir.to_str().unwrap(),
+                "--quarantine",
+                quarantine.to_str().unwrap(),
+            ],
+            None,
+        )
+    };
+    let out = process();
     assert!(out.status.success(), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("16 message(s) handled"), "{stdout}");
@@ -410,19 +413,7 @@ async fn maildir_intake_suppresses_exactly_the_right_subscribers(db: TestDb) {
     );
 
     // Idempotent: a second run finds nothing new.
-    let again = run(
-        &db,
-        work.path(),
-        &[
-            "bounces",
-            "process",
-            "--maildir",
-            maildir.to_str().unwrap(),
-            "--quarantine",
-            quarantine.to_str().unwrap(),
-        ],
-        None,
-    );
+    let again = process();
     assert!(
         String::from_utf8_lossy(&again.stdout).contains("0 message(s) handled"),
         "{}",

@@ -105,6 +105,16 @@ impl Env {
     }
 }
 
+/// Asserts the command succeeded and printed `needle`.
+fn assert_ok_with(out: &Output, needle: &str) {
+    assert!(out.status.success(), "{}", stderr(out));
+    assert!(
+        stdout(out).contains(needle),
+        "wanted {needle:?}: {}",
+        stderr(out)
+    );
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -124,6 +134,13 @@ fn emails(prefix: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// Asserts the server got exactly one message for each of `n` recipients.
+fn assert_each_once(server: &Server, n: usize) {
+    let counts = per_recipient(&server.messages());
+    assert_eq!(counts.len(), n, "{counts:?}");
+    assert!(counts.values().all(|&c| c == 1), "{counts:?}");
+}
+
 /// Messages per envelope recipient.
 fn per_recipient(messages: &[Stored]) -> HashMap<String, usize> {
     let mut m = HashMap::new();
@@ -139,12 +156,7 @@ async fn thousand_subscribers_get_one_message_each(db: TestDb) {
     env.subscribe(&list);
     let sink = Server::sink(&[]);
     let out = env.send(&issue_576(), &sink.url(), &["--concurrency", "8"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("sent 1000, failed permanently 0"),
-        "{}",
-        stderr(&out)
-    );
+    assert_ok_with(&out, "sent 1000, failed permanently 0");
 
     let messages = sink.messages();
     assert_eq!(messages.len(), 1000);
@@ -227,9 +239,7 @@ async fn transient_4xx_is_retried_until_delivered() {
     let server = Server::faulty(&["--defer-once", "retry"]);
     let out = env.send(&small_issue(), &server.url(), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let counts = per_recipient(&server.messages());
-    assert_eq!(counts.len(), 30, "{counts:?}");
-    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+    assert_each_once(&server, 30);
     let status = env.status_json(912);
     assert_eq!(status["counts"]["sent"], 30);
     assert_eq!(status["counts"]["deferred"], 0);
@@ -259,9 +269,7 @@ async fn transient_failures_beyond_the_attempts_are_deferred_then_retried_by_a_r
     let out = env.send(&small_issue(), &server.url(), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("sent 3,"), "{}", stderr(&out));
-    let counts = per_recipient(&server.messages());
-    assert_eq!(counts.len(), 13);
-    assert!(counts.values().all(|&n| n == 1));
+    assert_each_once(&server, 13);
 }
 
 #[tokio::test]
@@ -274,12 +282,7 @@ async fn permanent_5xx_fails_and_suppresses_only_those_recipients() {
     env.subscribe(&list);
     let server = Server::faulty(&["--reject", "bad"]);
     let out = env.send(&small_issue(), &server.url(), &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("sent 35, failed permanently 5"),
-        "{}",
-        stderr(&out)
-    );
+    assert_ok_with(&out, "sent 35, failed permanently 5");
     let counts = per_recipient(&server.messages());
     assert_eq!(counts.len(), 35);
     assert!(counts.keys().all(|r| r.starts_with("reader")));
@@ -338,9 +341,7 @@ async fn a_slow_relay_still_gets_everything_once() {
     let sink = Server::sink(&["-w", "1"]);
     let out = env.send(&small_issue(), &sink.url(), &["--concurrency", "8"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let counts = per_recipient(&sink.messages());
-    assert_eq!(counts.len(), 24);
-    assert!(counts.values().all(|&n| n == 1));
+    assert_each_once(&sink, 24);
 }
 
 #[tokio::test]
@@ -404,9 +405,7 @@ async fn a_relay_refusing_every_recipient_stops_without_bouncing_anyone() {
     let env = env.var("NEWSLETTER_SEND__LEASE_SECS", "1");
     let out = env.send(&small_issue(), &good.url(), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let counts = per_recipient(&good.messages());
-    assert_eq!(counts.len(), 60);
-    assert!(counts.values().all(|&n| n == 1));
+    assert_each_once(&good, 60);
 }
 
 #[tokio::test]
@@ -435,12 +434,7 @@ async fn refuses_without_confirmation_or_with_check_errors_and_supports_dry_run_
     }
     // Dry run: every message built, nothing sent or recorded.
     let out = env.send(&small_issue(), &sink.url(), &["--dry-run"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("5 message(s) built"),
-        "{}",
-        stderr(&out)
-    );
+    assert_ok_with(&out, "5 message(s) built");
     // Test copy: one message, no campaign.
     let out = env.send(
         &small_issue(),
@@ -540,12 +534,7 @@ async fn one_click_unsubscribe_from_the_header_works_and_later_leavers_are_skipp
 
     // The next issue is queued; then reader 1 leaves before a worker delivers it.
     let out = env.send(&small_issue(), &sink.url(), &["--enqueue-only"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("queued for 4 recipient(s)"),
-        "{}",
-        stderr(&out)
-    );
+    assert_ok_with(&out, "queued for 4 recipient(s)");
     let second = messages
         .iter()
         .find(|m| m.rcpt == "reader00001@example.org")
@@ -558,12 +547,7 @@ async fn one_click_unsubscribe_from_the_header_works_and_later_leavers_are_skipp
         200
     );
     let out = env.run(&["worker", "--once", "--transport", &sink.url()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("sent 3, failed permanently 0, deferred 0, skipped 1"),
-        "{}",
-        stderr(&out)
-    );
+    assert_ok_with(&out, "sent 3, failed permanently 0, deferred 0, skipped 1");
     let _ = server.kill();
     let _ = server.wait();
 }
@@ -723,9 +707,7 @@ async fn a_relay_that_is_down_fails_over_to_the_next() {
     let relays = format!("smtp://127.0.0.1:{dead}?weight=5, {}", sink.url());
     let out = env.send(&small_issue(), &relays, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let counts = per_recipient(&sink.messages());
-    assert_eq!(counts.len(), 20);
-    assert!(counts.values().all(|&n| n == 1));
+    assert_each_once(&sink, 20);
 }
 
 #[tokio::test]

@@ -265,18 +265,7 @@ pub fn parse(bytes: &[u8], verp: &Verp, envelope_to: Option<&str>) -> Report {
 
     match report_type.as_deref() {
         Some("delivery-status") => {
-            let fields = msg
-                .parts
-                .iter()
-                .find(|p| {
-                    p.content_type().is_some_and(|c| {
-                        c.ctype().eq_ignore_ascii_case("message")
-                            && c.subtype().is_some_and(|s| {
-                                s.eq_ignore_ascii_case("delivery-status")
-                                    || s.eq_ignore_ascii_case("global-delivery-status")
-                            })
-                    })
-                })
+            let fields = message_part(&msg, &["delivery-status", "global-delivery-status"])
                 .map(|p| String::from_utf8_lossy(raw_body(&msg, p)).into_owned());
             let Some(text) = fields else {
                 return Report {
@@ -298,16 +287,7 @@ pub fn parse(bytes: &[u8], verp: &Verp, envelope_to: Option<&str>) -> Report {
             }
         }
         Some("feedback-report") => {
-            let fields = msg
-                .parts
-                .iter()
-                .find(|p| {
-                    p.content_type().is_some_and(|c| {
-                        c.ctype().eq_ignore_ascii_case("message")
-                            && c.subtype()
-                                .is_some_and(|s| s.eq_ignore_ascii_case("feedback-report"))
-                    })
-                })
+            let fields = message_part(&msg, &["feedback-report"])
                 .map(|p| header_block(&String::from_utf8_lossy(raw_body(&msg, p))))
                 .unwrap_or_default();
             let field = |name: &str| {
@@ -391,6 +371,20 @@ pub fn parse(bytes: &[u8], verp: &Verp, envelope_to: Option<&str>) -> Report {
             }
         }
     }
+}
+
+/// The first `message/<subtype>` part, for one of the given subtypes.
+fn message_part<'a>(
+    msg: &'a mail_parser::Message<'a>,
+    subtypes: &[&str],
+) -> Option<&'a mail_parser::MessagePart<'a>> {
+    msg.parts.iter().find(|p| {
+        p.content_type().is_some_and(|c| {
+            c.ctype().eq_ignore_ascii_case("message")
+                && c.subtype()
+                    .is_some_and(|s| subtypes.iter().any(|t| s.eq_ignore_ascii_case(t)))
+        })
+    })
 }
 
 /// The raw (transfer-decoded when the parser did so) body of a part.

@@ -58,19 +58,7 @@ pub fn bounces(
                 StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&entries)?),
                 StatusFormat::Human => {
                     for e in &entries {
-                        println!(
-                            "{}  {:<9} {:<6} {:<24} {}  ({} via {}){}",
-                            crate::domain::rfc5322_date(e.received_at),
-                            e.kind,
-                            e.status.as_deref().unwrap_or("-"),
-                            e.email.as_deref().unwrap_or("(unknown)"),
-                            e.diagnostic.as_deref().unwrap_or(""),
-                            e.source,
-                            e.attribution,
-                            e.campaign_id
-                                .map(|c| format!(", campaign {c}"))
-                                .unwrap_or_default()
-                        );
+                        println!("{}", bounce_line(e, true));
                     }
                     println!("{} bounce(s)", entries.len());
                 }
@@ -124,6 +112,27 @@ pub fn bounces(
             }
         }
     }
+}
+
+/// One line of the bounce log, for `bounces list` (with the address) and `subscribers show`.
+pub(crate) fn bounce_line(e: &crate::store::BounceEntry, with_email: bool) -> String {
+    let email = if with_email {
+        format!("{:<24} ", e.email.as_deref().unwrap_or("(unknown)"))
+    } else {
+        String::new()
+    };
+    format!(
+        "{}  {:<9} {:<6} {email}{}  ({} via {}){}",
+        crate::domain::rfc5322_date(e.received_at),
+        e.kind,
+        e.status.as_deref().unwrap_or("-"),
+        e.diagnostic.as_deref().unwrap_or(""),
+        e.source,
+        e.attribution,
+        e.campaign_id
+            .map(|c| format!(", campaign {c}"))
+            .unwrap_or_default()
+    )
 }
 
 fn is_outage(e: &anyhow::Error) -> bool {

@@ -126,7 +126,7 @@ fn worker_id() -> String {
 
 /// `newsletter send ISSUE.md`.
 pub fn send(config: Option<&Path>, url: Option<&str>, args: &SendArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(config, args.concurrency, args.rate)?;
+    let config = load_config(config, args.delivery.concurrency, args.delivery.rate)?;
     let (issue, rendered) = prepare(&config, &args.issue, args.force)?;
     // A DKIM key that does not load stops the send before anything is written.
     dkim_signer(&config)?;
@@ -137,7 +137,7 @@ pub fn send(config: Option<&Path>, url: Option<&str>, args: &SendArgs) -> anyhow
         let transport = if args.dry_run {
             Transport::DryRun
         } else {
-            open_transport(&config, args.transport.as_deref())?
+            open_transport(&config, args.delivery.transport.as_deref())?
         };
         if let Some(to) = &args.test_to {
             return send_test(&config, &rendered, &transport, to).await;
@@ -597,10 +597,10 @@ pub fn worker(
     url: Option<&str>,
     args: &WorkerArgs,
 ) -> anyhow::Result<ExitCode> {
-    let config = load_config(config, args.concurrency, args.rate)?;
+    let config = load_config(config, args.delivery.concurrency, args.delivery.rate)?;
     let theme = Theme::from_config(&config)?;
     runtime()?.block_on(async {
-        let transport = Arc::new(open_transport(&config, args.transport.as_deref())?);
+        let transport = Arc::new(open_transport(&config, args.delivery.transport.as_deref())?);
         let store = open_store(&config, url).await?;
         if store.backend_name() == "sqlite" {
             eprintln!("note: with SQLite, workers share the queue on this machine only; use PostgreSQL to spread one campaign over several machines");

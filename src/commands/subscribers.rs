@@ -147,19 +147,8 @@ async fn run(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode
             }
             let bounces = store.bounces(0, Some(s.id), 1000).await?;
             println!("bounces:  {}", if bounces.is_empty() { "none" } else { "" });
-            for b in bounces {
-                println!(
-                    "  {}  {:<9} {:<6} {}  ({} via {}){}",
-                    crate::domain::rfc5322_date(b.received_at),
-                    b.kind,
-                    b.status.as_deref().unwrap_or("-"),
-                    b.diagnostic.as_deref().unwrap_or(""),
-                    b.source,
-                    b.attribution,
-                    b.campaign_id
-                        .map(|c| format!(", campaign {c}"))
-                        .unwrap_or_default()
-                );
+            for b in &bounces {
+                println!("  {}", super::bounces::bounce_line(b, false));
             }
         }
         SubscribersCommand::Stats => {
