@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a Debian machine: PostgreSQL (store tests), headless Chromium
-# (browser layout check)
-# Python 3 (the e-mail package checks our MIME) and ftfy (a second opinion on mojibake repair). Idempotent: it installs only what is missing.
+# (browser layout check), Python 3 (the e-mail package checks our MIME) with ftfy (a second opinion on
+# mojibake repair), aiosmtpd and dkimpy, Postfix (smtp-sink, smtp-source, and the real MTA of the
+# bounce loop), swaks, Dovecot (IMAP) and openssl. Idempotent: it installs only what is missing.
 set -euo pipefail
 
 SUDO=""
@@ -13,6 +14,8 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # Postfix's smtp-sink/smtp-source: the real SMTP servers and the speed reference of `send`.
 command -v smtp-sink >/dev/null 2>&1 || missing+=(postfix)
 command -v swaks >/dev/null 2>&1 || missing+=(swaks)
+# openssl makes the test DKIM key and the untrusted TLS certificate.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # Dovecot: the IMAP server `bounces process --imap` is tested against.
 command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
 if [ "${#missing[@]}" -gt 0 ]; then
