@@ -334,4 +334,19 @@ async fn outcomes_retry_release_skip_and_bounce(db: TestDb) {
         store.failure_reasons(c.id, 5).await.unwrap(),
         vec![("550 5.1.1 unknown".to_string(), 1)]
     );
+    // Erasure on request reaches the delivery row and the bounce evidence too.
+    let r3_email = EmailAddress::parse("r3@example.org").unwrap();
+    assert!(store.forget(&r3_email, Source::Cli).await.unwrap());
+    let (_, kept) = store
+        .find_delivery(Some(c.id), None, r3.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept, "");
+    let log = store.bounces(0, None, 10).await.unwrap();
+    assert_eq!(log.len(), 1, "the bounce stays, anonymous");
+    assert!(
+        log[0].email.is_none() && log[0].diagnostic.is_none(),
+        "{log:?}"
+    );
 }

@@ -663,6 +663,9 @@ impl Store {
                     .bind(format!("subscriber {id} erased on request"))
                     .execute(&mut *tx)
                     .await?;
+                // The address also sits in delivery rows and in bounce evidence: erase it there too.
+                sqlx::query("UPDATE deliveries SET email = '' WHERE subscriber_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE bounces SET email = NULL, diagnostic = NULL WHERE subscriber_id = $1").bind(id).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM subscribers WHERE id = $1").bind(id).execute(&mut *tx).await?;
             }
             tx.commit().await?;
