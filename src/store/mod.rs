@@ -342,7 +342,13 @@ impl Store {
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
             Backend::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+            // A server that is down is reported within 10 s (sqlx waits 30 s by default), so an MTA
+            // piping a bounce gets its "try again later" promptly.
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(std::time::Duration::from_secs(10))
+                .connect(url)
+                .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
             Backend::Postgres(pool)
         } else {
