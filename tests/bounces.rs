@@ -624,36 +624,33 @@ async fn soft_bounces_suppress_after_three_campaigns_unless_a_delivery_succeeds_
         source: "dsn".into(),
         attribution: "verp".into(),
     };
-    // A bounce arrives an hour after each campaign it is about.
-    let age = |week: i64| now - (4 - week) * 7 * 86_400 + 3600;
-    let mut last = None;
-    for week in 2..5 {
-        last = Some(
-            store
-                .record_bounce(&soft(steady, campaigns[week as usize]), policy)
-                .await
-                .unwrap(),
+    // A bounce arrives an hour after the campaign it is about (week 0 is four weeks ago).
+    let bounce_in_week = |sid: i64, week: i64| {
+        let (store, pool, rec) = (
+            store.clone(),
+            pool.clone(),
+            soft(sid, campaigns[week as usize]),
         );
-        sqlx::query("UPDATE bounces SET received_at = ? WHERE id = (SELECT MAX(id) FROM bounces)")
-            .bind(age(week))
+        async move {
+            let applied = store.record_bounce(&rec, policy).await.unwrap();
+            sqlx::query(
+                "UPDATE bounces SET received_at = ? WHERE id = (SELECT MAX(id) FROM bounces)",
+            )
+            .bind(now - (4 - week) * 7 * 86_400 + 3600)
             .execute(&pool)
             .await
             .unwrap();
+            applied
+        }
+    };
+    let mut last = None;
+    for week in 2..5 {
+        last = Some(bounce_in_week(steady, week).await);
     }
     assert!(matches!(last, Some(Applied::Suppressed { .. })), "{last:?}");
     // Bounces for weeks 0, 1 and 4; week 2 and 3 arrived fine in between, so the count restarts.
     for week in [0i64, 1, 4] {
-        last = Some(
-            store
-                .record_bounce(&soft(recovers, campaigns[week as usize]), policy)
-                .await
-                .unwrap(),
-        );
-        sqlx::query("UPDATE bounces SET received_at = ? WHERE id = (SELECT MAX(id) FROM bounces)")
-            .bind(age(week))
-            .execute(&pool)
-            .await
-            .unwrap();
+        last = Some(bounce_in_week(recovers, week).await);
     }
     assert_eq!(
         last,

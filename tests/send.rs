@@ -105,6 +105,16 @@ impl Env {
     }
 }
 
+/// Asserts the command failed with exit 1 and said `needle` on standard error.
+fn assert_refused_with(out: &Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(needle),
+        "wanted {needle:?}: {}",
+        stderr(out)
+    );
+}
+
 /// Asserts the command succeeded and printed `needle`.
 fn assert_ok_with(out: &Output, needle: &str) {
     assert!(out.status.success(), "{}", stderr(out));
@@ -381,12 +391,7 @@ async fn a_relay_refusing_every_recipient_stops_without_bouncing_anyone() {
     env.subscribe(&emails("reader", 60));
     let refusing = Server::sink(&["-f", "mail", "-B", "550 5.7.1 Sender address rejected"]);
     let out = env.send(&small_issue(), &refusing.url(), &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("refused permanently"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused_with(&out, "refused permanently");
     let store = env.store().await;
     let c = store.campaign_by_number(912).await.unwrap().unwrap();
     let counts = store.delivery_counts(c.id).await.unwrap();
@@ -856,12 +861,7 @@ async fn a_tls_failure_stops_before_anyone_is_touched() {
     let out = env.send(&small_issue(), &url, &[]);
     let _ = server.kill();
     let _ = server.wait();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("TLS"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused_with(&out, "TLS");
     let store = env.store().await;
     let c = store.campaign_by_number(912).await.unwrap().unwrap();
     assert_eq!(store.delivery_counts(c.id).await.unwrap().total(), 0);
