@@ -306,6 +306,20 @@ fn env_layer(vars: impl Iterator<Item = (String, String)>) -> toml::Table {
     table
 }
 
+/// A database or transport URL for messages: any password after the user name becomes `***`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// Puts `value` at `sections.field`, creating the tables on the way.
 fn insert_path(table: &mut toml::Table, sections: &[String], field: &str, value: toml::Value) {
     match sections.split_first() {

@@ -22,6 +22,7 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use thiserror::Error;
 
+use crate::config::redact_url;
 use crate::domain::EmailAddress;
 
 /// The environment variable holding the SMTP password.
@@ -429,16 +430,16 @@ pub fn enhanced_status(text: &str) -> Option<String> {
 
 fn relay(url: &str, pool: u32, password: Option<&str>) -> Result<Relay, TransportError> {
     let invalid = |message: String| TransportError::Invalid {
-        url: redact(url),
+        url: redact_url(url),
         message,
     };
     let (scheme, rest) = url
         .split_once("://")
-        .ok_or_else(|| TransportError::Unsupported(redact(url)))?;
+        .ok_or_else(|| TransportError::Unsupported(redact_url(url)))?;
     let implicit_tls = match scheme {
         "smtp" => false,
         "smtps" => true,
-        _ => return Err(TransportError::Unsupported(redact(url))),
+        _ => return Err(TransportError::Unsupported(redact_url(url))),
     };
     let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
     let authority = authority.trim_end_matches('/');
@@ -523,14 +524,6 @@ fn relay(url: &str, pool: u32, password: Option<&str>) -> Result<Relay, Transpor
         keep: pool.max(1) as usize,
         down_until: Mutex::new(None),
     })
-}
-
-/// The URL with any user name hidden, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
-        _ => url.to_string(),
-    }
 }
 
 async fn write_file(dir: &PathBuf, name: &str, message: &[u8]) -> std::io::Result<()> {

@@ -22,23 +22,12 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Connects to the database named by `--database-url`, `NEWSLETTER_DATABASE_URL` or config.
 pub async fn open_store(config: &Config, url: Option<&str>) -> anyhow::Result<Store> {
     let url = url.unwrap_or(&config.database.url);
-    Store::connect(url)
-        .await
-        .with_context(|| format!("cannot open the database {}", redact(url)))
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
+    Store::connect(url).await.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            crate::config::redact_url(url)
+        )
+    })
 }
 
 fn parse_email(s: &str) -> anyhow::Result<EmailAddress> {
