@@ -838,6 +838,7 @@ pub struct ImportSummary {
 }
 
 // After the macros above, which the queue uses.
+#[macro_use]
 mod bounces;
 mod queue;
 pub use bounces::{Applied, BounceEntry, BouncePolicy, BounceRecord};

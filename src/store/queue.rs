@@ -349,34 +349,25 @@ impl Store {
                     continue;
                 }
                 if let Outcome::Failed { bounce: Some(b), .. } = &r.outcome {
-                    sqlx::query(
-                        "INSERT INTO bounces (subscriber_id, campaign_id, email, kind, status, diagnostic, source, attribution, received_at) \
-                         SELECT subscriber_id, campaign_id, email, 'hard', $3, $4, 'smtp', 'delivery', $5 FROM deliveries \
-                         WHERE campaign_id = $1 AND subscriber_id = $2",
-                    )
-                    .bind(campaign_id)
-                    .bind(r.subscriber_id)
-                    .bind(&b.status)
-                    .bind(&b.diagnostic)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    let detail = format!("hard bounce during send of campaign {campaign_id}: {} {}", b.status, b.diagnostic);
-                    let changed = sqlx::query("UPDATE subscribers SET status = 'bounced', updated_at = $2 WHERE id = $1 AND status = 'active'")
+                    // A refusal during the send is a hard bounce, logged and applied in this same
+                    // transaction by the policy every bounce goes through.
+                    let email: String = sqlx::query_scalar("SELECT email FROM deliveries WHERE campaign_id = $1 AND subscriber_id = $2")
+                        .bind(campaign_id)
                         .bind(r.subscriber_id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    if changed == 1 {
-                        sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, 'bounce', 'active', 'bounced', $3)")
-                            .bind(r.subscriber_id)
-                            .bind(now)
-                            .bind(&detail)
-                            .execute(&mut *tx)
-                            .await?;
-                        tracing::info!(subscriber_id = r.subscriber_id, campaign_id, status = %b.status, "subscriber bounced (refused during send)");
-                    }
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let record = BounceRecord {
+                        subscriber_id: Some(r.subscriber_id),
+                        campaign_id: Some(campaign_id),
+                        email: Some(email),
+                        kind: "hard".into(),
+                        status: Some(b.status.clone()),
+                        diagnostic: Some(b.diagnostic.clone()),
+                        source: "smtp".into(),
+                        attribution: "delivery".into(),
+                    };
+                    // Hard bounces suppress at once: the soft settings play no part.
+                    log_bounce!(&mut tx, &record, BouncePolicy::default(), now);
                 }
             }
             tx.commit().await?;
