@@ -360,22 +360,24 @@ fn check_text(path: &Path, text: &str, opts: &CheckOptions) -> Vec<Diagnostic> {
     out
 }
 
-/// Checks a loaded issue against its rendering: what `send` runs. `site` gives the unsubscribe URL
-/// the size is measured with.
+/// Checks a loaded issue against its rendering: what `send` runs, so the issue is not rendered a
+/// second time for the size rule. `site` gives the unsubscribe URL the size is measured with.
 pub fn check(
     issue: &Issue,
     rendered: &render::Rendered,
     site: &crate::config::Site,
     opts: &CheckOptions,
-) -> Vec<Diagnostic> {
+) -> FileReport {
     let mut o = opts.clone();
     o.theme = None;
-    let mut diags = check_bytes(&issue.path, issue.source.as_bytes(), &o).diagnostics;
+    let mut report = check_bytes(&issue.path, issue.source.as_bytes(), &o);
     let size = rendered.html_len(&render::sample_unsubscribe_url(site));
     if size > opts.budget && !opts.allow.contains(&Rule::SizeBudget) {
-        diags.push(budget_diag(&issue.source, size, opts.budget));
+        report
+            .diagnostics
+            .push(budget_diag(&issue.source, size, opts.budget));
     }
-    diags
+    report
 }
 
 fn line_range(text: &str, line: usize) -> Range<usize> {

@@ -55,42 +55,60 @@ fn open_transport(config: &Config, url: Option<&str>) -> anyhow::Result<Transpor
     )?)
 }
 
-/// Reads, checks and renders an issue. Check errors refuse unless `force`.
+/// Reads, checks and renders an issue. Check errors refuse unless `force`. The issue is rendered
+/// once: the size rule measures that rendering (`check::check`) instead of rendering again.
 fn prepare(config: &Config, path: &Path, force: bool) -> anyhow::Result<(Issue, Rendered)> {
     let bytes = crate::issue::read_limited(path)?;
     let opts = CheckOptions::from_config(config)?;
-    let report = check::check_bytes(path, &bytes, &opts);
-    let errors = report.count(Severity::Error);
-    if errors > 0 {
-        let color = if std::io::stderr().is_terminal() {
-            termcolor::ColorChoice::Auto
-        } else {
-            termcolor::ColorChoice::Never
-        };
-        let stderr = termcolor::StandardStream::stderr(color);
-        let only_errors = check::FileReport {
-            diagnostics: report
-                .diagnostics
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .cloned()
-                .collect(),
-            ..report.clone()
-        };
-        check::report::human(std::slice::from_ref(&only_errors), &mut stderr.lock())?;
-        if !force {
-            bail!(
-                "{}: `check` found {errors} error(s); nothing was sent. Fix them (`newsletter check --fix` repairs some), or pass --force to send anyway",
-                path.display()
-            );
+    let issue = match Issue::parse(path, &bytes) {
+        Ok(issue) => issue,
+        Err(e) => {
+            // A file that does not parse: the byte-level check says everything that is wrong.
+            refuse_on_errors(path, &check::check_bytes(path, &bytes, &opts), force)?;
+            return Err(e.into());
         }
-        eprintln!("warning: sending despite {errors} check error(s) (--force)");
-    }
-    let issue = Issue::parse(path, &bytes)?;
+    };
     let theme = Theme::from_config(config)?;
     let rendered = render::render(&issue, &theme)
         .with_context(|| format!("{}: rendering failed", path.display()))?;
+    refuse_on_errors(
+        path,
+        &check::check(&issue, &rendered, &config.site, &opts),
+        force,
+    )?;
     Ok((issue, rendered))
+}
+
+/// Prints a report's errors; refuses unless `force`.
+fn refuse_on_errors(path: &Path, report: &check::FileReport, force: bool) -> anyhow::Result<()> {
+    let errors = report.count(Severity::Error);
+    if errors == 0 {
+        return Ok(());
+    }
+    let color = if std::io::stderr().is_terminal() {
+        termcolor::ColorChoice::Auto
+    } else {
+        termcolor::ColorChoice::Never
+    };
+    let stderr = termcolor::StandardStream::stderr(color);
+    let only_errors = check::FileReport {
+        diagnostics: report
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .cloned()
+            .collect(),
+        ..report.clone()
+    };
+    check::report::human(std::slice::from_ref(&only_errors), &mut stderr.lock())?;
+    if !force {
+        bail!(
+            "{}: `check` found {errors} error(s); nothing was sent. Fix them (`newsletter check --fix` repairs some), or pass --force to send anyway",
+            path.display()
+        );
+    }
+    eprintln!("warning: sending despite {errors} check error(s) (--force)");
+    Ok(())
 }
 
 /// The DKIM signer, when `[dkim] enabled`.
