@@ -217,11 +217,8 @@ fn every_fixture_is_understood() {
 
 /// Runs the binary with this database.
 fn run(db: &TestDb, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_newsletter"));
-    c.current_dir(dir)
-        .env_remove("NEWSLETTER_CONFIG")
-        .env("NEWSLETTER_DATABASE_URL", db.url())
-        .args(args)
+    let mut c = common::newsletter(dir, &db.url());
+    c.args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -498,11 +495,8 @@ async fn stdin_intake_and_exit_codes_for_postfix() {
         "postgres://postgres@127.0.0.1:{}/x",
         common::smtp::free_port()
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_newsletter"))
-        .current_dir(work.path())
-        .env_remove("NEWSLETTER_CONFIG")
-        .args(["--database-url", &url, "bounces", "process", "--stdin"])
-        .stdin(Stdio::null())
+    let out = common::newsletter(work.path(), &url)
+        .args(["bounces", "process", "--stdin"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(75), "{}", show(&out));
@@ -753,15 +747,8 @@ async fn imap_intake_through_dovecot() {
 
     let work = tempfile::tempdir().unwrap();
     let process = || {
-        Command::new(env!("CARGO_BIN_EXE_newsletter"))
-            .current_dir(work.path())
-            .env_remove("NEWSLETTER_CONFIG")
-            .env("NEWSLETTER_DATABASE_URL", db.url())
-            .env("NEWSLETTER_BOUNCES__IMAP__HOST", "127.0.0.1")
-            .env("NEWSLETTER_BOUNCES__IMAP__PORT", dovecot.port.to_string())
-            .env("NEWSLETTER_BOUNCES__IMAP__TLS", "none")
-            .env("NEWSLETTER_BOUNCES__IMAP__USER", "bounces")
-            .env("NEWSLETTER_IMAP_PASSWORD", "secret")
+        dovecot
+            .configure(&mut common::newsletter(work.path(), &db.url()))
             .args(["bounces", "process", "--imap"])
             .output()
             .unwrap()

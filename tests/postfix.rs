@@ -13,7 +13,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::db::TestDb;
@@ -137,18 +137,13 @@ async fn postfix_dsns_suppress_exactly_the_right_subscribers() {
         "email\nok1@sink.test\nok2@sink.test\nok3@sink.test\nnosuchuser@newsletter.test\nx1@reject.test\nx2@reject.test\ny1@defer.test\n",
     )
     .unwrap();
-    let bin = env!("CARGO_BIN_EXE_newsletter");
-    let run = |args: &[&str]| {
-        Command::new(bin)
-            .current_dir(work.path())
-            .env_remove("NEWSLETTER_CONFIG")
-            .env("NEWSLETTER_DATABASE_URL", db.url())
-            .env("NEWSLETTER_MAIL__BOUNCE_DOMAIN", "newsletter.test")
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+    // Postfix delivers newsletter.test locally: VERP senders there come back to ~bounces.
+    let newsletter = |db: &TestDb| {
+        let mut c = common::newsletter(work.path(), &db.url());
+        c.env("NEWSLETTER_MAIL__BOUNCE_DOMAIN", "newsletter.test");
+        c
     };
+    let run = |args: &[&str]| newsletter(&db).args(args).output().unwrap();
     let out = run(&["subscribers", "import", csv.to_str().unwrap()]);
     assert!(
         out.status.success(),
@@ -234,15 +229,8 @@ async fn postfix_dsns_suppress_exactly_the_right_subscribers() {
     );
 
     let dovecot = dovecot.expect("Dovecot is installed (scripts/install-test-deps.sh)");
-    let out = Command::new(bin)
-        .current_dir(work.path())
-        .env_remove("NEWSLETTER_CONFIG")
-        .env("NEWSLETTER_DATABASE_URL", imap_db.url())
-        .env("NEWSLETTER_MAIL__BOUNCE_DOMAIN", "newsletter.test")
-        .env("NEWSLETTER_BOUNCES__IMAP__HOST", "127.0.0.1")
-        .env("NEWSLETTER_BOUNCES__IMAP__PORT", dovecot.port.to_string())
-        .env("NEWSLETTER_BOUNCES__IMAP__TLS", "none")
-        .env("NEWSLETTER_IMAP_PASSWORD", "secret")
+    let out = dovecot
+        .configure(&mut newsletter(&imap_db))
         .args(["bounces", "process", "--imap"])
         .output()
         .unwrap();

@@ -53,15 +53,8 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_newsletter"));
-        c.current_dir(self.dir.path())
-            .env_remove("NEWSLETTER_CONFIG")
-            .env_remove("NEWSLETTER_TRANSPORT")
-            .env_remove("NEWSLETTER_SMTP_PASSWORD")
-            .env("NEWSLETTER_DATABASE_URL", self.db.url())
-            .envs(self.vars.iter().map(|(k, v)| (k, v)))
-            .args(args)
-            .stdin(Stdio::null());
+        let mut c = common::newsletter(self.dir.path(), &self.db.url());
+        c.envs(self.vars.iter().map(|(k, v)| (k, v))).args(args);
         c
     }
 

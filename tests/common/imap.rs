@@ -82,6 +82,15 @@ impl Dovecot {
         );
     }
 
+    /// Points `bounces process --imap` of `cmd` at this server.
+    pub fn configure<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        cmd.env("NEWSLETTER_BOUNCES__IMAP__HOST", "127.0.0.1")
+            .env("NEWSLETTER_BOUNCES__IMAP__PORT", self.port.to_string())
+            .env("NEWSLETTER_BOUNCES__IMAP__TLS", "none")
+            .env("NEWSLETTER_BOUNCES__IMAP__USER", "bounces")
+            .env("NEWSLETTER_IMAP_PASSWORD", "secret")
+    }
+
     pub fn maildir(&self) -> std::path::PathBuf {
         self.dir.path().join("home/Maildir")
     }

@@ -25,6 +25,19 @@ use newsletter::issue::{Issue, is_heading_line};
 use newsletter::render::{self, Recipient, Rendered, Theme};
 use scraper::{Html, Node};
 
+/// The real binary, run in `dir` against the database at `db_url`, with no operator config, no
+/// inherited transport or SMTP password, and no standard input.
+pub fn newsletter(dir: &Path, db_url: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_newsletter"));
+    c.current_dir(dir)
+        .env_remove("NEWSLETTER_CONFIG")
+        .env_remove("NEWSLETTER_TRANSPORT")
+        .env_remove("NEWSLETTER_SMTP_PASSWORD")
+        .env("NEWSLETTER_DATABASE_URL", db_url)
+        .stdin(std::process::Stdio::null());
+    c
+}
+
 pub const UNSUBSCRIBE: &str =
     "https://this-week-in-rust.org/newsletter/unsubscribe/AAAAAAAAAAAAAAAAAAAAAA";
 
