@@ -67,27 +67,143 @@ fn days_in_month(year: i32, month: u8) -> u8 {
     }
 }
 
+/// `H:MM`, `HH:MM:SS`, `HH:MM:SS.ffffff`, each optionally followed by a zone: `Z`, `UTC`, `GMT`,
+/// `+HH:MM`, `+HHMM` or `+HH` (or `-`), with or without a space before it.
+fn valid_time_of_day(t: &str) -> bool {
+    let field = |t: &str, max: u32| -> Option<usize> {
+        let n = t.bytes().take_while(u8::is_ascii_digit).count();
+        ((1..=2).contains(&n) && t[..n].parse::<u32>().ok()? <= max).then_some(n)
+    };
+    let Some(h) = field(t, 23) else { return false };
+    let mut rest = &t[h..];
+    let Some(r) = rest.strip_prefix(':') else {
+        return false;
+    };
+    if r.bytes().take_while(u8::is_ascii_digit).count() != 2 || field(r, 59).is_none() {
+        return false;
+    }
+    rest = &r[2..];
+    if let Some(r) = rest.strip_prefix(':') {
+        if r.bytes().take_while(u8::is_ascii_digit).count() != 2 || field(r, 60).is_none() {
+            return false;
+        }
+        rest = &r[2..];
+        if let Some(r) = rest.strip_prefix(['.', ',']) {
+            let n = r.bytes().take_while(u8::is_ascii_digit).count();
+            if n == 0 {
+                return false;
+            }
+            rest = &r[n..];
+        }
+    }
+    let zone = rest.trim_start_matches(' ');
+    if zone.is_empty() || matches!(zone, "Z" | "z" | "UTC" | "GMT") {
+        return true;
+    }
+    let Some(offset) = zone.strip_prefix(['+', '-']) else {
+        return false;
+    };
+    let (hh, mm) = match offset.split_once(':') {
+        Some((a, b)) => (a, b),
+        None if offset.len() == 4 => offset.split_at(2),
+        None => (offset, "00"),
+    };
+    hh.len() == 2
+        && mm.len() == 2
+        && hh.bytes().chain(mm.bytes()).all(|b| b.is_ascii_digit())
+        && hh.parse::<u32>().is_ok_and(|h| h <= 14)
+        && mm.parse::<u32>().is_ok_and(|m| m <= 59)
+}
+
 impl Date {
-    /// Parses exactly `YYYY-MM-DD` and rejects dates that do not exist (`2023-02-30`).
+    /// Parses a calendar date `YYYY-MM-DD`; the month and day may have one digit (`2020-12-2`).
+    /// Dates that do not exist (`2023-02-30`) are refused.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let s = s.trim();
-        let b = s.as_bytes();
-        let shape_ok = b.len() == 10
-            && b[4] == b'-'
-            && b[7] == b'-'
-            && b.iter()
-                .enumerate()
-                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-        if !shape_ok {
-            return Err(err(format!(
+        let shape = || {
+            err(format!(
                 "`{s}` is not a date in the form YYYY-MM-DD, e.g. `2023-11-22`"
+            ))
+        };
+        let (date, rest) = Self::parse_prefix(s).ok_or_else(shape)?;
+        if !rest.is_empty() {
+            return Err(shape());
+        }
+        date
+    }
+
+    /// Parses an issue header's `Date:` as Pelican reads it (through `dateutil`): a year-first date
+    /// with `-`, `/` or `.` between its parts and unpadded months and days allowed, optionally followed
+    /// (after spaces or a `T`) by a time `H:MM`, `H:MM:SS` or `H:MM:SS.ffffff` and a time zone (`Z`,
+    /// `UTC`, `+02:00`, `+0200`). The time is checked and then dropped: an issue is dated by its day.
+    pub fn parse_pelican(s: &str) -> Result<Self, ParseError> {
+        let s = s.trim();
+        let shape = || {
+            err(format!(
+                "`{s}` is not a date: use YYYY-MM-DD, optionally with a time, e.g. `2023-11-22` or \
+                 `2023-11-22 12:00`"
+            ))
+        };
+        let (date, rest) = Self::parse_prefix(s).ok_or_else(shape)?;
+        let date = date?;
+        let rest = rest.trim_start_matches([' ', '\t']);
+        let rest = rest.strip_prefix(['T', 't']).unwrap_or(rest);
+        if !rest.is_empty() && !valid_time_of_day(rest.trim_end()) {
+            return Err(err(format!(
+                "`{s}`: `{rest}` is not a time of day; write it as HH:MM or HH:MM:SS, or leave it out"
             )));
         }
-        let year: i32 = s[0..4].parse().map_err(|_| err("bad year"))?;
-        let month: u8 = s[5..7].parse().map_err(|_| err("bad month"))?;
-        let day: u8 = s[8..10].parse().map_err(|_| err("bad day"))?;
-        Self::from_ymd(year, month, day)
-            .ok_or_else(|| err(format!("`{s}` is not a real date: check the month and day")))
+        Ok(date)
+    }
+
+    /// `YYYY-M-D` at the start of `s` (separators `-`, `/` or `.`, the same twice), and what follows.
+    /// `None` when the start is not shaped like a date; `Some(Err)` when it is, but does not exist.
+    fn parse_prefix(s: &str) -> Option<(Result<Self, ParseError>, &str)> {
+        let digits = |t: &str| t.bytes().take_while(u8::is_ascii_digit).count();
+        let y = digits(s);
+        if y == 8 {
+            // ISO 8601's basic form, `20231122`.
+            let (year, month, day) = (
+                s[..4].parse().ok()?,
+                s[4..6].parse().ok()?,
+                s[6..8].parse().ok()?,
+            );
+            let date = Self::from_ymd(year, month, day).ok_or_else(|| {
+                err(format!(
+                    "`{}` is not a real date: check the month and day",
+                    &s[..8]
+                ))
+            });
+            return Some((date, &s[8..]));
+        }
+        if y != 4 {
+            return None;
+        }
+        let sep = *s.as_bytes().get(4)?;
+        if !matches!(sep, b'-' | b'/' | b'.') {
+            return None;
+        }
+        let m_start = 5;
+        let m = digits(&s[m_start..]);
+        if !(1..=2).contains(&m) || s.as_bytes().get(m_start + m) != Some(&sep) {
+            return None;
+        }
+        let d_start = m_start + m + 1;
+        let d = digits(&s[d_start..]);
+        if !(1..=2).contains(&d) {
+            return None;
+        }
+        let end = d_start + d;
+        let year: i32 = s[..4].parse().ok()?;
+        let month: u8 = s[m_start..m_start + m].parse().ok()?;
+        let day: u8 = s[d_start..end].parse().ok()?;
+        let date = Self::from_ymd(year, month, day).ok_or_else(|| {
+            err(format!(
+                "`{}` is not a real date: check the month and day",
+                &s[..end]
+            ))
+        });
+        Some((date, &s[end..]))
     }
 
     /// Builds a date from its parts, if it exists.
@@ -414,7 +530,53 @@ mod tests {
         assert!(Date::parse("2024-02-29").is_ok());
         assert!(Date::parse("2023-13-01").is_err());
         assert!(Date::parse("22/11/2023").is_err());
-        assert!(Date::parse("2023-11-2").is_err());
+        assert_eq!(Date::parse("2023-11-2").unwrap().to_string(), "2023-11-02");
+        assert!(
+            Date::parse("2023-11-22 12:00").is_err(),
+            "a calendar date has no time"
+        );
+    }
+
+    #[test]
+    fn header_dates_read_as_pelican_reads_them() {
+        for (given, day) in [
+            ("2020-12-2", "2020-12-02"),
+            ("2020-1-9", "2020-01-09"),
+            ("2015-08-10 12:00", "2015-08-10"),
+            ("2015-08-10  9:30", "2015-08-10"),
+            ("2015-08-10 12:00:59", "2015-08-10"),
+            ("2015-08-10T12:00:00", "2015-08-10"),
+            ("2015-08-10T12:00:00.250", "2015-08-10"),
+            ("2015-08-10T12:00:00Z", "2015-08-10"),
+            ("2015-08-10 12:00+02:00", "2015-08-10"),
+            ("2015-08-10 12:00 -0500", "2015-08-10"),
+            ("2015/08/10", "2015-08-10"),
+            ("2015.8.10", "2015-08-10"),
+            ("2023-11-22T", "2023-11-22"),
+            ("20231122", "2023-11-22"),
+            ("2023-11-22 12:00 UTC", "2023-11-22"),
+        ] {
+            let d = Date::parse_pelican(given).unwrap_or_else(|e| panic!("{given}: {e}"));
+            assert_eq!(d.to_string(), day, "{given}");
+        }
+        for bad in [
+            "22/11/2023",
+            "next Wednesday",
+            "2023-02-30",
+            "2023-11-22 25:00",
+            "2023-11-22 12:61",
+            "2023-11-22 noon",
+            "2023-11/22",
+            "Nov 22 2023",
+            "2023112",
+            "",
+        ] {
+            assert!(Date::parse_pelican(bad).is_err(), "{bad} should be refused");
+        }
+        let e = Date::parse_pelican("2023-02-30 10:00").unwrap_err();
+        assert!(e.0.contains("not a real date"), "{e}");
+        let e = Date::parse_pelican("2023-11-22 noon").unwrap_err();
+        assert!(e.0.contains("not a time of day"), "{e}");
     }
 
     #[test]

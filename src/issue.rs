@@ -367,7 +367,7 @@ pub fn header_problems(raw: &RawHeader) -> Vec<HeaderProblem> {
                 let result = match key {
                     "Title" if f.value.is_empty() => Err("is empty; give the issue a title".into()),
                     "Number" => IssueNumber::parse(&f.value).map(|_| ()).map_err(|e| e.0),
-                    "Date" => Date::parse(&f.value).map(|_| ()).map_err(|e| e.0),
+                    "Date" => Date::parse_pelican(&f.value).map(|_| ()).map_err(|e| e.0),
                     _ => Ok(()),
                 };
                 if let Err(problem) = result {
@@ -398,7 +398,8 @@ fn validate_header(path: &Path, raw: &RawHeader) -> Result<Header, IssueError> {
         title: value("Title"),
         number: IssueNumber::parse(&value("Number"))
             .map_err(|e| header_err(path, raw, "Number", e.0))?,
-        date: Date::parse(&value("Date")).map_err(|e| header_err(path, raw, "Date", e.0))?,
+        date: Date::parse_pelican(&value("Date"))
+            .map_err(|e| header_err(path, raw, "Date", e.0))?,
         category: raw.get("Category").map(|f| f.value.clone()),
         fields: raw.fields.clone(),
     })

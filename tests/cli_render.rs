@@ -271,3 +271,45 @@ fn every_command_has_help() {
         assert!(stdout(&o).contains("Usage: newsletter"), "{}", stdout(&o));
     }
 }
+
+#[test]
+fn every_date_form_pelican_reads_renders_and_others_say_why_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let forms = [
+        ("2020-12-2", "2020/12/02"),
+        ("2015-08-10 12:00", "2015/08/10"),
+        ("2015-08-10 12:00:30", "2015/08/10"),
+        ("2015-08-10T12:00:30", "2015/08/10"),
+        ("2015-8-9T9:05", "2015/08/09"),
+    ];
+    for (i, (date, path)) in forms.iter().enumerate() {
+        let n = 700 + i;
+        let file = write(
+            dir.path(),
+            &format!("d{i}.md"),
+            format!("Title: This Week in Rust {n}\nNumber: {n}\nDate: {date}\n\nHello.\n")
+                .as_bytes(),
+        );
+        let o = newsletter(&["render", &file, "--out", out.to_str().unwrap()], &[]);
+        assert_eq!(o.status.code(), Some(0), "{date}: {}", stderr(&o));
+        let html = std::fs::read_to_string(out.join(format!("{n}.html"))).unwrap();
+        assert!(
+            html.contains(&format!("/blog/{path}/this-week-in-rust-{n}/")),
+            "{date} should date the web link {path}"
+        );
+    }
+    for (date, why) in [
+        ("22/11/2023", "not a date"),
+        ("2023-02-30 10:00", "not a real date"),
+        ("2023-11-22 noon", "not a time of day"),
+    ] {
+        let file = write(
+            dir.path(),
+            "bad.md",
+            format!("Title: This Week in Rust 1\nNumber: 1\nDate: {date}\n\nHello.\n").as_bytes(),
+        );
+        let o = newsletter(&["render", &file, "--out", out.to_str().unwrap()], &[]);
+        assert_clean_failure(&o, &["bad.md:3: header field `Date`", why]);
+    }
+}
