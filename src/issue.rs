@@ -4,18 +4,17 @@
 //! Editors leave instructions in `<!-- … -->` comments; none of them may reach a subscriber. TWiR also
 //! nests pseudo-comments `<!~~ … ~~>` inside comments; those are removed wherever they appear.
 //!
-//! A comment is **unterminated** when it does not end where its author meant it to:
+//! A comment means what a browser (and CommonMark) makes of it: it runs from `<!--` to the next
+//! `-->`, whatever its first line holds and whatever headings or links lie between. Only three
+//! accidents, all seen in real drafts, count as **unterminated**:
 //! - it has no `-->` at all;
-//! - its opening line ends in a bare `>` (`<!-- Remove this section if empty>`) and the next `-->` is on a
-//!   later line;
-//! - another `<!--` opens before its `-->`;
-//! - it opens with text on its own line (a one-line note) and a Markdown heading comes before its `-->`.
+//! - its opening line ends in a bare `>` (`<!-- Remove this section if empty>`) that closes no tag
+//!   opened on that line, and the next `-->` is on a later line;
+//! - another `<!--` opens before its `-->`.
 //!
 //! An unterminated comment ends at the end of its own opening line. Its note never reaches a subscriber,
-//! and nothing after that line is hidden. An HTML parser would instead hide everything up to the next
+//! and nothing after that line is hidden. A browser would instead hide everything up to the next
 //! `-->`; [`Comment::html_end`] keeps that offset so `check` can name what would have been lost.
-//! A deliberate block comment that opens with `<!--` alone on its line may hold headings (TWiR comments
-//! out whole sections that way), and is honoured as written.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -135,8 +134,6 @@ pub enum Unterminated {
     ClosedWithGt,
     /// Another `<!--` opens before its `-->`.
     NestedOpener,
-    /// A one-line note whose `-->` is only found after a heading.
-    HeadingBeforeCloser,
 }
 
 /// An HTML comment (or TWiR `<!~~ ~~>` pseudo-comment) in the source.
@@ -502,6 +499,22 @@ fn in_code_span(line_before: &str) -> bool {
     line_before.bytes().filter(|&b| b == b'`').count() % 2 == 1
 }
 
+/// True when a comment's opening line (after `<!--`) ends in a `>` meant to close the comment: not
+/// `-->` (that closes it), and not the end of a tag opened on the same line (`<!-- use <br>`).
+fn closed_with_bare_gt(opener_rest: &str) -> bool {
+    let Some(before) = opener_rest.strip_suffix('>') else {
+        return false;
+    };
+    if before.ends_with("--") {
+        return false;
+    }
+    match (before.rfind('<'), before.rfind('>')) {
+        (Some(lt), Some(gt)) => gt > lt,
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
+
 fn classify_comment(source: &str, start: usize, eol: usize) -> Comment {
     let closer = source[start + 4..].find("-->").map(|i| start + 4 + i + 3);
     if let Some(end) = closer
@@ -518,11 +531,8 @@ fn classify_comment(source: &str, start: usize, eol: usize) -> Comment {
     let between = closer.map(|end| &source[eol..end - 3]);
     let reason = match between {
         None => Some(Unterminated::NoCloser),
-        Some(_) if opener_rest.ends_with('>') => Some(Unterminated::ClosedWithGt),
+        Some(_) if closed_with_bare_gt(opener_rest) => Some(Unterminated::ClosedWithGt),
         Some(b) if b.contains("<!--") => Some(Unterminated::NestedOpener),
-        Some(b) if !opener_rest.is_empty() && b.lines().any(is_heading_line) => {
-            Some(Unterminated::HeadingBeforeCloser)
-        }
         Some(_) => None,
     };
     match reason {
@@ -701,13 +711,49 @@ mod tests {
     }
 
     #[test]
-    fn one_line_note_running_past_a_heading_is_unterminated() {
-        let i = parse(&format!("{HEAD}<!-- note\n## Heading\n-->\n")).unwrap();
-        assert_eq!(
-            i.comments[0].unterminated,
-            Some(Unterminated::HeadingBeforeCloser)
+    fn a_multi_line_comment_hides_its_headings_whatever_its_first_line_says() {
+        // The shapes of TWiR's FCP template and of its "hanging around" notes.
+        let body = "#### Tracking Issues & PRs\n\
+            <!-- Either remove the group from the \"No Items\" section\n     and add the item(s):\n\
+            ##### [Group](Group URL)\n* [Item title](Item URL)\n  - for `disposition-merge` items\n-->\n\
+            ##### [Rust](https://github.com/rust-lang/rust)\n* [An item](https://x.example/1)\n\
+            <!-- These items have been hanging around for several weeks.  Ok to delete when they disappear online.\n\
+            ##### Rust RFCs\n* [Old item](https://x.example/2)\n-->\n";
+        let i = parse(&format!("{HEAD}{body}")).unwrap();
+        assert!(
+            i.comments.iter().all(|c| c.unterminated.is_none()),
+            "{:?}",
+            i.comments
         );
-        assert!(i.clean_body.contains("## Heading"));
+        assert_eq!(
+            i.clean_body,
+            "#### Tracking Issues & PRs\n##### [Rust](https://github.com/rust-lang/rust)\n* [An item](https://x.example/1)\n"
+        );
+    }
+
+    #[test]
+    fn a_gt_that_closes_a_tag_is_not_the_accident() {
+        for opener in [
+            "<!-- Use <br>",
+            "<!-- e.g. <Feature name>",
+            "<!-- a <b>bold</b> note",
+        ] {
+            let i = parse(&format!("{HEAD}{opener}\nhidden\n-->\nshown\n")).unwrap();
+            assert!(i.comments[0].unterminated.is_none(), "{opener}");
+            assert_eq!(i.clean_body, "shown\n", "{opener}");
+        }
+        for opener in [
+            "<!-- Remove this section if empty>",
+            "<!-- note ->",
+            "<!-- a <b>c</b> d>",
+        ] {
+            let i = parse(&format!("{HEAD}{opener}\nshown\n-->\n")).unwrap();
+            assert_eq!(
+                i.comments[0].unterminated,
+                Some(Unterminated::ClosedWithGt),
+                "{opener}"
+            );
+        }
     }
 
     #[test]

@@ -477,9 +477,6 @@ fn unterminated(text: &str, c: &Comment) -> Diagnostic {
     let why = match reason {
         Unterminated::ClosedWithGt => "this comment ends with `>` instead of `-->`",
         Unterminated::NestedOpener => "another `<!--` opens before this comment's `-->`",
-        Unterminated::HeadingBeforeCloser => {
-            "this one-line comment's `-->` only comes after a heading"
-        }
         Unterminated::NoCloser => "this comment has no `-->`",
     };
     let d = Diagnostic::new(
