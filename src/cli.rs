@@ -255,8 +255,8 @@ pub enum SubscribersCommand {
 }
 
 const RULES_HELP: &str =
-    "Rules (errors): placeholder, unterminated-comment, mojibake, invalid-utf8, header
-Rules (warnings): empty-section, duplicate-item, event-date, size-budget
+    "Rules (errors): placeholder, unterminated-comment, mojibake, invalid-utf8, header, unsafe-link
+Rules (warnings): empty-section, duplicate-item, event-date, size-budget, raw-html
 Rules (notes): http-link, bare-url
 Exit codes: 0 no errors (warnings allowed), 1 at least one error, 2 a file could not be read.";
 

@@ -42,20 +42,24 @@ pub enum Rule {
     SizeBudget,
     HttpLink,
     BareUrl,
+    UnsafeLink,
+    RawHtml,
 }
 
 impl Rule {
     /// Every rule, in documentation order.
-    pub const ALL: [Rule; 11] = [
+    pub const ALL: [Rule; 13] = [
         Rule::Placeholder,
         Rule::UnterminatedComment,
         Rule::Mojibake,
         Rule::InvalidUtf8,
         Rule::Header,
+        Rule::UnsafeLink,
         Rule::EmptySection,
         Rule::DuplicateItem,
         Rule::EventDate,
         Rule::SizeBudget,
+        Rule::RawHtml,
         Rule::HttpLink,
         Rule::BareUrl,
     ];
@@ -74,6 +78,8 @@ impl Rule {
             Rule::SizeBudget => "size-budget",
             Rule::HttpLink => "http-link",
             Rule::BareUrl => "bare-url",
+            Rule::UnsafeLink => "unsafe-link",
+            Rule::RawHtml => "raw-html",
         }
     }
 
@@ -84,10 +90,13 @@ impl Rule {
             | Rule::UnterminatedComment
             | Rule::Mojibake
             | Rule::InvalidUtf8
-            | Rule::Header => Severity::Error,
-            Rule::EmptySection | Rule::DuplicateItem | Rule::EventDate | Rule::SizeBudget => {
-                Severity::Warning
-            }
+            | Rule::Header
+            | Rule::UnsafeLink => Severity::Error,
+            Rule::EmptySection
+            | Rule::DuplicateItem
+            | Rule::EventDate
+            | Rule::SizeBudget
+            | Rule::RawHtml => Severity::Warning,
             Rule::HttpLink | Rule::BareUrl => Severity::Note,
         }
     }
@@ -354,6 +363,8 @@ fn check_text(path: &Path, text: &str, opts: &CheckOptions) -> Vec<Diagnostic> {
     duplicate_items(text, &lines, &mut out);
     event_dates(&lines, &mut out);
     url_rules(&code_masked, raw.body_offset, &mut out);
+    unsafe_links(&code_masked, raw.body_offset, &mut out);
+    raw_html(&code_masked, raw.body_offset, &mut out);
     if let Some(theme) = &opts.theme {
         size_rule(path, text, theme, opts.budget, &mut out);
     }
@@ -940,6 +951,122 @@ fn url_rules(text: &str, from: usize, out: &mut Vec<Diagnostic>) {
                     )),
             );
         }
+    }
+}
+
+/// The end of a link destination that starts at `target[0]`: at whitespace, or at the `)` (or `>`)
+/// that closes it, counting balanced parentheses as CommonMark does.
+fn destination_end(target: &str) -> usize {
+    let mut depth = 0usize;
+    for (i, c) in target.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth == 0 => return i,
+            ')' => depth -= 1,
+            '>' if depth == 0 => return i,
+            c if c.is_whitespace() => return i,
+            _ => {}
+        }
+    }
+    target.len()
+}
+
+/// Link targets a subscriber must never be sent to (`javascript:`, `data:`): in `[x](…)`, in
+/// reference definitions, in autolinks (entities decoded as a browser decodes them), and raw HTML
+/// whose attributes carry script.
+fn unsafe_links(text: &str, from: usize, out: &mut Vec<Diagnostic>) {
+    use crate::render::markdown::{BLOCKED_SCHEMES, scheme};
+    use crate::render::rawhtml::decode_entities;
+    let blocked =
+        |url: &str| scheme(&decode_entities(url)).filter(|s| BLOCKED_SCHEMES.contains(&s.as_str()));
+    let body = &text[from..];
+    for (i, opener) in body
+        .match_indices("](")
+        .chain(body.match_indices("]:"))
+        .chain(body.match_indices('<'))
+        .map(|(i, m)| (i, m.len()))
+    {
+        let start = from + i + opener;
+        let rest = &text[start..];
+        let target_start = start + (rest.len() - rest.trim_start().len());
+        let target = &text[target_start..];
+        let end = destination_end(target);
+        if let Some(s) = blocked(&target[..end]) {
+            out.push(
+                Diagnostic::new(
+                    Rule::UnsafeLink,
+                    target_start..target_start + end,
+                    format!(
+                        "link target `{}` uses `{s}:`, which runs code or embeds content; the e-mail drops the link",
+                        &target[..end]
+                    ),
+                )
+                .label("unsafe link")
+                .help("link to an https:// page instead, or remove the link"),
+            );
+        }
+    }
+    for tag in crate::render::rawhtml::tags(text, from) {
+        if !tag.is_active() {
+            continue;
+        }
+        let why = match tag
+            .attributes
+            .iter()
+            .find_map(|(n, v)| blocked(v).map(|s| format!("its `{n}` uses `{s}:`")))
+        {
+            Some(w) => w,
+            None => {
+                let handler = tag
+                    .attributes
+                    .iter()
+                    .find(|(n, _)| n.starts_with("on"))
+                    .map_or("on…", |(n, _)| n.as_str());
+                format!("it carries the event handler `{handler}`")
+            }
+        };
+        out.push(
+            Diagnostic::new(
+                Rule::UnsafeLink,
+                tag.range.clone(),
+                format!(
+                    "raw HTML `<{}>` runs script: {why}; the e-mail shows it as text",
+                    tag.name
+                ),
+            )
+            .label("script in HTML")
+            .help("write the link in Markdown with an https:// target, and drop the event handler"),
+        );
+    }
+}
+
+/// Text that CommonMark reads as a raw HTML tag but that is not markup (`impl TryFrom<u8>`,
+/// `Box<T>`): the web version swallows it, and the e-mail shows it only because the renderer
+/// turns it back into text.
+fn raw_html(text: &str, from: usize, out: &mut Vec<Diagnostic>) {
+    for tag in crate::render::rawhtml::tags(text, from) {
+        let before = &text[..tag.range.start];
+        if !tag.is_not_markup(before) {
+            continue;
+        }
+        let word_start = before
+            .rfind(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | ':' | '&' | '\'')))
+            .map_or(0, |i| {
+                i + before[i..].chars().next().map_or(1, char::len_utf8)
+            });
+        let code = &text[word_start..tag.range.end];
+        out.push(
+            Diagnostic::new(
+                Rule::RawHtml,
+                tag.range.clone(),
+                format!(
+                    "`{}` is not an HTML tag: a web page or mail client reading the issue as HTML hides it",
+                    &text[tag.range.clone()]
+                ),
+            )
+            .label("read as a tag")
+            .help(format!("put the code in backticks: `` `{code}` ``")),
+        );
     }
 }
 

@@ -77,6 +77,12 @@ fn render_one(
             path.display()
         );
     }
+    for url in &rendered.unsafe_links {
+        eprintln!(
+            "warning: {}: link target `{url}` uses a scheme that runs code or embeds content; its text is rendered without a link",
+            path.display()
+        );
+    }
     let recipient = Recipient { unsubscribe_url };
     let html = rendered.html.fill(&recipient);
     let text = rendered.text.fill(&recipient);

@@ -46,6 +46,85 @@ pub struct LinkReport {
     pub kept: usize,
     /// Link targets that were not absolute and could not be resolved: the text is kept, the link dropped.
     pub dropped: Vec<String>,
+    /// Link or image targets whose scheme runs code or embeds content (`javascript:`, `data:`):
+    /// dropped, their text kept.
+    pub unsafe_targets: Vec<String>,
+}
+
+/// Schemes a subscriber must never be sent to: they run script, embed content, or point into the
+/// reader's own machine. Every other syntactically valid scheme (`https`, `mailto`, `irc`, `ftp`,
+/// `tel`, …) is kept as written.
+pub const BLOCKED_SCHEMES: &[&str] = &[
+    "javascript",
+    "vbscript",
+    "livescript",
+    "mocha",
+    "data",
+    "blob",
+    "filesystem",
+    "view-source",
+    "jar",
+    "about",
+    "file",
+    "mhtml",
+    "ms-its",
+];
+
+/// What a link target is, as a browser reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// An absolute URL a subscriber may follow (relative paths resolved against the site).
+    Absolute(String),
+    /// A scheme from [`BLOCKED_SCHEMES`]; carries the scheme, lowercase.
+    Blocked(String),
+    /// Not absolute and not resolvable (`INSERT_LINK_HERE`, `#anchor`, empty).
+    Unresolvable,
+}
+
+/// The scheme of `url` as a browser finds it (tabs and newlines removed, leading spaces and control
+/// characters ignored, case folded), if it has one: RFC 3986 `ALPHA *( ALPHA / DIGIT / + / - / . )`,
+/// at least two characters (so `C:\` is not a scheme).
+pub fn scheme(url: &str) -> Option<String> {
+    let cleaned: String = url
+        .trim_start_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .take(40)
+        .collect();
+    let (scheme, _) = cleaned.split_once(':')?;
+    let mut chars = scheme.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && scheme.len() >= 2;
+    ok.then(|| scheme.to_ascii_lowercase())
+}
+
+/// Classifies a link or image target; `site_url` resolves `/path` and `//host/path`.
+pub fn classify_target(url: &str, site_url: &str) -> Target {
+    let url = url.trim();
+    if let Some(scheme) = scheme(url) {
+        if BLOCKED_SCHEMES.contains(&scheme.as_str()) {
+            return Target::Blocked(scheme);
+        }
+        // Something must follow the colon (and the slashes of `https://`).
+        let rest = url[url.find(':').map_or(0, |i| i + 1)..].trim_start_matches('/');
+        return if rest.is_empty() {
+            Target::Unresolvable
+        } else {
+            Target::Absolute(url.to_string())
+        };
+    }
+    if let Some(rest) = url.strip_prefix("//") {
+        return if rest.is_empty() {
+            Target::Unresolvable
+        } else {
+            Target::Absolute(format!("https://{rest}"))
+        };
+    }
+    if url.starts_with('/') {
+        return Target::Absolute(format!("{}{url}", site_url.trim_end_matches('/')));
+    }
+    Target::Unresolvable
 }
 
 /// Parses `markdown` and prepares the tree for e-mail:
@@ -67,25 +146,33 @@ pub fn parse<'a>(
     for node in nodes {
         let value = node.data().value.clone();
         match value {
-            NodeValue::Link(link) => match absolutize(&link.url, site_url) {
-                Some(url) => {
+            NodeValue::Link(link) => match classify_target(&link.url, site_url) {
+                Target::Absolute(url) => {
                     report.kept += 1;
                     if let NodeValue::Link(l) = &mut node.data_mut().value {
                         l.url = url;
                     }
                 }
-                None => {
+                Target::Blocked(_) => {
+                    report.unsafe_targets.push(link.url.clone());
+                    unwrap_node(node);
+                }
+                Target::Unresolvable => {
                     report.dropped.push(link.url.clone());
                     unwrap_node(node);
                 }
             },
-            NodeValue::Image(img) => match absolutize(&img.url, site_url) {
-                Some(url) => {
+            NodeValue::Image(img) => match classify_target(&img.url, site_url) {
+                Target::Absolute(url) => {
                     if let NodeValue::Image(i) = &mut node.data_mut().value {
                         i.url = url;
                     }
                 }
-                None => unwrap_node(node),
+                Target::Blocked(_) => {
+                    report.unsafe_targets.push(img.url.clone());
+                    unwrap_node(node);
+                }
+                Target::Unresolvable => unwrap_node(node),
             },
             NodeValue::FootnoteReference(r) => {
                 node.data_mut().value = NodeValue::Superscript;
@@ -140,6 +227,35 @@ fn unwrap_node<'a>(node: &'a AstNode<'a>) {
     node.detach();
 }
 
+/// Raw inline HTML that must reach the reader as text: a forbidden element, a tag carrying script,
+/// or text that only looks like a tag (`TryFrom<u8>`, `Box<T>`).
+fn inline_html_is_text<'a>(node: &'a AstNode<'a>, html: &str) -> bool {
+    if has_forbidden_tag(html) {
+        return true;
+    }
+    let Some(tag) = super::rawhtml::tag_at(html) else {
+        return false;
+    };
+    let before = match node.previous_sibling().map(|n| n.data().value.clone()) {
+        Some(NodeValue::Text(t)) => t.to_string(),
+        _ => String::new(),
+    };
+    tag.is_active() || tag.is_not_markup(&before)
+}
+
+/// The same for an HTML block: shown as text when any of its tags is forbidden or carries script, or
+/// when it opens with something that is not markup.
+fn block_html_is_text(html: &str) -> bool {
+    if has_forbidden_tag(html) {
+        return true;
+    }
+    let tags = super::rawhtml::tags(html, 0);
+    tags.iter().any(super::rawhtml::Tag::is_active)
+        || tags
+            .first()
+            .is_some_and(|t| html[..t.range.start].trim().is_empty() && t.is_not_markup(""))
+}
+
 fn has_forbidden_tag(html: &str) -> bool {
     let lower = html.to_ascii_lowercase();
     FORBIDDEN_TAGS.iter().any(|t| {
@@ -152,28 +268,12 @@ fn has_forbidden_tag(html: &str) -> bool {
     })
 }
 
-/// An absolute URL for `url`, or `None` when it cannot be made one.
+/// An absolute URL for `url`, or `None` when it cannot be made one or must not be followed.
 pub fn absolutize(url: &str, site_url: &str) -> Option<String> {
-    let url = url.trim();
-    if has_scheme(url) {
-        return Some(url.to_string());
+    match classify_target(url, site_url) {
+        Target::Absolute(u) => Some(u),
+        Target::Blocked(_) | Target::Unresolvable => None,
     }
-    if let Some(rest) = url.strip_prefix("//") {
-        return (!rest.is_empty()).then(|| format!("https://{rest}"));
-    }
-    if url.starts_with('/') {
-        return Some(format!("{}{url}", site_url.trim_end_matches('/')));
-    }
-    None
-}
-
-/// True for `scheme:…` with a scheme we let subscribers follow.
-pub fn has_scheme(url: &str) -> bool {
-    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    ["http://", "https://", "mailto:"]
-        .iter()
-        .any(|s| lower.starts_with(s))
-        && url.len() > lower.find(':').map_or(0, |i| i + 3)
 }
 
 /// The HTML fragment for a prepared tree.
@@ -214,6 +314,65 @@ mod tests {
         assert_eq!(absolutize("", "https://s"), None);
         assert_eq!(absolutize("https://", "https://s"), None);
         assert_eq!(absolutize("javascript:alert(1)", "https://s"), None);
+    }
+
+    #[test]
+    fn every_safe_scheme_is_kept_and_active_ones_are_blocked() {
+        for url in [
+            "irc://irc.mozilla.org/rust-community",
+            "ircs://irc.libera.chat:6697/rust",
+            "ftp://ftp.example.org/pub/x.tar.gz",
+            "mailto:community-team@rust-lang.org",
+            "tel:+15555550100",
+            "HTTPS://Example.org/Path",
+            "matrix:r/rust:matrix.org",
+            "ssh://git@example.org/repo",
+        ] {
+            assert_eq!(
+                classify_target(url, "https://s"),
+                Target::Absolute(url.into()),
+                "{url}"
+            );
+        }
+        for (url, scheme) in [
+            ("javascript:alert(1)", "javascript"),
+            ("JavaScript:alert(1)", "javascript"),
+            ("  java\tscript:alert(1)", "javascript"),
+            ("java\nscript:alert(1)", "javascript"),
+            ("vbscript:msgbox", "vbscript"),
+            ("data:text/html;base64,PHNjcmlwdD4=", "data"),
+            ("file:///etc/passwd", "file"),
+        ] {
+            assert_eq!(
+                classify_target(url, "https://s"),
+                Target::Blocked(scheme.into()),
+                "{url}"
+            );
+        }
+        for url in [
+            "INSERT_LINK_HERE",
+            "Item URL",
+            "#anchor",
+            "C:\\x",
+            "mailto:",
+            "irc://",
+            "",
+        ] {
+            assert_eq!(
+                classify_target(url, "https://s"),
+                Target::Unresolvable,
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn irc_links_reach_html_and_unsafe_ones_do_not() {
+        let out = html("[#rust](irc://irc.mozilla.org/rust) and [x](javascript:alert(1))\n");
+        assert_eq!(
+            out,
+            "<p><a href=\"irc://irc.mozilla.org/rust\">#rust</a> and x</p>\n"
+        );
     }
 
     #[test]
@@ -259,6 +418,18 @@ mod tests {
             out.contains("<ol>\n<li>\n<p>Source.</p>") || out.contains("<li>Source."),
             "{out}"
         );
+    }
+
+    #[test]
+    fn text_that_looks_like_a_tag_is_shown() {
+        let out = html("impl TryFrom<u8> for Port and Box<T>, with <small>small</small>.\n");
+        assert_eq!(
+            out,
+            "<p>impl TryFrom&lt;u8&gt; for Port and Box&lt;T&gt;, with <small>small</small>.</p>\n"
+        );
+        let out = html("a <a href=\"javascript:alert(1)\">x</a> <img src=x onerror=alert(1)>\n");
+        assert!(!out.contains("<a href"), "{out}");
+        assert!(!out.contains("<img"), "{out}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod layout;
 pub mod markdown;
+pub mod rawhtml;
 pub mod template;
 pub mod text;
 
@@ -66,6 +67,9 @@ pub struct Rendered {
     pub preheader: String,
     /// Link targets that were not absolute and were dropped (their text kept).
     pub dropped_links: Vec<String>,
+    /// Link and image targets with a scheme that runs code or embeds content (`javascript:`,
+    /// `data:`): dropped, their text kept.
+    pub unsafe_links: Vec<String>,
     /// Links kept in the body.
     pub link_count: usize,
 }
@@ -106,6 +110,9 @@ pub fn render(issue: &Issue, theme: &Theme) -> Result<Rendered, RenderError> {
     let (root, links) = markdown::parse(&arena, &issue.clean_body, &theme.site.url, &options);
     for url in &links.dropped {
         tracing::debug!(issue = %h.number, target = %url, "link target is not absolute; rendering its text without a link");
+    }
+    for url in &links.unsafe_targets {
+        tracing::debug!(issue = %h.number, target = %url, "link target runs code or embeds content; rendering its text without a link");
     }
     let body_html = markdown::to_html(root, &options);
     let body_text = text::to_text(root);
@@ -167,6 +174,7 @@ pub fn render(issue: &Issue, theme: &Theme) -> Result<Rendered, RenderError> {
         text,
         preheader,
         dropped_links: links.dropped,
+        unsafe_links: links.unsafe_targets,
         link_count: links.kept,
     })
 }

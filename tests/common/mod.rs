@@ -49,6 +49,14 @@ pub fn seeds_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds")
 }
 
+/// The real published issues in `../shared/published/`, if that folder exists.
+pub fn published() -> Vec<PathBuf> {
+    md_files(&seeds_dir().with_file_name("published"), "md")
+        .into_iter()
+        .filter(|p| !p.ends_with("README.md"))
+        .collect()
+}
+
 /// The project's Markdown fixtures, sorted.
 pub fn fixtures() -> Vec<PathBuf> {
     md_files(&fixtures_dir(), "md")
@@ -187,15 +195,26 @@ pub fn html_problems(html: &str) -> Vec<String> {
                     problems.push("a remote stylesheet".into());
                 }
                 if e.name() == "a" {
-                    match e.attr("href") {
-                        Some(h)
-                            if h.starts_with("https://")
-                                || h.starts_with("http://")
-                                || h.starts_with("mailto:") => {}
-                        other => {
-                            problems.push(format!("a link without an absolute href: {other:?}"))
-                        }
+                    use newsletter::render::markdown::{Target, classify_target};
+                    match e.attr("href").map(|h| (h, classify_target(h, ""))) {
+                        Some((h, Target::Absolute(abs)))
+                            if abs == h && newsletter::render::markdown::scheme(h).is_some() => {}
+                        other => problems
+                            .push(format!("a link without an absolute, safe href: {other:?}")),
                     }
+                }
+                for attr in ["src", "href", "background"] {
+                    if let Some(v) = e.attr(attr)
+                        && matches!(
+                            newsletter::render::markdown::classify_target(v, ""),
+                            newsletter::render::markdown::Target::Blocked(_)
+                        )
+                    {
+                        problems.push(format!("an unsafe {attr}: {v}"));
+                    }
+                }
+                if let Some((name, _)) = e.attrs().find(|(n, _)| n.starts_with("on")) {
+                    problems.push(format!("an event handler attribute: {name}"));
                 }
             }
             _ => {}
