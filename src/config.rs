@@ -162,8 +162,10 @@ pub struct Database {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSettings {
-    /// Markers that must not be left in an issue.
+    /// Template markers that must not be left in an issue, wherever they stand.
     pub placeholders: Vec<String>,
+    /// Generic words that are leftovers only where they stand in place of content.
+    pub placeholder_words: Vec<String>,
     /// Rules whose findings are not reported.
     #[serde(default)]
     pub allow: Vec<String>,
