@@ -1037,8 +1037,17 @@ fn event_dates(lines: &Lines<'_>, out: &mut Vec<Diagnostic>) {
         }
         let Some(d) = event_date(line) else { continue };
         let at = start + line.find(d).unwrap_or(0);
+        // A multi-day event (`2026-05-18 - 2026-05-23 | Utrecht`) belongs when its span meets the
+        // window.
+        let after = &line[line.find(d).unwrap_or(0) + d.len()..];
+        let last = after
+            .trim_start()
+            .strip_prefix(['-', '–', '—'])
+            .map(str::trim_start)
+            .and_then(|r| r.get(..10))
+            .and_then(|e| Date::parse(e).ok());
         match Date::parse(d) {
-            Ok(date) if date < a || date > b => out.push(
+            Ok(date) if last.unwrap_or(date) < a || date > b => out.push(
                 Diagnostic::new(
                     Rule::EventDate,
                     at..at + d.len(),
