@@ -68,18 +68,41 @@ fn plausible(c: char) -> bool {
         | 0x3000..=0x30FF       // CJK punctuation, kana
         | 0x3400..=0x9FFF       // CJK ideographs
         | 0xAC00..=0xD7AF       // Hangul
+        | 0x1100..=0x11FF       // Hangul Jamo (decomposed Korean, as macOS file names store it)
+        | 0x3130..=0x318F       // Hangul compatibility Jamo
         | 0xFE0F                // emoji presentation selector
         | 0xFF00..=0xFFEF       // full-width forms
         | 0x1F000..=0x1FAFF) // emoji and pictographs
 }
 
-fn round_trip(chars: &[char], table: &Table) -> Option<String> {
+/// Combining marks: plausible in a repair only after a letter (decomposed text, `e` + U+0301), never
+/// on their own.
+fn is_combining(c: char) -> bool {
+    matches!(u32::from(c),
+        0x300..=0x36F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F)
+}
+
+/// The repair of `chars` if they are UTF-8 misread through `table`. `prev` is the character before
+/// them in the repaired text, which a leading combining mark attaches to.
+fn round_trip(chars: &[char], table: &Table, prev: Option<char>) -> Option<String> {
     let bytes: Option<Vec<u8>> = chars
         .iter()
         .map(|c| table.to_byte.get(c).copied())
         .collect();
     let s = String::from_utf8(bytes?).ok()?;
-    s.chars().all(plausible).then_some(s)
+    let mut last = prev;
+    for c in s.chars() {
+        let ok = if is_combining(c) {
+            last.is_some_and(|l| l.is_alphanumeric() || is_combining(l))
+        } else {
+            plausible(c)
+        };
+        if !ok {
+            return None;
+        }
+        last = Some(c);
+    }
+    Some(s)
 }
 
 /// Longest run tried at once; longer runs are tried in windows of this size.
@@ -115,15 +138,17 @@ fn scan_run(text: &str, run: &[(usize, char)], out: &mut Vec<Repair>) {
             .map_or_else(|| run[k - 1].0 + run[k - 1].1.len_utf8(), |&(o, _)| o)
     };
     let mut i = 0;
+    let mut prev = text[..run[0].0].chars().next_back();
     while i + 1 < chars.len() {
         let found = (i + 2..=chars.len()).rev().find_map(|j| {
             tables()
                 .iter()
-                .find_map(|t| round_trip(&chars[i..j], t).map(|s| (j, s, t.name)))
+                .find_map(|t| round_trip(&chars[i..j], t, prev).map(|s| (j, s, t.name)))
         });
         match found {
             Some((j, repaired, encoding)) => {
                 let range = run[i].0..end_of(j);
+                prev = repaired.chars().next_back();
                 out.push(Repair {
                     damaged: text[range.clone()].to_string(),
                     range,
@@ -132,7 +157,10 @@ fn scan_run(text: &str, run: &[(usize, char)], out: &mut Vec<Repair>) {
                 });
                 i = j;
             }
-            None => i += 1,
+            None => {
+                prev = Some(chars[i]);
+                i += 1;
+            }
         }
     }
 }
@@ -174,6 +202,40 @@ mod tests {
                 assert!(!repairs.is_empty(), "{damaged:?} not found");
                 assert_eq!(apply(&damaged, &repairs), original, "{damaged:?}");
             }
+        }
+    }
+
+    #[test]
+    fn repairs_decomposed_text_byte_exactly() {
+        // Rémy, Vietnamese and Korean as macOS writes them (NFD), then misread.
+        for original in [
+            "Re\u{301}my",
+            "Tie\u{302}\u{301}ng Vie\u{323}\u{302}t",
+            "\u{1112}\u{1161}\u{11AB}\u{1100}\u{1173}\u{11AF}",
+            "Jose\u{301} and Zoe\u{308}",
+        ] {
+            for enc in [encoding_rs::WINDOWS_1252, encoding_rs::MACINTOSH] {
+                let damaged = misread(original, enc);
+                let repairs = find(&damaged);
+                assert_eq!(
+                    apply(&damaged, &repairs),
+                    original,
+                    "{damaged:?} ({})",
+                    enc.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn clean_decomposed_text_is_never_flagged() {
+        for ok in [
+            "Re\u{301}my Cafe\u{301} na\u{308}ive",
+            "Tie\u{302}\u{301}ng Vie\u{323}\u{302}t, Ngu\u{31b}o\u{31b}\u{300}i",
+            "\u{1112}\u{1161}\u{11AB}\u{1100}\u{1173}\u{11AF} \u{D55C}\u{AE00}",
+            "\u{915}\u{94D}\u{937} \u{CE8}\u{CBE}",
+        ] {
+            assert!(find(ok).is_empty(), "{ok}: {:?}", find(ok));
         }
     }
 
