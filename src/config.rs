@@ -179,6 +179,9 @@ pub struct Site {
     pub url: String,
     pub issue_url: String,
     pub logo_url: String,
+    /// The logo's size in CSS pixels (its `width` and `height` attributes).
+    pub logo_width: u32,
+    pub logo_height: u32,
     pub privacy_url: String,
     pub unsubscribe_url: String,
     #[serde(default)]

@@ -32,7 +32,34 @@ window.addEventListener('load', function () {
     container: Math.round(d.querySelector('table.container').getBoundingClientRect().width),
     contentBg: getComputedStyle(d.querySelector('table.container')).backgroundColor,
     contentFont: getComputedStyle(content).fontSize,
-    dark: d.defaultView.matchMedia('(prefers-color-scheme: dark)').matches
+    dark: d.defaultView.matchMedia('(prefers-color-scheme: dark)').matches,
+    headings: ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map(function (h) {
+      var e = d.querySelector('td.content ' + h);
+      return e ? parseFloat(getComputedStyle(e).fontSize) : null;
+    }),
+    widest: Math.max.apply(null, [0].concat([].map.call(d.querySelectorAll('td.content *'), function (e) {
+      return Math.round(e.getBoundingClientRect().right);
+    }))),
+    tables: [].map.call(d.querySelectorAll('div.table-wrap'), function (w) {
+      return { box: Math.round(w.getBoundingClientRect().width), scroll: w.scrollWidth };
+    }),
+    images: [].map.call(d.querySelectorAll('td.content img'), function (i) {
+      var r = i.getBoundingClientRect();
+      return { emoji: i.classList.contains('emoji'), w: Math.round(r.width), h: Math.round(r.height),
+               loaded: i.complete && i.naturalWidth > 0 };
+    }),
+    logoAlt: d.querySelector('img.logo').getAttribute('alt'),
+    logoLoaded: d.querySelector('img.logo').naturalWidth > 0,
+    logoBox: (function () {
+      var r = d.querySelector('img.logo').getBoundingClientRect();
+      return { w: Math.round(r.width), h: Math.round(r.height) };
+    })(),
+    masthead: (function () {
+      var m = d.querySelector('.masthead'), r = m.getBoundingClientRect();
+      return { text: m.textContent, w: Math.round(r.width), h: Math.round(r.height),
+               color: getComputedStyle(m).color,
+               band: getComputedStyle(d.querySelector('td.band')).backgroundColor };
+    })()
   }));
 });
 </script>"#;
@@ -172,4 +199,221 @@ fn the_large_issue_lays_out_at_660_and_375_in_light_and_dark() {
             }
         }
     }
+}
+
+/// Relative luminance of an `rgb(r, g, b)` colour (WCAG).
+fn luminance(rgb: &str) -> f64 {
+    let v: Vec<f64> = rgb
+        .trim_start_matches("rgb(")
+        .trim_start_matches("rgba(")
+        .trim_end_matches(')')
+        .split(',')
+        .take(3)
+        .map(|x| x.trim().parse::<f64>().unwrap() / 255.0)
+        .map(|c| {
+            if c <= 0.039_28 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        })
+        .collect();
+    0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]
+}
+
+/// A PNG of `w`×`h` pixels, so the wide image test has a real image to lay out.
+fn write_png(path: &Path, w: u32, h: u32) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut enc = png::Encoder::new(file, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut writer = enc.write_header().unwrap();
+    let data: Vec<u8> = (0..w * h)
+        .flat_map(|i| [(i % 251) as u8, 120, 200])
+        .collect();
+    writer.write_image_data(&data).unwrap();
+}
+
+/// Lays out `html` at 375 px (light) and returns the measurements, keeping a screenshot.
+fn layout_at_375(bin: &Path, name: &str, html: &str, extra: &[&str]) -> serde_json::Value {
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    std::fs::write(artifacts.join(format!("{name}.html")), html).unwrap();
+    let page = artifacts.join(format!("harness-{name}-375.html"));
+    std::fs::write(&page, harness(html, 375)).unwrap();
+    let url = format!("file://{}", page.display());
+    let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    args.push("--allow-file-access-from-files".into());
+    let dom = run_chromium(
+        bin,
+        false,
+        500,
+        &[&args[..], &["--dump-dom".into(), url.clone()]].concat(),
+    );
+    let m = attr_json(&String::from_utf8_lossy(&dom.stdout));
+    let shot = artifacts.join(format!("{name}-375.png"));
+    let _ = std::fs::remove_file(&shot);
+    run_chromium(
+        bin,
+        false,
+        500,
+        &[
+            &args[..],
+            &[format!("--screenshot={}", shot.display()), url],
+        ]
+        .concat(),
+    );
+    assert!(shot.exists(), "no screenshot of {name}");
+    m
+}
+
+fn chromium_or_skip() -> Option<PathBuf> {
+    let bin = chromium();
+    if bin.is_none() {
+        assert!(
+            std::env::var_os("NEWSLETTER_SKIP_BROWSER").is_some(),
+            "chromium is not installed: `apt-get install chromium` (the CI script does), or set NEWSLETTER_SKIP_BROWSER=1"
+        );
+    }
+    bin
+}
+
+#[test]
+fn nothing_is_wider_than_a_phone() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let wide = artifacts.join("wide-1200x300.png");
+    write_png(&wide, 1200, 300);
+    let emoji = artifacts.join("emoji-64x64.png");
+    write_png(&emoji, 64, 64);
+    let mut files: Vec<PathBuf> = [
+        "perf-triage.md",
+        "layout-2019.md",
+        "fcp-comments.md",
+        "large-2024.md",
+    ]
+    .iter()
+    .map(|f| common::fixtures_dir().join(f))
+    .collect();
+    files.extend(common::published());
+    assert!(files.len() >= 4);
+    for path in files {
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let mut html = common::render_file(&path).html;
+        // The fixture's wide picture, served as a real 1200 px image.
+        html = html
+            .replace(
+                "https://flames.example.dev/images/flamegraph-wide.png",
+                &format!("file://{}", wide.display()),
+            )
+            .replace(
+                "https://assets.example.org/emoji/1f389.png",
+                &format!("file://{}", emoji.display()),
+            );
+        let m = layout_at_375(&bin, &name, &html, &[]);
+        let ctx = format!("{name} at 375px: {m}");
+        assert_eq!(m["client"], 375, "{ctx}");
+        assert_eq!(
+            m["scroll"], m["client"],
+            "the e-mail is wider than the phone: {ctx}"
+        );
+        assert_eq!(m["container"], 375, "{ctx}");
+        assert!(
+            m["widest"].as_i64().unwrap() <= 375,
+            "something sticks out: {ctx}"
+        );
+        for t in m["tables"].as_array().unwrap() {
+            assert!(
+                t["box"].as_i64().unwrap() <= 375 - 28,
+                "a table box is too wide: {ctx}"
+            );
+        }
+        for img in m["images"].as_array().unwrap() {
+            if img["loaded"] == true {
+                assert!(
+                    img["w"].as_i64().unwrap() <= 375 - 28,
+                    "an image is too wide: {ctx}"
+                );
+            }
+            if img["emoji"] == true && img["loaded"] == true {
+                assert!(
+                    img["h"].as_i64().unwrap() <= 24,
+                    "an emoji image is not at text size: {ctx}"
+                );
+            }
+        }
+        if name == "perf-triage" {
+            let loaded: Vec<&serde_json::Value> = m["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| i["loaded"] == true)
+                .collect();
+            assert_eq!(
+                loaded.len(),
+                1,
+                "the wide image was laid out for real: {ctx}"
+            );
+            assert_eq!(m["tables"].as_array().unwrap().len(), 2, "{ctx}");
+        }
+        if name == "layout-2019" {
+            let emoji = m["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["emoji"] == true)
+                .unwrap();
+            assert_eq!(
+                emoji["loaded"], true,
+                "the emoji image was laid out for real: {ctx}"
+            );
+            let h: Vec<f64> = m["headings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert!(
+                h.windows(2).all(|w| w[0] > w[1]),
+                "headings h1..h6 must shrink: {h:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_header_reads_with_images_blocked() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let html = common::render_file(&common::fixtures_dir().join("small-html.md")).html;
+    let m = layout_at_375(
+        &bin,
+        "images-blocked",
+        &html,
+        &["--blink-settings=imagesEnabled=false"],
+    );
+    assert_eq!(m["logoLoaded"], false, "images are blocked: {m}");
+    assert_eq!(m["logoAlt"], "This Week in Rust", "{m}");
+    // The blocked logo keeps its box: its alt text does not spill over the header word by word.
+    assert_eq!(
+        (m["logoBox"]["w"].as_i64(), m["logoBox"]["h"].as_i64()),
+        (Some(32), Some(32)),
+        "{m}"
+    );
+    let mast = &m["masthead"];
+    assert_eq!(mast["text"], "This Week in Rust", "{m}");
+    assert!(
+        mast["w"].as_i64().unwrap() > 100 && mast["h"].as_i64().unwrap() > 20,
+        "{m}"
+    );
+    let (fg, bg) = (
+        luminance(mast["color"].as_str().unwrap()),
+        luminance(mast["band"].as_str().unwrap()),
+    );
+    let contrast = (fg.max(bg) + 0.05) / (fg.min(bg) + 0.05);
+    assert!(contrast >= 4.5, "masthead contrast {contrast:.1}: {m}");
 }

@@ -51,7 +51,10 @@ pub fn page(frame: &Frame<'_>, body_html: &str) -> Markup {
                                 a href=(frame.web_url) { "Read this e-mail on the Web" }
                             } }
                             tr { td class="band" {
-                                img class="logo" src=(site.logo_url) width="56" height="56" alt="";
+                                // A fixed size in CSS too: with images blocked, `height:auto` would let
+                                // the alt text grow the box word by word.
+                                img class="logo" src=(site.logo_url) width=(site.logo_width) height=(site.logo_height)
+                                    style=(format!("width:{}px;height:{}px", site.logo_width, site.logo_height)) alt=(site.name);
                                 div class="masthead" { (site.name) }
                                 div class="issue-line" { (frame.issue_line) }
                             } }

@@ -181,10 +181,23 @@ pub fn parse<'a>(
                 node.append(text);
             }
             NodeValue::FootnoteDefinition(_) => footnotes.push(node),
-            NodeValue::HtmlInline(html) if has_forbidden_tag(&html) => {
+            // A table wider than a phone scrolls inside its own box instead of widening the e-mail.
+            NodeValue::Table(_) => {
+                let open = NodeValue::HtmlBlock(comrak::nodes::NodeHtmlBlock {
+                    block_type: 6,
+                    literal: "<div class=\"table-wrap\">\n".into(),
+                });
+                let close = NodeValue::HtmlBlock(comrak::nodes::NodeHtmlBlock {
+                    block_type: 6,
+                    literal: "</div>\n".into(),
+                });
+                node.insert_before(arena.alloc(AstNode::from(open)));
+                node.insert_after(arena.alloc(AstNode::from(close)));
+            }
+            NodeValue::HtmlInline(html) if inline_html_is_text(node, &html) => {
                 node.data_mut().value = NodeValue::Text(html.into());
             }
-            NodeValue::HtmlBlock(block) if has_forbidden_tag(&block.literal) => {
+            NodeValue::HtmlBlock(block) if block_html_is_text(&block.literal) => {
                 node.data_mut().value = NodeValue::Paragraph;
                 let text = arena.alloc(AstNode::from(NodeValue::Text(
                     block.literal.trim_end().to_string().into(),

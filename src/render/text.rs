@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 
-use comrak::nodes::{AstNode, ListType, NodeValue};
+use comrak::nodes::{AstNode, ListType, NodeValue, TableAlignment};
+
+use super::{markdown, rawhtml};
 use unicode_width::UnicodeWidthStr;
 
 /// Column at which prose wraps.
@@ -199,7 +201,7 @@ impl Writer {
                 self.blank();
             }
             NodeValue::HtmlBlock(html) => {
-                let text = strip_tags(&html.literal);
+                let text = self.raw_html(&html.literal);
                 if !text.trim().is_empty() {
                     self.wrap(text.trim(), first, rest);
                     self.blank();
@@ -210,19 +212,22 @@ impl Writer {
                 self.out.push_str(&format!("{rest}----\n"));
                 self.blank();
             }
-            NodeValue::Table(_) => {
-                for (i, row) in node.children().enumerate() {
-                    let cells: Vec<String> = row
-                        .children()
-                        .map(|c| self.inlines(c).trim().to_string())
-                        .collect();
-                    let line = cells.join(" | ");
-                    self.out.push_str(&format!("{rest}{line}\n"));
-                    if i == 0 {
-                        let width = UnicodeWidthStr::width(line.as_str()).max(3);
-                        self.out.push_str(&format!("{rest}{}\n", "-".repeat(width)));
-                    }
-                }
+            NodeValue::Table(table) => {
+                let rows: Vec<Vec<String>> = node
+                    .children()
+                    .map(|row| {
+                        row.children()
+                            .map(|c| {
+                                // A `<br>` or hard break inside a cell must not break the row.
+                                self.inlines(c)
+                                    .split_whitespace()
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            })
+                            .collect()
+                    })
+                    .collect();
+                self.table(&rows, &table.alignments, rest);
                 self.blank();
             }
             _ => {
@@ -231,6 +236,117 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// A table: its columns aligned as the author aligned them, or, when that is wider than the
+    /// line, one block per row with each cell under its column's heading.
+    fn table(&mut self, rows: &[Vec<String>], align: &[TableAlignment], indent: &str) {
+        let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let width = |s: &str| UnicodeWidthStr::width(s);
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| {
+                rows.iter()
+                    .filter_map(|r| r.get(c))
+                    .map(|s| width(s))
+                    .max()
+                    .unwrap_or(0)
+                    .max(3)
+            })
+            .collect();
+        let total = widths.iter().sum::<usize>() + 2 * columns.saturating_sub(1) + width(indent);
+        if total <= WIDTH {
+            for (i, row) in rows.iter().enumerate() {
+                let cells: Vec<String> = (0..columns)
+                    .map(|c| {
+                        let cell = row.get(c).map_or("", String::as_str);
+                        let pad = widths[c] - width(cell);
+                        match align.get(c) {
+                            Some(TableAlignment::Right) => format!("{}{cell}", " ".repeat(pad)),
+                            Some(TableAlignment::Center) => {
+                                format!(
+                                    "{}{cell}{}",
+                                    " ".repeat(pad / 2),
+                                    " ".repeat(pad - pad / 2)
+                                )
+                            }
+                            _ => format!("{cell}{}", " ".repeat(pad)),
+                        }
+                    })
+                    .collect();
+                self.out
+                    .push_str(format!("{indent}{}", cells.join("  ")).trim_end());
+                self.out.push('\n');
+                if i == 0 {
+                    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+                    self.out.push_str(&format!("{indent}{}\n", rule.join("  ")));
+                }
+            }
+            return;
+        }
+        let (header, body) = rows
+            .split_first()
+            .map_or((&[][..], rows), |(h, b)| (h.as_slice(), b));
+        let nested = format!("{indent}    ");
+        for row in body {
+            self.blank();
+            let mut cells = row.iter().enumerate().filter(|(_, c)| !c.is_empty());
+            if let Some((_, title)) = cells.next() {
+                self.wrap(title, indent, indent);
+            }
+            for (c, cell) in cells {
+                let line = match header.get(c).filter(|h| !h.is_empty()) {
+                    Some(h) => format!("{h}: {cell}"),
+                    None => cell.clone(),
+                };
+                self.wrap(&line, &nested, &format!("{nested}  "));
+            }
+        }
+    }
+
+    /// Raw HTML as text: `<br>` is a line break, an image keeps its alt text (an emoji image is just
+    /// its alt; another image is `[image: alt]` with its URL numbered like a link), other tags go.
+    fn raw_html(&mut self, html: &str) -> String {
+        let mut out = String::new();
+        let mut pos = 0;
+        for tag in rawhtml::tags(html, 0) {
+            out.push_str(&rawhtml::decode_entities(&html[pos..tag.range.start]));
+            pos = tag.range.end;
+            let name = tag.name.to_ascii_lowercase();
+            match name.as_str() {
+                "br" if !tag.closing => out.push('\n'),
+                "img" if !tag.closing => {
+                    let alt = rawhtml::decode_entities(tag.attribute("alt").unwrap_or(""))
+                        .trim()
+                        .to_string();
+                    let emoji = tag.attribute("class").is_some_and(|c| {
+                        c.split_whitespace()
+                            .any(|w| w.eq_ignore_ascii_case("emoji"))
+                    });
+                    let src = tag
+                        .attribute("src")
+                        .map(rawhtml::decode_entities)
+                        .filter(|u| markdown::scheme(u).is_some());
+                    if emoji && !alt.is_empty() {
+                        out.push_str(&alt);
+                    } else {
+                        let label = if alt.is_empty() {
+                            "[image]".to_string()
+                        } else {
+                            format!("[image: {alt}]")
+                        };
+                        out.push_str(&label);
+                        if let Some(src) = src {
+                            let n = self.link_number(&src);
+                            out.push_str(&format!(" [{n}]"));
+                        }
+                    }
+                }
+                "p" | "div" | "li" | "tr" if tag.closing => out.push('\n'),
+                _ => {}
+            }
+        }
+        out.push_str(&rawhtml::decode_entities(&html[pos..]));
+        out
     }
 
     fn inlines<'a>(&mut self, node: &'a AstNode<'a>) -> String {
@@ -252,14 +368,7 @@ impl Writer {
             }
             NodeValue::SoftBreak => s.push(' '),
             NodeValue::LineBreak => s.push('\n'),
-            NodeValue::HtmlInline(html) => {
-                let lower = html.to_ascii_lowercase();
-                if lower.starts_with("<br") {
-                    s.push('\n');
-                } else {
-                    s.push_str(&strip_tags(&html));
-                }
-            }
+            NodeValue::HtmlInline(html) => s.push_str(&self.raw_html(&html)),
             NodeValue::Link(link) => {
                 let text = self.inlines(node);
                 let bare = link.url.strip_prefix("mailto:").unwrap_or(&link.url);
@@ -359,6 +468,68 @@ mod tests {
         let t = text("<small>[Discuss](https://d.example)</small>\n\n<div>block <b>x</b></div>\n");
         assert!(!t.contains('<'), "{t}");
         assert!(t.contains("Discuss [1]"));
+    }
+
+    #[test]
+    fn tables_line_up_and_br_never_breaks_a_row() {
+        let t = text(
+            "| (instructions:u) | mean | range | count |\n|:---:|:---:|:---:|:---:|\n\
+             | Regressions ❌ <br /> (primary) | 0.4% | [0.2%, 0.5%] | 6 |\n\
+             | All ❌✅ (primary) | -0.5% | [-1.7%, 0.5%] | 172 |\n",
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        assert!(lines[2].starts_with("Regressions ❌ (primary)"), "{t}");
+        // Every cell lies within the display columns of its column's rule.
+        let mut spans = Vec::new();
+        let mut at = 0;
+        for dashes in lines[1].split("  ") {
+            spans.push(at..at + dashes.len());
+            at += dashes.len() + 2;
+        }
+        for (row, cells) in [
+            (
+                lines[2],
+                ["Regressions ❌ (primary)", "0.4%", "[0.2%, 0.5%]", "6"],
+            ),
+            (
+                lines[3],
+                ["All ❌✅ (primary)", "-0.5%", "[-1.7%, 0.5%]", "172"],
+            ),
+        ] {
+            for (cell, span) in cells.iter().zip(&spans) {
+                let start = UnicodeWidthStr::width(&row[..row.find(cell).unwrap()]);
+                let end = start + UnicodeWidthStr::width(*cell);
+                assert!(
+                    span.start <= start && end <= span.end,
+                    "{cell} in {span:?}:\n{t}"
+                );
+            }
+        }
+        assert!(lines.iter().all(|l| !l.ends_with(' ')), "{t}");
+    }
+
+    #[test]
+    fn wide_tables_become_one_block_per_row() {
+        let long = "a fairly long description of the benchmark that was measured";
+        let t = text(&format!(
+            "| name | what | result |\n|---|---|---|\n| first | {long} | ok |\n| second | {long} | fail |\n"
+        ));
+        assert!(t.contains("first\n    what: a fairly long"), "{t}");
+        assert!(t.contains("    result: fail"), "{t}");
+        assert!(t.lines().all(|l| UnicodeWidthStr::width(l) <= WIDTH), "{t}");
+    }
+
+    #[test]
+    fn raw_images_keep_their_alt_text() {
+        let t = text(
+            "> <img src=\"https://x.example/shot.png\" alt=\"A screenshot\"> and \
+             <img class=\"emoji\" alt=\"🦀\" src=\"https://x.example/1f980.png\" width=\"20\">\n",
+        );
+        assert_eq!(
+            t,
+            "> [image: A screenshot] [1] and 🦀\n\n[1] https://x.example/shot.png\n"
+        );
     }
 
     #[test]
