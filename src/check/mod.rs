@@ -367,8 +367,9 @@ fn check_text(path: &Path, text: &str, opts: &CheckOptions) -> Vec<Diagnostic> {
     duplicate_items(text, &lines, &mut out);
     event_dates(&lines, &mut out);
     url_rules(&code_masked, raw.body_offset, &mut out);
-    unsafe_links(&code_masked, raw.body_offset, &mut out);
-    raw_html(&code_masked, raw.body_offset, &mut out);
+    let tags = crate::render::rawhtml::tags(&code_masked, raw.body_offset);
+    unsafe_links(&code_masked, raw.body_offset, &tags, &mut out);
+    raw_html(&code_masked, &tags, &mut out);
     if let Some(theme) = &opts.theme {
         size_rule(path, text, theme, opts.budget, &mut out);
     }
@@ -1133,7 +1134,12 @@ fn destination_end(target: &str) -> usize {
 /// Link targets a subscriber must never be sent to (`javascript:`, `data:`): in `[x](…)`, in
 /// reference definitions, in autolinks (entities decoded as a browser decodes them), and raw HTML
 /// whose attributes carry script.
-fn unsafe_links(text: &str, from: usize, out: &mut Vec<Diagnostic>) {
+fn unsafe_links(
+    text: &str,
+    from: usize,
+    tags: &[crate::render::rawhtml::Tag],
+    out: &mut Vec<Diagnostic>,
+) {
     use crate::render::markdown::{BLOCKED_SCHEMES, scheme};
     use crate::render::rawhtml::decode_entities;
     let blocked =
@@ -1156,8 +1162,9 @@ fn unsafe_links(text: &str, from: usize, out: &mut Vec<Diagnostic>) {
                     Rule::UnsafeLink,
                     target_start..target_start + end,
                     format!(
-                        "link target `{}` uses `{s}:`, which runs code or embeds content; the e-mail drops the link",
-                        &target[..end]
+                        "link target `{}` uses `{}:`, which runs code or embeds content; the e-mail drops the link",
+                        &target[..end],
+                        s.as_str()
                     ),
                 )
                 .label("unsafe link")
@@ -1165,14 +1172,14 @@ fn unsafe_links(text: &str, from: usize, out: &mut Vec<Diagnostic>) {
             );
         }
     }
-    for tag in crate::render::rawhtml::tags(text, from) {
+    for tag in tags {
         if !tag.is_active() {
             continue;
         }
         let why = match tag
             .attributes
             .iter()
-            .find_map(|(n, v)| blocked(v).map(|s| format!("its `{n}` uses `{s}:`")))
+            .find_map(|(n, v)| blocked(v).map(|s| format!("its `{n}` uses `{}:`", s.as_str())))
         {
             Some(w) => w,
             None => {
@@ -1202,8 +1209,8 @@ fn unsafe_links(text: &str, from: usize, out: &mut Vec<Diagnostic>) {
 /// Text that CommonMark reads as a raw HTML tag but that is not markup (`impl TryFrom<u8>`,
 /// `Box<T>`): the web version swallows it, and the e-mail shows it only because the renderer
 /// turns it back into text.
-fn raw_html(text: &str, from: usize, out: &mut Vec<Diagnostic>) {
-    for tag in crate::render::rawhtml::tags(text, from) {
+fn raw_html(text: &str, tags: &[crate::render::rawhtml::Tag], out: &mut Vec<Diagnostic>) {
+    for tag in tags {
         let before = &text[..tag.range.start];
         if !tag.is_not_markup(before) {
             continue;

@@ -81,30 +81,69 @@ pub enum Target {
     Unresolvable,
 }
 
+/// A URI scheme, lowercase, held without allocating (schemes are short; longer ones are not schemes
+/// we care about and are cut at 32 bytes).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Scheme {
+    buf: [u8; 32],
+    len: u8,
+}
+
+impl Scheme {
+    /// The scheme, lowercase, e.g. `https`.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII letters, digits, `+`, `-` and `.` are ever stored.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
+    }
+
+    /// True for a scheme that must never reach a subscriber ([`BLOCKED_SCHEMES`]).
+    pub fn is_blocked(&self) -> bool {
+        BLOCKED_SCHEMES.contains(&self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Scheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The scheme of `url` as a browser finds it (tabs and newlines removed, leading spaces and control
 /// characters ignored, case folded), if it has one: RFC 3986 `ALPHA *( ALPHA / DIGIT / + / - / . )`,
 /// at least two characters (so `C:\` is not a scheme).
-pub fn scheme(url: &str) -> Option<String> {
-    let cleaned: String = url
+pub fn scheme(url: &str) -> Option<Scheme> {
+    let mut out = Scheme {
+        buf: [0; 32],
+        len: 0,
+    };
+    for c in url
         .trim_start_matches(|c: char| c <= ' ')
         .chars()
         .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
-        .take(40)
-        .collect();
-    let (scheme, _) = cleaned.split_once(':')?;
-    let mut chars = scheme.chars();
-    let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        && scheme.len() >= 2;
-    ok.then(|| scheme.to_ascii_lowercase())
+    {
+        if c == ':' {
+            return (out.len >= 2).then_some(out);
+        }
+        let ok = if out.len == 0 {
+            c.is_ascii_alphabetic()
+        } else {
+            c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')
+        };
+        if !ok || usize::from(out.len) == out.buf.len() {
+            return None;
+        }
+        out.buf[usize::from(out.len)] = c.to_ascii_lowercase() as u8;
+        out.len += 1;
+    }
+    None
 }
 
 /// Classifies a link or image target; `site_url` resolves `/path` and `//host/path`.
 pub fn classify_target(url: &str, site_url: &str) -> Target {
     let url = url.trim();
     if let Some(scheme) = scheme(url) {
-        if BLOCKED_SCHEMES.contains(&scheme.as_str()) {
-            return Target::Blocked(scheme);
+        if scheme.is_blocked() {
+            return Target::Blocked(scheme.as_str().to_string());
         }
         // Something must follow the colon (and the slashes of `https://`).
         let rest = url[url.find(':').map_or(0, |i| i + 1)..].trim_start_matches('/');

@@ -193,8 +193,7 @@ impl Tag {
         self.attributes.iter().any(|(n, v)| {
             (n.starts_with("on") && n.len() > 2)
                 || (URL_ATTRIBUTES.contains(&n.as_str())
-                    && super::markdown::scheme(&decode_entities(v))
-                        .is_some_and(|s| super::markdown::BLOCKED_SCHEMES.contains(&s.as_str())))
+                    && super::markdown::scheme(&decode_entities(v)).is_some_and(|s| s.is_blocked()))
         })
     }
 }
@@ -217,8 +216,11 @@ const URL_ATTRIBUTES: &[&str] = &[
 ];
 
 /// Numeric and the common named character references, so `java&#x73;cript:` is read as a browser
-/// reads it.
-pub fn decode_entities(s: &str) -> String {
+/// reads it. Borrows when there is nothing to decode.
+pub fn decode_entities(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('&') {
+        return std::borrow::Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('&') {
@@ -261,7 +263,7 @@ pub fn decode_entities(s: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// The tag that starts at `text[0]` (`<` …), per CommonMark's open and closing tag grammar.
