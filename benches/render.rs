@@ -46,7 +46,8 @@ fn benches(c: &mut Criterion) {
         })
     });
 
-    let factory = MessageFactory::new(&rendered, &config.mail, "issue-999");
+    let ids = newsletter::mail::Verp::new(b"k", &config.mail.bounce_domain);
+    let factory = MessageFactory::new(&rendered, &config.mail, "issue-999", &ids);
     let email = EmailAddress::parse("subscriber@example.org").unwrap();
     let mut buf = Vec::with_capacity(256 * 1024);
     c.bench_function("mail/per-recipient message build", |b| {

@@ -82,7 +82,8 @@ impl EncodedTemplate {
 /// Builds every recipient's message for one campaign.
 pub struct MessageFactory {
     campaign: String,
-    domain: String,
+    /// Makes the keyed Message-IDs (and knows the bounce domain they use).
+    ids: Verp,
     mailto: String,
     common_headers: String,
     boundary: String,
@@ -91,8 +92,9 @@ pub struct MessageFactory {
 }
 
 impl MessageFactory {
-    /// Prepares a campaign's messages. `campaign` is a short stable key, e.g. `twir-522`.
-    pub fn new(rendered: &Rendered, mail: &Mail, campaign: &str) -> Self {
+    /// Prepares a campaign's messages. `campaign` is a short stable key, e.g. `issue-522`; `ids`
+    /// signs each Message-ID so that a bounce quoting it proves it is about our delivery.
+    pub fn new(rendered: &Rendered, mail: &Mail, campaign: &str, ids: &Verp) -> Self {
         let digest = Sha256::digest(format!("{campaign}\n{}", rendered.title).as_bytes());
         let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
         // "=_" cannot occur in quoted-printable output, so the boundary never collides with content.
@@ -116,7 +118,7 @@ impl MessageFactory {
         );
         Self {
             campaign: campaign.to_string(),
-            domain: mail.bounce_domain.clone(),
+            ids: ids.clone(),
             mailto: mail.unsubscribe_mailto.clone(),
             common_headers: common,
             boundary,
@@ -127,7 +129,7 @@ impl MessageFactory {
 
     /// The Message-ID for a subscriber in this campaign: the same on every attempt.
     pub fn message_id(&self, subscriber_id: i64) -> String {
-        format!("<{}.s{subscriber_id}@{}>", self.campaign, self.domain)
+        self.ids.message_id(&self.campaign, subscriber_id)
     }
 
     /// The complete message (CRLF line endings) for one recipient, dated `unix_seconds`.
@@ -449,14 +451,45 @@ impl Verp {
     }
 
     fn tag(&self, campaign_id: i64, subscriber_id: i64) -> String {
+        self.keyed(format!("{campaign_id}-{subscriber_id}").as_bytes())
+    }
+
+    /// 40 bits of SHA-256 over the secret key and `data`, in hex.
+    fn keyed(&self, data: &[u8]) -> String {
         let mut h = Sha256::new();
         h.update(&self.key);
-        h.update(format!("{campaign_id}-{subscriber_id}").as_bytes());
+        h.update(data);
         h.finalize()
             .iter()
             .take(5)
             .map(|b| format!("{b:02x}"))
             .collect()
+    }
+
+    /// Our Message-ID for one delivery, `<issue-576.s42.TAG@bounce domain>`: stable across retries,
+    /// and carrying a keyed tag, so that a bounce quoting it proves it is about a message we sent
+    /// (issue numbers are public and subscriber ids are small numbers: without the tag anyone could
+    /// name any subscriber's delivery).
+    pub fn message_id(&self, campaign_key: &str, subscriber_id: i64) -> String {
+        let base = format!("{campaign_key}.s{subscriber_id}");
+        let tag = self.keyed(format!("message-id\n{base}").as_bytes());
+        format!("<{base}.{tag}@{}>", self.domain)
+    }
+
+    /// The (issue, subscriber) of one of our campaign Message-IDs whose tag verifies; `None` for
+    /// anything else (another domain, a test send, an old untagged id, a wrong tag).
+    pub fn parse_message_id(&self, value: &str) -> Option<(i64, i64)> {
+        let v = value.trim().trim_start_matches('<').trim_end_matches('>');
+        let (local, domain) = v.rsplit_once('@')?;
+        if !domain.eq_ignore_ascii_case(&self.domain) {
+            return None;
+        }
+        let (base, tag) = local.rsplit_once('.')?;
+        let (issue, sub) = base.strip_prefix("issue-")?.split_once(".s")?;
+        let (issue, sub): (i64, i64) = (issue.parse().ok()?, sub.parse().ok()?);
+        let want = self.keyed(format!("message-id\nissue-{issue}.s{sub}").as_bytes());
+        (tag.eq_ignore_ascii_case(&want) && base == format!("issue-{issue}.s{sub}"))
+            .then_some((issue, sub))
     }
 }
 
@@ -480,5 +513,36 @@ mod verp_tests {
         assert_eq!(Verp::new(b"other", "bounces.example.org").parse(&a), None);
         assert_eq!(v.parse(&a.replace("example.org", "example.net")), None);
         assert_eq!(v.parse("bounces@bounces.example.org"), None);
+    }
+
+    #[test]
+    fn message_ids_carry_a_tag_that_only_we_can_make() {
+        let v = Verp::new(b"secret", "bounces.example.org");
+        let id = v.message_id("issue-576", 42);
+        assert!(
+            id.starts_with("<issue-576.s42.") && id.ends_with("@bounces.example.org>"),
+            "{id}"
+        );
+        assert_eq!(v.message_id("issue-576", 42), id, "stable across retries");
+        assert_eq!(v.parse_message_id(&id), Some((576, 42)));
+        assert_eq!(
+            v.parse_message_id(
+                &id.to_uppercase()
+                    .replace("ISSUE", "issue")
+                    .replace(".S42", ".s42")
+            ),
+            Some((576, 42))
+        );
+        // Guessable or forged ids prove nothing.
+        for forged in [
+            "<issue-576.s42@bounces.example.org>".to_string(),
+            id.replace(".s42.", ".s43."),
+            id.replace("576", "577"),
+            Verp::new(b"other", "bounces.example.org").message_id("issue-576", 42),
+            id.replace("example.org", "example.net"),
+            v.message_id("issue-576-test1700000000", 42),
+        ] {
+            assert_eq!(v.parse_message_id(&forged), None, "{forged}");
+        }
     }
 }

@@ -16,7 +16,10 @@ use newsletter::store::{
     AddOutcome, Applied, BouncePolicy, BounceRecord, Outcome, Recorded, Source, Store,
 };
 
-both_backends!(maildir_intake_suppresses_exactly_the_right_subscribers);
+both_backends!(
+    maildir_intake_suppresses_exactly_the_right_subscribers,
+    forged_bounces_change_nobody
+);
 
 const DOMAIN: &str = "bounces.this-week-in-rust.org";
 
@@ -25,6 +28,16 @@ fn fixture(name: &str) -> String {
         .join("tests/fixtures/bounces")
         .join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Like [`fill`], and `{{MSGID}}` becomes our tagged Message-ID for issue 912 under `ids`' key.
+fn fill_with(text: &str, verp: &str, email: &str, sub: i64, ids: &Verp) -> Vec<u8> {
+    fill(
+        &text.replace("{{MSGID}}", &ids.message_id("issue-912", sub)),
+        verp,
+        email,
+        sub,
+    )
 }
 
 fn fill(text: &str, verp: &str, email: &str, sub: i64) -> Vec<u8> {
@@ -121,7 +134,11 @@ fn every_fixture_is_understood() {
         ),
     ];
     for (file, kind, class, status, attribution) in cases {
-        let r = bounce::parse(&fill(&fixture(file), &addr, email, 42), &verp, None);
+        let r = bounce::parse(
+            &fill_with(&fixture(file), &addr, email, 42, &verp),
+            &verp,
+            None,
+        );
         assert_eq!(r.kind, *kind, "{file}: {r:?}");
         assert_eq!(r.recipients.len(), 1, "{file}: {r:?}");
         let rc = &r.recipients[0];
@@ -243,8 +260,8 @@ fn show(o: &Output) -> String {
     )
 }
 
-/// Subscribers with the given local parts, all active, and a started campaign for issue 912 so that
-/// every one of them has a delivery. Returns the ids in order.
+/// Subscribers with the given local parts, all active, and a campaign for issue 912 that was sent to
+/// every one of them. Returns the ids in order.
 async fn list_with_campaign(store: &Store, names: &[&str]) -> (Vec<i64>, i64) {
     let mut ids = Vec::new();
     for n in names {
@@ -263,6 +280,16 @@ async fn list_with_campaign(store: &Store, names: &[&str]) -> (Vec<i64>, i64) {
         .await
         .unwrap();
     store.snapshot(c.id).await.unwrap();
+    let claimed = store.claim(c.id, "test", 10_000, 60).await.unwrap();
+    let sent: Vec<Recorded> = claimed
+        .iter()
+        .map(|d| Recorded {
+            subscriber_id: d.subscriber_id,
+            owner: d.owner.clone(),
+            outcome: Outcome::Sent,
+        })
+        .collect();
+    store.record_many(c.id, &sent).await.unwrap();
     (ids, c.id)
 }
 
@@ -305,14 +332,16 @@ async fn maildir_intake_suppresses_exactly_the_right_subscribers(db: TestDb) {
     }
     for (i, (file, name)) in plan.iter().enumerate() {
         let id = ids[i];
-        let bytes = fill(
+        let bytes = fill_with(
             &fixture(file),
             &verp.address(campaign, id),
             &format!("{name}@example.com"),
             id,
+            &verp,
         );
         std::fs::write(maildir.join("new").join(format!("{i:02}.{file}")), bytes).unwrap();
     }
+    // Addresses with no VERP or Message-ID of ours prove nothing: quarantined, nobody changed.
     std::fs::write(
         maildir.join("new/90.mixed.eml"),
         fill(&fixture("dsn-mixed-no-verp.eml"), "x", "x", 0),
@@ -350,7 +379,7 @@ async fn maildir_intake_suppresses_exactly_the_right_subscribers(db: TestDb) {
     assert!(out.status.success(), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("16 message(s) handled"), "{stdout}");
-    assert!(stdout.contains("2 quarantined"), "{stdout}");
+    assert!(stdout.contains("3 quarantined"), "{stdout}");
 
     use SubscriberStatus::*;
     let expected = [
@@ -367,7 +396,7 @@ async fn maildir_intake_suppresses_exactly_the_right_subscribers(db: TestDb) {
         ("sendmail", Bounced),
         ("delayed", Active),
         ("chatty", Active),
-        ("gone", Bounced),
+        ("gone", Active),
         ("slow", Active),
         ("fine", Active),
         ("bystander", Active),
@@ -388,7 +417,10 @@ async fn maildir_intake_suppresses_exactly_the_right_subscribers(db: TestDb) {
             .collect()
     };
     assert_eq!(kinds("full"), vec!["soft:verp"]);
-    assert_eq!(kinds("slow"), vec!["soft:dsn-field"]);
+    assert!(
+        kinds("slow").is_empty() && kinds("gone").is_empty(),
+        "unproven: not logged"
+    );
     assert_eq!(kinds("blocked"), vec!["policy:verp"]);
     assert_eq!(
         kinds("hard2"),
@@ -403,10 +435,10 @@ async fn maildir_intake_suppresses_exactly_the_right_subscribers(db: TestDb) {
 
     // Every message was moved: to cur/ when understood, to the quarantine otherwise.
     assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 0);
-    assert_eq!(std::fs::read_dir(maildir.join("cur")).unwrap().count(), 14);
+    assert_eq!(std::fs::read_dir(maildir.join("cur")).unwrap().count(), 13);
     assert_eq!(
         std::fs::read_dir(quarantine.join("new")).unwrap().count(),
-        2
+        3
     );
 
     // Idempotent: a second run finds nothing new.
@@ -680,7 +712,7 @@ proptest::proptest! {
         let names = ["dsn-mixed-no-verp.eml", "dsn-verp-hard.eml", "dsn-message-id-only.eml", "arf-complaint.eml",
             "vacation.eml", "mailbox-full.eml", "policy-571.eml", "qmail.eml", "exim.eml", "exchange.eml",
             "yahoo-old.eml", "sendmail-old.eml", "gmail-delayed.eml", "not-a-bounce.eml"];
-        let mut bytes = fill(&fixture(names[which]), &verp.address(1, 2), "é@example.com", 2);
+        let mut bytes = fill_with(&fixture(names[which]), &verp.address(1, 2), "é@example.com", 2, &verp);
         for (at, b) in flips {
             if !bytes.is_empty() {
                 let i = at % bytes.len();
@@ -782,4 +814,140 @@ async fn imap_intake_through_dovecot() {
             .count()
             == 1
     );
+}
+
+/// Anyone can mail the bounce address. A DSN, a plain "Undeliverable" text, an ARF complaint and a
+/// DSN with a forged VERP tag and a guessed Message-ID, each naming a real subscriber: none of them
+/// changes anyone; each is quarantined, and `inspect` still says what it read. A genuine bounce in
+/// the same run still acts.
+async fn forged_bounces_change_nobody(db: TestDb) {
+    let store = Store::connect(&db.url()).await.unwrap();
+    let names = [
+        "reader01", "reader02", "reader03", "reader04", "reader05", "reader06", "reader07",
+    ];
+    let (ids, campaign) = list_with_campaign(&store, &names).await;
+    let verp = Verp::new(&store.verp_key().await.unwrap(), DOMAIN);
+    let reader07 = "reader07@example.com";
+    let forged_verp = format!("bounces+{campaign:x}-{:x}-0000000000@{DOMAIN}", ids[6]);
+    let work = tempfile::tempdir().unwrap();
+    let maildir = work.path().join("Maildir");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    let forged = [
+        "forged-dsn-plain-address.eml",
+        "forged-undeliverable-text.eml",
+        "forged-arf-address-only.eml",
+        "forged-guessed-ids.eml",
+    ];
+    for (i, f) in forged.iter().enumerate() {
+        std::fs::write(
+            maildir.join(format!("new/{i}.{f}")),
+            fill(&fixture(f), &forged_verp, reader07, ids[6]),
+        )
+        .unwrap();
+    }
+    // A tagged Message-ID of ours, but for an issue we never sent to anyone.
+    std::fs::write(
+        maildir.join("new/5.never-sent.eml"),
+        fill(
+            &fixture("dsn-message-id-only.eml")
+                .replace("{{MSGID}}", &verp.message_id("issue-999", ids[6])),
+            "x",
+            reader07,
+            ids[6],
+        ),
+    )
+    .unwrap();
+    // The control: a genuine bounce for reader01 through its VERP.
+    std::fs::write(
+        maildir.join("new/6.genuine.eml"),
+        fill_with(
+            &fixture("dsn-verp-hard.eml"),
+            &verp.address(campaign, ids[0]),
+            "reader01@example.com",
+            ids[0],
+            &verp,
+        ),
+    )
+    .unwrap();
+    let quarantine = work.path().join("quarantine");
+    let out = run(
+        &db,
+        work.path(),
+        &[
+            "bounces",
+            "process",
+            "--maildir",
+            maildir.to_str().unwrap(),
+            "--quarantine",
+            quarantine.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("6 message(s) handled: 1 subscriber(s) suppressed, 0 soft bounce(s) counted, 0 not bounces, 5 quarantined"),
+        "{stdout}"
+    );
+    assert_eq!(
+        status_of(&store, "reader01").await,
+        SubscriberStatus::Bounced
+    );
+    for n in &names[1..] {
+        assert_eq!(status_of(&store, n).await, SubscriberStatus::Active, "{n}");
+    }
+    let log = store.bounces(0, None, 100).await.unwrap();
+    assert_eq!(log.len(), 1, "only the genuine bounce is logged: {log:?}");
+    assert_eq!(
+        std::fs::read_dir(quarantine.join("new")).unwrap().count(),
+        5
+    );
+
+    // Through --stdin (a Postfix pipe to the plain bounce address) too: exit 0, quarantined.
+    for f in forged {
+        let out = run(
+            &db,
+            work.path(),
+            &[
+                "bounces",
+                "process",
+                "--stdin",
+                "--quarantine",
+                quarantine.to_str().unwrap(),
+            ],
+            Some(&fill(&fixture(f), &forged_verp, reader07, ids[6])),
+        );
+        assert!(out.status.success(), "{f}: {}", show(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("1 quarantined"),
+            "{f}: {}",
+            show(&out)
+        );
+    }
+    assert_eq!(
+        status_of(&store, "reader07").await,
+        SubscriberStatus::Active
+    );
+
+    // inspect still reports what each one says, and that it proves nothing.
+    let files: Vec<String> = std::fs::read_dir(quarantine.join("new"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    let mut args = vec!["bounces", "inspect"];
+    args.extend(files.iter().map(String::as_str));
+    let out = run(&db, work.path(), &args, None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.matches(reader07).count() >= 5, "{text}");
+    assert!(
+        text.contains("unproven: nothing we issued names this delivery"),
+        "{text}"
+    );
+    assert!(
+        text.contains("we have no record of sending that delivery"),
+        "{text}"
+    );
+    assert!(!text.contains("proof: our"), "{text}");
 }

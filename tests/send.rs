@@ -196,10 +196,19 @@ async fn thousand_subscribers_get_one_message_each(db: TestDb) {
             m.headers["list-unsubscribe-post"],
             "List-Unsubscribe=One-Click"
         );
-        // Message-ID derived from (campaign, subscriber); VERP sender names exactly this delivery.
+        // Message-ID derived from (campaign, subscriber) and signed with the installation's key, like
+        // the VERP sender, which names exactly this delivery.
         assert_eq!(
             m.headers["message-id"],
-            format!("<issue-576.s{}@{BOUNCE_DOMAIN}>", sub.id)
+            verp.message_id("issue-576", sub.id)
+        );
+        assert!(
+            m.headers["message-id"].starts_with(&format!("<issue-576.s{}.", sub.id))
+                && m.headers["message-id"].ends_with(&format!("@{BOUNCE_DOMAIN}>"))
+        );
+        assert_eq!(
+            verp.parse_message_id(&m.headers["message-id"]),
+            Some((576, sub.id))
         );
         assert_eq!(verp.parse(&m.mail_from), Some((campaign.id, sub.id)));
         message_ids.insert(m.headers["message-id"].clone());

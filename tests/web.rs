@@ -291,7 +291,8 @@ async fn the_mailed_header_unsubscribes(db: TestDb) {
         &newsletter::render::Theme::from_config(&config).unwrap(),
     )
     .unwrap();
-    let factory = newsletter::mail::MessageFactory::new(&rendered, &config.mail, "issue-909");
+    let ids = newsletter::mail::Verp::new(b"k", &config.mail.bounce_domain);
+    let factory = newsletter::mail::MessageFactory::new(&rendered, &config.mail, "issue-909", &ids);
     let url = format!("http://{}/unsubscribe/{token}", server.addr);
     let email = EmailAddress::parse("d@example.org").unwrap();
     let msg = factory.for_recipient(

@@ -454,19 +454,14 @@ fn strip_addr_type(v: &str) -> String {
     v.trim_matches(['<', '>']).to_string()
 }
 
-/// `<issue-576.s42@bounces.example.org>` → the delivery, when it is one of ours.
+/// `<issue-576.s42.TAG@bounces.example.org>` → the delivery, when it is one of ours and its keyed
+/// tag verifies.
 fn our_message_id(v: &str, verp: &Verp) -> Option<DeliveryRef> {
-    let v = v.trim().trim_start_matches('<').trim_end_matches('>');
-    let (local, domain) = v.rsplit_once('@')?;
-    if !domain.eq_ignore_ascii_case(verp.domain()) {
-        return None;
-    }
-    let rest = local.strip_prefix("issue-")?;
-    let (issue, sub) = rest.split_once(".s")?;
+    let (issue, subscriber_id) = verp.parse_message_id(v)?;
     Some(DeliveryRef {
         campaign_id: None,
-        issue: Some(issue.parse().ok()?),
-        subscriber_id: sub.parse().ok()?,
+        issue: Some(issue),
+        subscriber_id,
     })
 }
 
@@ -578,16 +573,78 @@ mod tests {
     fn our_message_ids_map_to_deliveries() {
         let v = Verp::new(b"k", "bounces.example.org");
         assert_eq!(
-            our_message_id("<issue-576.s42@bounces.example.org>", &v),
+            our_message_id(&v.message_id("issue-576", 42), &v),
             Some(DeliveryRef {
                 campaign_id: None,
                 issue: Some(576),
                 subscriber_id: 42
             })
         );
-        assert_eq!(our_message_id("<issue-576.s42@elsewhere.org>", &v), None);
+        // The untagged form anyone can write proves nothing.
+        assert_eq!(
+            our_message_id("<issue-576.s42@bounces.example.org>", &v),
+            None
+        );
         assert_eq!(our_message_id("<random@bounces.example.org>", &v), None);
     }
+}
+
+/// Why a recipient of a report may, or may not, change a subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Proof {
+    /// Our VERP address, whose keyed tag verifies, for a delivery we made.
+    VerpTag,
+    /// Our tagged Message-ID (or VERP Return-Path) in the returned headers, for a delivery we made.
+    OriginalHeaders,
+    /// Our tag verifies, but we have no record of handing that delivery over.
+    NoSuchDelivery,
+    /// Only an address: anyone could have written it.
+    Unproven,
+    /// Delivered or relayed: nothing to act on.
+    NothingToActOn,
+}
+
+impl Proof {
+    /// One line for `bounces inspect`.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Proof::VerpTag => "proof: our VERP address, its keyed tag verifies",
+            Proof::OriginalHeaders => {
+                "proof: our tagged Message-ID or VERP Return-Path in the returned headers"
+            }
+            Proof::NoSuchDelivery => {
+                "our tag verifies, but we have no record of sending that delivery: quarantined, changes nobody"
+            }
+            Proof::Unproven => {
+                "unproven: nothing we issued names this delivery; quarantined, changes nobody"
+            }
+            Proof::NothingToActOn => "nothing to act on",
+        }
+    }
+}
+
+/// The [`Proof`] behind each recipient of a report, in order (looks each named delivery up).
+pub async fn proofs(
+    store: &crate::store::Store,
+    report: &Report,
+) -> Result<Vec<Proof>, crate::store::StoreError> {
+    let mut out = Vec::with_capacity(report.recipients.len());
+    for r in &report.recipients {
+        out.push(match r.delivery {
+            _ if r.class == Class::None => Proof::NothingToActOn,
+            None => Proof::Unproven,
+            Some(d) => match store
+                .find_delivery(d.campaign_id, d.issue, d.subscriber_id)
+                .await?
+            {
+                None => Proof::NoSuchDelivery,
+                Some(_) if r.attribution == Attribution::Verp => Proof::VerpTag,
+                Some(_) => Proof::OriginalHeaders,
+            },
+        });
+    }
+    Ok(out)
 }
 
 /// What was done for one recipient of a report.
@@ -597,9 +654,13 @@ pub struct Decision {
     pub applied: crate::store::Applied,
 }
 
-/// Logs a report's recipients in the store and applies the policy. Recipients tied to a delivery
-/// (VERP or our Message-ID) act on that delivery's subscriber only; others are matched by address.
-/// Reports that are not bounces change nothing.
+/// Logs a report's recipients in the store and applies the policy, **only when the report is tied to
+/// a delivery we made**: a VERP address whose keyed tag verifies, or our own tagged Message-ID (or
+/// VERP Return-Path) in the returned headers, naming a delivery row that was handed over. Such a
+/// report acts on that delivery's subscriber only. A report that merely names an address proves
+/// nothing (anyone can send one to the bounce address): its recipients come back `Unproven`,
+/// nothing is written, and the intake quarantines the message. Reports that are not bounces change
+/// nothing.
 pub async fn apply(
     store: &crate::store::Store,
     report: &Report,
@@ -659,21 +720,15 @@ pub async fn apply(
         return Ok(out);
     }
     for r in relevant {
-        let sub = match r.email.as_deref().map(crate::domain::EmailAddress::parse) {
-            Some(Ok(e)) => store.find_by_email(&e).await?,
-            _ => None,
-        };
-        let attribution = if r.attribution == Attribution::Heuristic {
-            Attribution::Heuristic
-        } else {
-            Attribution::DsnField
-        };
-        let applied = store
-            .record_bounce(&record(r, sub.map(|s| s.id), None, attribution), policy)
-            .await?;
+        if let Some(d) = r.delivery {
+            tracing::warn!(
+                subscriber_id = d.subscriber_id,
+                "a bounce names a delivery we have no record of sending; quarantined"
+            );
+        }
         out.push(Decision {
             recipient: r.clone(),
-            applied,
+            applied: crate::store::Applied::Unproven,
         });
     }
     Ok(out)

@@ -35,11 +35,13 @@ pub fn bounces(
     let rt = runtime()?;
     match cmd {
         BouncesCommand::Inspect { files, format } => rt.block_on(async {
-            // Inspect needs the VERP key to recognise our addresses, but writes nothing.
+            // Inspect needs the VERP key to recognise our addresses and the deliveries to weigh
+            // the proof, but writes nothing.
             let store = open_store(&config, url).await?;
             let verp = Verp::new(&store.verp_key().await?, &config.mail.bounce_domain);
+            let result = inspect(&store, &verp, files, *format).await;
             store.close().await;
-            inspect(&verp, files, *format)
+            result
         }),
         BouncesCommand::List { since, format } => rt.block_on(async {
             let store = open_store(&config, url).await?;
@@ -142,38 +144,45 @@ fn is_outage(e: &anyhow::Error) -> bool {
     })
 }
 
-fn inspect(verp: &Verp, files: &[PathBuf], format: StatusFormat) -> anyhow::Result<ExitCode> {
+async fn inspect(
+    store: &Store,
+    verp: &Verp,
+    files: &[PathBuf],
+    format: StatusFormat,
+) -> anyhow::Result<ExitCode> {
     let mut all = Vec::new();
     for f in files {
         let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
         let report = bounce::parse(&bytes, verp, None);
-        all.push((f.clone(), report));
+        let proofs = bounce::proofs(store, &report).await?;
+        all.push((f.clone(), report, proofs));
     }
     match format {
         StatusFormat::Json => {
             let v: Vec<_> = all
                 .iter()
-                .map(|(f, r)| serde_json::json!({"file": f, "report": r}))
+                .map(|(f, r, p)| serde_json::json!({"file": f, "report": r, "proof": p}))
                 .collect();
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         StatusFormat::Human => {
-            for (f, r) in &all {
-                print_report(f, r);
+            for (f, r, p) in &all {
+                print_report(f, r, p);
             }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(f: &Path, r: &Report) {
+fn print_report(f: &Path, r: &Report, proofs: &[bounce::Proof]) {
     println!("{}: {}", f.display(), r.kind.as_str());
     if let Some(note) = &r.note {
         println!("  {note}");
     }
-    for rc in &r.recipients {
+    for (rc, proof) in r.recipients.iter().zip(proofs) {
+        let proof = proof.explain();
         println!(
-            "  {}  {}  status {}  attributed by {}{}",
+            "  {}  {}  status {}  attributed by {}{}  ({proof})",
             rc.email.as_deref().unwrap_or("(no address)"),
             rc.class.as_str(),
             rc.status.as_deref().unwrap_or("-"),
@@ -262,7 +271,7 @@ impl Intake<'_> {
                     attributed = true;
                 }
                 Applied::Logged { .. } => attributed = true,
-                Applied::Unattributed => {}
+                Applied::Unattributed | Applied::Unproven => {}
             }
         }
         let only_success = report

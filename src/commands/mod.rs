@@ -87,7 +87,9 @@ fn render_one(
     let html = rendered.html.fill(&recipient);
     let text = rendered.text.fill(&recipient);
     let campaign = format!("issue-{}", rendered.number);
-    let factory = MessageFactory::new(&rendered, &config.mail, &campaign);
+    // A sample: its Message-ID is signed with a throwaway key, so it proves nothing to `bounces`.
+    let ids = crate::mail::Verp::new(b"sample", &config.mail.bounce_domain);
+    let factory = MessageFactory::new(&rendered, &config.mail, &campaign, &ids);
     let eml = factory.for_recipient(
         &MailRecipient {
             email: sample,

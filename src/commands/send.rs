@@ -190,7 +190,11 @@ async fn send_test(
         campaign_key(rendered.number.get().into()),
         unix_now()
     );
-    let factory = MessageFactory::new(rendered, &config.mail, &key);
+    // A test copy belongs to no campaign: its identifiers are signed with a throwaway key.
+    let mut throwaway = [0u8; 16];
+    getrandom::fill(&mut throwaway).map_err(|e| anyhow!("the OS random number generator: {e}"))?;
+    let ids = Verp::new(&throwaway, &config.mail.bounce_domain);
+    let factory = MessageFactory::new(rendered, &config.mail, &key, &ids);
     let url = render::sample_unsubscribe_url(&config.site);
     let mut message = factory.for_recipient(
         &MailRecipient {
@@ -225,8 +229,8 @@ async fn dry_run(
     html_size: usize,
 ) -> anyhow::Result<ExitCode> {
     let number = i64::from(rendered.number.get());
-    let factory = MessageFactory::new(rendered, &config.mail, &campaign_key(number));
     let verp = Verp::new(&store.verp_key().await?, &config.mail.bounce_domain);
+    let factory = MessageFactory::new(rendered, &config.mail, &campaign_key(number), &verp);
     let started = std::time::Instant::now();
     let (mut count, mut bytes, mut after) = (0u64, 0u64, 0i64);
     let mut buf = Vec::new();
@@ -392,10 +396,16 @@ async fn run_campaign(
     total: u64,
     already: u64,
 ) -> Result<RunReport, anyhow::Error> {
-    let factory = MessageFactory::new(rendered, &config.mail, &campaign_key(campaign.issue_number));
+    let verp = Verp::new(&store.verp_key().await?, &config.mail.bounce_domain);
+    let factory = MessageFactory::new(
+        rendered,
+        &config.mail,
+        &campaign_key(campaign.issue_number),
+        &verp,
+    );
     let job = Arc::new(Job {
         factory: Arc::new(factory),
-        verp: Verp::new(&store.verp_key().await?, &config.mail.bounce_domain),
+        verp,
         unsubscribe_base: config.site.unsubscribe_url.clone(),
         transport,
         worker_id: worker_id(),

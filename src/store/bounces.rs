@@ -57,6 +57,9 @@ pub enum Applied {
     Logged { subscriber_id: i64 },
     /// Logged, but no subscriber could be found for it.
     Unattributed,
+    /// Not logged and nobody changed: nothing ties the evidence to a delivery we made (no VERP or
+    /// Message-ID of ours whose keyed tag verifies). The message goes to the quarantine.
+    Unproven,
 }
 
 /// One row of the bounce log.
@@ -188,9 +191,11 @@ impl Store {
         issue: Option<i64>,
         subscriber_id: i64,
     ) -> Result<Option<(i64, String)>> {
+        // Only a message we handed over can bounce: not a row still queued or skipped.
         Ok(with_pool!(self, p => sqlx::query_as(
             "SELECT d.campaign_id, d.email FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id \
-             WHERE d.subscriber_id = $1 AND (c.id = CAST($2 AS BIGINT) OR c.issue_number = CAST($3 AS BIGINT)) LIMIT 1",
+             WHERE d.subscriber_id = $1 AND (c.id = CAST($2 AS BIGINT) OR c.issue_number = CAST($3 AS BIGINT)) \
+             AND d.state IN ('sent', 'failed', 'deferred', 'sending') LIMIT 1",
         )
         .bind(subscriber_id)
         .bind(campaign_id)
