@@ -331,13 +331,7 @@ impl EmailAddress {
                 local.len()
             )));
         }
-        if local.contains('@')
-            || local.starts_with('.')
-            || local.ends_with('.')
-            || local.contains("..")
-        {
-            return Err(err(format!("`{local}` is not a valid local part")));
-        }
+        check_local_part(local)?;
         let domain = normalize_domain(domain)?;
         let value = format!("{local}@{domain}");
         if value.len() > 254 {
@@ -368,6 +362,135 @@ impl EmailAddress {
 impl fmt::Display for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.value)
+    }
+}
+
+/// RFC 5321's dot-atom local part: atoms of `atext` (letters, digits and ``!#$%&'*+-/=?^_`{|}~``)
+/// separated by single dots. Quoted local parts and the specials they allow (`< > , " ; : \ ( )`,
+/// spaces) are refused, so no header built from an address can carry a second address. Non-ASCII
+/// letters, digits and marks are allowed as RFC 6531 does; such an address is delivered only through
+/// a relay that offers SMTPUTF8. An RFC 2047 encoded word (`=?utf-8?q?…?=`) is refused too: some
+/// clients would decode it into whatever it hides.
+fn check_local_part(local: &str) -> Result<(), ParseError> {
+    if local.starts_with('"') {
+        return Err(err(format!(
+            "`{local}`: quoted local parts are not accepted; use an address without quotes"
+        )));
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Err(err(format!(
+            "`{local}` is not a valid local part: dots may only stand between other characters"
+        )));
+    }
+    if local.contains("=?") && local.contains("?=") {
+        return Err(err(format!(
+            "`{local}` looks like an encoded word, not a mailbox name"
+        )));
+    }
+    let atext = |c: char| {
+        c.is_ascii_alphanumeric()
+            || "!#$%&'*+-/=?^_`{|}~.".contains(c)
+            || (!c.is_ascii() && (c.is_alphanumeric() || is_mark(c)))
+    };
+    if let Some(bad) = local.chars().find(|&c| !atext(c)) {
+        return Err(err(format!(
+            "`{local}` contains `{bad}`, which an e-mail address may not hold outside quotes"
+        )));
+    }
+    Ok(())
+}
+
+/// Combining marks (accents written as separate characters).
+fn is_mark(c: char) -> bool {
+    matches!(u32::from(c),
+        0x300..=0x36F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F)
+}
+
+/// A subscriber's name as people type it into a form or a spreadsheet: control and bidirectional
+/// formatting characters removed (they could rewrite an administrator's terminal or fake a row of
+/// a listing), runs of white space made one space, trimmed, and at most
+/// [`SubscriberName::MAX_CHARS`] characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SubscriberName(String);
+
+impl SubscriberName {
+    /// The longest name accepted, in characters.
+    pub const MAX_CHARS: usize = 200;
+
+    /// Cleans a name; `Ok(None)` when nothing is left of it, an error when it is too long.
+    pub fn parse(s: &str) -> Result<Option<Self>, ParseError> {
+        let cleaned: String = s
+            .chars()
+            .map(|c| if c.is_whitespace() { ' ' } else { c })
+            .filter(|&c| !c.is_control() && !is_format_control(c))
+            .collect();
+        let name = cleaned
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let n = name.chars().count();
+        if n > Self::MAX_CHARS {
+            return Err(err(format!(
+                "the name is {n} characters long; the limit is {}",
+                Self::MAX_CHARS
+            )));
+        }
+        Ok((!name.is_empty()).then_some(Self(name)))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SubscriberName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Unicode formatting characters that reorder or hide text (bidirectional overrides and isolates,
+/// zero-width joiners are kept: emoji and several scripts need them).
+fn is_format_control(c: char) -> bool {
+    matches!(u32::from(c), 0x200E | 0x200F | 0x202A..=0x202E | 0x2066..=0x2069 | 0x061C | 0xFEFF)
+}
+
+/// `s` made safe to print on a terminal: control and bidirectional formatting characters are shown
+/// escaped (`\u{1b}`) instead of being acted on.
+pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() || is_format_control(c)) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() || is_format_control(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// A text field made safe for a spreadsheet: one that starts like a formula (`=`, `+`, `-`, `@`, a tab
+/// or a carriage return) gets a leading `'`, as OWASP advises, so opening an export never runs it.
+pub fn spreadsheet_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// The inverse of [`spreadsheet_safe`], for reading an export back in.
+pub fn from_spreadsheet(s: &str) -> &str {
+    match s.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => s,
     }
 }
 
@@ -621,6 +744,56 @@ mod tests {
         );
         let e = EmailAddress::parse(&long).unwrap_err();
         assert!(e.0.contains("limit is 254"), "{e}");
+    }
+
+    #[test]
+    fn local_parts_are_dot_atoms() {
+        for ok in [
+            "ferris@example.org",
+            "first.last+tag@example.org",
+            "o'brien@example.org",
+            "x!#$%&*/=?^_`{|}~-@example.org",
+            "zoë@example.org",
+            "用户@example.org",
+        ] {
+            assert!(EmailAddress::parse(ok).is_ok(), "{ok} should be accepted");
+        }
+        for bad in [
+            "x>,<bcc@evil.example.org",
+            "\"quoted\"@example.org",
+            "a,b@example.org",
+            "a;b@example.org",
+            "a:b@example.org",
+            "a\\b@example.org",
+            "a(b)@example.org",
+            "a<b@example.org",
+            "=?utf-8?q?bcc=40evil.example?=@example.org",
+            ".dot@example.org",
+            "dot.@example.org",
+            "do..t@example.org",
+        ] {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn names_are_cleaned_and_capped() {
+        let n = SubscriberName::parse("  Ferris \u{1b}[2J\r\nthe\tCrab\u{202e}  ")
+            .unwrap()
+            .unwrap();
+        assert_eq!(n.as_str(), "Ferris [2J the Crab");
+        assert_eq!(SubscriberName::parse(" \r\n ").unwrap(), None);
+        assert!(SubscriberName::parse(&"x".repeat(201)).is_err());
+        assert!(SubscriberName::parse(&"é".repeat(200)).unwrap().is_some());
+        assert_eq!(terminal_safe("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(
+            spreadsheet_safe("=cmd|' /C calc'!A0"),
+            "'=cmd|' /C calc'!A0"
+        );
+        assert_eq!(spreadsheet_safe("+SUM(1)"), "'+SUM(1)");
+        assert_eq!(spreadsheet_safe("Ferris"), "Ferris");
+        assert_eq!(from_spreadsheet("'=cmd"), "=cmd");
+        assert_eq!(from_spreadsheet("'quoted'"), "'quoted'");
     }
 
     #[test]

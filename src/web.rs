@@ -26,7 +26,7 @@ use maud::{DOCTYPE, Markup, html};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{EmailAddress, SubscriberStatus, UnsubscribeToken};
+use crate::domain::{EmailAddress, SubscriberName, SubscriberStatus, UnsubscribeToken};
 use crate::store::{AddOutcome, Source, Store, Subscriber};
 
 /// What every handler shares.
@@ -253,13 +253,17 @@ async fn api_add(State(state): State<Arc<AppState>>, Json(body): Json<AddBody>) 
         Ok(e) => e,
         Err(m) => return api_error(StatusCode::BAD_REQUEST, m),
     };
+    let name = match body.name.as_deref().map(SubscriberName::parse).transpose() {
+        Ok(n) => n.flatten(),
+        Err(e) => return api_error(StatusCode::BAD_REQUEST, format!("name: {e}")),
+    };
     let status = body.status.unwrap_or(SubscriberStatus::Active);
     if !matches!(status, SubscriberStatus::Active | SubscriberStatus::Pending) {
         return api_error(StatusCode::BAD_REQUEST, "status must be active or pending");
     }
     match state
         .store
-        .add(&email, body.name.as_deref(), status, Source::Api)
+        .add(&email, name.as_ref(), status, Source::Api)
         .await
     {
         Ok(AddOutcome::Added(id)) => (
@@ -517,12 +521,22 @@ async fn subscribe(
         )
             .into_response();
     };
-    let name = form
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
-    match state.store.request_subscription(&email, name).await {
+    let Ok(name) = form.name.as_deref().map(SubscriberName::parse).transpose() else {
+        let body = html! {
+            p { "That name is too long. Please shorten it and try again." }
+            p { a href="/subscribe" { "Back to the form" } }
+        };
+        return (
+            StatusCode::BAD_REQUEST,
+            page(&state, "Check the name", body),
+        )
+            .into_response();
+    };
+    match state
+        .store
+        .request_subscription(&email, name.flatten().as_ref())
+        .await
+    {
         // Mail goes out only within the per-address limit, so the form cannot mail-bomb anyone.
         Ok(crate::store::SubscribeOutcome::Confirm(token))
             if state.signup.per_address.allow(email.as_str()) =>

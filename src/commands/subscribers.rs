@@ -8,7 +8,10 @@ use anyhow::{Context, anyhow};
 
 use crate::cli::{ListFormat, SubscribersCommand};
 use crate::config::Config;
-use crate::domain::{Date, EmailAddress, SubscriberStatus};
+use crate::domain::{
+    Date, EmailAddress, SubscriberName, SubscriberStatus, from_spreadsheet, spreadsheet_safe,
+    terminal_safe,
+};
 use crate::store::{AddOutcome, ImportOptions, ImportRow, Source, Store, Subscriber};
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -32,6 +35,13 @@ pub async fn open_store(config: &Config, url: Option<&str>) -> anyhow::Result<St
 
 fn parse_email(s: &str) -> anyhow::Result<EmailAddress> {
     EmailAddress::parse(s).map_err(|e| anyhow!("`{s}` is not a valid address: {e}"))
+}
+
+fn parse_name(s: Option<&str>) -> anyhow::Result<Option<SubscriberName>> {
+    Ok(match s {
+        Some(n) => SubscriberName::parse(n).map_err(|e| anyhow!("--name: {e}"))?,
+        None => None,
+    })
 }
 
 fn parse_status(s: Option<&str>) -> anyhow::Result<Option<SubscriberStatus>> {
@@ -66,9 +76,10 @@ async fn run(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode
             status,
         } => {
             let email = parse_email(email)?;
+            let name = parse_name(name.as_deref())?;
             let status = SubscriberStatus::parse(status).map_err(|e| anyhow!(e.0))?;
             match store
-                .add(&email, name.as_deref(), status, Source::Cli)
+                .add(&email, name.as_ref(), status, Source::Cli)
                 .await?
             {
                 AddOutcome::Added(id) => println!("added {email} ({status}, id {id})"),
@@ -119,8 +130,11 @@ async fn run(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode
                 eprintln!("error: {email} is not on the list");
                 return Ok(ExitCode::from(1));
             };
-            println!("email:    {}", s.email);
-            println!("name:     {}", s.name.as_deref().unwrap_or("-"));
+            println!("email:    {}", terminal_safe(&s.email));
+            println!(
+                "name:     {}",
+                terminal_safe(s.name.as_deref().unwrap_or("-"))
+            );
             println!("status:   {}", s.status);
             println!("added:    {}", date(s.created_at));
             println!("history:");
@@ -131,7 +145,7 @@ async fn run(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode
                     e.source,
                     e.old_status.as_deref().unwrap_or("-"),
                     e.new_status,
-                    e.detail.as_deref().unwrap_or("")
+                    terminal_safe(e.detail.as_deref().unwrap_or(""))
                 );
             }
             let bounces = store.bounces(0, Some(s.id), 1000).await?;
@@ -177,8 +191,8 @@ async fn run(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode
                 after = last.id;
                 for s in &page {
                     w.write_record([
-                        s.email.as_str(),
-                        s.name.as_deref().unwrap_or(""),
+                        spreadsheet_safe(&s.email).as_ref(),
+                        &spreadsheet_safe(s.name.as_deref().unwrap_or("")),
                         s.status.as_str(),
                         &date(s.created_at),
                     ])?;
@@ -227,15 +241,15 @@ async fn list(
                     out,
                     "{:>8}  {:<40} {:<24} {:<13} {}",
                     s.id,
-                    s.email,
-                    s.name.as_deref().unwrap_or(""),
+                    terminal_safe(&s.email),
+                    terminal_safe(s.name.as_deref().unwrap_or("")),
                     s.status.as_str(),
                     date(s.created_at)
                 )?,
                 ListFormat::Csv => out.write_all(&csv_line([
                     &s.id.to_string(),
-                    &s.email,
-                    s.name.as_deref().unwrap_or(""),
+                    &spreadsheet_safe(&s.email),
+                    &spreadsheet_safe(s.name.as_deref().unwrap_or("")),
                     s.status.as_str(),
                     &date(s.created_at),
                 ])?)?,
@@ -297,20 +311,30 @@ fn csv_rows(path: &Path) -> anyhow::Result<impl Iterator<Item = ImportRow> + Sen
         },
         Ok(r) => {
             let line = r.position().map_or(0, |p| p.line());
-            let raw = r
-                .get(email_col)
-                .unwrap_or("")
-                .trim_start_matches('\u{feff}');
+            let raw = from_spreadsheet(
+                r.get(email_col)
+                    .unwrap_or("")
+                    .trim_start_matches('\u{feff}'),
+            );
+            let name = name_col
+                .and_then(|c| r.get(c))
+                .map(from_spreadsheet)
+                .map(SubscriberName::parse)
+                .transpose()
+                .map(Option::flatten);
             let email = if raw.is_empty() {
                 Err("no email address".to_string())
             } else {
-                EmailAddress::parse(raw).map_err(|e| format!("`{raw}`: {e}"))
+                EmailAddress::parse(raw).map_err(|e| format!("`{}`: {e}", terminal_safe(raw)))
             };
-            let name = name_col
-                .and_then(|c| r.get(c))
-                .filter(|n| !n.is_empty())
-                .map(str::to_string);
-            ImportRow { line, email, name }
+            match name {
+                Ok(name) => ImportRow { line, email, name },
+                Err(e) => ImportRow {
+                    line,
+                    email: Err(format!("name: {e}")),
+                    name: None,
+                },
+            }
         }
     }))
 }

@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 };
 use thiserror::Error;
 
-use crate::domain::{EmailAddress, SubscriberStatus, UnsubscribeToken, unix_now};
+use crate::domain::{EmailAddress, SubscriberName, SubscriberStatus, UnsubscribeToken, unix_now};
 
 /// Why a store operation failed.
 #[derive(Debug, Error)]
@@ -206,7 +206,7 @@ pub const IMPORT_BATCH: usize = 2000;
 struct PendingRow {
     email: EmailAddress,
     key: String,
-    name: Option<String>,
+    name: Option<SubscriberName>,
 }
 
 /// `rows` groups of `per_row` parameters, formatted by `row`. SQLite gets positional `?`: sqlx looks a
@@ -252,7 +252,7 @@ macro_rules! import_batch {
                 q = q
                     .bind(r.email.as_str())
                     .bind(&r.key)
-                    .bind(r.name.as_deref())
+                    .bind(r.name.as_ref().map(SubscriberName::as_str))
                     .bind(token.expose().to_string())
                     .bind(now)
                     .bind(now);
@@ -293,13 +293,26 @@ macro_rules! import_batch {
                             SubscriberStatus::Complained => "complained; use --resubscribe to bring back",
                             _ => "unsubscribed; use --resubscribe to bring back",
                         });
+                    } else if status == SubscriberStatus::Pending && !$options.resubscribe && {
+                        // A pending address that once left (it signed up again, and never confirmed)
+                        // is as good as gone: no silent comeback.
+                        let left: bool = sqlx::query_scalar(
+                            "SELECT EXISTS (SELECT 1 FROM subscriber_events WHERE subscriber_id = $1 \
+                             AND new_status IN ('unsubscribed', 'bounced', 'complained'))",
+                        )
+                        .bind(id)
+                        .fetch_one(&mut **$tx)
+                        .await?;
+                        left
+                    } {
+                        $summary.skip("left the list before and has not confirmed since; use --resubscribe to bring back");
                     } else if status.is_suppressed() || status == SubscriberStatus::Pending {
                         // A returning address gets a new token; a pending one keeps its own.
                         let new_token = status.is_suppressed().then(|| UnsubscribeToken::generate().expose().to_string());
                         sqlx::query("UPDATE subscribers SET status = 'active', token = COALESCE(CAST($1 AS TEXT), token), updated_at = $2, name = COALESCE(CAST($3 AS TEXT), name) WHERE id = $4")
                             .bind(new_token)
                             .bind(now)
-                            .bind(name)
+                            .bind(name.as_ref().map(SubscriberName::as_str))
                             .bind(id)
                             .execute(&mut **$tx)
                             .await?;
@@ -422,7 +435,7 @@ impl Store {
     pub async fn add(
         &self,
         email: &EmailAddress,
-        name: Option<&str>,
+        name: Option<&SubscriberName>,
         status: SubscriberStatus,
         source: Source,
     ) -> Result<AddOutcome> {
@@ -432,41 +445,56 @@ impl Store {
         if let Some(s) = self.find_by_email(email).await? {
             return Ok(AddOutcome::Exists(s.status));
         }
-        let id = self
+        match self
             .insert_new(email, name, status, source, "added", None)
-            .await?;
-        tracing::info!(subscriber_id = id, status = %status, source = source.as_str(), "subscriber added");
-        Ok(AddOutcome::Added(id))
+            .await?
+        {
+            Some(id) => {
+                tracing::info!(subscriber_id = id, status = %status, source = source.as_str(), "subscriber added");
+                Ok(AddOutcome::Added(id))
+            }
+            // Added by someone else between the look and the insert.
+            None => Ok(AddOutcome::Exists(
+                self.find_by_email(email)
+                    .await?
+                    .map_or(status, |s| s.status),
+            )),
+        }
     }
 
-    /// Inserts a new subscriber and the first event of their history, in one transaction.
+    /// Inserts a new subscriber and the first event of their history, in one transaction. `None` when
+    /// the address is already there (two requests raced): nothing is written then.
     async fn insert_new(
         &self,
         email: &EmailAddress,
-        name: Option<&str>,
+        name: Option<&SubscriberName>,
         status: SubscriberStatus,
         source: Source,
         detail: &str,
         confirm: Option<&UnsubscribeToken>,
-    ) -> Result<i64> {
+    ) -> Result<Option<i64>> {
         let now = unix_now();
         let token = UnsubscribeToken::generate();
         let _writer = self.writer().await;
         Ok(with_pool!(self, p => {
             let mut tx = p.begin().await?;
-            let id: i64 = sqlx::query_scalar(
+            let id: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO subscribers (email, email_key, name, status, token, confirm_token, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (email_key) DO NOTHING RETURNING id",
             )
             .bind(email.as_str())
             .bind(email_key(email))
-            .bind(name)
+            .bind(name.map(SubscriberName::as_str))
             .bind(status.as_str())
             .bind(token.expose())
             .bind(confirm.map(UnsubscribeToken::expose))
             .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
+            let Some(id) = id else {
+                tx.rollback().await?;
+                return Ok(None);
+            };
             sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, $3, NULL, $4, $5)")
                 .bind(id)
                 .bind(now)
@@ -476,80 +504,89 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            id
+            Some(id)
         }))
     }
 
-    /// Double opt-in, step one: creates or refreshes a `pending` subscriber and returns a fresh
-    /// confirmation token to mail. An address that left (unsubscribed, bounced) may come back this way,
-    /// since it is the person's own request; a complained one is refused.
+    /// Double opt-in, step one: returns the confirmation token to mail. A new address becomes
+    /// `pending`. An address already on the list keeps its status (an unsubscribed or bounced one
+    /// comes back only when the link is used, which is its owner's consent) and keeps the
+    /// confirmation token it may already have, so a link mailed earlier stays valid however often
+    /// the form is used. Active addresses need no mail; complained ones are never mailed again. The
+    /// form's name is stored only for a new address: a stranger cannot rename someone.
     pub async fn request_subscription(
         &self,
         email: &EmailAddress,
-        name: Option<&str>,
+        name: Option<&SubscriberName>,
     ) -> Result<SubscribeOutcome> {
-        let confirm = UnsubscribeToken::generate();
-        let now = unix_now();
-        let current = self.find_by_email(email).await?;
-        let current = match current {
-            Some(s) if s.status == SubscriberStatus::Active => {
-                return Ok(SubscribeOutcome::AlreadyActive);
-            }
-            Some(s) if s.status == SubscriberStatus::Complained => {
-                return Ok(SubscribeOutcome::Refused);
-            }
-            Some(s) if s.status != SubscriberStatus::Pending => Some(
-                self.change_status(
-                    &s,
-                    SubscriberStatus::Pending,
-                    Source::Web,
-                    "signed up again",
-                )
-                .await?,
-            ),
-            other => other,
-        };
-        match &current {
-            Some(s) => {
-                let _writer = self.writer().await;
-                with_pool!(self, p => {
-                    sqlx::query("UPDATE subscribers SET confirm_token = $1, name = COALESCE(CAST($2 AS TEXT), name), updated_at = $3 WHERE id = $4")
-                        .bind(confirm.expose())
-                        .bind(name)
-                        .bind(now)
-                        .bind(s.id)
-                        .execute(p)
+        for _ in 0..2 {
+            match self.find_by_email(email).await? {
+                Some(s) if s.status == SubscriberStatus::Active => {
+                    return Ok(SubscribeOutcome::AlreadyActive);
+                }
+                Some(s) if s.status == SubscriberStatus::Complained => {
+                    return Ok(SubscribeOutcome::Refused);
+                }
+                Some(s) => {
+                    let fresh = UnsubscribeToken::generate();
+                    let _writer = self.writer().await;
+                    let token: String = with_pool!(self, p => sqlx::query_scalar(
+                        "UPDATE subscribers SET confirm_token = COALESCE(confirm_token, $1), updated_at = $2 \
+                         WHERE id = $3 RETURNING confirm_token",
+                    )
+                    .bind(fresh.expose())
+                    .bind(unix_now())
+                    .bind(s.id)
+                    .fetch_one(p)
+                    .await?);
+                    let token = UnsubscribeToken::parse(&token).map_err(|_| {
+                        StoreError::Corrupt(format!(
+                            "subscriber {} has a malformed confirmation token",
+                            s.id
+                        ))
+                    })?;
+                    return Ok(SubscribeOutcome::Confirm(token));
+                }
+                None => {
+                    let confirm = UnsubscribeToken::generate();
+                    let added = self
+                        .insert_new(
+                            email,
+                            name,
+                            SubscriberStatus::Pending,
+                            Source::Web,
+                            "signed up",
+                            Some(&confirm),
+                        )
                         .await?;
-                });
-            }
-            None => {
-                self.insert_new(
-                    email,
-                    name,
-                    SubscriberStatus::Pending,
-                    Source::Web,
-                    "signed up",
-                    Some(&confirm),
-                )
-                .await?;
+                    if added.is_some() {
+                        return Ok(SubscribeOutcome::Confirm(confirm));
+                    }
+                    // Another request inserted it first: treat it as known.
+                }
             }
         }
-        Ok(SubscribeOutcome::Confirm(confirm))
+        Err(StoreError::Corrupt(format!(
+            "{email} could neither be found nor inserted"
+        )))
     }
 
-    /// The pending subscriber a confirmation token belongs to.
+    /// The subscriber a confirmation token belongs to: pending, or an address that left and asked to
+    /// come back. Never a complained one.
     pub async fn find_by_confirm_token(
         &self,
         token: &UnsubscribeToken,
     ) -> Result<Option<Subscriber>> {
         let sql = format!(
-            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE confirm_token = $1 AND status = 'pending'"
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE confirm_token = $1 \
+             AND status IN ('pending', 'unsubscribed', 'bounced')"
         );
         let row: Option<Row> = with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(token.expose()).fetch_optional(p).await?);
         row.map(Subscriber::try_from).transpose()
     }
 
-    /// Double opt-in, step two: activates the subscriber and retires the confirmation token.
+    /// Double opt-in, step two: activates the subscriber (a returning one gets a new unsubscribe
+    /// token) and retires the confirmation token.
     pub async fn confirm(&self, token: &UnsubscribeToken) -> Result<Option<Subscriber>> {
         let Some(pending) = self.find_by_confirm_token(token).await? else {
             return Ok(None);
@@ -559,7 +596,11 @@ impl Store {
             .await?;
         let _writer = self.writer().await;
         with_pool!(self, p => {
-            sqlx::query("UPDATE subscribers SET confirm_token = NULL WHERE id = $1").bind(active.id).execute(p).await?;
+            sqlx::query("UPDATE subscribers SET confirm_token = NULL WHERE id = $1 AND confirm_token = $2")
+                .bind(active.id)
+                .bind(token.expose())
+                .execute(p)
+                .await?;
         });
         Ok(Some(active))
     }
@@ -568,6 +609,13 @@ impl Store {
     pub async fn find_by_email(&self, email: &EmailAddress) -> Result<Option<Subscriber>> {
         let sql = format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE email_key = $1");
         let row: Option<Row> = with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(email_key(email)).fetch_optional(p).await?);
+        row.map(Subscriber::try_from).transpose()
+    }
+
+    /// The subscriber with this id.
+    pub async fn find_by_id(&self, id: i64) -> Result<Option<Subscriber>> {
+        let sql = format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id = $1");
+        let row: Option<Row> = with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await?);
         row.map(Subscriber::try_from).transpose()
     }
 
@@ -615,15 +663,23 @@ impl Store {
         } else {
             current.token.clone()
         };
-        with_pool!(self, p => {
+        // Compare and set: of several requests racing to make the same change (64 one-click POSTs on one
+        // link), one changes the row and logs the event; the others find it changed and do nothing.
+        let changed = with_pool!(self, p => {
             let mut tx = p.begin().await?;
-            sqlx::query("UPDATE subscribers SET status = $1, token = $2, updated_at = $3 WHERE id = $4")
+            let n = sqlx::query("UPDATE subscribers SET status = $1, token = $2, updated_at = $3 WHERE id = $4 AND status = $5")
                 .bind(status.as_str())
                 .bind(token.expose())
                 .bind(now)
                 .bind(current.id)
+                .bind(current.status.as_str())
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+            if n == 0 {
+                tx.rollback().await?;
+                false
+            } else {
             sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(current.id)
                 .bind(now)
@@ -634,7 +690,18 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
+            true
+            }
         });
+        if !changed {
+            drop(_writer);
+            return self.find_by_id(current.id).await?.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "subscriber {} vanished during a change",
+                    current.id
+                ))
+            });
+        }
         tracing::info!(subscriber_id = current.id, from = %current.status, to = %status, source = source.as_str(), "subscriber status changed");
         Ok(Subscriber {
             status,
@@ -812,7 +879,7 @@ pub struct ImportRow {
     /// The address, or why the row is invalid.
     pub email: std::result::Result<EmailAddress, String>,
     /// Optional name.
-    pub name: Option<String>,
+    pub name: Option<SubscriberName>,
 }
 
 /// How an import treats bad and suppressed rows.
