@@ -148,6 +148,18 @@ pub struct SubscribeSettings {
 pub struct Web {
     /// Listen address, e.g. `127.0.0.1:8080`.
     pub bind: String,
+    /// Reverse proxies (IP addresses or CIDR ranges) whose `X-Forwarded-For` / `Forwarded` headers
+    /// are believed; every other peer is the client itself.
+    pub trusted_proxies: Vec<String>,
+    /// A second listen address for `/metrics` without authentication (for Prometheus on a private
+    /// network); empty: `/metrics` is served on `bind` behind the admin API token.
+    pub metrics_bind: String,
+    /// Open connections at most; more wait in the kernel's queue.
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's headers (and an idle connection may stay open).
+    pub header_timeout_secs: u64,
+    /// Seconds a request may take from its headers to its answer, body upload included.
+    pub request_timeout_secs: u64,
 }
 
 /// Where subscribers and deliveries are stored.
@@ -241,9 +253,12 @@ impl Config {
                 path: path.clone(),
                 source,
             })?;
-            merge(&mut table, parse_layer(&path.display().to_string(), &text)?);
+            let layer = parse_layer(&path.display().to_string(), &text)?;
+            refuse_secrets(&path.display().to_string(), &layer)?;
+            merge(&mut table, layer);
         }
-        merge(&mut table, env_layer(std::env::vars()));
+        let env = env_layer(std::env::vars(), &table);
+        merge(&mut table, env);
         let layer = match &file {
             Some(p) => format!("{} (with defaults and NEWSLETTER_* variables)", p.display()),
             None => "configuration (defaults and NEWSLETTER_* variables)".to_string(),
@@ -282,8 +297,12 @@ fn parse_layer(name: &str, text: &str) -> Result<toml::Table, ConfigError> {
         })
 }
 
-/// `NEWSLETTER_SITE__NAME=x` becomes `[site] name = "x"`. Numbers and `true`/`false` keep their type.
-fn env_layer(vars: impl Iterator<Item = (String, String)>) -> toml::Table {
+/// `NEWSLETTER_SITE__NAME=x` becomes `[site] name = "x"`. Each value takes the type of the setting it
+/// overrides, as the defaults and the file have it: `NEWSLETTER_DKIM__SELECTOR=20240101` stays a
+/// string, `NEWSLETTER_THEME__SIZE_BUDGET=80000` is a number, and a list setting takes
+/// comma-separated items (`NEWSLETTER_WEB__TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8`). A key that names
+/// no setting keeps the old guess (number, boolean, else string), and the schema then names it.
+fn env_layer(vars: impl Iterator<Item = (String, String)>, base: &toml::Table) -> toml::Table {
     let mut table = toml::Table::new();
     for (key, value) in vars {
         let Some(rest) = key.strip_prefix("NEWSLETTER_") else {
@@ -297,18 +316,78 @@ fn env_layer(vars: impl Iterator<Item = (String, String)>) -> toml::Table {
         if sections.is_empty() {
             continue;
         }
-        let v = if let Ok(i) = value.parse::<i64>() {
-            toml::Value::Integer(i)
-        } else if let Ok(f) = value.parse::<f64>() {
-            toml::Value::Float(f)
-        } else if let Ok(b) = value.parse::<bool>() {
-            toml::Value::Boolean(b)
-        } else {
-            toml::Value::String(value)
+        let existing = sections
+            .iter()
+            .try_fold(base, |t, s| t.get(s.as_str())?.as_table())
+            .and_then(|t| t.get(field.as_str()));
+        let v = match existing {
+            Some(toml::Value::String(_)) => toml::Value::String(value),
+            Some(toml::Value::Integer(_)) => value
+                .trim()
+                .parse::<i64>()
+                .map_or(toml::Value::String(value), toml::Value::Integer),
+            Some(toml::Value::Float(_)) => value
+                .trim()
+                .parse::<f64>()
+                .map_or(toml::Value::String(value), toml::Value::Float),
+            Some(toml::Value::Boolean(_)) => value
+                .trim()
+                .parse::<bool>()
+                .map_or(toml::Value::String(value), toml::Value::Boolean),
+            Some(toml::Value::Array(_)) => toml::Value::Array(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| toml::Value::String(v.to_string()))
+                    .collect(),
+            ),
+            _ => {
+                if let Ok(i) = value.parse::<i64>() {
+                    toml::Value::Integer(i)
+                } else if let Ok(f) = value.parse::<f64>() {
+                    toml::Value::Float(f)
+                } else if let Ok(b) = value.parse::<bool>() {
+                    toml::Value::Boolean(b)
+                } else {
+                    toml::Value::String(value)
+                }
+            }
         };
         insert_path(&mut table, sections, field, v);
     }
     table
+}
+
+/// Secrets come only from the environment: a config file that holds a password in a URL is refused
+/// before anything is connected, with the place to put it instead.
+fn refuse_secrets(layer: &str, table: &toml::Table) -> Result<(), ConfigError> {
+    let url = |section: &str| {
+        table
+            .get(section)
+            .and_then(|t| t.get("url"))
+            .and_then(toml::Value::as_str)
+    };
+    for (section, instead) in [
+        (
+            "database",
+            "give the password in PGPASSWORD, or the whole URL in NEWSLETTER_DATABASE_URL",
+        ),
+        ("transport", "give the password in NEWSLETTER_SMTP_PASSWORD"),
+    ] {
+        if let Some(u) = url(section)
+            && redact_url(u) != u
+        {
+            return Err(ConfigError::Invalid {
+                layer: layer.to_string(),
+                message: format!(
+                    "[{section}] url `{}` holds a password; secrets never go in a config file: {instead}",
+                    redact_url(u)
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A database or transport URL for messages: any password after the user name becomes `***`.
@@ -368,21 +447,51 @@ mod tests {
     #[test]
     fn env_overrides_merge_into_sections() {
         let mut t = parse_layer("d", DEFAULTS).unwrap();
-        merge(
-            &mut t,
-            env_layer(
-                [
-                    ("NEWSLETTER_SITE__NAME".to_string(), "Other".to_string()),
-                    ("NEWSLETTER_THEME__SIZE_BUDGET".into(), "1000".into()),
-                    ("UNRELATED".into(), "x".into()),
-                ]
-                .into_iter(),
-            ),
+        let env = env_layer(
+            [
+                ("NEWSLETTER_SITE__NAME".to_string(), "Other".to_string()),
+                ("NEWSLETTER_THEME__SIZE_BUDGET".into(), "1000".into()),
+                ("NEWSLETTER_DKIM__SELECTOR".into(), "20240101".into()),
+                ("NEWSLETTER_DKIM__ENABLED".into(), "true".into()),
+                ("NEWSLETTER_SEND__RATE".into(), "2".into()),
+                (
+                    "NEWSLETTER_WEB__TRUSTED_PROXIES".into(),
+                    "127.0.0.1, 10.0.0.0/8".into(),
+                ),
+                ("NEWSLETTER_SITE__NAME2".into(), "42".into()),
+                ("UNRELATED".into(), "x".into()),
+            ]
+            .into_iter(),
+            &t,
         );
+        merge(&mut t, env);
+        let name2 = t["site"].as_table().unwrap()["name2"].clone();
+        assert_eq!(
+            name2,
+            toml::Value::Integer(42),
+            "an unknown key keeps the old guess"
+        );
+        t["site"].as_table_mut().unwrap().remove("name2");
         let c: Config = toml::Value::Table(t).try_into().unwrap();
         assert_eq!(c.site.name, "Other");
         assert_eq!(c.theme.size_budget, 1000);
+        assert_eq!(
+            c.dkim.selector, "20240101",
+            "a numeric-looking string stays a string"
+        );
+        assert!(c.dkim.enabled);
+        assert_eq!(c.send.rate, 2.0, "an integer-looking float is a float");
+        assert_eq!(c.web.trusted_proxies, ["127.0.0.1", "10.0.0.0/8"]);
         assert_eq!(c.site.social.len(), 3);
+    }
+
+    #[test]
+    fn a_password_in_a_config_file_is_refused() {
+        let t = parse_layer("f", "[database]\nurl = \"postgres://app:hunter2@db/news\"").unwrap();
+        let e = refuse_secrets("f", &t).unwrap_err().to_string();
+        assert!(e.contains("PGPASSWORD") && !e.contains("hunter2"), "{e}");
+        let ok = parse_layer("f", "[database]\nurl = \"postgres://app@db/news\"").unwrap();
+        assert!(refuse_secrets("f", &ok).is_ok());
     }
 
     #[test]

@@ -21,6 +21,30 @@ struct Server {
 }
 
 impl Server {
+    /// Waits until every sign-up the server queued has been processed (mail sent, or none needed).
+    fn settle(&self) {
+        let counter = |body: &str, name: &str| -> Option<u64> {
+            body.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .and_then(|v| v.trim().parse().ok())
+        };
+        for _ in 0..500 {
+            let m = http_with(
+                &self.addr,
+                "GET",
+                "/metrics",
+                &[("Authorization", &format!("Bearer {API_TOKEN}"))],
+                "",
+            );
+            let q = counter(&m.body, "newsletter_signups_queued_total");
+            if q.is_some() && q == counter(&m.body, "newsletter_signups_processed_total") {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("the sign-up queue did not drain");
+    }
+
     /// The messages in the file outbox, oldest first.
     fn mails(&self) -> Vec<String> {
         let mut files: Vec<_> = std::fs::read_dir(self.outbox.path())
@@ -47,13 +71,22 @@ impl Drop for Server {
 }
 
 fn serve(db: &TestDb) -> Server {
+    serve_with(db, &[])
+}
+
+/// The real binary serving on a free port, with `env` on top of the test settings.
+fn serve_with(db: &TestDb, env: &[(&str, &str)]) -> Server {
     let outbox = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_newsletter"))
-        .env(
-            "NEWSLETTER_TRANSPORT__URL",
-            format!("file:{}", outbox.path().display()),
-        )
-        .env("NEWSLETTER_SUBSCRIBE__PER_IP", "8")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_newsletter"));
+    cmd.env(
+        "NEWSLETTER_TRANSPORT__URL",
+        format!("file:{}", outbox.path().display()),
+    )
+    .env("NEWSLETTER_SUBSCRIBE__PER_IP", "8");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .args([
             "--database-url",
             &db.url(),
@@ -398,7 +431,9 @@ async fn admin_api_needs_the_token_and_works(db: TestDb) {
         (stats["unsubscribed"].as_i64(), stats["active"].as_i64()),
         (Some(1), Some(0))
     );
-    let m = http(&server.addr, "GET", "/metrics", None, "");
+    // The list's size is not public: /metrics needs the token (or a bind of its own).
+    assert_eq!(http(&server.addr, "GET", "/metrics", None, "").status, 401);
+    let m = api("GET", "/metrics", "");
     assert_eq!(m.status, 200);
     assert!(
         m.body
@@ -407,7 +442,7 @@ async fn admin_api_needs_the_token_and_works(db: TestDb) {
         m.body
     );
     assert!(
-        m.body.contains("newsletter_api_denied_total 3"),
+        m.body.contains("newsletter_api_denied_total 4"),
         "{}",
         m.body
     );
@@ -445,6 +480,7 @@ async fn double_opt_in(db: TestDb) {
     );
     assert_eq!(new.status, 200);
     assert!(new.body.contains("Check your inbox"));
+    server.settle();
     let mails = server.mails();
     assert_eq!(mails.len(), 1);
     assert!(
@@ -502,6 +538,7 @@ async fn double_opt_in(db: TestDb) {
         "email=NEW%40example.org",
     );
     assert_eq!((again.status, &again.body), (200, &new.body));
+    server.settle();
     assert_eq!(server.mails().len(), 1);
 
     // At most 3 confirmation mails per address per window: the form cannot mail-bomb anyone.
@@ -515,6 +552,7 @@ async fn double_opt_in(db: TestDb) {
         );
         assert_eq!((r.status, &r.body), (200, &new.body));
     }
+    server.settle();
     assert_eq!(
         server.mails().len(),
         4,

@@ -279,7 +279,7 @@ pub fn serve(
             eprintln!("note: NEWSLETTER_API_TOKEN is not set; the admin API under /api/ refuses every request");
         }
         let transport = crate::transport::Transport::from_url(&config.transport.url, 2, std::env::var(crate::transport::PASSWORD_ENV).ok().as_deref())?;
-        let state = crate::web::AppState::new(store.clone(), &config, transport, api_token.as_deref());
+        let state = crate::web::AppState::new(store.clone(), &config, transport, api_token.as_deref())?;
         crate::web::serve(state, &bind)
             .await
             .with_context(|| format!("cannot serve on {bind}"))?;

@@ -772,6 +772,14 @@ impl Store {
         Ok(with_pool!(self, p => sqlx::query_as(sql).bind(subscriber_id).fetch_all(p).await?))
     }
 
+    /// One round trip to the database, for health checks: no table is read.
+    pub async fn ping(&self) -> Result<()> {
+        with_pool!(self, p => {
+            sqlx::query("SELECT 1").execute(p).await?;
+        });
+        Ok(())
+    }
+
     /// How many subscribers have each status (every status listed, zero included).
     pub async fn stats(&self) -> Result<Vec<(SubscriberStatus, i64)>> {
         let rows: Vec<(String, i64)> = with_pool!(self, p => sqlx::query_as("SELECT status, COUNT(*) FROM subscribers GROUP BY status").fetch_all(p).await?);

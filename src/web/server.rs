@@ -1,0 +1,121 @@
+//! The listening loop: our own accept loop over hyper, so that every connection has limits that
+//! `axum::serve` does not offer. At most `[web] max_connections` are open (the process raises its
+//! file limit to fit); a client has `header_timeout_secs` to send a request's headers, and an idle
+//! keep-alive connection is closed after the same time; a request has `request_timeout_secs` from
+//! its headers to its answer, body upload included. Half-sent requests therefore cannot exhaust the
+//! server's file descriptors.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt;
+
+/// The limits of every connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Limits {
+    /// From `[web]`.
+    pub fn from_config(web: &crate::config::Web) -> Self {
+        Self {
+            max_connections: web.max_connections.max(1),
+            header_timeout: Duration::from_secs(web.header_timeout_secs.max(1)),
+            request_timeout: Duration::from_secs(web.request_timeout_secs.max(1)),
+        }
+    }
+}
+
+/// Raises the soft limit on open files towards the hard one, so that `wanted` connections fit.
+pub fn raise_file_limit(wanted: u64) {
+    // SAFETY: getrlimit/setrlimit read and write a plain struct we own.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < wanted {
+            lim.rlim_cur = wanted.min(lim.rlim_max);
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` turns true, then lets open requests finish (up to
+/// the request timeout).
+pub async fn run(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors or a transient error: wait a moment, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = hyper::service::service_fn(
+                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    app.clone().oneshot(req)
+                },
+            );
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(limits.request_timeout, conn).await;
+                }
+            }
+        });
+    }
+    // Wait for the connections still answering (each returns its permit when done).
+    let _ = tokio::time::timeout(
+        limits.request_timeout,
+        permits.acquire_many(limits.max_connections as u32),
+    )
+    .await;
+}
+
+/// Binds `bind`, printing `{what} on http://ADDR` once it listens.
+pub async fn bind(bind: &str, what: &str) -> std::io::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(bind).await?;
+    let addr = listener.local_addr()?;
+    println!("{what} on http://{addr}");
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    Ok((listener, addr))
+}
