@@ -148,6 +148,17 @@ pub enum SubscribeOutcome {
     Refused,
 }
 
+/// One status change for [`Store::change_status_many`].
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    /// The subscriber as loaded: the change applies only if the row still has this status.
+    pub current: Subscriber,
+    pub status: SubscriberStatus,
+    pub source: Source,
+    /// Why, for the history.
+    pub detail: String,
+}
+
 /// What `add` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddOutcome {
@@ -651,64 +662,88 @@ impl Store {
         source: Source,
         detail: &str,
     ) -> Result<Subscriber> {
-        if current.status == status {
-            return Ok(current.clone());
-        }
-        let now = unix_now();
-        // Coming back after leaving gets a new token (see the module docs).
-        let _writer = self.writer().await;
-        let rotate = current.status.is_suppressed() && !status.is_suppressed();
-        let token = if rotate {
-            UnsubscribeToken::generate()
-        } else {
-            current.token.clone()
+        let change = StatusChange {
+            current: current.clone(),
+            status,
+            source,
+            detail: detail.to_string(),
         };
-        // Compare and set: of several requests racing to make the same change (64 one-click POSTs on one
-        // link), one changes the row and logs the event; the others find it changed and do nothing.
-        let changed = with_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let n = sqlx::query("UPDATE subscribers SET status = $1, token = $2, updated_at = $3 WHERE id = $4 AND status = $5")
-                .bind(status.as_str())
-                .bind(token.expose())
-                .bind(now)
-                .bind(current.id)
-                .bind(current.status.as_str())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 0 {
-                tx.rollback().await?;
-                false
-            } else {
-            sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(current.id)
-                .bind(now)
-                .bind(source.as_str())
-                .bind(current.status.as_str())
-                .bind(status.as_str())
-                .bind(detail)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            true
-            }
-        });
-        if !changed {
-            drop(_writer);
-            return self.find_by_id(current.id).await?.ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "subscriber {} vanished during a change",
-                    current.id
-                ))
+        let mut done = self
+            .change_status_many(std::slice::from_ref(&change))
+            .await?;
+        Ok(done.pop().expect("one change, one result"))
+    }
+
+    /// Applies several status changes in one transaction (a web server gathers the one-click POSTs
+    /// that arrive together, so the database commits once for all of them). Each is compare-and-set:
+    /// of several requests racing to make the same change (64 one-click POSTs on one link), one
+    /// changes the row and logs the event; the others find it changed and do nothing. Returns each
+    /// subscriber as it now is, in order.
+    pub async fn change_status_many(&self, changes: &[StatusChange]) -> Result<Vec<Subscriber>> {
+        let now = unix_now();
+        let mut out: Vec<Option<Subscriber>> = Vec::with_capacity(changes.len());
+        let mut reread = Vec::new();
+        {
+            let _writer = self.writer().await;
+            with_pool!(self, p => {
+                let mut tx = p.begin().await?;
+                for (i, c) in changes.iter().enumerate() {
+                    if c.current.status == c.status {
+                        out.push(Some(c.current.clone()));
+                        continue;
+                    }
+                    // Coming back after leaving gets a new token (see the module docs).
+                    let rotate = c.current.status.is_suppressed() && !c.status.is_suppressed();
+                    let token = if rotate {
+                        UnsubscribeToken::generate()
+                    } else {
+                        c.current.token.clone()
+                    };
+                    let n = sqlx::query("UPDATE subscribers SET status = $1, token = $2, updated_at = $3 WHERE id = $4 AND status = $5")
+                        .bind(c.status.as_str())
+                        .bind(token.expose())
+                        .bind(now)
+                        .bind(c.current.id)
+                        .bind(c.current.status.as_str())
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if n == 0 {
+                        out.push(None);
+                        reread.push(i);
+                        continue;
+                    }
+                    sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(c.current.id)
+                        .bind(now)
+                        .bind(c.source.as_str())
+                        .bind(c.current.status.as_str())
+                        .bind(c.status.as_str())
+                        .bind(&c.detail)
+                        .execute(&mut *tx)
+                        .await?;
+                    tracing::info!(subscriber_id = c.current.id, from = %c.current.status, to = %c.status, source = c.source.as_str(), "subscriber status changed");
+                    out.push(Some(Subscriber {
+                        status: c.status,
+                        token,
+                        updated_at: now,
+                        ..c.current.clone()
+                    }));
+                }
+                tx.commit().await?;
             });
         }
-        tracing::info!(subscriber_id = current.id, from = %current.status, to = %status, source = source.as_str(), "subscriber status changed");
-        Ok(Subscriber {
-            status,
-            token,
-            updated_at: now,
-            ..current.clone()
-        })
+        // Someone else changed these first: report them as they now are.
+        for i in reread {
+            let id = changes[i].current.id;
+            out[i] = Some(self.find_by_id(id).await?.ok_or_else(|| {
+                StoreError::Corrupt(format!("subscriber {id} vanished during a change"))
+            })?);
+        }
+        Ok(out
+            .into_iter()
+            .map(|s| s.expect("every change has a result"))
+            .collect())
     }
 
     /// Erases a subscriber's personal data, keeping only a salted hash of the address so a later

@@ -45,6 +45,8 @@ pub struct AppState {
     pub signup: subscribe::Signup,
     /// Whose forwarding headers name the client.
     pub proxies: rate_limit::TrustedProxies,
+    /// One-click unsubscribes waiting for their group commit.
+    pub unsubscribes: unsubscribe::Batcher,
     /// A separate, unauthenticated listen address for `/metrics`, if configured.
     pub metrics_bind: Option<String>,
     limits: server::Limits,
@@ -77,6 +79,7 @@ impl AppState {
             stats: metrics::StatsCache::default(),
             signup: subscribe::Signup::new(config, transport),
             proxies,
+            unsubscribes: unsubscribe::Batcher::default(),
             metrics_bind: Some(config.web.metrics_bind.trim().to_string())
                 .filter(|b| !b.is_empty()),
             limits: server::Limits::from_config(&config.web),
@@ -185,6 +188,7 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
     server::raise_file_limit(limits.max_connections as u64 + 256);
     let state = Arc::new(state);
     subscribe::start(&state);
+    unsubscribe::start(&state);
     let (listener, _) = server::bind(bind, "listening").await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();

@@ -2,9 +2,14 @@
 //! links); `POST` is both that button and the RFC 8058 one-click target: any body encoding, no
 //! cookie, 200 (never a redirect), idempotent. Every miss, whatever the token looks like or whether
 //! its percent-encoding even decodes, gets the same 404.
+//!
+//! Unsubscribes are committed in groups: the POSTs that arrive while the database writes one group
+//! form the next, so a burst of 2,000 one-click POSTs costs a few commits, not 2,000.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
+use tokio::sync::{mpsc, oneshot};
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -14,7 +19,73 @@ use maud::html;
 use super::AppState;
 use super::pages::{not_found, page, unavailable};
 use crate::domain::{SubscriberStatus, UnsubscribeToken};
-use crate::store::{Source, Subscriber};
+use crate::store::{Source, StatusChange, Subscriber};
+
+/// Unsubscribes committed in one transaction at most.
+const GROUP: usize = 256;
+
+type Waiting = (Subscriber, oneshot::Sender<Result<Subscriber, ()>>);
+
+/// Gathers unsubscribes for group commit.
+pub struct Batcher {
+    tx: mpsc::Sender<Waiting>,
+    rx: std::sync::Mutex<Option<mpsc::Receiver<Waiting>>>,
+}
+
+impl Default for Batcher {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::channel(4 * GROUP);
+        Self {
+            tx,
+            rx: std::sync::Mutex::new(Some(rx)),
+        }
+    }
+}
+
+/// Starts the task that commits unsubscribes (once; later calls do nothing).
+pub fn start(state: &Arc<AppState>) {
+    let rx = state
+        .unsubscribes
+        .rx
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let Some(mut rx) = rx else { return };
+    let state = state.clone();
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut group = vec![first];
+            while group.len() < GROUP {
+                match rx.try_recv() {
+                    Ok(w) => group.push(w),
+                    Err(_) => break,
+                }
+            }
+            let changes: Vec<StatusChange> = group
+                .iter()
+                .map(|(s, _)| StatusChange {
+                    current: s.clone(),
+                    status: SubscriberStatus::Unsubscribed,
+                    source: Source::Web,
+                    detail: "unsubscribe link".into(),
+                })
+                .collect();
+            match state.store.change_status_many(&changes).await {
+                Ok(done) => {
+                    for ((_, reply), s) in group.into_iter().zip(done) {
+                        let _ = reply.send(Ok(s));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, unsubscribes = group.len(), "unsubscribes failed");
+                    for (_, reply) in group {
+                        let _ = reply.send(Err(()));
+                    }
+                }
+            }
+        }
+    });
+}
 
 /// The subscriber a token in a path belongs to; `Ok(None)` for any miss.
 async fn lookup(
@@ -76,23 +147,21 @@ pub async fn post(
         subscriber.status,
         SubscriberStatus::Active | SubscriberStatus::Pending
     ) {
-        let result = state
-            .store
-            .change_status(
-                &subscriber,
-                SubscriberStatus::Unsubscribed,
-                Source::Web,
-                "unsubscribe link",
-            )
-            .await;
-        match result {
-            Ok(_) => {
+        let (reply, answer) = oneshot::channel();
+        if state
+            .unsubscribes
+            .tx
+            .send((subscriber, reply))
+            .await
+            .is_err()
+        {
+            return unavailable(&state);
+        }
+        match answer.await {
+            Ok(Ok(_)) => {
                 state.metrics.unsubscribes.fetch_add(1, Ordering::Relaxed);
             }
-            Err(e) => {
-                tracing::error!(error = %e, subscriber_id = subscriber.id, "unsubscribe failed");
-                return unavailable(&state);
-            }
+            _ => return unavailable(&state),
         }
     }
     let body = html! {
