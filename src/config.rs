@@ -63,6 +63,9 @@ pub struct BounceSettings {
     pub soft_window_days: i64,
     /// Maildir where messages that cannot be attributed or parsed are kept.
     pub quarantine: String,
+    /// The largest message `bounces process` takes, in bytes: larger ones are refused (stdin) or
+    /// quarantined unread (Maildir).
+    pub max_message_bytes: u64,
     /// The bounce mailbox over IMAP (`bounces process --imap`).
     pub imap: ImapSettings,
 }

@@ -23,8 +23,12 @@ use thiserror::Error;
 
 use crate::domain::{Date, IssueNumber};
 
-/// Issues larger than this are refused before they are read: a TWiR issue is about 40 KB.
+/// Issues larger than this are refused: a TWiR issue is about 40 KB. The limit holds while reading,
+/// whatever the file claims to be.
 pub const MAX_ISSUE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// How long a read from something that is not a regular file (a pipe, a FIFO, a device) may take.
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Why an issue file could not be loaded.
 #[derive(Debug, Error)]
@@ -42,9 +46,15 @@ pub enum IssueError {
     )]
     TooLarge {
         path: PathBuf,
-        size: u64,
+        /// At least this many bytes (a stream is not read further than the limit).
+        size: String,
         limit: u64,
     },
+    /// A pipe or device gave no end of file in time.
+    #[error(
+        "{path}: no end of input within {secs} s; is something still to write to it? Give a file instead"
+    )]
+    Timeout { path: PathBuf, secs: u64 },
     /// The bytes are not UTF-8.
     #[error(
         "{path}:{line}:{column}: the file is not valid UTF-8 (byte offset {offset}, byte 0x{byte:02X}). \
@@ -209,21 +219,70 @@ impl Issue {
     }
 }
 
-/// Reads a file, refusing anything larger than [`MAX_ISSUE_BYTES`].
+/// Reads a file, refusing anything larger than [`MAX_ISSUE_BYTES`]. The limit is enforced while
+/// reading (a file's reported size is not trusted: `/dev/zero` reports 0, a pipe nothing at all), a
+/// FIFO without a writer does not block the open, and a pipe or device that gives no end of input
+/// within [`READ_TIMEOUT`] is an error rather than a hang.
 pub fn read_limited(path: &Path) -> Result<Vec<u8>, IssueError> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let io = |source| IssueError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let size = std::fs::metadata(path).map_err(io)?.len();
-    if size > MAX_ISSUE_BYTES {
-        return Err(IssueError::TooLarge {
-            path: path.to_path_buf(),
-            size,
-            limit: MAX_ISSUE_BYTES,
-        });
+    let too_large = |size: String| IssueError::TooLarge {
+        path: path.to_path_buf(),
+        size,
+        limit: MAX_ISSUE_BYTES,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_file() && meta.len() > MAX_ISSUE_BYTES {
+        return Err(too_large(meta.len().to_string()));
     }
-    std::fs::read(path).map_err(io)
+    let regular = meta.is_file();
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    if meta.file_type().is_fifo() {
+        // Opening a FIFO blocks until someone opens it for writing; non-blocking, it does not.
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(io)?;
+    if meta.file_type().is_fifo() {
+        // Back to blocking reads; with no writer, a read then simply ends.
+        use std::os::fd::AsRawFd;
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe {
+            let fd = file.as_raw_fd();
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+    let read = move || -> std::io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        file.take(MAX_ISSUE_BYTES + 1).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    };
+    let bytes = if regular {
+        read().map_err(io)?
+    } else {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(read());
+        });
+        match rx.recv_timeout(READ_TIMEOUT) {
+            Ok(r) => r.map_err(io)?,
+            Err(_) => {
+                return Err(IssueError::Timeout {
+                    path: path.to_path_buf(),
+                    secs: READ_TIMEOUT.as_secs(),
+                });
+            }
+        }
+    };
+    if bytes.len() as u64 > MAX_ISSUE_BYTES {
+        return Err(too_large(format!("more than {MAX_ISSUE_BYTES}")));
+    }
+    Ok(bytes)
 }
 
 /// The position of the first invalid UTF-8 byte: (line, column, byte offset, byte).

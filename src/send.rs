@@ -365,6 +365,11 @@ async fn attempt(
     match job.transport.deliver(&from, &email, &name, buf).await {
         Ok(()) => Ok(Outcome::Sent),
         Err(Failure::Fatal(reason)) => Err(reason),
+        // Failed for this relay, but not the recipient's fault: no bounce, the campaign goes on.
+        Err(Failure::Unsendable(reason)) => Ok(Outcome::Failed {
+            error: one_line(&reason),
+            bounce: None,
+        }),
         Err(Failure::Recipient { status, message }) => {
             tracing::info!(%status, "recipient refused");
             Ok(Outcome::Failed {

@@ -57,6 +57,10 @@ pub enum Failure {
     /// Nothing will get through until an operator acts (credentials, TLS, sender refused).
     #[error("{0}")]
     Fatal(String),
+    /// This message cannot go through this relay, though others can, and the recipient is not at
+    /// fault: an address with non-ASCII characters, and a relay without SMTPUTF8.
+    #[error("{0}")]
+    Unsendable(String),
 }
 
 /// How a relay connection is secured.
@@ -234,6 +238,17 @@ impl Transport {
                             return Err(failure);
                         }
                     };
+                    if !to.as_str().is_ascii()
+                        && !conn.server_info().supports_feature(
+                            lettre::transport::smtp::extension::Extension::SmtpUtfEight,
+                        )
+                    {
+                        r.put_back(conn);
+                        return Err(Failure::Unsendable(format!(
+                            "{}: the relay does not offer SMTPUTF8, which an address with non-ASCII characters needs",
+                            r.label
+                        )));
+                    }
                     let sent = tokio::time::timeout(r.timeout, conn.send(&envelope, message)).await;
                     return match sent {
                         Ok(Ok(_)) => {

@@ -18,6 +18,10 @@ use crate::store::{Applied, BouncePolicy, Store, StoreError};
 /// Postfix's "try again later" exit code (sysexits EX_TEMPFAIL).
 const EX_TEMPFAIL: u8 = 75;
 
+/// sysexits EX_DATAERR: the input is unacceptable. An MTA's pipe treats it as a permanent failure and
+/// reports it (for a bounce, to the postmaster), so nothing is lost silently.
+const EX_DATAERR: u8 = 65;
+
 fn policy(config: &Config) -> BouncePolicy {
     BouncePolicy {
         soft_limit: config.bounces.soft_limit,
@@ -86,6 +90,7 @@ pub fn bounces(
                     verp,
                     policy: policy(&config),
                     quarantine,
+                    max_bytes: config.bounces.max_message_bytes,
                 };
                 let r = if *imap {
                     intake.imap(&config.bounces.imap).await
@@ -229,6 +234,8 @@ struct Intake<'a> {
     verp: Verp,
     policy: BouncePolicy,
     quarantine: PathBuf,
+    /// `[bounces] max_message_bytes`.
+    max_bytes: u64,
 }
 
 /// What became of one message.
@@ -285,6 +292,24 @@ impl Intake<'_> {
         }
     }
 
+    /// Moves a file into the quarantine without reading it (copies it when the quarantine is on
+    /// another file system).
+    fn quarantine_file(&self, path: &Path, name: &str) -> anyhow::Result<()> {
+        for sub in ["new", "cur", "tmp"] {
+            std::fs::create_dir_all(self.quarantine.join(sub)).with_context(|| {
+                format!("cannot create the quarantine {}", self.quarantine.display())
+            })?;
+        }
+        let target = self.quarantine.join("new").join(name);
+        if std::fs::rename(path, &target).is_err() {
+            let tmp = self.quarantine.join("tmp").join(name);
+            std::fs::copy(path, &tmp)?;
+            std::fs::rename(&tmp, &target)?;
+            std::fs::remove_file(path)?;
+        }
+        Ok(())
+    }
+
     fn quarantine_bytes(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
         for sub in ["new", "cur", "tmp"] {
             std::fs::create_dir_all(self.quarantine.join(sub)).with_context(|| {
@@ -309,13 +334,27 @@ impl Intake<'_> {
         std::fs::create_dir_all(&cur)?;
         let mut tally = Tally::default();
         for path in names {
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let name = path
                 .file_name()
                 .expect("a file")
                 .to_string_lossy()
                 .into_owned();
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            if size > self.max_bytes {
+                // Not read at all: moved to the quarantine as it is, for a person.
+                let base = name.split(':').next().unwrap_or(&name).to_string();
+                self.quarantine_file(&path, &base)?;
+                eprintln!(
+                    "note: {} is {size} bytes, over [bounces] max_message_bytes ({}); quarantined unread",
+                    path.display(),
+                    self.max_bytes
+                );
+                tally.handled += 1;
+                tally.quarantined += 1;
+                continue;
+            }
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             // An outage stops here, leaving this message and the rest in new/ for the next run.
             let fate = self.handle(&bytes, None, &mut tally).await?;
             let base = name.split(':').next().unwrap_or(&name).to_string();
@@ -353,9 +392,16 @@ impl Intake<'_> {
     async fn stdin(&self, recipient: Option<&str>) -> anyhow::Result<ExitCode> {
         let mut bytes = Vec::new();
         std::io::stdin()
-            .take(64 * 1024 * 1024)
+            .take(self.max_bytes + 1)
             .read_to_end(&mut bytes)
             .context("cannot read the message from standard input")?;
+        if bytes.len() as u64 > self.max_bytes {
+            eprintln!(
+                "error: the message is over {} bytes ([bounces] max_message_bytes); refused whole, nothing stored",
+                self.max_bytes
+            );
+            return Ok(ExitCode::from(EX_DATAERR));
+        }
         let mut tally = Tally::default();
         if let Fate::Quarantine = self.handle(&bytes, recipient, &mut tally).await? {
             let mut r = [0u8; 6];

@@ -17,6 +17,7 @@ macro_rules! both_backends {
 pub mod db;
 pub mod imap;
 pub mod smtp;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 
