@@ -59,6 +59,7 @@ fn benches(c: &mut Criterion) {
                     email: &email,
                     subscriber_id: i as i64,
                     unsubscribe_url: &urls[i],
+                    unsubscribe_token: newsletter::render::SAMPLE_TOKEN,
                 },
                 1_732_700_000,
                 &mut buf,

@@ -231,7 +231,8 @@ pub struct Mail {
     pub reply_to: String,
     pub list_id: String,
     pub bounce_domain: String,
-    pub unsubscribe_mailto: String,
+    /// The local part of the per-recipient unsubscribe address `<local>+<token>@<bounce_domain>`.
+    pub unsubscribe_local: String,
     pub feedback_id: String,
 }
 

@@ -623,7 +623,56 @@ impl UnsubscribeToken {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// The same 144 bits as lowercase base32 (29 characters), for the local part of the per-recipient
+    /// `List-Unsubscribe` mailto address: a mail system may change the case of a local part, and
+    /// base32 survives that where base64 would not.
+    pub fn mailto_form(&self) -> String {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&self.0)
+            .unwrap_or_default();
+        let mut out = String::with_capacity(29);
+        let (mut acc, mut bits) = (0u32, 0);
+        for b in bytes {
+            acc = (acc << 8) | u32::from(b);
+            bits += 8;
+            while bits >= 5 {
+                bits -= 5;
+                out.push(BASE32[((acc >> bits) & 31) as usize] as char);
+            }
+        }
+        if bits > 0 {
+            out.push(BASE32[((acc << (5 - bits)) & 31) as usize] as char);
+        }
+        out
+    }
+
+    /// The token a mailto local part carries, in any case; `None` if it is not one.
+    pub fn from_mailto_form(s: &str) -> Option<Self> {
+        use base64::Engine;
+        if s.len() != 29 {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(18);
+        let (mut acc, mut bits) = (0u32, 0);
+        for c in s.bytes() {
+            let v = BASE32.iter().position(|&a| a == c.to_ascii_lowercase())? as u32;
+            acc = (acc << 5) | v;
+            bits += 5;
+            if bits >= 8 {
+                bits -= 8;
+                bytes.push((acc >> bits) as u8);
+                acc &= (1 << bits) - 1;
+            }
+        }
+        (bytes.len() == 18 && acc == 0)
+            .then(|| Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+    }
 }
+
+/// RFC 4648 base32, lowercase.
+const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 impl fmt::Debug for UnsubscribeToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -816,6 +865,16 @@ mod tests {
         assert!(UnsubscribeToken::parse(a.expose()).is_ok());
         assert!(UnsubscribeToken::parse("../etc/passwd").is_err());
         assert!(!format!("{a:?}").contains(a.expose()));
+        // The mailto form carries the same token in any case, and nothing else is one.
+        let m = a.mailto_form();
+        assert_eq!(m.len(), 29);
+        assert_eq!(UnsubscribeToken::from_mailto_form(&m), Some(a.clone()));
+        assert_eq!(
+            UnsubscribeToken::from_mailto_form(&m.to_uppercase()),
+            Some(a.clone())
+        );
+        assert_eq!(UnsubscribeToken::from_mailto_form(&m[1..]), None);
+        assert_eq!(UnsubscribeToken::from_mailto_form(&"1".repeat(29)), None);
         // The sample token that sizes are measured with has a real token's shape and length.
         assert!(UnsubscribeToken::parse(crate::render::SAMPLE_TOKEN).is_ok());
     }

@@ -20,6 +20,8 @@ pub struct MailRecipient<'a> {
     pub subscriber_id: i64,
     /// This subscriber's unsubscribe URL (web page and RFC 8058 one-click POST target).
     pub unsubscribe_url: &'a str,
+    /// This subscriber's unsubscribe token, for their own `List-Unsubscribe` mailto address.
+    pub unsubscribe_token: &'a str,
 }
 
 enum Piece {
@@ -84,7 +86,8 @@ pub struct MessageFactory {
     campaign: String,
     /// Makes the keyed Message-IDs (and knows the bounce domain they use).
     ids: Verp,
-    mailto: String,
+    /// The local part of the unsubscribe mailto addresses.
+    unsubscribe_local: String,
     common_headers: String,
     boundary: String,
     text: EncodedTemplate,
@@ -119,7 +122,7 @@ impl MessageFactory {
         Self {
             campaign: campaign.to_string(),
             ids: ids.clone(),
-            mailto: mail.unsubscribe_mailto.clone(),
+            unsubscribe_local: mail.unsubscribe_local.clone(),
             common_headers: common,
             boundary,
             text: EncodedTemplate::new(&rendered.text),
@@ -145,12 +148,16 @@ impl MessageFactory {
         push_header(&mut h, "Date", &rfc5322_date(unix_seconds));
         push_header(&mut h, "To", &format!("<{}>", r.email));
         push_header(&mut h, "Message-ID", &self.message_id(r.subscriber_id));
+        let mailto = match crate::domain::UnsubscribeToken::parse(r.unsubscribe_token) {
+            Ok(t) => crate::bounce::mailto::address(&self.unsubscribe_local, self.ids.domain(), &t),
+            Err(_) => format!("{}@{}", self.unsubscribe_local, self.ids.domain()),
+        };
         push_header(
             &mut h,
             "List-Unsubscribe",
             &format!(
-                "<{}>,\r\n <mailto:{}?subject=unsubscribe>",
-                r.unsubscribe_url, self.mailto
+                "<{}>,\r\n <mailto:{mailto}?subject=unsubscribe>",
+                r.unsubscribe_url
             ),
         );
         push_header(

@@ -350,6 +350,7 @@ async fn attempt(
             email: &email,
             subscriber_id: d.subscriber_id,
             unsubscribe_url: &unsubscribe_url,
+            unsubscribe_token: token,
         },
         unix_now(),
         buf,

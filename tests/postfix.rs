@@ -5,6 +5,10 @@
 //! the right subscribers. The same DSNs are also fetched over IMAP from a standalone Dovecot into a
 //! copy of the database, with the same outcome.
 //!
+//! A second test mails the `List-Unsubscribe` mailto address of real sent messages through the same
+//! Postfix, as a mail client does: once delivered by an alias into the Maildir, once piped to
+//! `bounces process --stdin` by a `master.cf` service, and each unsubscribes exactly its subscriber.
+//!
 //! Postfix is configured as `../shared/TESTBED.md` describes, on loopback only, with every other
 //! destination refused, and its configuration is put back as it was afterwards. The test needs root
 //! (it is skipped with a message otherwise).
@@ -46,7 +50,8 @@ impl Drop for PostfixGuard {
         let b = self.backup.path().display();
         let _ = sh(&format!(
             "cp {b}/main.cf {b}/master.cf /etc/postfix/ && \
-             if [ -f {b}/transport ]; then cp {b}/transport /etc/postfix/transport; postmap /etc/postfix/transport; else rm -f /etc/postfix/transport /etc/postfix/transport.db; fi"
+             if [ -f {b}/transport ]; then cp {b}/transport /etc/postfix/transport; postmap /etc/postfix/transport; else rm -f /etc/postfix/transport /etc/postfix/transport.db; fi; \
+             if [ -f {b}/aliases ]; then cp {b}/aliases /etc/aliases; newaliases; fi"
         ));
         if self.was_running {
             let _ = sh("postfix reload");
@@ -61,7 +66,8 @@ fn configure_postfix(reject_port: u16, defer_port: u16, sink_port: u16) -> Postf
     let b = backup.path().display();
     ok(&format!(
         "cp /etc/postfix/main.cf /etc/postfix/master.cf {b}/ && \
-         if [ -f /etc/postfix/transport ]; then cp /etc/postfix/transport {b}/; fi"
+         if [ -f /etc/postfix/transport ]; then cp /etc/postfix/transport {b}/; fi; \
+         if [ -f /etc/aliases ]; then cp /etc/aliases {b}/; fi"
     ));
     let was_running = sh("postfix status").status.success();
     let guard = PostfixGuard {
@@ -277,4 +283,209 @@ async fn postfix_dsns_suppress_exactly_the_right_subscribers() {
             "{log:?}"
         );
     }
+}
+
+/// The message a mail client sends for a `List-Unsubscribe` mailto, sent through Postfix on
+/// 127.0.0.1:25 with swaks.
+fn mail_unsubscribe_request(from: &str, to: &str) {
+    ok(&format!(
+        "swaks --silent 2 --server 127.0.0.1:25 --from {from} --to '{to}' \
+         --header 'Subject: unsubscribe' --body 'This message was generated automatically.'"
+    ));
+}
+
+/// Waits for `check` to hold, flushing Postfix's queue meanwhile.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "{what} within 60 s; /var/log/postfix.log:\n{}",
+            String::from_utf8_lossy(&sh("tail -n 30 /var/log/postfix.log").stdout)
+        );
+        let _ = sh("postqueue -f");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn postfix_delivers_unsubscribe_requests_to_the_intake() {
+    if !sh("id -u").stdout.starts_with(b"0") || !sh("command -v postfix").status.success() {
+        eprintln!("skipped: needs root and Postfix (scripts/install-test-deps.sh)");
+        return;
+    }
+    let lock = std::fs::File::create("/tmp/newsletter-postfix-test.lock").unwrap();
+    lock.lock().unwrap();
+
+    // The issue goes out to a sink; the requests come back through Postfix. PostgreSQL, so that the
+    // pipe, which runs as the `bounces` user, reaches the same database.
+    let sink = Server::sink(&[]);
+    let _postfix = configure_postfix(sink.port, sink.port, sink.port);
+    let db = TestDb::postgres();
+    let work = tempfile::tempdir().unwrap();
+    let newsletter = || {
+        let mut c = common::newsletter(work.path(), &db.url());
+        c.env("NEWSLETTER_MAIL__BOUNCE_DOMAIN", "newsletter.test");
+        c
+    };
+    let csv = work.path().join("subs.csv");
+    std::fs::write(
+        &csv,
+        "email\nalice@sink.test\nbob@sink.test\ncarol@sink.test\n",
+    )
+    .unwrap();
+    let out = newsletter()
+        .args(["subscribers", "import", csv.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let issue = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md");
+    let out = newsletter()
+        .args([
+            "send",
+            issue.to_str().unwrap(),
+            "--yes",
+            "--transport",
+            &sink.url(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mailto = |who: &str| {
+        sink.messages()
+            .into_iter()
+            .find(|m| m.rcpt == who)
+            .unwrap_or_else(|| panic!("no message to {who}"))
+            .unsubscribe_mailto()
+    };
+    let (alice, bob) = (mailto("alice@sink.test"), mailto("bob@sink.test"));
+    assert!(
+        alice.starts_with("unsubscribe+") && alice.ends_with("@newsletter.test"),
+        "{alice}"
+    );
+    assert_ne!(alice, bob);
+
+    let store = Store::connect(&db.url()).await.unwrap();
+    let status = |email: &'static str| {
+        let store = &store;
+        async move {
+            store
+                .find_by_email(&EmailAddress::parse(email).unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+        }
+    };
+
+    // 1. Delivered by an alias into ~bounces/Maildir, then read from there.
+    ok(
+        "grep -q '^unsubscribe:' /etc/aliases || echo 'unsubscribe: bounces' >> /etc/aliases; newaliases",
+    );
+    let before: std::collections::HashSet<PathBuf> = files_in(&maildir_new()).into_iter().collect();
+    mail_unsubscribe_request("alice@sink.test", &alice);
+    let token = alice["unsubscribe+".len()..alice.find('@').unwrap()].to_lowercase();
+    let mut arrived = Vec::new();
+    eventually("the request reaches ~bounces/Maildir/new", || {
+        arrived = files_in(&maildir_new())
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .filter(|p| {
+                String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default())
+                    .to_lowercase()
+                    .contains(&token)
+            })
+            .collect();
+        let found = !arrived.is_empty();
+        async move { found }
+    })
+    .await;
+    let maildir = work.path().join("Maildir");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    for p in &arrived {
+        std::fs::copy(p, maildir.join("new").join(p.file_name().unwrap())).unwrap();
+        std::fs::remove_file(p).unwrap();
+    }
+    let out = newsletter()
+        .args(["bounces", "process", "--maildir", maildir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("1 unsubscribed by mail"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        status("alice@sink.test").await,
+        SubscriberStatus::Unsubscribed
+    );
+    assert_eq!(status("bob@sink.test").await, SubscriberStatus::Active);
+
+    // 2. Piped to `bounces process --stdin` by a master.cf service that transport_maps routes the
+    // unsubscribe addresses to (Postfix tries user+ext@domain, then user@domain).
+    let quarantine = tempfile::tempdir().unwrap();
+    ok(&format!("chmod 777 {}", quarantine.path().display()));
+    ok(&format!(
+        "postconf -M 'newsletter-unsubscribe/unix=newsletter-unsubscribe unix - n n - 4 pipe \
+         flags=Rq user=bounces argv=/usr/bin/env NEWSLETTER_DATABASE_URL={} \
+         NEWSLETTER_MAIL__BOUNCE_DOMAIN=newsletter.test {} bounces process --stdin \
+         --quarantine {} --recipient ${{recipient}}'",
+        db.url(),
+        env!("CARGO_BIN_EXE_newsletter"),
+        quarantine.path().display()
+    ));
+    ok(
+        "echo 'unsubscribe@newsletter.test newsletter-unsubscribe:' >> /etc/postfix/transport && postmap /etc/postfix/transport && postfix reload",
+    );
+    let log_start = std::fs::metadata("/var/log/postfix.log").map_or(0, |m| m.len() as usize);
+    mail_unsubscribe_request("bob@sink.test", &bob);
+    eventually("bob is unsubscribed through the pipe", || {
+        let s = status("bob@sink.test");
+        async move { s.await == SubscriberStatus::Unsubscribed }
+    })
+    .await;
+    let log = std::fs::read("/var/log/postfix.log").unwrap_or_default();
+    let log = String::from_utf8_lossy(&log[log_start.min(log.len())..]).to_string();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("relay=newsletter-unsubscribe") && l.contains("status=sent")),
+        "{log}"
+    );
+    assert_eq!(status("carol@sink.test").await, SubscriberStatus::Active);
+    assert_eq!(
+        status("alice@sink.test").await,
+        SubscriberStatus::Unsubscribed
+    );
+    for email in ["alice@sink.test", "bob@sink.test"] {
+        let s = store
+            .find_by_email(&EmailAddress::parse(email).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let by_mail = store
+            .history(s.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.source == "mail")
+            .count();
+        assert_eq!(by_mail, 1, "{email}");
+    }
+    // Postfix sent no reply to either requester: nothing reached the sink after the issue.
+    assert_eq!(sink.messages().len(), 3);
 }

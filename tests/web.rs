@@ -178,6 +178,7 @@ async fn the_mailed_header_unsubscribes(db: TestDb) {
             email: &email,
             subscriber_id: 1,
             unsubscribe_url: &url,
+            unsubscribe_token: &token,
         },
         0,
     );
@@ -188,6 +189,22 @@ async fn the_mailed_header_unsubscribes(db: TestDb) {
         .find_map(|l| l.strip_prefix("List-Unsubscribe: "))
         .unwrap();
     assert!(header.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    // Beside the URL, the subscriber's own mailto address, which `bounces process` reads back.
+    let parsed = newsletter::domain::UnsubscribeToken::parse(&token).unwrap();
+    let mailto = format!(
+        "<mailto:unsubscribe+{}@{}?subject=unsubscribe>",
+        parsed.mailto_form(),
+        config.mail.bounce_domain
+    );
+    assert!(lu.contains(&mailto), "{lu}");
+    assert_eq!(
+        newsletter::bounce::mailto::recognise(
+            &[mailto[8..mailto.find('?').unwrap()].to_string()],
+            &config.mail.unsubscribe_local,
+            &config.mail.bounce_domain
+        ),
+        Some(Some(parsed))
+    );
     let target = lu
         .split(['<', '>'])
         .find(|p| p.starts_with("http"))

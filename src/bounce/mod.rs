@@ -1,21 +1,32 @@
-//! Bounces and complaints: understanding a message that came back, and deciding what it means.
+//! What comes back to the list: bounces, complaints and unsubscribe requests by mail.
 //!
-//! [`parse`] reads one message and never fails or panics: whatever it cannot understand is reported
-//! as such. It finds:
-//! - RFC 3464 delivery status notifications (`multipart/report; report-type=delivery-status`);
-//! - RFC 5965 ARF complaints (`report-type=feedback-report`);
-//! - RFC 3834 auto-replies (vacation and the like), which are not bounces;
-//! - the non-standard bounce texts some MTAs still send (see [`heuristics`]).
+//! [`read`] reads one message and never fails or panics: whatever it cannot understand is reported as
+//! such. In order, it looks for:
+//! - a message to the per-recipient `List-Unsubscribe` mailto address (`unsubscribe+TOKEN@…`):
+//!   an unsubscribe request ([`mailto`]);
+//! - an RFC 5965 ARF complaint, attributed by our tagged Message-ID or VERP `Return-Path` in the
+//!   returned headers when the provider redacts the recipient;
+//! - RFC 3464 delivery status fields, wherever the reporting MTA put them ([`dsn`]);
+//! - the bounce texts of MTAs that write their own ([`text`]), the returned original cut off first;
+//! - RFC 3834 automatic replies and challenge-response requests, which are not bounces.
 //!
-//! Each affected recipient is attributed, most reliable first: the VERP address the bounce was sent
-//! to, the DSN's `Final-Recipient`/`Original-Recipient`, the returned original's Message-ID, then a
-//! heuristic reading of the text. A subscriber is never named on a guess that contradicts the VERP.
+//! Each failed recipient carries its class and the field or words that decided it ([`classify`]),
+//! and the field or text that named its address. Reading an address is not proof: which reports may
+//! change a subscriber is settled in [`policy`].
 
-pub mod heuristics;
+pub mod classify;
+pub mod dsn;
+pub mod mailto;
+pub mod policy;
+pub mod text;
 
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 use serde::Serialize;
 
+pub use classify::Class;
+pub use policy::{Decision, Proof, apply, proofs};
+
+use crate::domain::UnsubscribeToken;
 use crate::mail::Verp;
 
 /// What kind of message it is.
@@ -26,12 +37,16 @@ pub enum Kind {
     Dsn,
     /// An RFC 5965 abuse/feedback report.
     Arf,
-    /// A bounce in a format of its own, read by heuristics.
+    /// A bounce in a format of its own, read from its text.
     NonStandardBounce,
-    /// A vacation message or other automatic reply: not a bounce.
+    /// A request to unsubscribe, sent to the `List-Unsubscribe` mailto address.
+    Unsubscribe,
+    /// A vacation message, other automatic reply or challenge-response request: not a bounce.
     AutoReply,
     /// Nothing we recognise as a bounce.
     NotABounce,
+    /// Not an e-mail message at all.
+    Unparsable,
 }
 
 impl Kind {
@@ -41,49 +56,31 @@ impl Kind {
             Kind::Dsn => "dsn",
             Kind::Arf => "arf",
             Kind::NonStandardBounce => "non-standard bounce",
+            Kind::Unsubscribe => "unsubscribe request",
             Kind::AutoReply => "auto-reply",
             Kind::NotABounce => "not a bounce",
+            Kind::Unparsable => "not an e-mail message",
         }
     }
-}
 
-/// What a recipient's outcome means for the list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Class {
-    /// The address does not work: suppress.
-    Hard,
-    /// It may work later (mailbox full, delayed, 4.x.x): count.
-    Soft,
-    /// The recipient reported the mail as spam: suppress for good.
-    Complaint,
-    /// The receiver refused us (5.7.x policy, reputation): a sender-side problem. Record and alert,
-    /// never suppress the subscriber.
-    Policy,
-    /// Delivered, relayed, or nothing to act on.
-    None,
-}
-
-impl Class {
-    /// The name shown by `bounces inspect` and stored in the bounce log.
-    pub fn as_str(self) -> &'static str {
+    /// The bounce log's `source` for reports of this kind; `None` for what is not a bounce.
+    pub fn log_source(self) -> Option<&'static str> {
         match self {
-            Class::Hard => "hard",
-            Class::Soft => "soft",
-            Class::Complaint => "complaint",
-            Class::Policy => "policy",
-            Class::None => "none",
+            Kind::Dsn => Some("dsn"),
+            Kind::Arf => Some("arf"),
+            Kind::NonStandardBounce => Some("heuristic"),
+            _ => None,
         }
     }
 }
 
-/// How a recipient was tied to a delivery, most reliable first.
+/// How a recipient was tied to a delivery (or an address), most reliable first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Attribution {
     /// The VERP address the bounce was sent to.
     Verp,
-    /// The DSN's Final-Recipient or Original-Recipient field.
+    /// The DSN's recipient fields.
     DsnField,
     /// The Message-ID (or VERP Return-Path) of the returned original message.
     OriginalHeaders,
@@ -103,7 +100,7 @@ impl Attribution {
     }
 }
 
-/// The delivery a bounce is about.
+/// The delivery a report is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DeliveryRef {
     /// The campaign, when the VERP address names it.
@@ -129,7 +126,7 @@ pub struct Recipient {
     /// The address the evidence names (may be absent when only the VERP identifies the delivery).
     pub email: Option<String>,
     pub class: Class,
-    /// The enhanced status code (`5.1.1`), when given.
+    /// The enhanced status code (`5.1.1`), when given, else a reply code (`550`).
     pub status: Option<String>,
     /// The remote server's words.
     pub diagnostic: Option<String>,
@@ -139,6 +136,10 @@ pub struct Recipient {
     pub attribution: Attribution,
     /// The delivery, when the VERP or our Message-ID identifies it.
     pub delivery: Option<DeliveryRef>,
+    /// The field, code or phrase that decided the class.
+    pub evidence: String,
+    /// The field or text that named the address.
+    pub found_in: String,
 }
 
 /// Everything understood from one message.
@@ -148,11 +149,27 @@ pub struct Report {
     pub recipients: Vec<Recipient>,
     /// The message's own Message-ID, for the log.
     pub message_id: Option<String>,
+    /// The MTA family or the structure the report was recognised by.
+    pub family: Option<String>,
     /// Why nothing could be attributed, when that is the case.
     pub note: Option<String>,
+    /// For an unsubscribe request: the token its address carries (never printed).
+    #[serde(skip)]
+    pub unsubscribe: Option<UnsubscribeToken>,
 }
 
 impl Report {
+    fn empty(kind: Kind, message_id: Option<String>, note: &str) -> Report {
+        Report {
+            kind,
+            recipients: Vec::new(),
+            message_id,
+            family: None,
+            note: Some(note.to_string()),
+            unsubscribe: None,
+        }
+    }
+
     /// True when some recipient could be tied to an address or a delivery.
     pub fn is_attributed(&self) -> bool {
         self.recipients
@@ -165,65 +182,101 @@ impl Report {
 /// the top, and a 25 MB returned attachment must not cost 25 MB of parsing.
 pub const PARSE_LIMIT: usize = 2 * 1024 * 1024;
 
-/// Reads one message. `envelope_to` is the address it was delivered to, when the caller knows it
-/// (Postfix `pipe` passes it; a Maildir has `Delivered-To`). Our Message-IDs (`<issue-N.sID@domain>`)
-/// use the VERP domain.
+/// What the reader knows besides the message.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// Our VERP and Message-ID key, and the bounce domain.
+    pub verp: &'a Verp,
+    /// The address the message was delivered to, when the MTA says (Postfix `pipe`: `${recipient}`).
+    pub envelope_to: Option<&'a str>,
+    /// Our own addresses (From, Reply-To): never a failed recipient.
+    pub own: &'a [String],
+    /// The local part before `+TOKEN` of the unsubscribe mailto address.
+    pub unsubscribe_local: &'a str,
+}
+
+/// Reads one message with only the VERP key known (our own addresses unknown).
 pub fn parse(bytes: &[u8], verp: &Verp, envelope_to: Option<&str>) -> Report {
+    read(
+        bytes,
+        &Context {
+            verp,
+            envelope_to,
+            own: &[],
+            unsubscribe_local: mailto::DEFAULT_LOCAL,
+        },
+    )
+}
+
+/// The headers of a message, as lowercase names and raw values.
+fn header_values<'a>(msg: &'a mail_parser::Message<'a>, name: &str) -> Vec<String> {
+    msg.headers_raw()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim().to_string())
+        .collect()
+}
+
+/// The addresses in a header value, lowercase.
+fn addresses_of(value: &str) -> Vec<String> {
+    text::addresses(value)
+        .into_iter()
+        .map(|(a, _)| a.to_lowercase())
+        .collect()
+}
+
+/// Reads one message.
+pub fn read(bytes: &[u8], ctx: &Context<'_>) -> Report {
     let bytes = &bytes[..bytes.len().min(PARSE_LIMIT)];
     let Some(msg) = MessageParser::default().parse(bytes) else {
-        return Report {
-            kind: Kind::NotABounce,
-            recipients: Vec::new(),
-            message_id: None,
-            note: Some("not a parsable e-mail message".into()),
-        };
+        return Report::empty(Kind::Unparsable, None, "not a parsable e-mail message");
     };
     let message_id = msg.message_id().map(str::to_string);
-    // 1. The VERP address this message was sent to.
-    let mut to_addresses: Vec<String> = envelope_to.into_iter().map(str::to_string).collect();
+    let verp = ctx.verp;
+
+    // Where the message was delivered: the VERP, or the unsubscribe address.
+    let mut to_addresses: Vec<String> = ctx.envelope_to.into_iter().map(str::to_string).collect();
     for name in [
         "Delivered-To",
         "X-Original-To",
         "Envelope-To",
         "X-Envelope-To",
     ] {
-        for (n, v) in msg.headers_raw() {
-            if n.eq_ignore_ascii_case(name) {
-                to_addresses.push(v.trim().to_string());
-            }
-        }
+        to_addresses.extend(header_values(&msg, name));
     }
-    if let Some(to) = msg.to() {
-        for a in to.iter() {
-            if let Some(addr) = a.address() {
-                to_addresses.push(addr.to_string());
-            }
-        }
+    for list in [msg.to(), msg.cc()].into_iter().flatten() {
+        to_addresses.extend(list.iter().filter_map(|a| a.address()).map(str::to_string));
+    }
+    if let Some(request) = mailto::recognise(&to_addresses, ctx.unsubscribe_local, verp.domain()) {
+        return Report {
+            kind: Kind::Unsubscribe,
+            recipients: Vec::new(),
+            message_id,
+            family: Some("list-unsubscribe mailto".into()),
+            note: request
+                .is_none()
+                .then(|| "an unsubscribe address without a valid token".to_string()),
+            unsubscribe: request,
+        };
     }
     let verp_delivery = to_addresses
         .iter()
         .find_map(|a| verp.parse(a))
         .map(DeliveryRef::from_verp);
 
-    let root = msg.root_part();
-    let report_type = root
-        .content_type()
-        .filter(|ct| {
-            ct.ctype().eq_ignore_ascii_case("multipart")
-                && ct
-                    .subtype()
-                    .is_some_and(|s| s.eq_ignore_ascii_case("report"))
-        })
-        .and_then(|ct| ct.attribute("report-type"))
-        .map(str::to_ascii_lowercase);
-
     // The returned original (message/rfc822 or text/rfc822-headers): its Message-ID and Return-Path
-    // can name our delivery.
+    // can name our delivery; its sender is never a failed recipient.
+    let mut noise = text::Noise {
+        addresses: ctx.own.iter().map(|a| a.to_lowercase()).collect(),
+        domains: vec![verp.domain().to_string()],
+    };
+    for name in ["To", "Cc", "Delivered-To", "X-Original-To"] {
+        for v in header_values(&msg, name) {
+            noise.addresses.extend(addresses_of(&v));
+        }
+    }
     let mut original_delivery = None;
-    let mut original_to = None;
     for part in &msg.parts {
-        let ct = part.content_type();
-        let is_headers = ct.is_some_and(|c| {
+        let is_headers = part.content_type().is_some_and(|c| {
             c.ctype().eq_ignore_ascii_case("text")
                 && c.subtype()
                     .is_some_and(|s| s.eq_ignore_ascii_case("rfc822-headers"))
@@ -238,138 +291,319 @@ pub fn parse(bytes: &[u8], verp: &Verp, envelope_to: Option<&str>) -> Report {
             _ if is_headers => Some(String::from_utf8_lossy(part.contents()).into_owned()),
             _ => None,
         };
-        if let Some(h) = headers_text {
-            let fields = header_block(&h);
-            for (n, v) in &fields {
-                if n == "message-id" {
-                    original_delivery = original_delivery.or_else(|| our_message_id(v, verp));
+        let Some(h) = headers_text else { continue };
+        for (n, v) in header_block(&h) {
+            match n.as_str() {
+                "message-id" => {
+                    original_delivery = original_delivery.or_else(|| our_message_id(&v, verp));
                 }
-                if n == "return-path" {
+                "return-path" => {
                     original_delivery =
-                        original_delivery.or_else(|| verp.parse(v).map(DeliveryRef::from_verp));
+                        original_delivery.or_else(|| verp.parse(&v).map(DeliveryRef::from_verp));
+                    noise.addresses.extend(addresses_of(&v));
                 }
-                if n == "to" && original_to.is_none() {
-                    original_to = Some(v.trim().trim_matches(['<', '>']).to_string());
+                "from" | "sender" | "reply-to" | "errors-to" => {
+                    noise.addresses.extend(addresses_of(&v));
                 }
+                _ => {}
             }
         }
     }
+    let root = msg.root_part();
+    let report_type = root
+        .content_type()
+        .filter(|ct| {
+            ct.ctype().eq_ignore_ascii_case("multipart")
+                && ct
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+        })
+        .and_then(|ct| ct.attribute("report-type"))
+        .map(str::to_ascii_lowercase);
+    let subject = msg.subject().unwrap_or("").to_string();
+    let from = msg.from().and_then(|f| f.first());
+    let signals = text::Signals {
+        subject: subject.clone(),
+        from_address: from.and_then(|a| a.address()).unwrap_or("").to_string(),
+        from_name: from.and_then(|a| a.name()).unwrap_or("").to_string(),
+        null_sender: header_values(&msg, "Return-Path")
+            .iter()
+            .any(|v| v.trim() == "<>"),
+        failed_recipients: header_values(&msg, "X-Failed-Recipients")
+            .iter()
+            .flat_map(|v| text::addresses(v).into_iter().map(|(a, _)| a))
+            .collect(),
+    };
+    // The human-readable text: every top-level text part (the returned original's parts are its
+    // own message and are not here).
+    let human: String = (0..msg.text_body_count())
+        .filter_map(|i| msg.body_text(i))
+        .collect::<Vec<_>>()
+        .join("\n");
+    // An original quoted inline (qmail, many small MTAs) has no part of its own; its header lines
+    // after the cut can still name our delivery.
+    if original_delivery.is_none() {
+        original_delivery =
+            inline_original_delivery(&human[text::before_original(&human).len()..], verp);
+    }
     let delivery = verp_delivery.or(original_delivery);
-    let base_attribution = if verp_delivery.is_some() {
-        Attribution::Verp
+    let tied = if verp_delivery.is_some() {
+        Some(Attribution::Verp)
     } else if original_delivery.is_some() {
-        Attribution::OriginalHeaders
+        Some(Attribution::OriginalHeaders)
     } else {
-        Attribution::DsnField
+        None
     };
 
-    match report_type.as_deref() {
-        Some("delivery-status") => {
-            let fields = message_part(&msg, &["delivery-status", "global-delivery-status"])
-                .map(|p| String::from_utf8_lossy(raw_body(&msg, p)).into_owned());
-            let Some(text) = fields else {
-                return Report {
-                    kind: Kind::Dsn,
-                    recipients: Vec::new(),
-                    message_id,
-                    note: Some("a delivery report without its delivery-status part".into()),
-                };
-            };
-            let recipients = dsn_recipients(&text, delivery, base_attribution);
-            let note = recipients
-                .is_empty()
-                .then(|| "a delivery report that names no recipient".to_string());
-            Report {
-                kind: Kind::Dsn,
-                recipients,
-                message_id,
-                note,
-            }
-        }
-        Some("feedback-report") => {
-            let fields = message_part(&msg, &["feedback-report"])
-                .map(|p| header_block(&String::from_utf8_lossy(raw_body(&msg, p))))
-                .unwrap_or_default();
-            let field = |name: &str| {
-                fields
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.trim().to_string())
-            };
-            let email = field("original-rcpt-to")
-                .or(field("removal-recipient"))
-                .or(original_to.clone())
-                .map(|e| strip_addr_type(&e));
-            let recipients = if delivery.is_some() || email.is_some() {
-                vec![Recipient {
-                    email,
-                    class: Class::Complaint,
-                    status: None,
-                    diagnostic: field("feedback-type").map(|t| format!("feedback-type: {t}")),
-                    action: None,
-                    attribution: if delivery.is_some() {
-                        base_attribution
-                    } else {
-                        Attribution::DsnField
-                    },
-                    delivery,
-                }]
+    let feedback = message_part(&msg, &["feedback-report"]);
+    if report_type.as_deref() == Some("feedback-report") || feedback.is_some() {
+        return arf(&msg, feedback, delivery, tied, message_id);
+    }
+
+    // Delivery status fields: the report part, or any text part of a report sent malformed.
+    let status_text = message_part(&msg, &["delivery-status", "global-delivery-status"])
+        .map(|p| String::from_utf8_lossy(raw_body(&msg, p)).into_owned())
+        .or_else(|| {
+            let fields_in_text = dsn::has_fields(&human);
+            let bouncy = report_type.as_deref() == Some("delivery-status")
+                || text::recognise(&signals, &human).is_some()
+                || text::is_mail_system(&signals);
+            (fields_in_text && bouncy).then(|| human.clone())
+        });
+    if let Some(fields) = status_text {
+        let mut recipients = Vec::new();
+        let groups = dsn::groups(&fields);
+        let mut unnamed = Vec::new();
+        for g in &groups {
+            let action = g.get("action").map(|a| a.trim().to_ascii_lowercase());
+            let status = g
+                .get("status")
+                .and_then(|s| classify::enhanced_status(s).or_else(|| Some(s.trim().to_string())));
+            let diagnostic = g.get("diagnostic-code").map(|d| dsn::typed_address(d).1);
+            let v = classify::classify(
+                status.as_deref(),
+                action.as_deref(),
+                diagnostic.as_deref().unwrap_or(""),
+                false,
+            );
+            let evidence = if g.get("status").is_some() && v.evidence.starts_with("status") {
+                format!("Status: {}", &v.evidence["status ".len()..])
             } else {
-                Vec::new()
+                v.evidence.clone()
             };
-            Report {
-                kind: Kind::Arf,
-                note: recipients
-                    .is_empty()
-                    .then(|| "a complaint that names no recipient".to_string()),
-                recipients,
-                message_id,
+            let r = Recipient {
+                email: None,
+                class: v.class,
+                status: v.status.or(status),
+                diagnostic,
+                action,
+                attribution: tied.unwrap_or(Attribution::DsnField),
+                delivery,
+                evidence,
+                found_in: String::new(),
+            };
+            match dsn::recipient(g) {
+                Some((addr, field)) => recipients.push(Recipient {
+                    email: Some(addr),
+                    found_in: field.to_string(),
+                    ..r
+                }),
+                None => unnamed.push(r),
             }
         }
-        _ => {
-            let text = msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
-            let subject = msg.subject().unwrap_or("");
-            match heuristics::read(subject, &text) {
-                Some(found) => {
-                    let recipients = found
-                        .into_iter()
-                        .map(|h| Recipient {
-                            class: classify(h.status.as_deref(), Some("failed"), &h.diagnostic),
-                            status: h.status,
-                            diagnostic: Some(h.diagnostic),
-                            action: None,
-                            attribution: if delivery.is_some() {
-                                base_attribution
-                            } else {
-                                Attribution::Heuristic
-                            },
-                            delivery,
-                            email: h.email,
+        if !unnamed.is_empty() {
+            // Every recipient field named an internal address: X-Failed-Recipients or the
+            // human-readable part says who it was.
+            let mut named: Vec<(String, String)> = signals
+                .failed_recipients
+                .iter()
+                .map(|a| (a.clone(), "X-Failed-Recipients".to_string()))
+                .collect();
+            if named.is_empty() {
+                let human_only = text::before_original(&human);
+                let without_fields: String = human_only
+                    .lines()
+                    .filter(|l| {
+                        !l.split_once(':').is_some_and(|(n, _)| {
+                            let n = n.trim().to_ascii_lowercase();
+                            n.ends_with("recipient") || n == "reporting-mta" || n == "remote-mta"
                         })
-                        .collect();
-                    Report {
-                        kind: Kind::NonStandardBounce,
-                        recipients,
-                        message_id,
-                        note: None,
-                    }
-                }
-                // MTAs mark their bounces auto-replied too, so this is asked only after the
-                // bounce texts had their chance.
-                None if is_auto_reply(&msg) => Report {
-                    kind: Kind::AutoReply,
-                    recipients: Vec::new(),
-                    message_id,
-                    note: Some("an automatic reply (RFC 3834); not a bounce".into()),
-                },
-                None => Report {
-                    kind: Kind::NotABounce,
-                    recipients: Vec::new(),
-                    message_id,
-                    note: Some("no delivery report, complaint or bounce text found".into()),
-                },
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                named = text::read(&signals, &without_fields, &noise, false)
+                    .into_iter()
+                    .filter_map(|f| f.email.map(|e| (e, f.found_in)))
+                    .collect();
+            }
+            for (i, r) in unnamed.into_iter().enumerate() {
+                let (email, found_in) = match named.get(i) {
+                    Some((e, f)) => (
+                        Some(e.clone()),
+                        format!("{f} (the DSN names an internal address)"),
+                    ),
+                    None => (None, "no address outside the DSN's internal one".into()),
+                };
+                recipients.push(Recipient {
+                    email,
+                    found_in,
+                    ..r
+                });
             }
         }
+        // A group that says only "failed" or a generic code: the human-readable part may say why.
+        let human_part = text::before_original(&human);
+        for r in &mut recipients {
+            let weak = r.evidence.contains("(generic)") || r.evidence.contains("no status");
+            let Some(email) = r.email.clone().filter(|_| weak) else {
+                continue;
+            };
+            let Some(at) = human_part
+                .to_ascii_lowercase()
+                .find(&email.to_ascii_lowercase())
+            else {
+                continue;
+            };
+            let window: String = human_part[at..].chars().take(400).collect();
+            let v = classify::classify(None, r.action.as_deref(), &window, false);
+            if !(v.evidence.contains("(generic)") || v.evidence.contains("no status")) {
+                r.class = v.class;
+                r.evidence = format!("{} in the human-readable part", v.evidence);
+            }
+        }
+        let note = recipients
+            .is_empty()
+            .then(|| "a delivery report that names no recipient".to_string());
+        return Report {
+            kind: Kind::Dsn,
+            recipients,
+            message_id,
+            family: Some(if groups.is_empty() {
+                "rfc3464 (no fields)".into()
+            } else {
+                "rfc3464".into()
+            }),
+            note,
+            unsubscribe: None,
+        };
+    }
+    if report_type.as_deref() == Some("delivery-status") {
+        return Report::empty(
+            Kind::Dsn,
+            message_id,
+            "a delivery report without its delivery-status part",
+        );
+    }
+
+    // Challenges and automatic replies carry bounce-like words; MTAs mark their bounces
+    // auto-replied too, so a recognised bounce text wins over the auto-reply markers.
+    if text::is_challenge(&subject, &human) && !text::is_mail_system(&signals) {
+        return Report::empty(
+            Kind::AutoReply,
+            message_id,
+            "a challenge-response request (asks the sender to prove they are a person); not a bounce",
+        );
+    }
+    if let Some(family) = text::recognise(&signals, &human) {
+        let delay = text::is_delay(&subject, &human);
+        let recipients = text::read(&signals, &human, &noise, delay)
+            .into_iter()
+            .map(|f| Recipient {
+                email: f.email,
+                class: f.class,
+                status: f.status,
+                diagnostic: Some(f.diagnostic),
+                action: None,
+                attribution: tied.unwrap_or(Attribution::Heuristic),
+                delivery,
+                evidence: f.evidence,
+                found_in: f.found_in,
+            })
+            .collect();
+        return Report {
+            kind: Kind::NonStandardBounce,
+            recipients,
+            message_id,
+            family: Some(family.to_string()),
+            note: None,
+            unsubscribe: None,
+        };
+    }
+    if is_auto_reply(&msg) {
+        return Report::empty(
+            Kind::AutoReply,
+            message_id,
+            "an automatic reply (RFC 3834); not a bounce",
+        );
+    }
+    Report::empty(
+        Kind::NotABounce,
+        message_id,
+        "no delivery report, complaint or bounce text found",
+    )
+}
+
+/// An RFC 5965 complaint. Providers often redact the recipient (`Original-Rcpt-To` missing or
+/// `redacted`): then our tagged Message-ID or VERP Return-Path in the returned headers names the
+/// delivery.
+fn arf<'a>(
+    msg: &'a mail_parser::Message<'a>,
+    part: Option<&'a mail_parser::MessagePart<'a>>,
+    delivery: Option<DeliveryRef>,
+    tied: Option<Attribution>,
+    message_id: Option<String>,
+) -> Report {
+    let fields = part
+        .map(|p| header_block(&String::from_utf8_lossy(raw_body(msg, p))))
+        .unwrap_or_default();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let named = field("original-rcpt-to")
+        .map(|v| ("Original-Rcpt-To", v))
+        .or_else(|| field("removal-recipient").map(|v| ("Removal-Recipient", v)));
+    let email = named.as_ref().and_then(|(_, v)| {
+        let addr = dsn::typed_address(v).1;
+        let redacted = addr.to_ascii_lowercase().contains("redacted")
+            || !addr.contains('@')
+            || addr
+                .split('@')
+                .next()
+                .is_some_and(|l| l.chars().all(|c| c == 'x' || c == '*'));
+        (!redacted).then_some(addr)
+    });
+    let found_in = match (&email, &named) {
+        (Some(_), Some((f, _))) => f.to_string(),
+        (None, Some((f, _))) => format!("{f} (redacted)"),
+        _ => "no recipient field".to_string(),
+    };
+    let recipients = if delivery.is_some() || email.is_some() {
+        vec![Recipient {
+            email,
+            class: Class::Complaint,
+            status: None,
+            diagnostic: field("feedback-type").map(|t| format!("feedback-type: {t}")),
+            action: None,
+            attribution: tied.unwrap_or(Attribution::DsnField),
+            delivery,
+            evidence: "an ARF feedback report".into(),
+            found_in,
+        }]
+    } else {
+        Vec::new()
+    };
+    Report {
+        kind: Kind::Arf,
+        note: recipients
+            .is_empty()
+            .then(|| "a complaint that names no recipient and none of our deliveries".to_string()),
+        recipients,
+        message_id,
+        family: Some("arf".into()),
+        unsubscribe: None,
     }
 }
 
@@ -417,23 +651,33 @@ fn is_auto_reply(msg: &mail_parser::Message<'_>) -> bool {
     {
         return true;
     }
+    let subject = msg.subject().unwrap_or("").to_lowercase();
     h("X-Autoreply").is_some()
         || h("X-Autorespond").is_some()
         || h("Precedence").is_some_and(|p| p == "auto_reply")
         || h("X-Auto-Response-Suppress").is_some() && h("Auto-Submitted").is_some()
+        || [
+            "out of office",
+            "out of the office",
+            "automatic reply",
+            "auto-reply",
+            "autoreply",
+            "abwesenheit",
+            "absence",
+            "vacation",
+        ]
+        .iter()
+        .any(|w| subject.contains(w))
 }
 
 /// Header-style `Name: value` lines (with continuation lines) into lowercase names and values.
-/// Blank lines separate groups in a DSN; they are kept as `("", "")` markers.
 fn header_block(text: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for line in text.lines() {
         if line.trim().is_empty() {
-            out.push((String::new(), String::new()));
+            continue;
         } else if line.starts_with([' ', '\t']) {
-            if let Some(last) = out.last_mut()
-                && !last.0.is_empty()
-            {
+            if let Some(last) = out.last_mut() {
                 last.1.push(' ');
                 last.1.push_str(line.trim());
             }
@@ -444,14 +688,19 @@ fn header_block(text: &str) -> Vec<(String, String)> {
     out
 }
 
-/// `rfc822; user@example.org` → `user@example.org`.
-fn strip_addr_type(v: &str) -> String {
-    let v = v.trim();
-    let v = match v.split_once(';') {
-        Some((_, a)) => a.trim(),
-        None => v,
-    };
-    v.trim_matches(['<', '>']).to_string()
+/// Our tagged Message-ID or VERP `Return-Path` among the header lines of an original quoted in the
+/// text (possibly with `>` quoting).
+fn inline_original_delivery(quoted: &str, verp: &Verp) -> Option<DeliveryRef> {
+    quoted.lines().find_map(|line| {
+        let (name, value) = line.trim_start_matches(['>', ' ', '\t']).split_once(':')?;
+        if name.eq_ignore_ascii_case("message-id") {
+            our_message_id(value.trim(), verp)
+        } else if name.eq_ignore_ascii_case("return-path") {
+            verp.parse(value.trim()).map(DeliveryRef::from_verp)
+        } else {
+            None
+        }
+    })
 }
 
 /// `<issue-576.s42.TAG@bounces.example.org>` → the delivery, when it is one of ours and its keyed
@@ -465,109 +714,9 @@ fn our_message_id(v: &str, verp: &Verp) -> Option<DeliveryRef> {
     })
 }
 
-/// The per-recipient groups of a DSN's delivery-status part.
-fn dsn_recipients(
-    text: &str,
-    delivery: Option<DeliveryRef>,
-    attribution: Attribution,
-) -> Vec<Recipient> {
-    let fields = header_block(text);
-    let mut groups: Vec<Vec<(String, String)>> = vec![Vec::new()];
-    for f in fields {
-        if f.0.is_empty() {
-            if !groups.last().is_some_and(Vec::is_empty) {
-                groups.push(Vec::new());
-            }
-        } else {
-            groups.last_mut().expect("one group").push(f);
-        }
-    }
-    let mut out = Vec::new();
-    for g in groups {
-        let get = |name: &str| g.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-        let Some(rcpt) = get("final-recipient").or(get("original-recipient")) else {
-            continue; // the per-message group
-        };
-        let action = get("action").map(|a| a.to_ascii_lowercase());
-        let status = get("status").and_then(|s| {
-            crate::transport::enhanced_status(&s).or_else(|| Some(s.trim().to_string()))
-        });
-        let diagnostic = get("diagnostic-code").map(|d| strip_addr_type(&d));
-        let class = classify(
-            status.as_deref(),
-            action.as_deref(),
-            diagnostic.as_deref().unwrap_or(""),
-        );
-        out.push(Recipient {
-            email: Some(strip_addr_type(&rcpt)),
-            class,
-            status,
-            diagnostic,
-            action,
-            attribution,
-            delivery,
-        });
-    }
-    // Several recipients and one VERP: the VERP names one delivery, so only a recipient whose
-    // outcome is a failure keeps it (see the apply step, which matches addresses).
-    out
-}
-
-/// The classification rules: 5.x.x failed is hard, except 5.2.2 (mailbox full, soft) and 5.7.x (a
-/// policy or reputation refusal of the sender); 4.x.x or delayed is soft; delivered/relayed is none.
-pub fn classify(status: Option<&str>, action: Option<&str>, diagnostic: &str) -> Class {
-    let action = action.unwrap_or("failed");
-    if matches!(action, "delivered" | "relayed" | "expanded") {
-        return Class::None;
-    }
-    let status = status
-        .map(str::to_string)
-        .or_else(|| crate::transport::enhanced_status(diagnostic));
-    let Some(status) = status else {
-        // No code at all: a failure report without detail is taken as hard only if it says so.
-        return if action == "delayed" {
-            Class::Soft
-        } else if action == "failed" {
-            Class::Hard
-        } else {
-            Class::None
-        };
-    };
-    let mut parts = status.split('.');
-    let class = parts.next().unwrap_or("");
-    let subject = parts.next().unwrap_or("");
-    let detail = parts.next().unwrap_or("");
-    match (class, subject, detail) {
-        _ if action == "delayed" => Class::Soft,
-        ("5", "2", "2") => Class::Soft,
-        ("5", "7", _) => Class::Policy,
-        ("5", _, _) => Class::Hard,
-        ("4", _, _) => Class::Soft,
-        // A bare reply code (550) from a heuristic.
-        (c, "", "") if c.starts_with('5') => Class::Hard,
-        (c, "", "") if c.starts_with('4') => Class::Soft,
-        _ => Class::None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classification_follows_the_rules() {
-        assert_eq!(classify(Some("5.1.1"), Some("failed"), ""), Class::Hard);
-        assert_eq!(classify(Some("5.2.2"), Some("failed"), ""), Class::Soft);
-        assert_eq!(classify(Some("5.7.1"), Some("failed"), ""), Class::Policy);
-        assert_eq!(classify(Some("4.4.1"), Some("delayed"), ""), Class::Soft);
-        assert_eq!(classify(Some("4.7.1"), Some("failed"), ""), Class::Soft);
-        assert_eq!(classify(Some("2.0.0"), Some("delivered"), ""), Class::None);
-        assert_eq!(
-            classify(None, Some("failed"), "smtp; 550 5.1.1 unknown"),
-            Class::Hard
-        );
-        assert_eq!(classify(Some("550"), None, ""), Class::Hard);
-    }
 
     #[test]
     fn our_message_ids_map_to_deliveries() {
@@ -587,149 +736,36 @@ mod tests {
         );
         assert_eq!(our_message_id("<random@bounces.example.org>", &v), None);
     }
-}
 
-/// Why a recipient of a report may, or may not, change a subscriber.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Proof {
-    /// Our VERP address, whose keyed tag verifies, for a delivery we made.
-    VerpTag,
-    /// Our tagged Message-ID (or VERP Return-Path) in the returned headers, for a delivery we made.
-    OriginalHeaders,
-    /// Our tag verifies, but we have no record of handing that delivery over.
-    NoSuchDelivery,
-    /// Only an address: anyone could have written it.
-    Unproven,
-    /// Delivered or relayed: nothing to act on.
-    NothingToActOn,
-}
-
-impl Proof {
-    /// One line for `bounces inspect`.
-    pub fn explain(self) -> &'static str {
-        match self {
-            Proof::VerpTag => "proof: our VERP address, its keyed tag verifies",
-            Proof::OriginalHeaders => {
-                "proof: our tagged Message-ID or VERP Return-Path in the returned headers"
-            }
-            Proof::NoSuchDelivery => {
-                "our tag verifies, but we have no record of sending that delivery: quarantined, changes nobody"
-            }
-            Proof::Unproven => {
-                "unproven: nothing we issued names this delivery; quarantined, changes nobody"
-            }
-            Proof::NothingToActOn => "nothing to act on",
-        }
-    }
-}
-
-/// The [`Proof`] behind each recipient of a report, in order (looks each named delivery up).
-pub async fn proofs(
-    store: &crate::store::Store,
-    report: &Report,
-) -> Result<Vec<Proof>, crate::store::StoreError> {
-    let mut out = Vec::with_capacity(report.recipients.len());
-    for r in &report.recipients {
-        out.push(match r.delivery {
-            _ if r.class == Class::None => Proof::NothingToActOn,
-            None => Proof::Unproven,
-            Some(d) => match store
-                .find_delivery(d.campaign_id, d.issue, d.subscriber_id)
-                .await?
-            {
-                None => Proof::NoSuchDelivery,
-                Some(_) if r.attribution == Attribution::Verp => Proof::VerpTag,
-                Some(_) => Proof::OriginalHeaders,
-            },
-        });
-    }
-    Ok(out)
-}
-
-/// What was done for one recipient of a report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Decision {
-    pub recipient: Recipient,
-    pub applied: crate::store::Applied,
-}
-
-/// Logs a report's recipients in the store and applies the policy, **only when the report is tied to
-/// a delivery we made**: a VERP address whose keyed tag verifies, or our own tagged Message-ID (or
-/// VERP Return-Path) in the returned headers, naming a delivery row that was handed over. Such a
-/// report acts on that delivery's subscriber only. A report that merely names an address proves
-/// nothing (anyone can send one to the bounce address): its recipients come back `Unproven`,
-/// nothing is written, and the intake quarantines the message. Reports that are not bounces change
-/// nothing.
-pub async fn apply(
-    store: &crate::store::Store,
-    report: &Report,
-    policy: crate::store::BouncePolicy,
-) -> Result<Vec<Decision>, crate::store::StoreError> {
-    use crate::store::BounceRecord;
-    let source = match report.kind {
-        Kind::Dsn => "dsn",
-        Kind::Arf => "arf",
-        Kind::NonStandardBounce => "heuristic",
-        Kind::AutoReply | Kind::NotABounce => return Ok(Vec::new()),
-    };
-    let relevant: Vec<&Recipient> = report
-        .recipients
-        .iter()
-        .filter(|r| r.class != Class::None)
-        .collect();
-    let record =
-        |r: &Recipient, subscriber_id, campaign_id, attribution: Attribution| BounceRecord {
-            subscriber_id,
-            campaign_id,
-            email: r.email.clone(),
-            kind: r.class.as_str().to_string(),
-            status: r.status.clone(),
-            diagnostic: r.diagnostic.clone(),
-            source: source.to_string(),
-            attribution: attribution.as_str().to_string(),
+    #[test]
+    fn an_original_quoted_inline_still_names_our_delivery() {
+        let v = Verp::new(b"k", "bounces.example.org");
+        let own = vec!["newsletter@example.org".to_string()];
+        let ctx = Context {
+            verp: &v,
+            envelope_to: None,
+            own: &own,
+            unsubscribe_local: "unsubscribe",
         };
-    let mut out = Vec::new();
-    let delivery = relevant.iter().find_map(|r| r.delivery);
-    if let Some(d) = delivery
-        && let Some((c, sent_to)) = store
-            .find_delivery(d.campaign_id, d.issue, d.subscriber_id)
-            .await?
-    {
-        // One delivery, one recipient: the one the evidence names if it matches, else the
-        // first failure. The address in the evidence never redirects it to someone else.
-        let chosen = relevant
-            .iter()
-            .find(|r| {
-                r.email
-                    .as_deref()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(&sent_to))
-            })
-            .or(relevant.first())
-            .expect("relevant has the recipient that carried the delivery");
-        let applied = store
-            .record_bounce(
-                &record(chosen, Some(d.subscriber_id), Some(c), chosen.attribution),
-                policy,
-            )
-            .await?;
-        out.push(Decision {
-            recipient: (*chosen).clone(),
-            applied,
-        });
-        return Ok(out);
+        let qmail = format!(
+            "From: MAILER-DAEMON@mx.example.net\r\nTo: bounces@bounces.example.org\r\nSubject: failure notice\r\n\r\n\
+             Hi. This is the qmail-send program at mx.example.net.\r\n\
+             I'm afraid I wasn't able to deliver your message to the following addresses.\r\n\
+             This is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n\
+             <reader@example.com>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n\r\n\
+             --- Below this line is a copy of the message.\r\n\r\n\
+             From: newsletter@example.org\r\nTo: <reader@example.com>\r\nMessage-ID: {}\r\n\r\nhello\r\n",
+            v.message_id("issue-576", 42)
+        );
+        let r = read(qmail.as_bytes(), &ctx);
+        assert_eq!(r.recipients.len(), 1, "{r:?}");
+        assert_eq!(r.recipients[0].attribution, Attribution::OriginalHeaders);
+        assert_eq!(r.recipients[0].delivery.map(|d| d.subscriber_id), Some(42));
+        // A guessed, untagged Message-ID in the same place ties nothing.
+        let forged = qmail.replace(
+            &v.message_id("issue-576", 42),
+            "<issue-576.s42@bounces.example.org>",
+        );
+        assert_eq!(read(forged.as_bytes(), &ctx).recipients[0].delivery, None);
     }
-    for r in relevant {
-        if let Some(d) = r.delivery {
-            tracing::warn!(
-                subscriber_id = d.subscriber_id,
-                "a bounce names a delivery we have no record of sending; quarantined"
-            );
-        }
-        out.push(Decision {
-            recipient: r.clone(),
-            applied: crate::store::Applied::Unproven,
-        });
-    }
-    Ok(out)
 }

@@ -22,6 +22,15 @@ const EX_TEMPFAIL: u8 = 75;
 /// reports it (for a bounce, to the postmaster), so nothing is lost silently.
 const EX_DATAERR: u8 = 65;
 
+/// Our own addresses (From, Reply-To): never a failed recipient of a bounce.
+fn own_addresses(config: &Config) -> Vec<String> {
+    [&config.mail.from, &config.mail.reply_to]
+        .iter()
+        .flat_map(|m| bounce::text::addresses(m))
+        .map(|(a, _)| a)
+        .collect()
+}
+
 fn policy(config: &Config) -> BouncePolicy {
     BouncePolicy {
         soft_limit: config.bounces.soft_limit,
@@ -43,7 +52,14 @@ pub fn bounces(
             // the proof, but writes nothing.
             let store = open_store(&config, url).await?;
             let verp = Verp::new(&store.verp_key().await?, &config.mail.bounce_domain);
-            let result = inspect(&store, &verp, files, *format).await;
+            let own = own_addresses(&config);
+            let ctx = bounce::Context {
+                verp: &verp,
+                envelope_to: None,
+                own: &own,
+                unsubscribe_local: &config.mail.unsubscribe_local,
+            };
+            let result = inspect(&store, &ctx, files, *format).await;
             store.close().await;
             result
         }),
@@ -88,6 +104,8 @@ pub fn bounces(
                 let intake = Intake {
                     store: &store,
                     verp,
+                    own: own_addresses(&config),
+                    unsubscribe_local: config.mail.unsubscribe_local.clone(),
                     policy: policy(&config),
                     quarantine,
                     max_bytes: config.bounces.max_message_bytes,
@@ -151,14 +169,14 @@ fn is_outage(e: &anyhow::Error) -> bool {
 
 async fn inspect(
     store: &Store,
-    verp: &Verp,
+    ctx: &bounce::Context<'_>,
     files: &[PathBuf],
     format: StatusFormat,
 ) -> anyhow::Result<ExitCode> {
     let mut all = Vec::new();
     for f in files {
         let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
-        let report = bounce::parse(&bytes, verp, None);
+        let report = bounce::read(&bytes, ctx);
         let proofs = bounce::proofs(store, &report).await?;
         all.push((f.clone(), report, proofs));
     }
@@ -180,9 +198,15 @@ async fn inspect(
 }
 
 fn print_report(f: &Path, r: &Report, proofs: &[bounce::Proof]) {
-    println!("{}: {}", f.display(), r.kind.as_str());
+    match &r.family {
+        Some(family) => println!("{}: {} ({family})", f.display(), r.kind.as_str()),
+        None => println!("{}: {}", f.display(), r.kind.as_str()),
+    }
     if let Some(note) = &r.note {
         println!("  {note}");
+    }
+    if r.kind == bounce::Kind::Unsubscribe && r.unsubscribe.is_some() {
+        println!("  a request to unsubscribe whoever the token in its address belongs to");
     }
     for (rc, proof) in r.recipients.iter().zip(proofs) {
         let proof = proof.explain();
@@ -204,6 +228,8 @@ fn print_report(f: &Path, r: &Report, proofs: &[bounce::Proof]) {
                 ))
                 .unwrap_or_default()
         );
+        println!("    address from: {}", rc.found_in);
+        println!("    class from:   {}", rc.evidence);
         if let Some(d) = &rc.diagnostic {
             println!("    {d}");
         }
@@ -218,12 +244,18 @@ struct Tally {
     counted: usize,
     ignored: usize,
     quarantined: usize,
+    unsubscribed: usize,
 }
 
 impl Tally {
     fn print(&self) {
+        let by_mail = if self.unsubscribed > 0 {
+            format!(", {} unsubscribed by mail", self.unsubscribed)
+        } else {
+            String::new()
+        };
         println!(
-            "{} message(s) handled: {} subscriber(s) suppressed, {} soft bounce(s) counted, {} not bounces, {} quarantined",
+            "{} message(s) handled: {} subscriber(s) suppressed, {} soft bounce(s) counted, {} not bounces, {} quarantined{by_mail}",
             self.handled, self.suppressed, self.counted, self.ignored, self.quarantined
         );
     }
@@ -232,6 +264,10 @@ impl Tally {
 struct Intake<'a> {
     store: &'a Store,
     verp: Verp,
+    /// Our own addresses, never a failed recipient.
+    own: Vec<String>,
+    /// `[mail] unsubscribe_local`.
+    unsubscribe_local: String,
     policy: BouncePolicy,
     quarantine: PathBuf,
     /// `[bounces] max_message_bytes`.
@@ -253,16 +289,28 @@ impl Intake<'_> {
         envelope_to: Option<&str>,
         tally: &mut Tally,
     ) -> Result<Fate, StoreError> {
-        let report = bounce::parse(bytes, &self.verp, envelope_to);
+        let report = bounce::read(
+            bytes,
+            &bounce::Context {
+                verp: &self.verp,
+                envelope_to,
+                own: &self.own,
+                unsubscribe_local: &self.unsubscribe_local,
+            },
+        );
         tally.handled += 1;
         match report.kind {
-            bounce::Kind::AutoReply | bounce::Kind::NotABounce
-                if report.note.as_deref() != Some("not a parsable e-mail message") =>
-            {
+            bounce::Kind::AutoReply | bounce::Kind::NotABounce => {
                 tally.ignored += 1;
                 return Ok(Fate::Done);
             }
-            bounce::Kind::AutoReply | bounce::Kind::NotABounce => return Ok(Fate::Quarantine),
+            bounce::Kind::Unparsable => return Ok(Fate::Quarantine),
+            bounce::Kind::Unsubscribe => {
+                return match &report.unsubscribe {
+                    Some(token) => self.unsubscribe(token, tally).await,
+                    None => Ok(Fate::Quarantine),
+                };
+            }
             _ => {}
         }
         let decisions = bounce::apply(self.store, &report, self.policy).await?;
@@ -308,6 +356,37 @@ impl Intake<'_> {
             std::fs::remove_file(path)?;
         }
         Ok(())
+    }
+
+    /// Unsubscribes whoever the token belongs to (idempotent; a token that matches nobody changes
+    /// nothing and is quarantined). No reply is sent.
+    async fn unsubscribe(
+        &self,
+        token: &crate::domain::UnsubscribeToken,
+        tally: &mut Tally,
+    ) -> Result<Fate, StoreError> {
+        let Some(s) = self.store.find_by_token(token).await? else {
+            tracing::warn!("an unsubscribe request by mail carries a token that matches nobody");
+            return Ok(Fate::Quarantine);
+        };
+        if matches!(
+            s.status,
+            crate::domain::SubscriberStatus::Active | crate::domain::SubscriberStatus::Pending
+        ) {
+            let now = self
+                .store
+                .change_status(
+                    &s,
+                    crate::domain::SubscriberStatus::Unsubscribed,
+                    crate::store::Source::Mail,
+                    "unsubscribe by mail (List-Unsubscribe mailto)",
+                )
+                .await?;
+            if now.status == crate::domain::SubscriberStatus::Unsubscribed {
+                tally.unsubscribed += 1;
+            }
+        }
+        Ok(Fate::Done)
     }
 
     fn quarantine_bytes(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {

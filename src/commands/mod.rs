@@ -95,6 +95,7 @@ fn render_one(
             email: sample,
             subscriber_id: 0,
             unsubscribe_url,
+            unsubscribe_token: render::SAMPLE_TOKEN,
         },
         unix_now(),
     );

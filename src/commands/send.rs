@@ -201,6 +201,7 @@ async fn send_test(
             email: &to,
             subscriber_id: 0,
             unsubscribe_url: &url,
+            unsubscribe_token: render::SAMPLE_TOKEN,
         },
         unix_now(),
     );
@@ -250,6 +251,7 @@ async fn dry_run(
                     email: &email,
                     subscriber_id: s.id,
                     unsubscribe_url: &url,
+                    unsubscribe_token: s.token.expose(),
                 },
                 unix_now(),
                 &mut buf,

@@ -72,6 +72,10 @@ pub enum Source {
     Api,
     Bounce,
     Import,
+    /// An unsubscribe by mail, to the per-recipient `List-Unsubscribe` mailto address.
+    Mail,
+    /// An administrator in the web console.
+    Admin,
 }
 
 impl Source {
@@ -82,6 +86,8 @@ impl Source {
             Source::Api => "api",
             Source::Bounce => "bounce",
             Source::Import => "import",
+            Source::Mail => "mail",
+            Source::Admin => "admin",
         }
     }
 }

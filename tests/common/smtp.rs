@@ -193,6 +193,14 @@ impl Stored {
         let url = v.split('>').next().unwrap().trim_start_matches('<');
         url.rsplit('/').next().unwrap().to_string()
     }
+
+    /// The address of the List-Unsubscribe mailto, without `mailto:` and its `?subject=`.
+    pub fn unsubscribe_mailto(&self) -> String {
+        let v = &self.headers["list-unsubscribe"];
+        let start = v.find("<mailto:").expect("a mailto in List-Unsubscribe") + "<mailto:".len();
+        let rest = &v[start..];
+        rest[..rest.find(['?', '>']).unwrap()].to_string()
+    }
 }
 
 /// Parses every file in `dir` with Python's `email` package under `policy.strict` and returns
