@@ -2,7 +2,7 @@
 # Installs what the test suite needs on a Debian machine: PostgreSQL (store tests), headless Chromium
 # (browser layout check), Python 3 (the e-mail package checks our MIME) with ftfy (a second opinion on
 # mojibake repair), aiosmtpd and dkimpy, Postfix (smtp-sink, smtp-source, and the real MTA of the
-# bounce loop), swaks, Dovecot (IMAP) and openssl. Idempotent: it installs only what is missing.
+# bounce loop), swaks, Dovecot (IMAP), Sisimai (a second opinion on bounces) and openssl. Idempotent: it installs only what is missing.
 set -euo pipefail
 
 SUDO=""
@@ -18,6 +18,8 @@ command -v swaks >/dev/null 2>&1 || missing+=(swaks)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # Dovecot: the IMAP server `bounces process --imap` is tested against.
 command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
+# Sisimai: the second opinion on every bounce fixture (tests/bounces.rs sisimai_second_opinion).
+perl -MSisimai -e 1 >/dev/null 2>&1 || missing+=(libsisimai-perl)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   if [[ " ${missing[*]} " == *" postfix "* ]]; then
@@ -55,4 +57,4 @@ if ! python3 -c "import aiosmtpd, dkim" >/dev/null 2>&1; then
   echo "installing: aiosmtpd, dkimpy (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check "aiosmtpd==1.4.6" "dkimpy==1.1.8"
 fi
-echo "test dependencies present: $(psql --version | head -n 1), chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(python3 --version), ftfy $(python3 -c 'import ftfy; print(ftfy.__version__)'), $(command -v smtp-sink)"
+echo "test dependencies present: $(psql --version | head -n 1), Sisimai $(perl -MSisimai -e 'print $Sisimai::VERSION'), chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(python3 --version), ftfy $(python3 -c 'import ftfy; print(ftfy.__version__)'), $(command -v smtp-sink)"
