@@ -221,7 +221,7 @@ async fn finding_03_confirmation_links_survive_the_per_address_limit(db: TestDb)
 #[test]
 fn finding_04_verbose_logs_only_our_crate() {
     let issue = common::fixtures_dir().join("large-2024.md");
-    let o = Command::new(env!("CARGO_BIN_EXE_newsletter"))
+    let o = Command::new(common::bin())
         .args(["-vvv", "check", issue.to_str().unwrap()])
         .env_remove("RUST_LOG")
         .env_remove("NEWSLETTER_LOG")
@@ -239,7 +239,7 @@ fn finding_04_verbose_logs_only_our_crate() {
     }
     // RUST_LOG still lets an operator ask for more (a dropped link is logged at debug).
     let placeholders = common::fixtures_dir().join("placeholders.md");
-    let o = Command::new(env!("CARGO_BIN_EXE_newsletter"))
+    let o = Command::new(common::bin())
         .args(["check", placeholders.to_str().unwrap()])
         .env("RUST_LOG", "newsletter=debug")
         .output()
@@ -443,7 +443,7 @@ fn run_measured(args: &[&str]) -> (Option<i32>, String, i64) {
         print(json.dumps([p.returncode, p.stderr.decode('utf-8', 'replace'), \
         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))";
     let o = Command::new("python3")
-        .args(["-c", script, env!("CARGO_BIN_EXE_newsletter")])
+        .args(["-c", script, common::bin().to_str().unwrap()])
         .args(args)
         .output()
         .expect("python3 (scripts/install-test-deps.sh)");
@@ -459,7 +459,8 @@ fn run_measured(args: &[&str]) -> (Option<i32>, String, i64) {
 /// writer, 30 MB on `/dev/stdin`.
 #[test]
 fn finding_09_issue_reads_are_bounded() {
-    let bin = env!("CARGO_BIN_EXE_newsletter");
+    let bin = common::bin();
+    let bin = bin.to_str().unwrap();
     let (code, stderr, rss_kb) = run_measured(&["check", "/dev/zero"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("may be at most 4194304 bytes"), "{stderr}");
@@ -785,7 +786,7 @@ fn finding_16_assorted() {
         "[database]\nurl = \"postgres://app:hunter2@127.0.0.1/news\"\n",
     )
     .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_newsletter"))
+    let o = Command::new(common::bin())
         .args(["--config", config.to_str().unwrap(), "subscribers", "stats"])
         .env_remove("NEWSLETTER_DATABASE_URL")
         .output()

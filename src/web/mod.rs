@@ -184,8 +184,10 @@ async fn metrics_page(State(state): State<Arc<AppState>>) -> Response {
 /// Serves until Ctrl-C. Prints `listening on http://ADDR` once the socket is bound (and
 /// `metrics on http://ADDR` for a separate metrics address).
 pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
-    let limits = state.limits;
-    server::raise_file_limit(limits.max_connections as u64 + 256);
+    let wanted = state.limits.max_connections as u64 + server::RESERVED_FILES;
+    let limits = state
+        .limits
+        .fit_file_limit(server::raise_file_limit(wanted));
     let state = Arc::new(state);
     subscribe::start(&state);
     unsubscribe::start(&state);

@@ -36,17 +36,47 @@ impl Limits {
 }
 
 /// Raises the soft limit on open files towards the hard one, so that `wanted` connections fit.
-pub fn raise_file_limit(wanted: u64) {
+/// Returns the file limit in force afterwards (`wanted` if it cannot be read).
+pub fn raise_file_limit(wanted: u64) -> u64 {
     // SAFETY: getrlimit/setrlimit read and write a plain struct we own.
     unsafe {
         let mut lim = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
         };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < wanted {
-            lim.rlim_cur = wanted.min(lim.rlim_max);
-            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return wanted;
         }
+        if lim.rlim_cur < wanted {
+            let raised = libc::rlimit {
+                rlim_cur: wanted.min(lim.rlim_max),
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur;
+            }
+        }
+        lim.rlim_cur
+    }
+}
+
+/// File descriptors kept free of connections: the database pool, the log, Maildir and outbox files.
+pub const RESERVED_FILES: u64 = 64;
+
+impl Limits {
+    /// Lowers the connection cap to what the process's file limit allows, so that connections wait
+    /// in the listen backlog instead of failing `accept` (and starving the database of files).
+    pub fn fit_file_limit(mut self, file_limit: u64) -> Limits {
+        let room = file_limit.saturating_sub(RESERVED_FILES).max(8) as usize;
+        if room < self.max_connections {
+            tracing::warn!(
+                max_connections = self.max_connections,
+                file_limit,
+                "the file limit allows only {room} connections; raise it (ulimit -n) to serve more"
+            );
+            self.max_connections = room;
+        }
+        self
     }
 }
 

@@ -28,8 +28,17 @@ use scraper::{Html, Node};
 
 /// The real binary, run in `dir` against the database at `db_url`, with no operator config, no
 /// inherited transport or SMTP password, and no standard input.
+/// The binary under test: this build's, or another one named by `NEWSLETTER_TEST_BIN` (to show that
+/// a test fails on an older build, e.g. `NEWSLETTER_TEST_BIN=/tmp/old/newsletter cargo test --test
+/// hostile`).
+pub fn bin() -> PathBuf {
+    std::env::var_os("NEWSLETTER_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_newsletter")))
+}
+
 pub fn newsletter(dir: &Path, db_url: &str) -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_newsletter"));
+    let mut c = std::process::Command::new(bin());
     c.current_dir(dir)
         .env_remove("NEWSLETTER_CONFIG")
         .env_remove("NEWSLETTER_TRANSPORT")

@@ -71,7 +71,7 @@ pub fn serve(db: &TestDb) -> Server {
 /// The real binary serving on a free port, with `env` on top of the test settings.
 pub fn serve_with(db: &TestDb, env: &[(&str, &str)]) -> Server {
     let outbox = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_newsletter"));
+    let mut cmd = Command::new(super::bin());
     cmd.env(
         "NEWSLETTER_TRANSPORT__URL",
         format!("file:{}", outbox.path().display()),
