@@ -189,8 +189,9 @@ pub fn check(config: Option<&Path>, args: &crate::cli::CheckArgs) -> anyhow::Res
             };
             let stdout = termcolor::StandardStream::stdout(color);
             report::human(&reports, &mut stdout.lock())?;
-            for (path, e) in &unreadable {
-                eprintln!("error: {}: {e}", path.display());
+            // The error names the file already.
+            for (_, e) in &unreadable {
+                eprintln!("error: {e}");
             }
         }
     }
