@@ -9,12 +9,10 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::db::TestDb;
-use newsletter::bounce::{self, Attribution, Class, Kind};
+use newsletter::bounce::{self, Attribution, BouncePolicy, Class, Kind};
 use newsletter::domain::{EmailAddress, SubscriberStatus};
 use newsletter::mail::Verp;
-use newsletter::store::{
-    AddOutcome, Applied, BouncePolicy, BounceRecord, Outcome, Recorded, Source, Store,
-};
+use newsletter::store::{AddOutcome, Applied, BounceRecord, Outcome, Recorded, Source, Store};
 
 both_backends!(
     maildir_intake_suppresses_exactly_the_right_subscribers,
@@ -291,7 +289,10 @@ async fn list_with_campaign(store: &Store, names: &[&str]) -> (Vec<i64>, i64) {
             outcome: Outcome::Sent,
         })
         .collect();
-    store.record_many(c.id, &sent).await.unwrap();
+    store
+        .record_many(c.id, &sent, &BouncePolicy::default())
+        .await
+        .unwrap();
     (ids, c.id)
 }
 
@@ -675,7 +676,7 @@ async fn mbox_intake() {
     assert_eq!(status_of(&store, "m1").await, SubscriberStatus::Bounced);
     assert_eq!(status_of(&store, "m2").await, SubscriberStatus::Complained);
     assert_eq!(status_of(&store, "m3").await, SubscriberStatus::Active);
-    assert_eq!(newsletter::commands::split_mbox(&mbox).len(), 3);
+    assert_eq!(newsletter::bounce::intake::split_mbox(&mbox).len(), 3);
 }
 
 #[tokio::test]
@@ -719,7 +720,10 @@ async fn soft_bounces_suppress_after_three_campaigns_unless_a_delivery_succeeds_
                 outcome: Outcome::Sent,
             })
             .collect();
-        store.record_many(c.id, &rec).await.unwrap();
+        store
+            .record_many(c.id, &rec, &BouncePolicy::default())
+            .await
+            .unwrap();
         // Sent a week apart, five weeks ago to now.
         sqlx::query("UPDATE deliveries SET sent_at = ? WHERE campaign_id = ?")
             .bind(now - (4 - week) * 7 * 86_400 + 60)
@@ -746,11 +750,11 @@ async fn soft_bounces_suppress_after_three_campaigns_unless_a_delivery_succeeds_
         subscriber_id: Some(sid),
         campaign_id: Some(campaign),
         email: None,
-        kind: "soft".into(),
+        kind: Class::Soft,
         status: Some("4.2.2".into()),
         diagnostic: Some("mailbox full".into()),
-        source: "dsn".into(),
-        attribution: "verp".into(),
+        source: newsletter::domain::BounceSource::Dsn,
+        attribution: Attribution::Verp,
     };
     // A bounce arrives an hour after the campaign it is about (week 0 is four weeks ago).
     let bounce_in_week = |sid: i64, week: i64| {

@@ -7,6 +7,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::db::TestDb;
+use newsletter::bounce::BouncePolicy;
 use newsletter::domain::{EmailAddress, SubscriberStatus};
 use newsletter::store::{Outcome, Recorded, Source, Store, StoreError, SyncBounce};
 
@@ -43,6 +44,7 @@ async fn record(
                 owner: owner.to_string(),
                 outcome,
             }],
+            &BouncePolicy::default(),
         )
         .await?;
     Ok(lost == 0)
@@ -238,16 +240,15 @@ async fn outcomes_retry_release_skip_and_bounce(db: TestDb) {
     assert_eq!(rows.len(), 5);
     assert!(
         rows.iter()
-            .all(|d| d.owner == "w:1" && d.token.as_deref().is_some_and(|t| t.len() == 24))
+            .all(|d| d.owner == "w:1" && d.token.as_ref().is_some_and(|t| t.expose().len() == 24))
     );
     let by_email = |e: &str| rows.iter().find(|d| d.email == e).unwrap().subscriber_id;
     assert_eq!(
         rows.iter()
             .find(|d| d.email == "r2@example.org")
             .unwrap()
-            .status
-            .as_deref(),
-        Some("unsubscribed")
+            .status,
+        Some(SubscriberStatus::Unsubscribed)
     );
     let now = newsletter::domain::unix_now();
     let rec = |email: &str, outcome: Outcome| Recorded {
@@ -285,6 +286,7 @@ async fn outcomes_retry_release_skip_and_bounce(db: TestDb) {
                 ),
                 rec("r4@example.org", Outcome::Released),
             ],
+            &BouncePolicy::default(),
         )
         .await
         .unwrap();

@@ -6,7 +6,7 @@ mod common;
 
 use common::db::TestDb;
 use common::web::{API_TOKEN, Reply, http, http_with, one_click, serve};
-use newsletter::domain::{EmailAddress, SubscriberStatus};
+use newsletter::domain::{EmailAddress, SubscriberStatus, UnsubscribeToken};
 use newsletter::store::{Source, Store};
 
 both_backends!(
@@ -178,7 +178,7 @@ async fn the_mailed_header_unsubscribes(db: TestDb) {
             email: &email,
             subscriber_id: 1,
             unsubscribe_url: &url,
-            unsubscribe_token: &token,
+            unsubscribe_token: &UnsubscribeToken::parse(&token).unwrap(),
         },
         0,
     );

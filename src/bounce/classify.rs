@@ -5,37 +5,9 @@
 //! are more precise), then a bare reply code (`550`), then the kind of report (`Action: delayed`, a
 //! delay notice). Every result carries the evidence that decided it, for `bounces inspect`.
 
-use serde::Serialize;
+use crate::domain::{DsnAction, EnhancedStatus, ReplyCode};
 
-/// What a recipient's outcome means for the list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Class {
-    /// The address does not work: suppress.
-    Hard,
-    /// It may work later (mailbox full, delayed, 4.x.x): count.
-    Soft,
-    /// The recipient reported the mail as spam: suppress for good.
-    Complaint,
-    /// The receiver refused us (5.7.x policy, reputation): a sender-side problem. Record and alert,
-    /// never suppress the subscriber.
-    Policy,
-    /// Delivered, relayed, or nothing to act on.
-    None,
-}
-
-impl Class {
-    /// The name shown by `bounces inspect` and stored in the bounce log.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Class::Hard => "hard",
-            Class::Soft => "soft",
-            Class::Complaint => "complaint",
-            Class::Policy => "policy",
-            Class::None => "none",
-        }
-    }
-}
+pub use crate::domain::BounceClass as Class;
 
 /// A class and what decided it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -332,51 +304,16 @@ fn floor(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// The first RFC 3463 enhanced status code (`5.1.1`) in a reply text, standing as a word (not part of
-/// a version or an IP address).
-pub fn enhanced_status(text: &str) -> Option<String> {
-    text.split(|c: char| {
-        c.is_whitespace()
-            || matches!(
-                c,
-                ':' | ',' | '(' | ')' | '[' | ']' | '<' | '>' | '#' | '"' | ';'
-            )
-    })
-    .map(|w| w.trim_end_matches('.'))
-    .find(|w| {
-        let parts: Vec<&str> = w.split('.').collect();
-        parts.len() == 3
-            && matches!(parts[0], "2" | "4" | "5")
-            && parts[1..]
-                .iter()
-                .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
-    })
-    .map(str::to_string)
-}
-
-/// A three-digit 4xx/5xx reply code standing as a word (`550`, `550-`, `(552)`).
-pub fn reply_code(text: &str) -> Option<String> {
-    text.split(|c: char| !c.is_ascii_alphanumeric())
-        .find(|w| {
-            w.len() == 3
-                && (w.starts_with('4') || w.starts_with('5'))
-                && w.bytes().all(|b| b.is_ascii_digit())
-        })
-        .map(str::to_string)
-}
-
 /// The class of an enhanced status code, when it is specific enough to decide alone.
-fn by_enhanced(status: &str) -> Option<Class> {
-    let mut parts = status.split('.');
-    let (class, subject, detail) = (parts.next()?, parts.next()?, parts.next()?);
-    Some(match (class, subject, detail) {
-        ("2", _, _) => Class::None,
-        ("5", "2", "2") | ("5", "2", "3") => Class::Soft,
-        ("5", "7", _) => Class::Policy,
+fn by_enhanced(status: EnhancedStatus) -> Option<Class> {
+    Some(match (status.class(), status.subject(), status.detail()) {
+        (2, _, _) => Class::None,
+        (5, 2, 2) | (5, 2, 3) => Class::Soft,
+        (5, 7, _) => Class::Policy,
         // Generic codes say little: words, when there are any, say more.
-        ("5", "0", "0") | ("4", "0", "0") | ("5", "5", "0") => return None,
-        ("5", _, _) => Class::Hard,
-        ("4", _, _) => Class::Soft,
+        (5, 0, 0) | (4, 0, 0) | (5, 5, 0) => return None,
+        (5, _, _) => Class::Hard,
+        (4, _, _) => Class::Soft,
         _ => return None,
     })
 }
@@ -386,29 +323,29 @@ fn by_enhanced(status: &str) -> Option<Class> {
 /// `status` is a DSN `Status:` field or a code found beside the address; `action` a DSN `Action:`;
 /// `text` the remote server's words (`Diagnostic-Code`, or the text near the address); `delay`
 /// whether the whole report is a delay notice.
-pub fn classify(status: Option<&str>, action: Option<&str>, text: &str, delay: bool) -> Verdict {
-    let action = action.map(str::to_ascii_lowercase);
-    if matches!(
-        action.as_deref(),
-        Some("delivered" | "relayed" | "expanded")
-    ) {
+pub fn classify(
+    status: Option<&str>,
+    action: Option<DsnAction>,
+    text: &str,
+    delay: bool,
+) -> Verdict {
+    if let Some(a) = action.filter(|a| a.is_success()) {
         return Verdict {
             class: Class::None,
             status: status.map(str::to_string),
-            evidence: format!("Action: {}", action.unwrap_or_default()),
+            evidence: format!("Action: {a}"),
         };
     }
     let enhanced = status
-        .filter(|s| s.matches('.').count() == 2)
-        .map(str::to_string)
-        .or_else(|| enhanced_status(text));
-    let code = enhanced.clone().or_else(|| {
+        .and_then(|s| EnhancedStatus::parse(s).ok())
+        .or_else(|| EnhancedStatus::find_in(text));
+    let code = enhanced.map(|e| e.to_string()).or_else(|| {
         status
             .map(str::to_string)
             .filter(|s| s.len() == 3)
-            .or_else(|| reply_code(text))
+            .or_else(|| ReplyCode::find_in(text).map(|c| c.to_string()))
     });
-    if action.as_deref() == Some("delayed") {
+    if action == Some(DsnAction::Delayed) {
         return Verdict {
             class: Class::Soft,
             status: code,
@@ -426,7 +363,7 @@ pub fn classify(status: Option<&str>, action: Option<&str>, text: &str, delay: b
             evidence: why.clone(),
         };
     }
-    if let Some(s) = &enhanced
+    if let Some(s) = enhanced
         && let Some(class) = by_enhanced(s)
     {
         return Verdict {
@@ -442,9 +379,9 @@ pub fn classify(status: Option<&str>, action: Option<&str>, text: &str, delay: b
             evidence: why,
         };
     }
-    if let Some(s) = &enhanced {
+    if let Some(s) = enhanced {
         // A generic code and no words: its first digit is all it says.
-        let class = if s.starts_with('4') {
+        let class = if s.class() == 4 {
             Class::Soft
         } else {
             Class::Hard
@@ -479,7 +416,7 @@ pub fn classify(status: Option<&str>, action: Option<&str>, text: &str, delay: b
     Verdict {
         class: Class::Hard,
         status: code,
-        evidence: match action.as_deref() {
+        evidence: match action {
             Some(a) => format!("Action: {a}, no status"),
             None => "a failure notice, no status".into(),
         },
@@ -490,20 +427,38 @@ pub fn classify(status: Option<&str>, action: Option<&str>, text: &str, delay: b
 mod tests {
     use super::*;
 
-    fn class(status: Option<&str>, action: Option<&str>, text: &str) -> Class {
+    fn class(status: Option<&str>, action: Option<DsnAction>, text: &str) -> Class {
         classify(status, action, text, false).class
     }
 
     #[test]
     fn codes_decide_first() {
-        assert_eq!(class(Some("5.1.1"), Some("failed"), ""), Class::Hard);
-        assert_eq!(class(Some("5.2.2"), Some("failed"), ""), Class::Soft);
-        assert_eq!(class(Some("5.7.1"), Some("failed"), ""), Class::Policy);
-        assert_eq!(class(Some("4.4.1"), Some("delayed"), ""), Class::Soft);
-        assert_eq!(class(Some("4.7.1"), Some("failed"), ""), Class::Soft);
-        assert_eq!(class(Some("2.0.0"), Some("delivered"), ""), Class::None);
         assert_eq!(
-            class(None, Some("failed"), "smtp; 550 5.1.1 unknown"),
+            class(Some("5.1.1"), Some(DsnAction::Failed), ""),
+            Class::Hard
+        );
+        assert_eq!(
+            class(Some("5.2.2"), Some(DsnAction::Failed), ""),
+            Class::Soft
+        );
+        assert_eq!(
+            class(Some("5.7.1"), Some(DsnAction::Failed), ""),
+            Class::Policy
+        );
+        assert_eq!(
+            class(Some("4.4.1"), Some(DsnAction::Delayed), ""),
+            Class::Soft
+        );
+        assert_eq!(
+            class(Some("4.7.1"), Some(DsnAction::Failed), ""),
+            Class::Soft
+        );
+        assert_eq!(
+            class(Some("2.0.0"), Some(DsnAction::Delivered), ""),
+            Class::None
+        );
+        assert_eq!(
+            class(None, Some(DsnAction::Failed), "smtp; 550 5.1.1 unknown"),
             Class::Hard
         );
         assert_eq!(class(Some("550"), None, ""), Class::Hard);
@@ -550,31 +505,20 @@ mod tests {
 
     #[test]
     fn evidence_names_what_decided() {
-        let v = classify(None, Some("failed"), "mailbox is full (#5.2.2)", false);
+        let v = classify(
+            None,
+            Some(DsnAction::Failed),
+            "mailbox is full (#5.2.2)",
+            false,
+        );
         assert_eq!(v.class, Class::Soft);
         assert!(v.evidence.contains("mailbox full"), "{}", v.evidence);
-        let v = classify(Some("5.1.1"), Some("failed"), "", false);
+        let v = classify(Some("5.1.1"), Some(DsnAction::Failed), "", false);
         assert_eq!(v.evidence, "status 5.1.1");
         let v = classify(None, None, "", true);
         assert_eq!(
             (v.class, v.evidence.as_str()),
             (Class::Soft, "a delay notice")
         );
-    }
-
-    #[test]
-    fn status_codes_are_words_not_versions() {
-        assert_eq!(
-            enhanced_status("permanent error (550): 5.1.1 User unknown").as_deref(),
-            Some("5.1.1")
-        );
-        assert_eq!(
-            enhanced_status("<mx.example.com #5.1.1>").as_deref(),
-            Some("5.1.1")
-        );
-        assert_eq!(enhanced_status("(#5.2.2)").as_deref(), Some("5.2.2"));
-        assert_eq!(enhanced_status("550 no such user"), None);
-        assert_eq!(enhanced_status("version 1.2.3"), None);
-        assert_eq!(reply_code("said: 550-5.1.1 The email"), Some("550".into()));
     }
 }

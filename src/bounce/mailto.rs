@@ -9,9 +9,10 @@ use crate::domain::UnsubscribeToken;
 /// The local part before `+TOKEN` unless `[mail] unsubscribe_local` says otherwise.
 pub const DEFAULT_LOCAL: &str = "unsubscribe";
 
-/// The unsubscribe address of one subscriber.
+/// The unsubscribe address of one subscriber (the format is the token's: see
+/// [`UnsubscribeToken::mailto_address`]).
 pub fn address(local: &str, domain: &str, token: &UnsubscribeToken) -> String {
-    format!("{local}+{}@{domain}", token.mailto_form())
+    token.mailto_address(local, domain)
 }
 
 /// Whether one of `addresses` is an unsubscribe address of ours: `Some(Some(token))` for a valid one,

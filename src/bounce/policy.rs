@@ -1,11 +1,86 @@
-//! What a report may change: only proof acts (a VERP whose keyed tag verifies, or our tagged
-//! Message-ID, naming a delivery we handed over). The suppression rules themselves (hard at once,
-//! soft after a count, complaints for good) are applied by the store in the same transaction as the
-//! log entry.
+//! What a report may change, and how. Only proof acts (a VERP whose keyed tag verifies, or our
+//! tagged Message-ID, naming a delivery we handed over). The suppression rules ([`BouncePolicy`]:
+//! hard at once, soft after a count in distinct campaigns, complaints for good, policy refusals
+//! never) decide here; the store applies the decision in the same transaction as the log entry.
 
 use serde::Serialize;
 
 use super::{Attribution, Class, Recipient, Report};
+use crate::domain::SubscriberStatus;
+use crate::store::{Applied, BounceFacts, BounceRecord, Decide, Store, StoreError, Verdict};
+
+/// The suppression policy (`[bounces]` in config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BouncePolicy {
+    /// Soft bounces in distinct campaigns that suppress.
+    pub soft_limit: i64,
+    /// Window in which they must fall.
+    pub soft_window_secs: i64,
+}
+
+impl Default for BouncePolicy {
+    /// The documented defaults of `[bounces]`: 3 soft bounces in 30 days.
+    fn default() -> Self {
+        BouncePolicy {
+            soft_limit: 3,
+            soft_window_secs: 30 * 86_400,
+        }
+    }
+}
+
+impl BouncePolicy {
+    /// From `[bounces]`.
+    pub fn from_config(b: &crate::config::BounceSettings) -> Self {
+        BouncePolicy {
+            soft_limit: b.soft_limit,
+            soft_window_secs: b.soft_window_days * 86_400,
+        }
+    }
+}
+
+impl Decide for BouncePolicy {
+    fn soft_since(&self, now: i64) -> i64 {
+        now - self.soft_window_secs
+    }
+
+    fn decide(&self, record: &BounceRecord, facts: &BounceFacts) -> Verdict {
+        let target = match record.kind {
+            Class::Hard => SubscriberStatus::Bounced,
+            Class::Complaint => SubscriberStatus::Complained,
+            Class::Soft => {
+                let count = facts.soft_count.unwrap_or(1);
+                if count < self.soft_limit {
+                    return Verdict::Counted {
+                        count,
+                        limit: self.soft_limit,
+                    };
+                }
+                SubscriberStatus::Bounced
+            }
+            Class::Policy | Class::None => return Verdict::Log,
+        };
+        // A complaint overrides a bounce; nothing overrides a complaint or an unsubscribe.
+        let may_change = matches!(
+            facts.current,
+            SubscriberStatus::Active | SubscriberStatus::Pending
+        ) || (target == SubscriberStatus::Complained
+            && facts.current == SubscriberStatus::Bounced);
+        if may_change {
+            Verdict::Suppress(target)
+        } else {
+            Verdict::Log
+        }
+    }
+}
+
+/// Logs one bounce and applies `policy`, in one transaction.
+pub async fn record(
+    store: &Store,
+    record: &BounceRecord,
+    policy: BouncePolicy,
+) -> Result<Applied, StoreError> {
+    store.record_bounce(record, policy).await
+}
 
 /// Why a recipient of a report may, or may not, change a subscriber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -43,10 +118,7 @@ impl Proof {
 }
 
 /// The [`Proof`] behind each recipient of a report, in order (looks each named delivery up).
-pub async fn proofs(
-    store: &crate::store::Store,
-    report: &Report,
-) -> Result<Vec<Proof>, crate::store::StoreError> {
+pub async fn proofs(store: &Store, report: &Report) -> Result<Vec<Proof>, StoreError> {
     let mut out = Vec::with_capacity(report.recipients.len());
     for r in &report.recipients {
         out.push(match r.delivery {
@@ -69,7 +141,7 @@ pub async fn proofs(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
     pub recipient: Recipient,
-    pub applied: crate::store::Applied,
+    pub applied: Applied,
 }
 
 /// Logs a report's recipients in the store and applies the policy, **only when the report is tied to
@@ -80,11 +152,10 @@ pub struct Decision {
 /// nothing is written, and the intake quarantines the message. Reports that are not bounces change
 /// nothing.
 pub async fn apply(
-    store: &crate::store::Store,
+    store: &Store,
     report: &Report,
-    policy: crate::store::BouncePolicy,
-) -> Result<Vec<Decision>, crate::store::StoreError> {
-    use crate::store::BounceRecord;
+    policy: BouncePolicy,
+) -> Result<Vec<Decision>, StoreError> {
     let Some(source) = report.kind.log_source() else {
         return Ok(Vec::new());
     };
@@ -98,11 +169,11 @@ pub async fn apply(
             subscriber_id,
             campaign_id,
             email: r.email.clone(),
-            kind: r.class.as_str().to_string(),
+            kind: r.class,
             status: r.status.clone(),
             diagnostic: r.diagnostic.clone(),
-            source: source.to_string(),
-            attribution: attribution.as_str().to_string(),
+            source,
+            attribution,
         };
     let mut out = Vec::new();
     let delivery = relevant.iter().find_map(|r| r.delivery);
@@ -143,7 +214,7 @@ pub async fn apply(
         }
         out.push(Decision {
             recipient: r.clone(),
-            applied: crate::store::Applied::Unproven,
+            applied: Applied::Unproven,
         });
     }
     Ok(out)

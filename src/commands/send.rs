@@ -1,35 +1,97 @@
-//! `newsletter send`, `status` and `worker`: the operator's weekly job.
+//! `newsletter send`, `status` and `worker`: the operator's weekly job. The campaign's life is
+//! [`crate::send::campaign`]'s; this file shows the plan, asks, shows progress and reports.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
-use tokio::sync::watch;
+use anyhow::{anyhow, bail};
 
-use super::subscribers::{open_store, runtime};
-use crate::check::{self, CheckOptions, Severity};
-use crate::cli::{SendArgs, StatusFormat, WorkerArgs};
+use super::{Globals, StatusFormat, open_store, runtime};
+use crate::bounce::BouncePolicy;
+use crate::check::{self, Severity};
 use crate::config::Config;
-use crate::domain::{EmailAddress, SubscriberStatus, unix_now};
-use crate::issue::Issue;
-use crate::mail::{MailRecipient, MessageFactory, Verp};
+use crate::domain::EmailAddress;
 use crate::render::{self, Rendered, Theme};
-use crate::send::{self, Counters, Job, RunReport, SendError};
+use crate::send::campaign::{self, CampaignError, Plan, Prepared};
+use crate::send::worker::{self, Flow};
+use crate::send::{Counters, RunReport};
 use crate::store::{Campaign, Store};
 use crate::transport::{PASSWORD_ENV, Transport};
+
+/// Arguments of `newsletter send`.
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    /// The issue (Markdown with a Pelican-style header).
+    #[arg(value_name = "ISSUE.md")]
+    pub issue: PathBuf,
+    /// Check, render and build every message, but send nothing and record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send one copy to this address (with a test unsubscribe token) and create no campaign.
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["dry_run", "enqueue_only"])]
+    pub test_to: Option<String>,
+    /// Do not ask for confirmation (needed when standard input is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Send even if `check` reports errors.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+    /// Create the campaign and queue its deliveries, then exit: `newsletter worker` delivers them.
+    #[arg(long)]
+    pub enqueue_only: bool,
+}
+
+/// Arguments of `newsletter worker`.
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// Exit when no campaign has anything left to claim, instead of waiting for the next one.
+    #[arg(long)]
+    pub once: bool,
+    /// Seconds between looks for new campaigns.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub poll_secs: u64,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+/// How `send` and `worker` deliver.
+#[derive(Debug, clap::Args)]
+pub struct DeliveryArgs {
+    /// SMTP connections at once (default from config [send] concurrency).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Messages per second for this process, 0 for no limit (default from config [send] rate).
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Transport URL: file:DIR, smtp://host:port[?tls=starttls], smtps://host:465 (default from config).
+    #[arg(long, env = "NEWSLETTER_TRANSPORT", value_name = "URL")]
+    pub transport: Option<String>,
+}
+
+/// Arguments of `newsletter status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The issue number (default: the latest campaign).
+    pub issue: Option<u32>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
+    pub format: StatusFormat,
+}
 
 /// Exit code after Ctrl-C (128 + SIGINT), as shells expect.
 const INTERRUPTED: u8 = 130;
 
 fn load_config(
-    path: Option<&Path>,
+    globals: &Globals,
     concurrency: Option<usize>,
     rate: Option<f64>,
 ) -> anyhow::Result<Config> {
-    let mut config = Config::load(path)?;
+    let mut config = globals.config()?;
     if let Some(c) = concurrency {
         if c == 0 {
             bail!("--concurrency must be at least 1");
@@ -55,28 +117,20 @@ fn open_transport(config: &Config, url: Option<&str>) -> anyhow::Result<Transpor
     )?)
 }
 
-/// Reads, checks and renders an issue. Check errors refuse unless `force`. The issue is rendered
-/// once: the size rule measures that rendering (`check::check`) instead of rendering again.
-fn prepare(config: &Config, path: &Path, force: bool) -> anyhow::Result<(Issue, Rendered)> {
-    let bytes = crate::issue::read_limited(path)?;
-    let opts = CheckOptions::from_config(config)?;
-    let issue = match Issue::parse(path, &bytes) {
-        Ok(issue) => issue,
-        Err(e) => {
-            // A file that does not parse: the byte-level check says everything that is wrong.
-            refuse_on_errors(path, &check::check_bytes(path, &bytes, &opts), force)?;
-            return Err(e.into());
+/// Reads, checks and renders an issue once; check errors refuse unless `force`.
+fn prepare(config: &Config, path: &Path, force: bool) -> anyhow::Result<Prepared> {
+    match campaign::prepare(config, path) {
+        Ok(p) => {
+            refuse_on_errors(path, &p.report, force)?;
+            Ok(p)
         }
-    };
-    let theme = Theme::from_config(config)?;
-    let rendered = render::render(&issue, &theme)
-        .with_context(|| format!("{}: rendering failed", path.display()))?;
-    refuse_on_errors(
-        path,
-        &check::check(&issue, &rendered, &config.site, &opts),
-        force,
-    )?;
-    Ok((issue, rendered))
+        Err(CampaignError::Invalid { error, report }) => {
+            // A file that does not parse: the byte-level check says everything that is wrong.
+            refuse_on_errors(path, &report, force)?;
+            Err(error.into())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Prints a report's errors; refuses unless `force`.
@@ -111,44 +165,20 @@ fn refuse_on_errors(path: &Path, report: &check::FileReport, force: bool) -> any
     Ok(())
 }
 
-/// The DKIM signer, when `[dkim] enabled`.
-fn dkim_signer(config: &Config) -> anyhow::Result<Option<crate::dkim::Signer>> {
-    let d = &config.dkim;
-    if !d.enabled {
-        return Ok(None);
-    }
-    Ok(Some(crate::dkim::Signer::from_pem_file(
-        &d.key_file,
-        &d.domain,
-        &d.selector,
-    )?))
-}
-
-fn campaign_key(number: i64) -> String {
-    format!("issue-{number}")
-}
-
-fn worker_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "host".into());
-    let mut r = [0u8; 4];
-    let _ = getrandom::fill(&mut r);
-    format!(
-        "{}:{}:{:08x}",
-        host.trim(),
-        std::process::id(),
-        u32::from_le_bytes(r)
-    )
+/// The suppression policy for recipients refused during the send.
+fn policy(config: &Config) -> Arc<BouncePolicy> {
+    Arc::new(BouncePolicy::from_config(&config.bounces))
 }
 
 /// `newsletter send ISSUE.md`.
-pub fn send(config: Option<&Path>, url: Option<&str>, args: &SendArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(config, args.delivery.concurrency, args.delivery.rate)?;
-    let (issue, rendered) = prepare(&config, &args.issue, args.force)?;
+pub fn send(globals: &Globals, args: &SendArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(globals, args.delivery.concurrency, args.delivery.rate)?;
+    let prepared = prepare(&config, &args.issue, args.force)?;
     // A DKIM key that does not load stops the send before anything is written.
-    dkim_signer(&config)?;
-    let html_size = rendered.html_len(&render::sample_unsubscribe_url(&config.site));
+    campaign::dkim_signer(&config)?;
+    let html_size = prepared
+        .rendered
+        .html_len(&render::sample_unsubscribe_url(&config.site));
     let rt = runtime()?;
     // lettre's connection pool needs the runtime from its creation to its drop.
     rt.block_on(async {
@@ -158,69 +188,25 @@ pub fn send(config: Option<&Path>, url: Option<&str>, args: &SendArgs) -> anyhow
             open_transport(&config, args.delivery.transport.as_deref())?
         };
         if let Some(to) = &args.test_to {
-            return send_test(&config, &rendered, &transport, to).await;
+            let to = EmailAddress::parse(to).map_err(|e| anyhow!("--test-to `{to}`: {e}"))?;
+            let copy = campaign::test_copy(&config, &prepared.rendered, &transport, &to).await?;
+            println!(
+                "sent one test copy of issue {} to {to} via {} ({} bytes, test unsubscribe token); no campaign was created",
+                prepared.rendered.number,
+                transport.describe(),
+                copy.bytes
+            );
+            return Ok(ExitCode::SUCCESS);
         }
-        let store = open_store(&config, url).await?;
+        let store = open_store(&config, globals).await?;
         let result = if args.dry_run {
-            dry_run(&config, &store, &rendered, html_size).await
+            dry_run(&config, &store, &prepared.rendered, html_size).await
         } else {
-            send_campaign(
-                &config, &store, &issue, &rendered, transport, html_size, args,
-            )
-            .await
+            send_campaign(&config, &store, &prepared, transport, html_size, args).await
         };
         store.close().await;
         result
     })
-}
-
-async fn send_test(
-    config: &Config,
-    rendered: &Rendered,
-    transport: &Transport,
-    to: &str,
-) -> anyhow::Result<ExitCode> {
-    let to = EmailAddress::parse(to).map_err(|e| anyhow!("--test-to `{to}`: {e}"))?;
-    transport
-        .preflight()
-        .await
-        .map_err(|e| anyhow!("the transport does not work: {e}"))?;
-    let key = format!(
-        "{}-test{}",
-        campaign_key(rendered.number.get().into()),
-        unix_now()
-    );
-    // A test copy belongs to no campaign: its identifiers are signed with a throwaway key.
-    let mut throwaway = [0u8; 16];
-    getrandom::fill(&mut throwaway).map_err(|e| anyhow!("the OS random number generator: {e}"))?;
-    let ids = Verp::new(&throwaway, &config.mail.bounce_domain);
-    let factory = MessageFactory::new(rendered, &config.mail, &key, &ids);
-    let url = render::sample_unsubscribe_url(&config.site);
-    let mut message = factory.for_recipient(
-        &MailRecipient {
-            email: &to,
-            subscriber_id: 0,
-            unsubscribe_url: &url,
-            unsubscribe_token: render::SAMPLE_TOKEN,
-        },
-        unix_now(),
-    );
-    if let Some(signer) = dkim_signer(config)? {
-        signer.sign(&mut message, unix_now());
-    }
-    let from = format!("bounces@{}", config.mail.bounce_domain);
-    transport
-        .deliver(&from, &to, &key, &message)
-        .await
-        .map_err(|e| anyhow!("the test message to {to} was not accepted: {e}"))?;
-    transport.shutdown().await;
-    println!(
-        "sent one test copy of issue {} to {to} via {} ({} bytes, test unsubscribe token); no campaign was created",
-        rendered.number,
-        transport.describe(),
-        message.len()
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn dry_run(
@@ -229,46 +215,16 @@ async fn dry_run(
     rendered: &Rendered,
     html_size: usize,
 ) -> anyhow::Result<ExitCode> {
-    let number = i64::from(rendered.number.get());
-    let verp = Verp::new(&store.verp_key().await?, &config.mail.bounce_domain);
-    let factory = MessageFactory::new(rendered, &config.mail, &campaign_key(number), &verp);
-    let started = std::time::Instant::now();
-    let (mut count, mut bytes, mut after) = (0u64, 0u64, 0i64);
-    let mut buf = Vec::new();
-    loop {
-        let page = store
-            .page(Some(SubscriberStatus::Active), after, 5000)
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for s in &page {
-            let email = EmailAddress::parse(&s.email)
-                .map_err(|e| anyhow!("subscriber {} has an invalid address: {e}", s.id))?;
-            let url = format!("{}{}", config.site.unsubscribe_url, s.token.expose());
-            buf.clear();
-            factory.write(
-                &MailRecipient {
-                    email: &email,
-                    subscriber_id: s.id,
-                    unsubscribe_url: &url,
-                    unsubscribe_token: s.token.expose(),
-                },
-                unix_now(),
-                &mut buf,
-            );
-            let _ = verp.address(0, s.id);
-            count += 1;
-            bytes += buf.len() as u64;
-        }
-    }
-    let existing = store.campaign_by_number(number).await?;
+    let d = campaign::dry_run(config, store, rendered).await?;
+    let number = rendered.number;
     println!(
-        "dry run: issue {number} \"{}\": {count} message(s) built ({:.1} MB, HTML {html_size} bytes) in {:.2} s; nothing was sent or recorded",
+        "dry run: issue {number} \"{}\": {} message(s) built ({:.1} MB, HTML {html_size} bytes) in {:.2} s; nothing was sent or recorded",
         rendered.title,
-        bytes as f64 / 1e6,
-        started.elapsed().as_secs_f64()
+        d.messages,
+        d.bytes as f64 / 1e6,
+        d.seconds
     );
-    if let Some(c) = existing {
+    if let Some(c) = d.existing {
         println!(
             "note: issue {number} already has a campaign ({}); `newsletter status {number}` shows it",
             c.state
@@ -277,93 +233,66 @@ async fn dry_run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Asks on the terminal; `Ok(false)` when the answer is not yes.
+fn confirm(
+    config: &Config,
+    plan: &Plan,
+    rendered: &Rendered,
+    transport: &Transport,
+    html_size: usize,
+) -> anyhow::Result<bool> {
+    let number = plan.number;
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "not sending without confirmation: standard input is not a terminal. Pass --yes to send issue {number} to {} recipient(s)",
+            plan.recipients
+        );
+    }
+    let resumed = if plan.started { " (resuming)" } else { "" };
+    eprintln!("Issue:      {number}{resumed}");
+    eprintln!("Subject:    {}", rendered.title);
+    eprintln!("From:       {}", config.mail.from);
+    eprintln!("Recipients: {}", plan.recipients);
+    eprintln!("HTML size:  {html_size} bytes");
+    eprintln!("Transport:  {}", transport.describe());
+    eprint!("Send now? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
 async fn send_campaign(
     config: &Config,
     store: &Store,
-    issue: &Issue,
-    rendered: &Rendered,
+    prepared: &Prepared,
     transport: Transport,
     html_size: usize,
     args: &SendArgs,
 ) -> anyhow::Result<ExitCode> {
-    let number = i64::from(rendered.number.get());
-    let hash = issue.content_hash();
+    let (issue, rendered) = (&prepared.issue, &prepared.rendered);
     // Look before writing anything: a refusal below leaves the database as it was.
-    let existing = store.campaign_by_number(number).await?;
-    let mut counts = match &existing {
-        Some(c) => store.delivery_counts(c.id).await?,
-        None => Default::default(),
-    };
-    if let Some(c) = &existing {
-        if c.content_hash != hash && c.state != "created" {
-            return Err(crate::store::StoreError::ContentChanged {
-                number,
-                started: c.content_hash.clone(),
-                now: hash,
-            }
-            .into());
-        }
-        if c.state == "done" && counts.deferred == 0 {
-            println!(
-                "issue {number} was already sent ({} sent, {} failed, {} skipped); nothing to do. `newsletter status {number}` shows the details",
-                counts.sent, counts.failed, counts.skipped
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
+    let plan = campaign::plan(store, issue, rendered).await?;
+    let number = plan.number;
+    if plan.already_done() {
+        println!(
+            "issue {number} was already sent ({} sent, {} failed, {} skipped); nothing to do. `newsletter status {number}` shows the details",
+            plan.counts.sent, plan.counts.failed, plan.counts.skipped
+        );
+        return Ok(ExitCode::SUCCESS);
     }
-    let started = existing.as_ref().is_some_and(|c| c.state != "created");
-    let recipients = if started {
-        counts.queued + counts.sending + counts.deferred
-    } else {
-        store
-            .stats()
-            .await?
-            .iter()
-            .find(|(s, _)| *s == SubscriberStatus::Active)
-            .map_or(0, |(_, n)| *n)
-    };
-    if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            bail!(
-                "not sending without confirmation: standard input is not a terminal. Pass --yes to send issue {number} to {recipients} recipient(s)"
-            );
-        }
-        let resumed = if started { " (resuming)" } else { "" };
-        eprintln!("Issue:      {number}{resumed}");
-        eprintln!("Subject:    {}", rendered.title);
-        eprintln!("From:       {}", config.mail.from);
-        eprintln!("Recipients: {recipients}");
-        eprintln!("HTML size:  {html_size} bytes");
-        eprintln!("Transport:  {}", transport.describe());
-        eprint!("Send now? [y/N] ");
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
-            eprintln!("not sent");
-            return Ok(ExitCode::from(1));
-        }
+    if !args.yes && !confirm(config, &plan, rendered, &transport, html_size)? {
+        eprintln!("not sent");
+        return Ok(ExitCode::from(1));
     }
-    let campaign = store
-        .campaign_for_issue(number, &hash, &rendered.title, &issue.source)
-        .await?;
-    transport
-        .preflight()
-        .await
-        .map_err(|e| anyhow!("the transport does not work, so nothing was sent: {e}"))?;
-    if counts.deferred > 0 {
-        let n = store.requeue_deferred(campaign.id).await?;
-        eprintln!("retrying {n} deferred deliveries from an earlier run");
-    }
-    let added = store.snapshot(campaign.id).await?;
-    if added > 0 {
-        tracing::info!(
-            campaign_id = campaign.id,
-            recipients = added,
-            "snapshot taken"
+    let started = campaign::start(store, issue, rendered, &transport, &plan).await?;
+    if started.requeued > 0 {
+        eprintln!(
+            "retrying {} deferred deliveries from an earlier run",
+            started.requeued
         );
     }
-    counts = store.delivery_counts(campaign.id).await?;
+    let counts = started.counts;
     if args.enqueue_only {
         println!(
             "issue {number} is queued for {} recipient(s); run `newsletter worker` to deliver it",
@@ -377,7 +306,7 @@ async fn send_campaign(
     let outcome = run_campaign(
         config,
         store,
-        campaign,
+        started.campaign,
         rendered,
         transport.clone(),
         total,
@@ -397,59 +326,31 @@ async fn run_campaign(
     transport: Arc<Transport>,
     total: u64,
     already: u64,
-) -> Result<RunReport, anyhow::Error> {
-    let verp = Verp::new(&store.verp_key().await?, &config.mail.bounce_domain);
-    let factory = MessageFactory::new(
-        rendered,
-        &config.mail,
-        &campaign_key(campaign.issue_number),
-        &verp,
-    );
-    let job = Arc::new(Job {
-        factory: Arc::new(factory),
-        verp,
-        unsubscribe_base: config.site.unsubscribe_url.clone(),
-        transport,
-        worker_id: worker_id(),
-        dkim: dkim_signer(config)?.map(Arc::new),
-        campaign,
-    });
+) -> anyhow::Result<RunReport> {
+    let job = campaign::job(config, store, campaign, rendered, transport, policy(config)).await?;
     let counters = Arc::new(Counters::default());
     counters
         .total
         .store(total, std::sync::atomic::Ordering::Relaxed);
-    let (stop_tx, stop_rx) = watch::channel(false);
     let progress = tokio::spawn(show_progress(counters.clone(), total, already));
-    let engine = {
-        let store = store.clone();
-        let settings = config.send.clone();
-        let counters = counters.clone();
-        tokio::spawn(async move { send::deliver(&store, job, &settings, counters, stop_rx).await })
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
     };
-    let grace = Duration::from_secs(config.send.shutdown_grace_secs);
-    tokio::pin!(engine);
-    let result = tokio::select! {
-        r = &mut engine => r,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("\ninterrupted: finishing the messages being sent (at most {} s)…", grace.as_secs());
-            let _ = stop_tx.send(true);
-            match tokio::time::timeout(grace, &mut engine).await {
-                Ok(r) => r,
-                Err(_) => {
-                    progress.abort();
-                    bail!("stopped before every message in flight had finished; they will be sent again once their lease ends (up to {} s). Run the same command again to resume", config.send.lease_secs);
-                }
-            }
-        }
-    };
+    let result = campaign::run(store, job, config, counters, interrupt, |grace| {
+        eprintln!(
+            "\ninterrupted: finishing the messages being sent (at most {} s)…",
+            grace.as_secs()
+        );
+    })
+    .await;
     progress.abort();
     let _ = progress.await;
     match result {
-        Ok(Ok(report)) => Ok(report),
-        Ok(Err(SendError::Fatal(reason))) => bail!("{reason}"),
-        Ok(Err(SendError::Store(e))) => Err(anyhow::Error::new(e)
+        Ok(report) => Ok(report),
+        Err(CampaignError::Send(crate::send::SendError::Fatal(reason))) => bail!("{reason}"),
+        Err(CampaignError::Send(crate::send::SendError::Store(e))) => Err(anyhow::Error::new(e)
             .context("the database failed during the send; run the same command again to resume")),
-        Err(join) => bail!("the delivery engine crashed: {join}"),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -550,15 +451,11 @@ async fn report_campaign(store: &Store, number: i64) -> anyhow::Result<i64> {
 }
 
 /// `newsletter status [ISSUE]`.
-pub fn status(
-    config: Option<&Path>,
-    url: Option<&str>,
-    issue: Option<u32>,
-    format: StatusFormat,
-) -> anyhow::Result<ExitCode> {
-    let config = Config::load(config)?;
+pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let (issue, format) = (args.issue, args.format);
+    let config = globals.config()?;
     runtime()?.block_on(async {
-        let store = open_store(&config, url).await?;
+        let store = open_store(&config, globals).await?;
         let campaign = match issue {
             Some(n) => store
                 .campaign_by_number(n.into())
@@ -622,16 +519,12 @@ pub fn status(
 
 /// `newsletter worker`: delivers every campaign in the `sending` state, until Ctrl-C (or, with
 /// `--once`, until none is left).
-pub fn worker(
-    config: Option<&Path>,
-    url: Option<&str>,
-    args: &WorkerArgs,
-) -> anyhow::Result<ExitCode> {
-    let config = load_config(config, args.delivery.concurrency, args.delivery.rate)?;
+pub fn worker(globals: &Globals, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(globals, args.delivery.concurrency, args.delivery.rate)?;
     let theme = Theme::from_config(&config)?;
     runtime()?.block_on(async {
         let transport = Arc::new(open_transport(&config, args.delivery.transport.as_deref())?);
-        let store = open_store(&config, url).await?;
+        let store = open_store(&config, globals).await?;
         if store.backend_name() == "sqlite" {
             eprintln!("note: with SQLite, workers share the queue on this machine only; use PostgreSQL to spread one campaign over several machines");
         }
@@ -639,44 +532,35 @@ pub fn worker(
             .preflight()
             .await
             .map_err(|e| anyhow!("the transport does not work: {e}"))?;
-        let mut exit = ExitCode::SUCCESS;
-        loop {
-            let campaigns = store.campaigns_sending().await?;
-            if campaigns.is_empty() {
-                if args.once {
-                    break;
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(args.poll_secs.max(1))) => continue,
-                    _ = tokio::signal::ctrl_c() => break,
-                }
-            }
-            for campaign in campaigns {
-                let number = campaign.issue_number;
-                let Some(source) = campaign.source.clone() else {
-                    tracing::warn!(issue = number, "campaign has no stored issue text; skipped");
-                    continue;
-                };
-                let issue = Issue::parse(Path::new(&format!("campaign-{number}.md")), source.as_bytes())?;
-                let rendered = render::render(&issue, &theme)?;
-                let counts = store.delivery_counts(campaign.id).await?;
-                let already = (counts.sent + counts.failed + counts.skipped + counts.deferred) as u64;
-                let outcome = run_campaign(&config, &store, campaign, &rendered, transport.clone(), counts.total() as u64, already).await;
-                let code = finish(number, outcome, &store).await?;
+        let exit = std::cell::Cell::new(ExitCode::SUCCESS);
+        let settings = worker::Settings {
+            once: args.once,
+            poll: Duration::from_secs(args.poll_secs),
+        };
+        let flow = worker::run(&store, &theme, settings, |ready| {
+            let (config, store, transport, exit) = (&config, &store, transport.clone(), &exit);
+            async move {
+                let number = ready.campaign.issue_number;
+                let c = ready.counts;
+                let already = (c.sent + c.failed + c.skipped + c.deferred) as u64;
+                let outcome = run_campaign(config, store, ready.campaign, &ready.rendered, transport, c.total() as u64, already).await;
+                let code = finish(number, outcome, store).await?;
                 if code == ExitCode::from(INTERRUPTED) {
-                    transport.shutdown().await;
-                    return Ok(code);
+                    exit.set(code);
+                    return Ok::<_, anyhow::Error>(Flow::Stop);
                 }
                 if code != ExitCode::SUCCESS {
-                    exit = code;
+                    exit.set(code);
                 }
+                Ok(Flow::Continue)
             }
-            if args.once {
-                // Another worker may still hold leases; `--once` stops when nothing is claimable.
-                break;
-            }
-        }
+        })
+        .await?;
         transport.shutdown().await;
+        let exit = exit.get();
+        if flow == Flow::Stop && exit == ExitCode::from(INTERRUPTED) {
+            return Ok(exit);
+        }
         store.close().await;
         Ok(exit)
     })

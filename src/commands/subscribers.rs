@@ -1,36 +1,90 @@
 //! `newsletter subscribers …`: the administrator's view of the list.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
 
-use crate::cli::{ListFormat, SubscribersCommand};
-use crate::config::Config;
+use clap::{Subcommand, ValueEnum};
+
+use super::{Globals, open_store, runtime};
 use crate::domain::{
     Date, EmailAddress, SubscriberName, SubscriberStatus, from_spreadsheet, spreadsheet_safe,
     terminal_safe,
 };
 use crate::store::{AddOutcome, ImportOptions, ImportRow, Source, Store, Subscriber};
 
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
+/// `newsletter subscribers …`
+#[derive(Debug, Subcommand)]
+pub enum SubscribersCommand {
+    /// Add one subscriber.
+    Add {
+        /// The address.
+        email: String,
+        /// Their name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Start as active (already confirmed) or pending (awaiting confirmation).
+        #[arg(long, default_value = "active", value_parser = starting_status)]
+        status: SubscriberStatus,
+    },
+    /// Unsubscribe an address (it stays on record as unsubscribed).
+    Remove {
+        /// The address.
+        email: String,
+    },
+    /// Erase an address on request: personal data is deleted, a salted hash blocks silent re-import.
+    Forget {
+        /// The address.
+        email: String,
+    },
+    /// List subscribers.
+    List {
+        /// Only this status.
+        #[arg(long, value_parser = SubscriberStatus::parse)]
+        status: Option<SubscriberStatus>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Show one subscriber: status and history.
+    Show {
+        /// The address.
+        email: String,
+    },
+    /// Count subscribers per status.
+    Stats,
+    /// Import a CSV file (an `email` column and an optional `name` column, in any order).
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Bring back unsubscribed, bounced and complained addresses.
+        #[arg(long)]
+        resubscribe: bool,
+        /// Import the valid rows even if some rows are invalid (default: all or nothing).
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Export subscribers to a CSV file.
+    Export {
+        /// The CSV file to write.
+        file: PathBuf,
+        /// Only this status.
+        #[arg(long, value_parser = SubscriberStatus::parse)]
+        status: Option<SubscriberStatus>,
+    },
 }
 
-/// Connects to the database named by `--database-url`, `NEWSLETTER_DATABASE_URL` or config.
-pub async fn open_store(config: &Config, url: Option<&str>) -> anyhow::Result<Store> {
-    let url = url.unwrap_or(&config.database.url);
-    Store::connect(url).await.with_context(|| {
-        format!(
-            "cannot open the database {}",
-            crate::config::redact_url(url)
-        )
-    })
+/// Output format of list-like commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// Aligned columns.
+    Table,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// A JSON array.
+    Json,
 }
 
 fn parse_email(s: &str) -> anyhow::Result<EmailAddress> {
@@ -44,9 +98,15 @@ fn parse_name(s: Option<&str>) -> anyhow::Result<Option<SubscriberName>> {
     })
 }
 
-fn parse_status(s: Option<&str>) -> anyhow::Result<Option<SubscriberStatus>> {
-    s.map(|s| SubscriberStatus::parse(s).map_err(|e| anyhow!("--status: {e}")))
-        .transpose()
+/// A new subscriber starts either confirmed or awaiting confirmation; the other states are
+/// reached only through what the subscriber or their provider does.
+fn starting_status(s: &str) -> Result<SubscriberStatus, String> {
+    match SubscriberStatus::parse(s).map_err(|e| e.0)? {
+        st @ (SubscriberStatus::Active | SubscriberStatus::Pending) => Ok(st),
+        other => Err(format!(
+            "a subscriber cannot be added as {other}; use active or pending"
+        )),
+    }
 }
 
 fn date(ts: i64) -> String {
@@ -54,21 +114,17 @@ fn date(ts: i64) -> String {
 }
 
 /// Runs one `subscribers` subcommand.
-pub fn subscribers(
-    config: Option<&Path>,
-    url: Option<&str>,
-    cmd: &SubscribersCommand,
-) -> anyhow::Result<ExitCode> {
-    let config = Config::load(config)?;
+pub fn run(globals: &Globals, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode> {
+    let config = globals.config()?;
     runtime()?.block_on(async {
-        let store = open_store(&config, url).await?;
-        let code = run(&store, cmd).await;
+        let store = open_store(&config, globals).await?;
+        let code = dispatch(&store, cmd).await;
         store.close().await;
         code
     })
 }
 
-async fn run(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode> {
+async fn dispatch(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         SubscribersCommand::Add {
             email,
@@ -77,7 +133,7 @@ async fn run(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode
         } => {
             let email = parse_email(email)?;
             let name = parse_name(name.as_deref())?;
-            let status = SubscriberStatus::parse(status).map_err(|e| anyhow!(e.0))?;
+            let status = *status;
             match store
                 .add(&email, name.as_ref(), status, Source::Cli)
                 .await?
@@ -122,7 +178,7 @@ async fn run(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode
             }
         }
         SubscribersCommand::List { status, format } => {
-            list(store, parse_status(status.as_deref())?, *format).await?;
+            list(store, *status, *format).await?;
         }
         SubscribersCommand::Show { email } => {
             let email = parse_email(email)?;
@@ -130,7 +186,7 @@ async fn run(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode
                 eprintln!("error: {email} is not on the list");
                 return Ok(ExitCode::from(1));
             };
-            println!("email:    {}", terminal_safe(&s.email));
+            println!("email:    {}", terminal_safe(s.email.as_str()));
             println!(
                 "name:     {}",
                 terminal_safe(s.name.as_deref().unwrap_or("-"))
@@ -143,7 +199,7 @@ async fn run(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode
                     "  {}  {:<6}  {} -> {}  {}",
                     crate::domain::rfc5322_date(e.at),
                     e.source,
-                    e.old_status.as_deref().unwrap_or("-"),
+                    e.old_status.map_or("-", SubscriberStatus::as_str),
                     e.new_status,
                     terminal_safe(e.detail.as_deref().unwrap_or(""))
                 );
@@ -178,7 +234,7 @@ async fn run(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode
             .await;
         }
         SubscribersCommand::Export { file, status } => {
-            let status = parse_status(status.as_deref())?;
+            let status = *status;
             let out = std::fs::File::create(file)
                 .with_context(|| format!("cannot create {}", file.display()))?;
             let mut w = csv::Writer::from_writer(std::io::BufWriter::new(out));
@@ -191,7 +247,7 @@ async fn run(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<ExitCode
                 after = last.id;
                 for s in &page {
                     w.write_record([
-                        spreadsheet_safe(&s.email).as_ref(),
+                        spreadsheet_safe(s.email.as_str()).as_ref(),
                         &spreadsheet_safe(s.name.as_deref().unwrap_or("")),
                         s.status.as_str(),
                         &date(s.created_at),
@@ -241,14 +297,14 @@ async fn list(
                     out,
                     "{:>8}  {:<40} {:<24} {:<13} {}",
                     s.id,
-                    terminal_safe(&s.email),
+                    terminal_safe(s.email.as_str()),
                     terminal_safe(s.name.as_deref().unwrap_or("")),
                     s.status.as_str(),
                     date(s.created_at)
                 )?,
                 ListFormat::Csv => out.write_all(&csv_line([
                     &s.id.to_string(),
-                    &spreadsheet_safe(&s.email),
+                    &spreadsheet_safe(s.email.as_str()),
                     &spreadsheet_safe(s.name.as_deref().unwrap_or("")),
                     s.status.as_str(),
                     &date(s.created_at),

@@ -87,6 +87,12 @@ impl Rendered {
 /// characters), but no subscriber's.
 pub const SAMPLE_TOKEN: &str = "SAMPLE-token-00000000000";
 
+/// [`SAMPLE_TOKEN`] as a token, for sample messages.
+pub fn sample_token() -> crate::domain::UnsubscribeToken {
+    crate::domain::UnsubscribeToken::parse(SAMPLE_TOKEN)
+        .expect("the sample token has a token's shape")
+}
+
 /// A sample recipient's unsubscribe URL. Sizes are measured with it, so they include the footer as
 /// a real subscriber receives it.
 pub fn sample_unsubscribe_url(site: &Site) -> String {
@@ -232,5 +238,15 @@ fn collect_plain<'a>(node: &'a AstNode<'a>, out: &mut String) {
             NodeValue::SoftBreak | NodeValue::LineBreak => out.push(' '),
             _ => collect_plain(child, out),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sample_token_has_a_real_tokens_shape() {
+        // Sizes are measured with it, so it must be as long as a real token.
+        assert!(crate::domain::UnsubscribeToken::parse(super::SAMPLE_TOKEN).is_ok());
+        assert_eq!(super::sample_token().expose().len(), 24);
     }
 }

@@ -1,8 +1,10 @@
-//! The bounce log and the suppression policy. Every bounce, complaint and sender-side refusal is
-//! logged with its evidence; the policy then decides, in the same transaction, whether the
-//! subscriber stops receiving mail.
+//! The bounce log. Every bounce, complaint and sender-side refusal is logged with its evidence; the
+//! suppression policy (`bounce::policy`, passed in as a [`Decide`]) then says, in the same
+//! transaction, whether the subscriber stops receiving mail. The store reads the facts and writes
+//! the outcome; it decides nothing.
 
 use super::*;
+use crate::domain::{Attribution, BounceClass, BounceSource, DeliveryState};
 
 /// One piece of evidence to log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,35 +12,41 @@ pub struct BounceRecord {
     /// The subscriber it is about, once attributed.
     pub subscriber_id: Option<i64>,
     pub campaign_id: Option<i64>,
-    /// The address the evidence names.
+    /// The address the evidence names (as written there; it may not parse).
     pub email: Option<String>,
-    /// `hard`, `soft`, `complaint` or `policy`.
-    pub kind: String,
+    pub kind: BounceClass,
     pub status: Option<String>,
     pub diagnostic: Option<String>,
-    /// `dsn`, `arf`, `heuristic` (or `smtp` for refusals during a send).
-    pub source: String,
-    /// `verp`, `dsn-field`, `original-headers`, `heuristic`.
-    pub attribution: String,
+    pub source: BounceSource,
+    pub attribution: Attribution,
 }
 
-/// The suppression policy (`[bounces]` in config).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BouncePolicy {
-    /// Soft bounces in distinct campaigns that suppress.
-    pub soft_limit: i64,
-    /// Window in which they must fall.
-    pub soft_window_secs: i64,
+/// What the store reads about the subscriber, inside the transaction, for the policy to decide on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BounceFacts {
+    pub current: SubscriberStatus,
+    /// For a soft bounce: the soft bounces in distinct campaigns since `soft_since` and since the
+    /// last delivery that did not bounce, this one included. `None` for other classes.
+    pub soft_count: Option<i64>,
 }
 
-impl Default for BouncePolicy {
-    /// The documented defaults of `[bounces]`: 3 soft bounces in 30 days.
-    fn default() -> Self {
-        BouncePolicy {
-            soft_limit: 3,
-            soft_window_secs: 30 * 86_400,
-        }
-    }
+/// What the policy decided for one logged bounce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Change the subscriber's status (only if it is still `facts.current`).
+    Suppress(SubscriberStatus),
+    /// A soft bounce counted, short of the limit.
+    Counted { count: i64, limit: i64 },
+    /// Logged; the subscriber is left as is.
+    Log,
+}
+
+/// The suppression policy, as the store asks it (implemented by `bounce::policy::BouncePolicy`).
+pub trait Decide: Send + Sync {
+    /// Soft bounces received at or after this UNIX time count (the window's start).
+    fn soft_since(&self, now: i64) -> i64;
+    /// The decision for `record`, given `facts`.
+    fn decide(&self, record: &BounceRecord, facts: &BounceFacts) -> Verdict;
 }
 
 /// What the policy did.
@@ -46,7 +54,10 @@ impl Default for BouncePolicy {
 #[serde(rename_all = "kebab-case", tag = "applied")]
 pub enum Applied {
     /// The subscriber's status changed (to bounced or complained).
-    Suppressed { subscriber_id: i64, status: String },
+    Suppressed {
+        subscriber_id: i64,
+        status: SubscriberStatus,
+    },
     /// A soft bounce counted; `count` of `limit` in the window.
     Counted {
         subscriber_id: i64,
@@ -63,28 +74,63 @@ pub enum Applied {
 }
 
 /// One row of the bounce log.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BounceEntry {
     pub id: i64,
     pub subscriber_id: Option<i64>,
     pub campaign_id: Option<i64>,
     pub email: Option<String>,
-    pub kind: String,
+    pub kind: BounceClass,
     pub status: Option<String>,
     pub diagnostic: Option<String>,
-    pub source: String,
-    pub attribution: String,
+    pub source: BounceSource,
+    pub attribution: Attribution,
     pub received_at: i64,
 }
 
-/// Logs one bounce and applies the policy inside an open transaction, on either backend; evaluates
-/// to the [`Applied`] outcome. Shared by [`Store::record_bounce`] and by `record_many`, which logs a
-/// refusal during a send in the same transaction as the delivery's outcome.
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    id: i64,
+    subscriber_id: Option<i64>,
+    campaign_id: Option<i64>,
+    email: Option<String>,
+    kind: String,
+    status: Option<String>,
+    diagnostic: Option<String>,
+    source: String,
+    attribution: String,
+    received_at: i64,
+}
+
+impl TryFrom<EntryRow> for BounceEntry {
+    type Error = StoreError;
+    fn try_from(r: EntryRow) -> Result<Self> {
+        let bad = |e: crate::domain::ParseError| {
+            StoreError::Corrupt(format!("bounce log entry {}: {e}", r.id))
+        };
+        Ok(BounceEntry {
+            kind: BounceClass::parse(&r.kind).map_err(bad)?,
+            source: BounceSource::parse(&r.source).map_err(bad)?,
+            attribution: Attribution::parse(&r.attribution).map_err(bad)?,
+            id: r.id,
+            subscriber_id: r.subscriber_id,
+            campaign_id: r.campaign_id,
+            email: r.email,
+            status: r.status,
+            diagnostic: r.diagnostic,
+            received_at: r.received_at,
+        })
+    }
+}
+
+/// Logs one bounce inside an open transaction, reads the facts, asks the policy and applies its
+/// verdict, on either backend; evaluates to the [`Applied`] outcome. Shared by
+/// [`Store::record_bounce`] and by `record_many`, which logs a refusal during a send in the same
+/// transaction as the delivery's outcome.
 macro_rules! log_bounce {
     ($tx:expr, $b:expr, $policy:expr, $now:expr) => {{
         let tx = $tx;
         let b: &BounceRecord = $b;
-        let policy: BouncePolicy = $policy;
         let now: i64 = $now;
         'apply: {
             sqlx::query(
@@ -94,11 +140,11 @@ macro_rules! log_bounce {
             .bind(b.subscriber_id)
             .bind(b.campaign_id)
             .bind(&b.email)
-            .bind(&b.kind)
+            .bind(b.kind.as_str())
             .bind(&b.status)
             .bind(&b.diagnostic)
-            .bind(&b.source)
-            .bind(&b.attribution)
+            .bind(b.source.as_str())
+            .bind(b.attribution.as_str())
             .bind(now)
             .execute(&mut **tx)
             .await?;
@@ -112,6 +158,43 @@ macro_rules! log_bounce {
             let Some(current) = current else {
                 break 'apply Applied::Unattributed;
             };
+            let current = SubscriberStatus::parse(&current).map_err(|e| StoreError::Corrupt(e.0))?;
+            let soft_count = if b.kind == BounceClass::Soft {
+                // Since the last delivery that did not bounce, and within the window.
+                let reset: Option<i64> = sqlx::query_scalar(
+                    "SELECT MAX(d.sent_at) FROM deliveries d WHERE d.subscriber_id = $1 AND d.state = 'sent' \
+                     AND NOT EXISTS (SELECT 1 FROM bounces x WHERE x.subscriber_id = d.subscriber_id AND x.campaign_id = d.campaign_id)",
+                )
+                .bind(sid)
+                .fetch_one(&mut **tx)
+                .await?;
+                let since = $policy.soft_since(now).max(reset.map_or(i64::MIN, |r| r + 1));
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(DISTINCT COALESCE(campaign_id, -id)) FROM bounces \
+                     WHERE subscriber_id = $1 AND kind = 'soft' AND received_at >= $2",
+                )
+                .bind(sid)
+                .bind(since)
+                .fetch_one(&mut **tx)
+                .await?;
+                Some(count)
+            } else {
+                None
+            };
+            let facts = BounceFacts { current, soft_count };
+            let new_status = match $policy.decide(b, &facts) {
+                Verdict::Counted { count, limit } => {
+                    tracing::info!(subscriber_id = sid, count, limit, "soft bounce counted");
+                    break 'apply Applied::Counted { subscriber_id: sid, count, limit };
+                }
+                Verdict::Log => {
+                    if b.kind == BounceClass::Policy {
+                        tracing::warn!(subscriber_id = sid, status = ?b.status, "a receiver refused our mail for policy or reputation reasons; check the sending setup");
+                    }
+                    break 'apply Applied::Logged { subscriber_id: sid };
+                }
+                Verdict::Suppress(status) => status,
+            };
             let evidence = format!(
                 "{} bounce ({}, attributed by {}){}{}{}",
                 b.kind,
@@ -121,63 +204,23 @@ macro_rules! log_bounce {
                 b.status.as_deref().map(|s| format!(": {s}")).unwrap_or_default(),
                 b.diagnostic.as_deref().map(|d| format!(" {d}")).unwrap_or_default(),
             );
-            let target = match b.kind.as_str() {
-                "hard" => Some("bounced"),
-                "complaint" => Some("complained"),
-                "soft" => {
-                    // Soft bounces in distinct campaigns within the window, since the last delivery
-                    // that did not bounce.
-                    let reset: Option<i64> = sqlx::query_scalar(
-                        "SELECT MAX(d.sent_at) FROM deliveries d WHERE d.subscriber_id = $1 AND d.state = 'sent' \
-                         AND NOT EXISTS (SELECT 1 FROM bounces x WHERE x.subscriber_id = d.subscriber_id AND x.campaign_id = d.campaign_id)",
-                    )
-                    .bind(sid)
-                    .fetch_one(&mut **tx)
-                    .await?;
-                    let since = (now - policy.soft_window_secs).max(reset.map_or(i64::MIN, |r| r + 1));
-                    let count: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(DISTINCT COALESCE(campaign_id, -id)) FROM bounces \
-                         WHERE subscriber_id = $1 AND kind = 'soft' AND received_at >= $2",
-                    )
-                    .bind(sid)
-                    .bind(since)
-                    .fetch_one(&mut **tx)
-                    .await?;
-                    if count < policy.soft_limit {
-                        tracing::info!(subscriber_id = sid, count, limit = policy.soft_limit, "soft bounce counted");
-                        break 'apply Applied::Counted { subscriber_id: sid, count, limit: policy.soft_limit };
-                    }
-                    Some("bounced")
-                }
-                _ => None,
-            };
-            let suppress = target.filter(|t| {
-                // Complaints override a bounce; nothing overrides a complaint or an unsubscribe.
-                matches!(current.as_str(), "active" | "pending")
-                    || (*t == "complained" && current == "bounced")
-            });
-            let Some(new_status) = suppress else {
-                if b.kind == "policy" {
-                    tracing::warn!(subscriber_id = sid, status = ?b.status, "a receiver refused our mail for policy or reputation reasons; check the sending setup");
-                }
-                break 'apply Applied::Logged { subscriber_id: sid };
-            };
-            sqlx::query("UPDATE subscribers SET status = $1, updated_at = $2 WHERE id = $3")
-                .bind(new_status)
+            sqlx::query("UPDATE subscribers SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+                .bind(new_status.as_str())
                 .bind(now)
                 .bind(sid)
+                .bind(current.as_str())
                 .execute(&mut **tx)
                 .await?;
             sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, 'bounce', $3, $4, $5)")
                 .bind(sid)
                 .bind(now)
-                .bind(&current)
-                .bind(new_status)
+                .bind(current.as_str())
+                .bind(new_status.as_str())
                 .bind(&evidence)
                 .execute(&mut **tx)
                 .await?;
-            tracing::info!(subscriber_id = sid, from = %current, to = new_status, "subscriber suppressed by a bounce");
-            Applied::Suppressed { subscriber_id: sid, status: new_status.to_string() }
+            tracing::info!(subscriber_id = sid, from = %current, to = %new_status, "subscriber suppressed by a bounce");
+            Applied::Suppressed { subscriber_id: sid, status: new_status }
         }
     }};
 }
@@ -192,20 +235,26 @@ impl Store {
         subscriber_id: i64,
     ) -> Result<Option<(i64, String)>> {
         // Only a message we handed over can bounce: not a row still queued or skipped.
-        Ok(with_pool!(self, p => sqlx::query_as(
-            "SELECT d.campaign_id, d.email FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id \
-             WHERE d.subscriber_id = $1 AND (c.id = CAST($2 AS BIGINT) OR c.issue_number = CAST($3 AS BIGINT)) \
-             AND d.state IN ('sent', 'failed', 'deferred', 'sending') LIMIT 1",
+        let rows: Vec<(i64, String, String)> = with_pool!(self, p => sqlx::query_as(
+            "SELECT d.campaign_id, d.email, d.state FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id \
+             WHERE d.subscriber_id = $1 AND (c.id = CAST($2 AS BIGINT) OR c.issue_number = CAST($3 AS BIGINT))",
         )
         .bind(subscriber_id)
         .bind(campaign_id)
         .bind(issue)
-        .fetch_optional(p)
-        .await?))
+        .fetch_all(p)
+        .await?);
+        for (campaign, email, state) in rows {
+            let state = DeliveryState::parse(&state).map_err(|e| StoreError::Corrupt(e.0))?;
+            if state.was_handed_over() {
+                return Ok(Some((campaign, email)));
+            }
+        }
+        Ok(None)
     }
 
     /// Logs one bounce and applies the policy, in one transaction.
-    pub async fn record_bounce(&self, b: &BounceRecord, policy: BouncePolicy) -> Result<Applied> {
+    pub async fn record_bounce(&self, b: &BounceRecord, policy: impl Decide) -> Result<Applied> {
         let _writer = self.writer().await;
         let now = unix_now();
         with_pool!(self, p => {
@@ -223,7 +272,7 @@ impl Store {
         subscriber_id: Option<i64>,
         limit: i64,
     ) -> Result<Vec<BounceEntry>> {
-        Ok(with_pool!(self, p => sqlx::query_as(
+        let rows: Vec<EntryRow> = with_pool!(self, p => sqlx::query_as(
             "SELECT id, subscriber_id, campaign_id, email, kind, status, diagnostic, source, attribution, received_at \
              FROM bounces WHERE received_at >= $1 AND (CAST($2 AS BIGINT) IS NULL OR subscriber_id = CAST($2 AS BIGINT)) \
              ORDER BY id DESC LIMIT $3",
@@ -232,6 +281,7 @@ impl Store {
         .bind(subscriber_id)
         .bind(limit)
         .fetch_all(p)
-        .await?))
+        .await?);
+        rows.into_iter().map(BounceEntry::try_from).collect()
     }
 }

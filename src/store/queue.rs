@@ -4,16 +4,16 @@
 //! again when the lease expires.
 
 use super::*;
+use crate::domain::{Attribution, BounceClass, BounceSource, CampaignState, DeliveryState};
 
 /// One campaign: one issue sent to the list.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Campaign {
     pub id: i64,
     pub issue_number: i64,
     pub content_hash: String,
     pub subject: String,
-    /// `created`, `sending` or `done`.
-    pub state: String,
+    pub state: CampaignState,
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
@@ -22,19 +22,87 @@ pub struct Campaign {
     pub source: Option<String>,
 }
 
+#[derive(sqlx::FromRow)]
+struct CampaignRow {
+    id: i64,
+    issue_number: i64,
+    content_hash: String,
+    subject: String,
+    state: String,
+    created_at: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    source: Option<String>,
+}
+
+impl TryFrom<CampaignRow> for Campaign {
+    type Error = StoreError;
+    fn try_from(r: CampaignRow) -> Result<Self> {
+        Ok(Campaign {
+            state: CampaignState::parse(&r.state)
+                .map_err(|e| StoreError::Corrupt(format!("campaign {}: {e}", r.id)))?,
+            id: r.id,
+            issue_number: r.issue_number,
+            content_hash: r.content_hash,
+            subject: r.subject,
+            created_at: r.created_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            source: r.source,
+        })
+    }
+}
+
 /// A claimed delivery, with the subscriber as they are now.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     pub subscriber_id: i64,
-    pub email: String,
+    /// The address as snapshotted.
+    pub email: StoredAddress,
     /// Attempts including this one.
     pub attempts: i64,
     /// The subscriber's current unsubscribe token (`None` if the subscriber was erased).
-    pub token: Option<String>,
+    pub token: Option<UnsubscribeToken>,
     /// The subscriber's current status (`None` if erased).
-    pub status: Option<String>,
+    pub status: Option<SubscriberStatus>,
     /// The lease owner that holds this row; outcomes must name it.
     pub owner: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    subscriber_id: i64,
+    email: String,
+    attempts: i64,
+    token: Option<String>,
+    status: Option<String>,
+    owner: String,
+}
+
+impl TryFrom<DeliveryRow> for Delivery {
+    type Error = StoreError;
+    fn try_from(r: DeliveryRow) -> Result<Self> {
+        let corrupt =
+            |what: String| StoreError::Corrupt(format!("subscriber {}: {what}", r.subscriber_id));
+        Ok(Delivery {
+            token: r
+                .token
+                .as_deref()
+                .map(UnsubscribeToken::parse)
+                .transpose()
+                .map_err(|_| corrupt("a malformed token".into()))?,
+            status: r
+                .status
+                .as_deref()
+                .map(SubscriberStatus::parse)
+                .transpose()
+                .map_err(|e| corrupt(e.0))?,
+            subscriber_id: r.subscriber_id,
+            email: StoredAddress::read(r.email),
+            attempts: r.attempts,
+            owner: r.owner,
+        })
+    }
 }
 
 /// What happened to one claimed delivery.
@@ -118,7 +186,7 @@ impl Store {
         let existing = self.campaign_by_number(number).await?;
         match existing {
             Some(c) if c.content_hash == content_hash => Ok(c),
-            Some(c) if c.state != "created" => Err(StoreError::ContentChanged {
+            Some(c) if c.state != CampaignState::Created => Err(StoreError::ContentChanged {
                 number,
                 started: c.content_hash,
                 now: content_hash.to_string(),
@@ -145,16 +213,15 @@ impl Store {
                     "INSERT INTO campaigns (issue_number, content_hash, subject, state, created_at, source) \
                      VALUES ($1, $2, $3, 'created', $4, $5) RETURNING {CAMPAIGN_COLUMNS}"
                 );
-                Ok(
-                    with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                let row: CampaignRow = with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(number)
                     .bind(content_hash)
                     .bind(subject)
                     .bind(now)
                     .bind(source)
                     .fetch_one(p)
-                    .await?),
-                )
+                    .await?);
+                row.try_into()
             }
         }
     }
@@ -162,22 +229,25 @@ impl Store {
     /// The campaign of an issue, if there is one.
     pub async fn campaign_by_number(&self, number: i64) -> Result<Option<Campaign>> {
         let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE issue_number = $1");
-        Ok(
-            with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(number).fetch_optional(p).await?),
-        )
+        let row: Option<CampaignRow> = with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(number).fetch_optional(p).await?);
+        row.map(Campaign::try_from).transpose()
     }
 
     /// Campaigns, newest issue first.
     pub async fn campaigns(&self) -> Result<Vec<Campaign>> {
         let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns ORDER BY issue_number DESC");
-        Ok(with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?))
+        let rows: Vec<CampaignRow> =
+            with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?);
+        rows.into_iter().map(Campaign::try_from).collect()
     }
 
     /// Campaigns with deliveries still to make, oldest first (what `worker` looks for).
     pub async fn campaigns_sending(&self) -> Result<Vec<Campaign>> {
         let sql =
             format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE state = 'sending' ORDER BY id");
-        Ok(with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?))
+        let rows: Vec<CampaignRow> =
+            with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?);
+        rows.into_iter().map(Campaign::try_from).collect()
     }
 
     /// Gives every active subscriber a queued delivery row and marks the campaign as sending, in one
@@ -289,7 +359,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            let rows: Vec<Delivery> = sqlx::query_as(
+            let rows: Vec<DeliveryRow> = sqlx::query_as(
                 "SELECT d.subscriber_id, d.email, d.attempts, s.token, s.status, d.lease_owner AS owner \
                  FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id \
                  WHERE d.campaign_id = $1 AND d.state = 'sending' AND d.lease_owner = $2",
@@ -301,7 +371,7 @@ impl Store {
             tx.commit().await?;
             // Sorted here: ORDER BY in SQL made SQLite walk the primary key over every row of the
             // campaign on each claim instead of the few rows in flight.
-            let mut rows = rows;
+            let mut rows = rows.into_iter().map(Delivery::try_from).collect::<Result<Vec<_>>>()?;
             rows.sort_by_key(|d: &Delivery| d.subscriber_id);
             Ok(rows)
         })
@@ -309,7 +379,12 @@ impl Store {
 
     /// Records outcomes in one transaction. Each applies only while its owner still holds the row;
     /// returns how many did not (their lease had expired and another worker took them).
-    pub async fn record_many(&self, campaign_id: i64, outcomes: &[Recorded]) -> Result<usize> {
+    pub async fn record_many(
+        &self,
+        campaign_id: i64,
+        outcomes: &[Recorded],
+        policy: &dyn Decide,
+    ) -> Result<usize> {
         if outcomes.is_empty() {
             return Ok(0);
         }
@@ -319,13 +394,13 @@ impl Store {
             let mut tx = p.begin().await?;
             let mut lost = 0;
             for r in outcomes {
-                let (state, error, not_before, attempt_back): (&str, Option<&str>, Option<i64>, i64) = match &r.outcome {
-                    Outcome::Sent => ("sent", None, None, 0),
-                    Outcome::Retry { not_before, error } => ("queued", Some(error), Some(*not_before), 0),
-                    Outcome::Deferred { error } => ("deferred", Some(error), None, 0),
-                    Outcome::Failed { error, .. } => ("failed", Some(error), None, 0),
-                    Outcome::Skipped { reason } => ("skipped", Some(reason), None, 0),
-                    Outcome::Released => ("queued", None, None, 1),
+                let (state, error, not_before, attempt_back): (DeliveryState, Option<&str>, Option<i64>, i64) = match &r.outcome {
+                    Outcome::Sent => (DeliveryState::Sent, None, None, 0),
+                    Outcome::Retry { not_before, error } => (DeliveryState::Queued, Some(error), Some(*not_before), 0),
+                    Outcome::Deferred { error } => (DeliveryState::Deferred, Some(error), None, 0),
+                    Outcome::Failed { error, .. } => (DeliveryState::Failed, Some(error), None, 0),
+                    Outcome::Skipped { reason } => (DeliveryState::Skipped, Some(reason), None, 0),
+                    Outcome::Released => (DeliveryState::Queued, None, None, 1),
                 };
                 let n = sqlx::query(
                     "UPDATE deliveries SET state = $4, last_error = COALESCE($5, last_error), not_before = $6, \
@@ -336,7 +411,7 @@ impl Store {
                 .bind(campaign_id)
                 .bind(r.subscriber_id)
                 .bind(&r.owner)
-                .bind(state)
+                .bind(state.as_str())
                 .bind(error)
                 .bind(not_before)
                 .bind(attempt_back)
@@ -360,14 +435,13 @@ impl Store {
                         subscriber_id: Some(r.subscriber_id),
                         campaign_id: Some(campaign_id),
                         email: Some(email),
-                        kind: "hard".into(),
+                        kind: BounceClass::Hard,
                         status: Some(b.status.clone()),
                         diagnostic: Some(b.diagnostic.clone()),
-                        source: "smtp".into(),
-                        attribution: "delivery".into(),
+                        source: BounceSource::Smtp,
+                        attribution: Attribution::Delivery,
                     };
-                    // Hard bounces suppress at once: the soft settings play no part.
-                    log_bounce!(&mut tx, &record, BouncePolicy::default(), now);
+                    log_bounce!(&mut tx, &record, policy, now);
                 }
             }
             tx.commit().await?;
@@ -402,15 +476,15 @@ impl Store {
         .await?);
         let mut c = DeliveryCounts::default();
         for (state, n) in rows {
-            match state.as_str() {
-                "queued" => c.queued = n,
-                "sending" => c.sending = n,
-                "sent" => c.sent = n,
-                "deferred" => c.deferred = n,
-                "failed" => c.failed = n,
-                "skipped" => c.skipped = n,
-                other => return Err(StoreError::Corrupt(format!("delivery state `{other}`"))),
-            }
+            let state = DeliveryState::parse(&state).map_err(|e| StoreError::Corrupt(e.0))?;
+            *match state {
+                DeliveryState::Queued => &mut c.queued,
+                DeliveryState::Sending => &mut c.sending,
+                DeliveryState::Sent => &mut c.sent,
+                DeliveryState::Deferred => &mut c.deferred,
+                DeliveryState::Failed => &mut c.failed,
+                DeliveryState::Skipped => &mut c.skipped,
+            } = n;
         }
         Ok(c)
     }
@@ -463,7 +537,7 @@ impl Store {
                 .bind(campaign_id)
                 .fetch_one(p)
                 .await?;
-            Ok(state == "done")
+            Ok(CampaignState::parse(&state).map_err(|e| StoreError::Corrupt(e.0))? == CampaignState::Done)
         })
     }
 

@@ -18,6 +18,8 @@ pub mod unsubscribe;
 
 use std::sync::Arc;
 
+use tokio::net::TcpListener;
+
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -191,11 +193,18 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
     let state = Arc::new(state);
     subscribe::start(&state);
     unsubscribe::start(&state);
-    let (listener, _) = server::bind(bind, "listening").await?;
+    // Every socket is bound before the first line is printed, so whoever reads `listening on`
+    // can use the metrics address too.
+    let listener = TcpListener::bind(bind).await?;
+    let metrics = match &state.metrics_bind {
+        Some(b) => Some(TcpListener::bind(b).await?),
+        None => None,
+    };
+    server::announce("listening", &listener);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
-    if let Some(metrics_bind) = &state.metrics_bind {
-        let (listener, _) = server::bind(metrics_bind, "metrics").await?;
+    if let Some(listener) = metrics {
+        server::announce("metrics", &listener);
         tasks.push(tokio::spawn(server::run(
             listener,
             metrics_router(state.clone()),

@@ -5,7 +5,6 @@
 //! its headers to its answer, body upload included. Half-sent requests therefore cannot exhaust the
 //! server's file descriptors.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -140,12 +139,13 @@ pub async fn run(
     .await;
 }
 
-/// Binds `bind`, printing `{what} on http://ADDR` once it listens.
-pub async fn bind(bind: &str, what: &str) -> std::io::Result<(TcpListener, SocketAddr)> {
-    let listener = TcpListener::bind(bind).await?;
-    let addr = listener.local_addr()?;
-    println!("{what} on http://{addr}");
+/// Prints `{what} on http://ADDR` for a bound listener. A closed standard output (the parent stopped
+/// reading) must not stop a server, so write errors are ignored.
+pub fn announce(what: &str, listener: &TcpListener) {
     use std::io::Write;
-    std::io::stdout().flush()?;
-    Ok((listener, addr))
+    if let Ok(addr) = listener.local_addr() {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{what} on http://{addr}");
+        let _ = out.flush();
+    }
 }

@@ -23,9 +23,11 @@ use tokio::sync::{Mutex, mpsc, watch};
 use tracing::Instrument;
 
 use crate::config::SendSettings;
-use crate::domain::{EmailAddress, SubscriberStatus, unix_now};
-use crate::mail::{MailRecipient, MessageFactory, Verp};
-use crate::store::{Campaign, Delivery, Outcome, Recorded, Store, StoreError, SyncBounce};
+use crate::domain::{SubscriberStatus, Verp, unix_now};
+use crate::mail::{MailRecipient, MessageFactory};
+use crate::store::{
+    Campaign, Decide, Delivery, Outcome, Recorded, Store, StoreError, StoredAddress, SyncBounce,
+};
 use crate::transport::{Failure, Transport};
 
 /// Why a run stopped early.
@@ -91,6 +93,8 @@ pub struct Job {
     pub worker_id: String,
     /// Signs each message when DKIM is configured.
     pub dkim: Option<Arc<crate::dkim::Signer>>,
+    /// The suppression policy, for recipients refused during the send (hard bounces).
+    pub policy: Arc<dyn Decide>,
 }
 
 /// Delivers everything claimable in the campaign until it is done, `stop` turns true, or a fatal
@@ -124,6 +128,7 @@ pub async fn deliver(
         let recorder = tokio::spawn(
             record_outcomes(
                 store.clone(),
+                job.policy.clone(),
                 campaign_id,
                 done_rx,
                 counters.clone(),
@@ -329,25 +334,25 @@ async fn attempt(
             reason: "subscriber erased after the snapshot".into(),
         });
     };
-    if status != SubscriberStatus::Active.as_str() {
+    if *status != SubscriberStatus::Active {
         return Ok(Outcome::Skipped {
             reason: format!("subscriber {status} after the snapshot"),
         });
     }
-    let email = match EmailAddress::parse(&d.email) {
-        Ok(e) => e,
-        Err(e) => {
+    let email = match &d.email {
+        StoredAddress::Valid(e) => e,
+        StoredAddress::Invalid { error, .. } => {
             return Ok(Outcome::Failed {
-                error: format!("stored address is not valid: {e}"),
+                error: format!("stored address is not valid: {error}"),
                 bounce: None,
             });
         }
     };
-    let unsubscribe_url = format!("{}{token}", job.unsubscribe_base);
+    let unsubscribe_url = format!("{}{}", job.unsubscribe_base, token.expose());
     buf.clear();
     job.factory.write(
         &MailRecipient {
-            email: &email,
+            email,
             subscriber_id: d.subscriber_id,
             unsubscribe_url: &unsubscribe_url,
             unsubscribe_token: token,
@@ -363,7 +368,7 @@ async fn attempt(
     }
     let from = job.verp.address(job.campaign.id, d.subscriber_id);
     let name = format!("{}-s{}", job.campaign.issue_number, d.subscriber_id);
-    match job.transport.deliver(&from, &email, &name, buf).await {
+    match job.transport.deliver(&from, email, &name, buf).await {
         Ok(()) => Ok(Outcome::Sent),
         Err(Failure::Fatal(reason)) => Err(reason),
         // Failed for this relay, but not the recipient's fault: no bounce, the campaign goes on.
@@ -440,6 +445,7 @@ fn one_line(s: &str) -> String {
 #[allow(clippy::too_many_arguments)]
 async fn record_outcomes(
     store: Store,
+    policy: Arc<dyn Decide>,
     campaign_id: i64,
     mut done: mpsc::Receiver<Recorded>,
     counters: Arc<Counters>,
@@ -523,7 +529,7 @@ async fn record_outcomes(
         if write.is_empty() {
             continue;
         }
-        let lost = store.record_many(campaign_id, &write).await?;
+        let lost = store.record_many(campaign_id, &write, &*policy).await?;
         counters.add(&counters.lost, lost as u64);
         if lost > 0 {
             tracing::warn!(

@@ -1,0 +1,231 @@
+//! Intake: where bounces, complaints and unsubscribe requests come from (a Maildir, an mbox file,
+//! one message on standard input, an IMAP folder), what each message does to the list, and the
+//! quarantine for what cannot be tied to anyone. Every message goes through [`Intake::handle`]; the
+//! sources only differ in how they read a message and what they do with it afterwards.
+
+mod imap;
+mod maildir;
+mod mbox;
+mod quarantine;
+mod stdin;
+
+pub use mbox::split_mbox;
+pub use quarantine::Quarantine;
+pub use stdin::StdinOutcome;
+
+use std::path::PathBuf;
+
+use crate::bounce::BouncePolicy;
+use crate::bounce::{self, Kind, Report};
+use crate::config::Config;
+use crate::domain::Verp;
+use crate::domain::{BounceClass, SubscriberStatus, UnsubscribeToken};
+use crate::store::{Applied, Source, Store, StoreError};
+
+/// Why an intake run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// The database failed; what was not handled stays where it was, for the next run.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not a Maildir (no new/ folder)", .0.display())]
+    NotMaildir(PathBuf),
+    #[error("{0}")]
+    Imap(String),
+}
+
+impl IntakeError {
+    /// True when the database is unreachable: the MTA should keep the message and try again.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, IntakeError::Store(e) if e.is_outage())
+    }
+
+    pub(crate) fn io(
+        what: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| IntakeError::Io { what, path, source }
+    }
+}
+
+/// Counts of one intake run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Tally {
+    pub handled: usize,
+    pub suppressed: usize,
+    pub counted: usize,
+    pub ignored: usize,
+    pub quarantined: usize,
+    pub unsubscribed: usize,
+    /// Files over `[bounces] max_message_bytes`, quarantined unread: (path, size).
+    pub oversize: Vec<(PathBuf, u64)>,
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} message(s) handled: {} subscriber(s) suppressed, {} soft bounce(s) counted, {} not bounces, {} quarantined",
+            self.handled, self.suppressed, self.counted, self.ignored, self.quarantined
+        )?;
+        if self.unsubscribed > 0 {
+            write!(f, ", {} unsubscribed by mail", self.unsubscribed)?;
+        }
+        Ok(())
+    }
+}
+
+/// What became of one message.
+pub(crate) enum Fate {
+    /// Understood (bounce applied, request honoured, or not a bounce at all).
+    Done,
+    /// A bounce we cannot tie to anyone, or could not parse: keep it for a person.
+    Quarantine,
+}
+
+/// Everything one intake run needs.
+pub struct Intake<'a> {
+    pub store: &'a Store,
+    pub verp: Verp,
+    /// Our own addresses (From, Reply-To): never a failed recipient.
+    pub own: Vec<String>,
+    /// `[mail] unsubscribe_local`.
+    pub unsubscribe_local: String,
+    pub policy: BouncePolicy,
+    pub quarantine: Quarantine,
+    /// `[bounces] max_message_bytes`.
+    pub max_bytes: u64,
+}
+
+/// Our own addresses (From, Reply-To) from config.
+pub fn own_addresses(config: &Config) -> Vec<String> {
+    [&config.mail.from, &config.mail.reply_to]
+        .iter()
+        .flat_map(|m| bounce::text::addresses(m))
+        .map(|(a, _)| a)
+        .collect()
+}
+
+impl<'a> Intake<'a> {
+    /// An intake for `store` as `config` sets it up; `quarantine` overrides `[bounces] quarantine`.
+    pub async fn new(
+        store: &'a Store,
+        config: &Config,
+        quarantine: Option<PathBuf>,
+    ) -> Result<Intake<'a>, StoreError> {
+        Ok(Intake {
+            store,
+            verp: Verp::new(&store.verp_key().await?, &config.mail.bounce_domain),
+            own: own_addresses(config),
+            unsubscribe_local: config.mail.unsubscribe_local.clone(),
+            policy: BouncePolicy::from_config(&config.bounces),
+            quarantine: Quarantine::new(
+                quarantine.unwrap_or_else(|| PathBuf::from(&config.bounces.quarantine)),
+            ),
+            max_bytes: config.bounces.max_message_bytes,
+        })
+    }
+
+    fn context<'c>(&'c self, envelope_to: Option<&'c str>) -> bounce::Context<'c> {
+        bounce::Context {
+            verp: &self.verp,
+            envelope_to,
+            own: &self.own,
+            unsubscribe_local: &self.unsubscribe_local,
+        }
+    }
+
+    /// Reads one message and acts on it.
+    pub(crate) async fn handle(
+        &self,
+        bytes: &[u8],
+        envelope_to: Option<&str>,
+        tally: &mut Tally,
+    ) -> Result<Fate, StoreError> {
+        let report = bounce::read(bytes, &self.context(envelope_to));
+        tally.handled += 1;
+        match report.kind {
+            Kind::AutoReply | Kind::NotABounce => {
+                tally.ignored += 1;
+                return Ok(Fate::Done);
+            }
+            Kind::Unparsable => return Ok(Fate::Quarantine),
+            Kind::Unsubscribe => {
+                return match &report.unsubscribe {
+                    Some(token) => self.unsubscribe(token, tally).await,
+                    None => Ok(Fate::Quarantine),
+                };
+            }
+            _ => {}
+        }
+        let decisions = bounce::apply(self.store, &report, self.policy).await?;
+        Ok(fate_of(&report, &decisions, tally))
+    }
+
+    /// Unsubscribes whoever the token belongs to (idempotent; a token that matches nobody changes
+    /// nothing and is quarantined). No reply is sent.
+    async fn unsubscribe(
+        &self,
+        token: &UnsubscribeToken,
+        tally: &mut Tally,
+    ) -> Result<Fate, StoreError> {
+        let Some(s) = self.store.find_by_token(token).await? else {
+            tracing::warn!("an unsubscribe request by mail carries a token that matches nobody");
+            return Ok(Fate::Quarantine);
+        };
+        if matches!(
+            s.status,
+            SubscriberStatus::Active | SubscriberStatus::Pending
+        ) {
+            let now = self
+                .store
+                .change_status(
+                    &s,
+                    SubscriberStatus::Unsubscribed,
+                    Source::Mail,
+                    "unsubscribe by mail (List-Unsubscribe mailto)",
+                )
+                .await?;
+            if now.status == SubscriberStatus::Unsubscribed {
+                tally.unsubscribed += 1;
+            }
+        }
+        Ok(Fate::Done)
+    }
+}
+
+/// Counts what the policy did; a report that changed or logged nothing for anyone is quarantined,
+/// unless it only reports deliveries that succeeded.
+fn fate_of(report: &Report, decisions: &[bounce::Decision], tally: &mut Tally) -> Fate {
+    let mut attributed = false;
+    for d in decisions {
+        match &d.applied {
+            Applied::Suppressed { .. } => {
+                tally.suppressed += 1;
+                attributed = true;
+            }
+            Applied::Counted { .. } => {
+                tally.counted += 1;
+                attributed = true;
+            }
+            Applied::Logged { .. } => attributed = true,
+            Applied::Unattributed | Applied::Unproven => {}
+        }
+    }
+    let only_success = report
+        .recipients
+        .iter()
+        .all(|r| r.class == BounceClass::None);
+    if attributed || (only_success && !report.recipients.is_empty()) {
+        Fate::Done
+    } else {
+        Fate::Quarantine
+    }
+}

@@ -1,0 +1,431 @@
+//! A campaign's life, from the issue file to a finished run: prepare (read, check, render once),
+//! plan (is there a campaign, is it done, did the issue change), start (create, preflight, requeue
+//! what was deferred, snapshot the list), build the engine's [`Job`], and run it until it is done or
+//! interrupted. A test copy and a dry run use the same rendering without creating a campaign.
+//!
+//! Nothing here prints or asks: `commands::send` shows the plan, asks for confirmation and reports.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::sync::watch;
+
+use super::engine::{Counters, Job, RunReport, SendError, deliver};
+use crate::check::{self, CheckOptions, FileReport};
+use crate::config::{Config, ConfigError};
+use crate::domain::{CampaignState, EmailAddress, SubscriberStatus, Verp, campaign_key, unix_now};
+use crate::issue::{Issue, IssueError};
+use crate::mail::{MailRecipient, MessageFactory};
+use crate::render::{self, RenderError, Rendered, Theme};
+use crate::store::{Campaign, Decide, DeliveryCounts, Store, StoreError, StoredAddress};
+use crate::transport::{Failure, Transport};
+
+/// Why a campaign could not be prepared, started or run.
+#[derive(Debug, Error)]
+pub enum CampaignError {
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+    /// The file does not parse; the byte-level check says everything that is wrong with it.
+    #[error("{error}")]
+    Invalid {
+        error: IssueError,
+        report: Box<FileReport>,
+    },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{}: rendering failed: {source}", path.display())]
+    Render {
+        path: std::path::PathBuf,
+        source: RenderError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Dkim(#[from] crate::dkim::DkimError),
+    /// The transport failed its preflight (greeting, TLS, AUTH): nothing was sent.
+    #[error("the transport does not work, so nothing was sent: {0}")]
+    Preflight(Failure),
+    /// A test copy was refused.
+    #[error("the test message to {to} was not accepted: {failure}")]
+    TestRefused { to: EmailAddress, failure: Failure },
+    #[error("the OS random number generator failed: {0}")]
+    Random(String),
+    /// The engine stopped on a campaign-fatal error.
+    #[error(transparent)]
+    Send(#[from] SendError),
+    /// Stopped by an interrupt before the messages in flight finished.
+    #[error(
+        "stopped before every message in flight had finished; they will be sent again once their lease ends (up to {lease_secs} s). Run the same command again to resume"
+    )]
+    Abandoned { lease_secs: i64 },
+    #[error("the delivery engine crashed: {0}")]
+    Crashed(String),
+    /// A stored address that no longer parses (the rules tightened since it was stored).
+    #[error("subscriber {id} has an invalid address: {error}")]
+    InvalidAddress {
+        id: i64,
+        error: crate::domain::ParseError,
+    },
+}
+
+/// An issue read, checked and rendered once.
+pub struct Prepared {
+    pub issue: Issue,
+    pub rendered: Rendered,
+    /// The checks, measured against this rendering (the size rule does not render again).
+    pub report: FileReport,
+}
+
+/// Reads, checks and renders an issue.
+pub fn prepare(config: &Config, path: &Path) -> Result<Prepared, CampaignError> {
+    let bytes = crate::issue::read_limited(path)?;
+    let opts = CheckOptions::from_config(config)?;
+    let issue = match Issue::parse(path, &bytes) {
+        Ok(issue) => issue,
+        Err(error) => {
+            return Err(CampaignError::Invalid {
+                error,
+                report: Box::new(check::check_bytes(path, &bytes, &opts)),
+            });
+        }
+    };
+    let theme = Theme::from_config(config)?;
+    let rendered = render::render(&issue, &theme).map_err(|source| CampaignError::Render {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let report = check::check(&issue, &rendered, &config.site, &opts);
+    Ok(Prepared {
+        issue,
+        rendered,
+        report,
+    })
+}
+
+/// Where an issue's campaign stands, read before anything is written.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub number: i64,
+    /// The issue's content hash now.
+    pub hash: String,
+    pub existing: Option<Campaign>,
+    pub counts: DeliveryCounts,
+    /// Whether sending has begun (a resumed run).
+    pub started: bool,
+    /// Who this run would send to: the rest of the queue when resuming, else the active list.
+    pub recipients: i64,
+}
+
+impl Plan {
+    /// Everything was sent and nothing waits for a retry.
+    pub fn already_done(&self) -> bool {
+        self.existing
+            .as_ref()
+            .is_some_and(|c| c.state == CampaignState::Done && self.counts.deferred == 0)
+    }
+}
+
+/// Looks at the issue's campaign without writing anything. An issue whose text changed after its
+/// campaign started is refused ([`StoreError::ContentChanged`]).
+pub async fn plan(
+    store: &Store,
+    issue: &Issue,
+    rendered: &Rendered,
+) -> Result<Plan, CampaignError> {
+    let number = i64::from(rendered.number.get());
+    let hash = issue.content_hash();
+    let existing = store.campaign_by_number(number).await?;
+    let counts = match &existing {
+        Some(c) => store.delivery_counts(c.id).await?,
+        None => DeliveryCounts::default(),
+    };
+    let started = existing
+        .as_ref()
+        .is_some_and(|c| c.state != CampaignState::Created);
+    if let Some(c) = &existing
+        && started
+        && c.content_hash != hash
+    {
+        return Err(StoreError::ContentChanged {
+            number,
+            started: c.content_hash.clone(),
+            now: hash,
+        }
+        .into());
+    }
+    let recipients = if started {
+        counts.queued + counts.sending + counts.deferred
+    } else {
+        store
+            .stats()
+            .await?
+            .iter()
+            .find(|(s, _)| *s == SubscriberStatus::Active)
+            .map_or(0, |(_, n)| *n)
+    };
+    Ok(Plan {
+        number,
+        hash,
+        existing,
+        counts,
+        started,
+        recipients,
+    })
+}
+
+/// A campaign ready for the engine.
+pub struct Started {
+    pub campaign: Campaign,
+    /// Deferred deliveries of an earlier run queued again.
+    pub requeued: u64,
+    /// Recipients added by the snapshot (0 when resuming).
+    pub snapshot: u64,
+    pub counts: DeliveryCounts,
+}
+
+/// Creates (or takes up) the campaign, checks the transport, queues deferred deliveries again and
+/// snapshots the active list (only the first time). The preflight comes before the snapshot, so bad
+/// credentials touch no subscriber.
+pub async fn start(
+    store: &Store,
+    issue: &Issue,
+    rendered: &Rendered,
+    transport: &Transport,
+    plan: &Plan,
+) -> Result<Started, CampaignError> {
+    let campaign = store
+        .campaign_for_issue(plan.number, &plan.hash, &rendered.title, &issue.source)
+        .await?;
+    transport
+        .preflight()
+        .await
+        .map_err(CampaignError::Preflight)?;
+    let requeued = if plan.counts.deferred > 0 {
+        store.requeue_deferred(campaign.id).await?
+    } else {
+        0
+    };
+    let snapshot = store.snapshot(campaign.id).await?;
+    if snapshot > 0 {
+        tracing::info!(
+            campaign_id = campaign.id,
+            recipients = snapshot,
+            "snapshot taken"
+        );
+    }
+    let counts = store.delivery_counts(campaign.id).await?;
+    Ok(Started {
+        campaign,
+        requeued,
+        snapshot,
+        counts,
+    })
+}
+
+/// The DKIM signer, when `[dkim] enabled`.
+pub fn dkim_signer(config: &Config) -> Result<Option<crate::dkim::Signer>, crate::dkim::DkimError> {
+    let d = &config.dkim;
+    if !d.enabled {
+        return Ok(None);
+    }
+    crate::dkim::Signer::from_pem_file(&d.key_file, &d.domain, &d.selector).map(Some)
+}
+
+/// A worker id unique to this process: `host:pid:random`.
+pub fn worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "host".into());
+    let mut r = [0u8; 4];
+    let _ = getrandom::fill(&mut r);
+    format!(
+        "{}:{}:{:08x}",
+        host.trim(),
+        std::process::id(),
+        u32::from_le_bytes(r)
+    )
+}
+
+/// The engine's job for one campaign.
+pub async fn job(
+    config: &Config,
+    store: &Store,
+    campaign: Campaign,
+    rendered: &Rendered,
+    transport: Arc<Transport>,
+    policy: Arc<dyn Decide>,
+) -> Result<Job, CampaignError> {
+    let verp = Verp::new(&store.verp_key().await?, &config.mail.bounce_domain);
+    let factory = MessageFactory::new(
+        rendered,
+        &config.mail,
+        &campaign_key(campaign.issue_number),
+        &verp,
+    );
+    Ok(Job {
+        factory: Arc::new(factory),
+        verp,
+        unsubscribe_base: config.site.unsubscribe_url.clone(),
+        transport,
+        worker_id: worker_id(),
+        dkim: dkim_signer(config)?.map(Arc::new),
+        policy,
+        campaign,
+    })
+}
+
+/// Runs the engine on `job` until the campaign is done, a fatal error, or `interrupt` resolves. On
+/// an interrupt, `on_interrupt` is called and the messages in flight get `grace` to finish; what is
+/// left goes back to the queue (the result says `interrupted`).
+pub async fn run(
+    store: &Store,
+    job: Job,
+    config: &Config,
+    counters: Arc<Counters>,
+    interrupt: impl Future<Output = ()>,
+    on_interrupt: impl FnOnce(Duration),
+) -> Result<RunReport, CampaignError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let engine = {
+        let store = store.clone();
+        let settings = config.send.clone();
+        let job = Arc::new(job);
+        tokio::spawn(async move { deliver(&store, job, &settings, counters, stop_rx).await })
+    };
+    let grace = Duration::from_secs(config.send.shutdown_grace_secs);
+    tokio::pin!(engine);
+    let result = tokio::select! {
+        r = &mut engine => r,
+        _ = interrupt => {
+            on_interrupt(grace);
+            let _ = stop_tx.send(true);
+            match tokio::time::timeout(grace, &mut engine).await {
+                Ok(r) => r,
+                Err(_) => {
+                    return Err(CampaignError::Abandoned { lease_secs: config.send.lease_secs });
+                }
+            }
+        }
+    };
+    match result {
+        Ok(r) => Ok(r?),
+        Err(join) => Err(CampaignError::Crashed(join.to_string())),
+    }
+}
+
+/// What a test copy was.
+pub struct TestCopy {
+    pub bytes: usize,
+}
+
+/// Sends one copy to `to`, with a test unsubscribe token, and creates no campaign. Its identifiers
+/// are signed with a throwaway key, so a bounce of it proves nothing.
+pub async fn test_copy(
+    config: &Config,
+    rendered: &Rendered,
+    transport: &Transport,
+    to: &EmailAddress,
+) -> Result<TestCopy, CampaignError> {
+    transport
+        .preflight()
+        .await
+        .map_err(CampaignError::Preflight)?;
+    let key = format!(
+        "{}-test{}",
+        campaign_key(rendered.number.get().into()),
+        unix_now()
+    );
+    let mut throwaway = [0u8; 16];
+    getrandom::fill(&mut throwaway).map_err(|e| CampaignError::Random(e.to_string()))?;
+    let ids = Verp::new(&throwaway, &config.mail.bounce_domain);
+    let factory = MessageFactory::new(rendered, &config.mail, &key, &ids);
+    let url = render::sample_unsubscribe_url(&config.site);
+    let mut message = factory.for_recipient(
+        &MailRecipient {
+            email: to,
+            subscriber_id: 0,
+            unsubscribe_url: &url,
+            unsubscribe_token: &render::sample_token(),
+        },
+        unix_now(),
+    );
+    if let Some(signer) = dkim_signer(config)? {
+        signer.sign(&mut message, unix_now());
+    }
+    transport
+        .deliver(&ids.plain_address(), to, &key, &message)
+        .await
+        .map_err(|failure| CampaignError::TestRefused {
+            to: to.clone(),
+            failure,
+        })?;
+    transport.shutdown().await;
+    Ok(TestCopy {
+        bytes: message.len(),
+    })
+}
+
+/// What a dry run built.
+pub struct DryRun {
+    pub messages: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    /// The issue's campaign, if one exists already.
+    pub existing: Option<Campaign>,
+}
+
+/// Builds every active subscriber's message, as a send would, and sends and records nothing.
+pub async fn dry_run(
+    config: &Config,
+    store: &Store,
+    rendered: &Rendered,
+) -> Result<DryRun, CampaignError> {
+    let number = i64::from(rendered.number.get());
+    let verp = Verp::new(&store.verp_key().await?, &config.mail.bounce_domain);
+    let factory = MessageFactory::new(rendered, &config.mail, &campaign_key(number), &verp);
+    let started = std::time::Instant::now();
+    let (mut messages, mut bytes, mut after) = (0u64, 0u64, 0i64);
+    let mut buf = Vec::new();
+    loop {
+        let page = store
+            .page(Some(SubscriberStatus::Active), after, 5000)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for s in &page {
+            let email = match &s.email {
+                StoredAddress::Valid(e) => e,
+                StoredAddress::Invalid { error, .. } => {
+                    return Err(CampaignError::InvalidAddress {
+                        id: s.id,
+                        error: error.clone(),
+                    });
+                }
+            };
+            let url = format!("{}{}", config.site.unsubscribe_url, s.token.expose());
+            buf.clear();
+            factory.write(
+                &MailRecipient {
+                    email,
+                    subscriber_id: s.id,
+                    unsubscribe_url: &url,
+                    unsubscribe_token: &s.token,
+                },
+                unix_now(),
+                &mut buf,
+            );
+            let _ = verp.address(0, s.id);
+            messages += 1;
+            bytes += buf.len() as u64;
+        }
+    }
+    Ok(DryRun {
+        messages,
+        bytes,
+        seconds: started.elapsed().as_secs_f64(),
+        existing: store.campaign_by_number(number).await?,
+    })
+}

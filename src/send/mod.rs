@@ -1,0 +1,13 @@
+//! `send`: a campaign's life and the delivery engine.
+//!
+//! - [`campaign`]: reading, checking and rendering the issue once; whether a campaign exists, is
+//!   done or changed; creating it, the preflight, the snapshot; the job the engine runs; a test copy
+//!   and a dry run.
+//! - [`engine`]: the delivery engine (claims, pacing, retries, group commit of outcomes).
+//! - [`worker`]: the loop of `newsletter worker`, delivering every campaign that is sending.
+
+pub mod campaign;
+pub mod engine;
+pub mod worker;
+
+pub use engine::{Counters, Job, RunReport, SendError, deliver};

@@ -1,0 +1,255 @@
+//! Bulk import: a CSV's rows in one transaction, written in multi-row batches.
+
+use std::collections::HashSet;
+
+use super::*;
+
+/// Rows per multi-row insert (6 parameters each: well under SQLite's and PostgreSQL's limits).
+pub const IMPORT_BATCH: usize = 2000;
+
+struct PendingRow {
+    email: EmailAddress,
+    key: String,
+    name: Option<SubscriberName>,
+}
+
+/// `rows` groups of `per_row` parameters, formatted by `row`. SQLite gets positional `?`: sqlx looks a
+/// numbered `$N` up by name, which is quadratic in a statement with thousands of parameters.
+fn placeholders(
+    numbered: bool,
+    rows: usize,
+    per_row: usize,
+    row: impl Fn(&[String]) -> String,
+) -> String {
+    (0..rows)
+        .map(|r| {
+            let params: Vec<String> = (0..per_row)
+                .map(|k| {
+                    if numbered {
+                        format!("${}", 1 + r * per_row + k)
+                    } else {
+                        "?".to_string()
+                    }
+                })
+                .collect();
+            row(&params)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Writes one batch of import rows inside the import's transaction: insert the new ones, record their
+/// events, then look at the addresses that were already there.
+macro_rules! import_batch {
+    ($tx:expr, $numbered:expr, $before:expr, $batch:expr, $summary:expr, $options:expr) => {{
+        let batch: &mut Vec<PendingRow> = $batch;
+        if !batch.is_empty() {
+            let now = unix_now();
+            let sql = format!(
+                "INSERT INTO subscribers (email, email_key, name, status, token, created_at, updated_at) VALUES {} \
+                 ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key",
+                placeholders($numbered, batch.len(), 6, |p| format!("({}, {}, {}, 'active', {}, {}, {})", p[0], p[1], p[2], p[3], p[4], p[5]))
+            );
+            let mut q = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql));
+            let tokens = UnsubscribeToken::generate_many(batch.len());
+            for (r, token) in batch.iter().zip(&tokens) {
+                q = q
+                    .bind(r.email.as_str())
+                    .bind(&r.key)
+                    .bind(r.name.as_ref().map(SubscriberName::as_str))
+                    .bind(token.expose().to_string())
+                    .bind(now)
+                    .bind(now);
+            }
+            let inserted: Vec<(i64, String)> = q.fetch_all(&mut **$tx).await?;
+            if !inserted.is_empty() {
+                let sql = format!(
+                    "INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES {}",
+                    placeholders($numbered, inserted.len(), 2, |p| format!("({}, {}, 'import', NULL, 'active', 'imported')", p[0], p[1]))
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (id, _) in &inserted {
+                    q = q.bind(*id).bind(now);
+                }
+                q.execute(&mut **$tx).await?;
+            }
+            $summary.added += inserted.len() as u64;
+            if inserted.len() < batch.len() {
+                let new: HashSet<&str> = inserted.iter().map(|(_, k)| k.as_str()).collect();
+                let existing: Vec<&PendingRow> = batch.iter().filter(|r| !new.contains(r.key.as_str())).collect();
+                let sql = format!(
+                    "SELECT id, email_key, status FROM subscribers WHERE email_key IN ({})",
+                    placeholders($numbered, existing.len(), 1, |p| p[0].clone())
+                );
+                let mut q = sqlx::query_as::<_, (i64, String, String)>(sqlx::AssertSqlSafe(sql));
+                for r in &existing {
+                    q = q.bind(&r.key);
+                }
+                let found: Vec<(i64, String, String)> = q.fetch_all(&mut **$tx).await?;
+                for (id, key, status) in found {
+                    let status = SubscriberStatus::parse(&status).map_err(|e| StoreError::Corrupt(e.0))?;
+                    let name = existing.iter().find(|r| r.key == key).and_then(|r| r.name.clone());
+                    if id > $before {
+                        $summary.skip("listed earlier in the file");
+                    } else if status.is_suppressed() && !$options.resubscribe {
+                        $summary.skip(match status {
+                            SubscriberStatus::Bounced => "bounced; use --resubscribe to bring back",
+                            SubscriberStatus::Complained => "complained; use --resubscribe to bring back",
+                            _ => "unsubscribed; use --resubscribe to bring back",
+                        });
+                    } else if status == SubscriberStatus::Pending && !$options.resubscribe && {
+                        // A pending address that once left (it signed up again, and never confirmed)
+                        // is as good as gone: no silent comeback.
+                        let left: bool = sqlx::query_scalar(
+                            "SELECT EXISTS (SELECT 1 FROM subscriber_events WHERE subscriber_id = $1 \
+                             AND new_status IN ('unsubscribed', 'bounced', 'complained'))",
+                        )
+                        .bind(id)
+                        .fetch_one(&mut **$tx)
+                        .await?;
+                        left
+                    } {
+                        $summary.skip("left the list before and has not confirmed since; use --resubscribe to bring back");
+                    } else if status.is_suppressed() || status == SubscriberStatus::Pending {
+                        // A returning address gets a new token; a pending one keeps its own.
+                        let new_token = status.is_suppressed().then(|| UnsubscribeToken::generate().expose().to_string());
+                        sqlx::query("UPDATE subscribers SET status = 'active', token = COALESCE(CAST($1 AS TEXT), token), updated_at = $2, name = COALESCE(CAST($3 AS TEXT), name) WHERE id = $4")
+                            .bind(new_token)
+                            .bind(now)
+                            .bind(name.as_ref().map(SubscriberName::as_str))
+                            .bind(id)
+                            .execute(&mut **$tx)
+                            .await?;
+                        sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, 'import', $3, 'active', 'import')")
+                            .bind(id)
+                            .bind(now)
+                            .bind(status.as_str())
+                            .execute(&mut **$tx)
+                            .await?;
+                        $summary.updated += 1;
+                    } else {
+                        $summary.skip("already active");
+                    }
+                }
+            }
+            batch.clear();
+        }
+    }};
+}
+
+impl Store {
+    /// Imports rows in one transaction: all or nothing unless `skip_invalid`. Rows are written in
+    /// batches of [`IMPORT_BATCH`] (one multi-row insert each), so a million rows take seconds, and
+    /// memory holds one batch whatever the file's size. A repeat within the file is recognised in
+    /// the database: it collides with a row whose id is above the largest id before the import.
+    pub async fn import<I>(&self, rows: I, options: &ImportOptions) -> Result<ImportSummary>
+    where
+        I: IntoIterator<Item = ImportRow>,
+    {
+        let forgotten: HashSet<String> = with_pool!(self, p => sqlx::query_scalar("SELECT hash FROM forgotten").fetch_all(p).await?)
+            .into_iter()
+            .collect();
+        let salt = if forgotten.is_empty() {
+            None
+        } else {
+            Some(self.salt().await?)
+        };
+        let _writer = self.writer().await;
+        let numbered = matches!(self.backend, Backend::Postgres(_));
+        let sqlite = matches!(self.backend, Backend::Sqlite(_));
+        with_pool!(self, p => {
+            let mut conn = p.acquire().await?;
+            if sqlite {
+                // The email and token indexes are written in random order; with a 2 MB cache a
+                // large import spends its time re-reading index pages.
+                sqlx::query("PRAGMA cache_size = -32768").execute(&mut *conn).await?;
+                // Multi-row inserts keep a statement journal; in a temp file it costs a write per
+                // page. (Elsewhere it stays on disk: a 1,000,000-row snapshot's journal in memory
+                // would stay in the process's heap after it is freed.)
+                sqlx::query("PRAGMA temp_store = MEMORY").execute(&mut *conn).await?;
+            }
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM subscribers").fetch_one(&mut *tx).await?;
+            let mut summary = ImportSummary::default();
+            let mut in_batch: HashSet<String> = HashSet::with_capacity(IMPORT_BATCH);
+            let mut batch: Vec<PendingRow> = Vec::with_capacity(IMPORT_BATCH);
+            for row in rows {
+                let email = match row.email {
+                    Ok(e) => e,
+                    Err(reason) => {
+                        summary.invalid.push((row.line, reason));
+                        continue;
+                    }
+                };
+                let key = email_key(&email);
+                if !in_batch.insert(key.clone()) {
+                    summary.skip("listed earlier in the file");
+                    continue;
+                }
+                if let Some(salt) = &salt
+                    && forgotten.contains(&salted_hash(salt, &key))
+                {
+                    summary.skip("erased on request (forgotten); not re-added");
+                    continue;
+                }
+                batch.push(PendingRow { email, key, name: row.name });
+                if batch.len() == IMPORT_BATCH {
+                    import_batch!(&mut tx, numbered, before, &mut batch, &mut summary, options);
+                    in_batch.clear();
+                }
+            }
+            import_batch!(&mut tx, numbered, before, &mut batch, &mut summary, options);
+            if !summary.invalid.is_empty() && !options.skip_invalid {
+                tx.rollback().await?;
+                summary.rolled_back = true;
+            } else {
+                tx.commit().await?;
+            }
+            if sqlite {
+                // Back to the small cache on the same connection; SQLite frees the pages above it.
+                sqlx::query("PRAGMA cache_size = -2048").execute(&mut *conn).await?;
+                sqlx::query("PRAGMA temp_store = DEFAULT").execute(&mut *conn).await?;
+            }
+            Ok(summary)
+        })
+    }
+}
+
+impl ImportSummary {
+    fn skip(&mut self, reason: &'static str) {
+        *self.skipped.entry(reason).or_default() += 1;
+    }
+}
+
+/// One data row of an import file.
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    /// 1-based line in the file.
+    pub line: u64,
+    /// The address, or why the row is invalid.
+    pub email: std::result::Result<EmailAddress, String>,
+    /// Optional name.
+    pub name: Option<SubscriberName>,
+}
+
+/// How an import treats bad and suppressed rows.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Bring back unsubscribed, bounced or complained addresses.
+    pub resubscribe: bool,
+    /// Import the good rows even if some are invalid (default: all or nothing).
+    pub skip_invalid: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default)]
+pub struct ImportSummary {
+    pub added: u64,
+    pub updated: u64,
+    /// Rows deliberately left alone, counted by reason.
+    pub skipped: std::collections::BTreeMap<&'static str, u64>,
+    /// (line, why) for rows that are not valid.
+    pub invalid: Vec<(u64, String)>,
+    /// True when nothing was written because of invalid rows.
+    pub rolled_back: bool,
+}

@@ -1,0 +1,187 @@
+//! Where finished messages go.
+//!
+//! - `file:DIR` writes each message as an `.eml` under DIR: the embedded default, so a fresh machine
+//!   can send without a mail server.
+//! - `smtp://[user@]host[:port][?tls=none|starttls&helo=NAME&timeout=SECS&weight=N]` and
+//!   `smtps://[user@]host[:465]` hand messages to a relay with lettre's SMTP client, over reused
+//!   connections (one per sender task at most). The
+//!   password comes from `NEWSLETTER_SMTP_PASSWORD` only. Several relays may be listed: each message
+//!   goes to a healthy one (by weight), and a relay that cannot be reached is rested for a while.
+//!
+//! Every failure is classified for the delivery engine: [`Failure::Transient`] (retry later),
+//! [`Failure::Recipient`] (a 5xx for this recipient: a hard bounce) and [`Failure::Fatal`] (nothing
+//! will get through: wrong credentials, TLS, the relay refusing the sender).
+
+mod file;
+mod smtp;
+mod url;
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::domain::EmailAddress;
+
+pub use smtp::Relay;
+
+/// The environment variable holding the SMTP password.
+pub const PASSWORD_ENV: &str = "NEWSLETTER_SMTP_PASSWORD";
+
+/// A transport URL that cannot be used.
+#[derive(Debug, Error)]
+pub enum TransportError {
+    /// The transport URL is not one we know.
+    #[error(
+        "transport `{0}` is not supported: use file:DIR, smtp://host:port (?tls=starttls) or smtps://host:465"
+    )]
+    Unsupported(String),
+    /// The URL is malformed.
+    #[error("transport `{url}`: {message}")]
+    Invalid { url: String, message: String },
+}
+
+/// Why one message was not handed over.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Failure {
+    /// Worth retrying: a 4xx, a timeout, a dropped or refused connection.
+    #[error("{0}")]
+    Transient(String),
+    /// Refused for good for this recipient (a 5xx to RCPT or DATA). `status` is the enhanced status
+    /// code when the reply has one, else the reply code.
+    #[error("{status} {message}")]
+    Recipient { status: String, message: String },
+    /// Nothing will get through until an operator acts (credentials, TLS, sender refused).
+    #[error("{0}")]
+    Fatal(String),
+    /// This message cannot go through this relay, though others can, and the recipient is not at
+    /// fault: an address with non-ASCII characters, and a relay without SMTPUTF8.
+    #[error("{0}")]
+    Unsendable(String),
+}
+
+/// A configured transport.
+pub enum Transport {
+    /// Writes `<DIR>/<name>.eml`.
+    File(PathBuf),
+    /// One or more SMTP relays.
+    Smtp(Vec<Relay>),
+    /// Accepts everything and sends nothing (`send --dry-run`).
+    DryRun,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Transport {
+    /// Parses one transport URL, or several separated by commas or spaces (SMTP relays with
+    /// failover). `pool` is the most connections kept per relay; `password` is used for URLs with a
+    /// user name.
+    pub fn from_url(
+        urls: &str,
+        pool: u32,
+        password: Option<&str>,
+    ) -> Result<Transport, TransportError> {
+        Ok(match url::parse(urls)? {
+            url::Target::File(dir) => Transport::File(dir),
+            url::Target::Relays(list) => Transport::Smtp(
+                list.into_iter()
+                    .map(|u| Relay::new(u, pool, password))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        })
+    }
+
+    /// A one-line description for confirmations and logs (no credentials).
+    pub fn describe(&self) -> String {
+        match self {
+            Transport::File(dir) => format!("file outbox {}", dir.display()),
+            Transport::Smtp(relays) => {
+                let names: Vec<&str> = relays.iter().map(|r| r.label.as_str()).collect();
+                format!("SMTP via {}", names.join(", "))
+            }
+            Transport::DryRun => "dry run (nothing is sent)".to_string(),
+        }
+    }
+
+    /// Opens a connection to every SMTP relay (greeting, TLS, AUTH) before anything is sent, so
+    /// that wrong credentials or TLS stop a campaign before it touches a subscriber. Fails only when
+    /// no relay works, or when one has a configuration error (credentials, TLS).
+    pub async fn preflight(&self) -> Result<(), Failure> {
+        match self {
+            Transport::Smtp(relays) => smtp::preflight(relays).await,
+            Transport::File(_) | Transport::DryRun => Ok(()),
+        }
+    }
+
+    /// Hands one message over: `from` is the envelope sender (VERP), `to` the one recipient, and
+    /// `name` a unique name for the message (the outbox file name).
+    pub async fn deliver(
+        &self,
+        from: &str,
+        to: &EmailAddress,
+        name: &str,
+        message: &[u8],
+    ) -> Result<(), Failure> {
+        match self {
+            Transport::DryRun => Ok(()),
+            Transport::File(dir) => file::write_file(dir, name, message)
+                .await
+                .map_err(|e| Failure::Fatal(format!("cannot write to {}: {e}", dir.display()))),
+            Transport::Smtp(relays) => smtp::deliver(relays, from, to, name, message).await,
+        }
+    }
+
+    /// Closes pooled connections politely (QUIT).
+    pub async fn shutdown(&self) {
+        if let Transport::Smtp(relays) = self {
+            smtp::shutdown(relays).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn parses_transport_urls() {
+        assert!(matches!(
+            Transport::from_url("file:outbox", 4, None).unwrap(),
+            Transport::File(p) if p == std::path::Path::new("outbox")
+        ));
+        let t = Transport::from_url(
+            "smtp://127.0.0.1:2526?helo=nl.test&weight=3, smtps://mail.example.org",
+            4,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            t.describe(),
+            "SMTP via 127.0.0.1:2526, mail.example.org:465"
+        );
+        let Transport::Smtp(relays) = &t else {
+            panic!("smtp")
+        };
+        assert_eq!(relays[0].weight, 3);
+    }
+
+    #[tokio::test]
+    async fn rejects_bad_urls_with_reasons() {
+        for (url, want) in [
+            ("ftp://x", "not supported"),
+            ("file:", "outbox folder is missing"),
+            ("smtp://u:pw@host", "NEWSLETTER_SMTP_PASSWORD"),
+            ("smtp://u@host", "NEWSLETTER_SMTP_PASSWORD"),
+            ("smtp://host:99999", "port"),
+            ("smtp://host?tls=maybe", "tls=`maybe`"),
+            ("smtp://host?colour=red", "unknown parameter `colour`"),
+        ] {
+            let e = Transport::from_url(url, 1, None).unwrap_err().to_string();
+            assert!(e.contains(want), "{url}: {e}");
+            assert!(!e.contains("pw"), "{url} leaks the password: {e}");
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! SMTP relays: lettre's client on connections we pool, failover by weight between relays, and the
+//! sorting of every SMTP error into what the delivery engine does next.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+
+use super::url::{RelayUrl, TlsMode};
+use super::{Failure, PASSWORD_ENV, TransportError};
+use crate::domain::{EmailAddress, EnhancedStatus};
+
+/// How long a relay that could not be reached is left out before it is tried again.
+const RELAY_REST: Duration = Duration::from_secs(30);
+
+/// One configured relay. Connections are lettre's SMTP client on sockets we open ourselves, so
+/// that TCP_NODELAY is set: lettre writes a message and its final `.` in two writes, and with
+/// Nagle's algorithm a small message then waits for the peer's delayed ACK (about 40 ms) every
+/// time. An idle connection is reused as is (no NOOP round trip), and tested only after a pause.
+pub struct Relay {
+    /// For messages: host:port, never the credentials.
+    pub(super) label: String,
+    pub(super) weight: u32,
+    host: String,
+    port: u16,
+    tls: TlsMode,
+    helo: ClientId,
+    credentials: Option<Credentials>,
+    timeout: Duration,
+    /// Connections between messages, with when each was last used. At most `keep` are kept.
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    keep: usize,
+    down_until: Mutex<Option<Instant>>,
+}
+
+/// Why a connection could not be made or used.
+enum ConnError {
+    Smtp(lettre::transport::smtp::Error),
+    Io(String),
+}
+
+impl ConnError {
+    fn classify(&self) -> Failure {
+        match self {
+            ConnError::Smtp(e) => classify(e),
+            ConnError::Io(m) => Failure::Transient(m.clone()),
+        }
+    }
+
+    /// The relay answered (as opposed to: could not be reached at all).
+    fn has_reply(&self) -> bool {
+        matches!(self, ConnError::Smtp(e) if e.status().is_some() || e.is_tls() || e.is_client())
+    }
+}
+
+impl Relay {
+    /// A relay as its URL describes it; `pool` is the most idle connections kept, `password` the
+    /// password for a URL that names a user.
+    pub(super) fn new(
+        url: RelayUrl,
+        pool: u32,
+        password: Option<&str>,
+    ) -> Result<Relay, TransportError> {
+        let credentials = match &url.user {
+            Some(u) => {
+                let password = password.ok_or_else(|| TransportError::Invalid {
+                    url: url.redacted.clone(),
+                    message: format!(
+                        "the URL names user `{u}`: set its password in {PASSWORD_ENV}"
+                    ),
+                })?;
+                Some(Credentials::new(u.clone(), password.to_string()))
+            }
+            None => None,
+        };
+        Ok(Relay {
+            label: format!("{}:{}", url.host, url.port),
+            weight: url.weight,
+            host: url.host,
+            port: url.port,
+            tls: url.tls,
+            helo: url.helo.map_or_else(ClientId::default, ClientId::Domain),
+            credentials,
+            timeout: url.timeout,
+            idle: Mutex::new(Vec::new()),
+            keep: pool.max(1) as usize,
+            down_until: Mutex::new(None),
+        })
+    }
+
+    /// Opens a connection: TCP (or implicit TLS), greeting and EHLO, STARTTLS, AUTH.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, ConnError> {
+        let tls = || TlsParameters::new(self.host.clone()).map_err(ConnError::Smtp);
+        let mut conn = match self.tls {
+            // lettre's own socket; the TLS records it writes are not delayed the same way.
+            TlsMode::Implicit => AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(self.timeout),
+                &self.helo,
+                Some(tls()?),
+                None,
+            )
+            .await
+            .map_err(ConnError::Smtp)?,
+            TlsMode::None | TlsMode::StartTls => {
+                let tcp = tokio::time::timeout(
+                    self.timeout,
+                    tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+                )
+                .await
+                .map_err(|_| ConnError::Io(format!("{}: connection timed out", self.label)))?
+                .map_err(|e| ConnError::Io(format!("{}: {e}", self.label)))?;
+                tcp.set_nodelay(true)
+                    .map_err(|e| ConnError::Io(format!("{}: {e}", self.label)))?;
+                let greeted = tokio::time::timeout(
+                    self.timeout,
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.helo),
+                )
+                .await
+                .map_err(|_| ConnError::Io(format!("{}: no greeting", self.label)))?;
+                greeted.map_err(ConnError::Smtp)?
+            }
+        };
+        if self.tls == TlsMode::StartTls {
+            conn.starttls(tls()?, &self.helo)
+                .await
+                .map_err(ConnError::Smtp)?;
+        }
+        if let Some(c) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], c)
+                .await
+                .map_err(ConnError::Smtp)?;
+        }
+        Ok(conn)
+    }
+
+    /// An idle connection (tested with NOOP if it sat idle a while), or a new one.
+    async fn take(&self) -> Result<AsyncSmtpConnection, ConnError> {
+        loop {
+            let popped = self.idle.lock().expect("relay lock").pop();
+            let Some((mut conn, since)) = popped else {
+                return self.connect().await;
+            };
+            if conn.has_broken() {
+                continue;
+            }
+            if since.elapsed() < Duration::from_secs(5) || conn.test_connected().await {
+                return Ok(conn);
+            }
+        }
+    }
+
+    fn put_back(&self, conn: AsyncSmtpConnection) {
+        let mut idle = self.idle.lock().expect("relay lock");
+        if idle.len() < self.keep && !conn.has_broken() {
+            idle.push((conn, Instant::now()));
+        }
+    }
+
+    fn rest(&self) {
+        *self.down_until.lock().expect("relay lock") = Some(Instant::now() + RELAY_REST);
+    }
+
+    fn resting(&self, now: Instant) -> bool {
+        matches!(*self.down_until.lock().expect("relay lock"), Some(t) if t > now)
+    }
+}
+
+/// Relays in the order to try for one message: healthy ones first, the first picked by weight
+/// (spread by a hash of the message name), then resting ones as a last resort.
+fn order<'a>(relays: &'a [Relay], name: &str) -> Vec<&'a Relay> {
+    let now = Instant::now();
+    let (mut healthy, resting): (Vec<&Relay>, Vec<&Relay>) =
+        relays.iter().partition(|r| !r.resting(now));
+    let total: u32 = healthy.iter().map(|r| r.weight).sum();
+    if total > 0 && healthy.len() > 1 {
+        let mut pick = fnv(name) % total;
+        let first = healthy
+            .iter()
+            .position(|r| {
+                if pick < r.weight {
+                    true
+                } else {
+                    pick -= r.weight;
+                    false
+                }
+            })
+            .unwrap_or(0);
+        healthy.rotate_left(first);
+    }
+    healthy.extend(resting);
+    healthy
+}
+
+fn fnv(s: &str) -> u32 {
+    s.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+fn envelope(from: &str, to: &EmailAddress) -> Result<Envelope, Failure> {
+    let from = from
+        .parse()
+        .map_err(|e| Failure::Fatal(format!("envelope sender `{from}`: {e}")))?;
+    let to = to.as_str().parse().map_err(|e| Failure::Recipient {
+        status: "5.1.3".into(),
+        message: format!("address not usable in SMTP: {e}"),
+    })?;
+    Envelope::new(Some(from), vec![to]).map_err(|e| Failure::Fatal(e.to_string()))
+}
+
+/// Sorts an SMTP error into what the engine does next.
+fn classify(e: &lettre::transport::smtp::Error) -> Failure {
+    let text = e.to_string();
+    if e.is_tls() {
+        return Failure::Fatal(format!("TLS failed: {text}"));
+    }
+    if e.is_client() {
+        // No usable AUTH mechanism, STARTTLS required but not offered: configuration problems.
+        return Failure::Fatal(text);
+    }
+    match e.status().map(|c| c.to_string()) {
+        // Authentication required / failed / too weak: a configuration problem.
+        Some(code) if matches!(code.as_str(), "530" | "534" | "535" | "538" | "454") => {
+            Failure::Fatal(format!("authentication failed: {text}"))
+        }
+        Some(code) if e.is_permanent() => Failure::Recipient {
+            status: EnhancedStatus::find_in(&text).map_or(code, |e| e.to_string()),
+            message: text,
+        },
+        Some(_) => Failure::Transient(text),
+        None if e.is_timeout() => Failure::Transient(format!("timed out: {text}")),
+        None => Failure::Transient(text),
+    }
+}
+
+/// Opens a connection to every relay before anything is sent (see `Transport::preflight`).
+pub(super) async fn preflight(relays: &[Relay]) -> Result<(), Failure> {
+    let mut last = None;
+    let mut ok = false;
+    for r in relays {
+        match r.connect().await {
+            Ok(conn) => {
+                r.put_back(conn);
+                ok = true;
+            }
+            Err(e) => match e.classify() {
+                Failure::Fatal(m) => return Err(Failure::Fatal(format!("{}: {m}", r.label))),
+                other => {
+                    r.rest();
+                    last = Some(Failure::Transient(format!("{}: {other}", r.label)))
+                }
+            },
+        }
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(last.unwrap_or_else(|| Failure::Transient("no relay configured".into())))
+    }
+}
+
+/// Hands one message to the first relay that takes it.
+pub(super) async fn deliver(
+    relays: &[Relay],
+    from: &str,
+    to: &EmailAddress,
+    name: &str,
+    message: &[u8],
+) -> Result<(), Failure> {
+    let envelope = envelope(from, to)?;
+    let mut last = Failure::Transient("every relay is resting".into());
+    for r in order(relays, name) {
+        let mut conn = match r.take().await {
+            Ok(c) => c,
+            Err(e) => {
+                let failure = e.classify();
+                // A relay we could not talk to at all is rested and the next one tried;
+                // a reply from the relay (AUTH, TLS) is the answer.
+                if !e.has_reply() {
+                    r.rest();
+                    last = Failure::Transient(format!("{}: {failure}", r.label));
+                    continue;
+                }
+                return Err(failure);
+            }
+        };
+        if !to.as_str().is_ascii()
+            && !conn
+                .server_info()
+                .supports_feature(lettre::transport::smtp::extension::Extension::SmtpUtfEight)
+        {
+            r.put_back(conn);
+            return Err(Failure::Unsendable(format!(
+                "{}: the relay does not offer SMTPUTF8, which an address with non-ASCII characters needs",
+                r.label
+            )));
+        }
+        let sent = tokio::time::timeout(r.timeout, conn.send(&envelope, message)).await;
+        return match sent {
+            Ok(Ok(_)) => {
+                r.put_back(conn);
+                Ok(())
+            }
+            // lettre has closed the connection after an error reply; it is dropped.
+            Ok(Err(e)) => Err(classify(&e)),
+            Err(_) => Err(Failure::Transient(format!(
+                "{}: no answer within {} s",
+                r.label,
+                r.timeout.as_secs()
+            ))),
+        };
+    }
+    Err(last)
+}
+
+/// Closes pooled connections politely (QUIT).
+pub(super) async fn shutdown(relays: &[Relay]) {
+    for r in relays {
+        let idle: Vec<_> = r.idle.lock().expect("relay lock").drain(..).collect();
+        for (mut c, _) in idle {
+            let _ = tokio::time::timeout(Duration::from_secs(2), c.quit()).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::Transport;
+
+    #[tokio::test]
+    async fn weighted_order_prefers_healthy_relays() {
+        let Transport::Smtp(relays) =
+            Transport::from_url("smtp://a:25?weight=1, smtp://b:25?weight=9", 1, None).unwrap()
+        else {
+            panic!()
+        };
+        let firsts: Vec<String> = (0..1000)
+            .map(|i| order(&relays, &format!("m{i}"))[0].label.clone())
+            .collect();
+        let b = firsts.iter().filter(|l| l.starts_with('b')).count();
+        assert!((800..=980).contains(&b), "b first {b} times of 1000");
+        relays[1].rest();
+        assert_eq!(order(&relays, "m1")[0].label, "a:25");
+        assert_eq!(order(&relays, "m1")[1].label, "b:25");
+    }
+}

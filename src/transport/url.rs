@@ -1,0 +1,150 @@
+//! Transport URLs: `file:DIR`, and one or more `smtp://` / `smtps://` relays with their
+//! parameters. Parsing only: what the URL asks for, checked, before anything connects.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{PASSWORD_ENV, TransportError};
+use crate::config::redact_url;
+
+/// How a relay connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TlsMode {
+    None,
+    StartTls,
+    Implicit,
+}
+
+/// What a transport URL list names.
+pub(super) enum Target {
+    /// `file:DIR`.
+    File(PathBuf),
+    /// One or more relays, in the order given.
+    Relays(Vec<RelayUrl>),
+}
+
+/// One relay URL, parsed.
+#[derive(Debug)]
+pub(super) struct RelayUrl {
+    /// The URL without its credentials, for error messages.
+    pub redacted: String,
+    pub weight: u32,
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub helo: Option<String>,
+    pub user: Option<String>,
+    pub timeout: Duration,
+}
+
+/// Parses one transport URL, or several separated by commas or spaces.
+pub(super) fn parse(urls: &str) -> Result<Target, TransportError> {
+    let list: Vec<&str> = urls
+        .split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let [one] = list.as_slice()
+        && let Some(dir) = one.strip_prefix("file:")
+    {
+        let dir = dir.trim_start_matches("//");
+        if dir.is_empty() {
+            return Err(TransportError::Invalid {
+                url: one.to_string(),
+                message: "the outbox folder is missing, e.g. file:outbox".into(),
+            });
+        }
+        return Ok(Target::File(PathBuf::from(dir)));
+    }
+    if list.is_empty() {
+        return Err(TransportError::Unsupported(urls.to_string()));
+    }
+    list.iter()
+        .map(|u| relay_url(u))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Target::Relays)
+}
+
+fn relay_url(url: &str) -> Result<RelayUrl, TransportError> {
+    let invalid = |message: String| TransportError::Invalid {
+        url: redact_url(url),
+        message,
+    };
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| TransportError::Unsupported(redact_url(url)))?;
+    let implicit_tls = match scheme {
+        "smtp" => false,
+        "smtps" => true,
+        _ => return Err(TransportError::Unsupported(redact_url(url))),
+    };
+    let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let authority = authority.trim_end_matches('/');
+    let (user, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    if user.is_some_and(|u| u.contains(':')) {
+        return Err(invalid(format!(
+            "put the password in {PASSWORD_ENV}, not in the URL"
+        )));
+    }
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
+            h.trim_matches(['[', ']']),
+            Some(
+                p.parse::<u16>()
+                    .map_err(|_| invalid(format!("port `{p}` is not a number")))?,
+            ),
+        ),
+        _ => (hostport, None),
+    };
+    if host.is_empty() {
+        return Err(invalid("the host is missing".into()));
+    }
+    let mut tls_mode = if implicit_tls { "tls" } else { "none" };
+    let mut helo = None;
+    let mut timeout = 30u64;
+    let mut weight = 1u32;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "tls" => tls_mode = v,
+            "helo" => helo = Some(v.to_string()),
+            "timeout" => {
+                timeout = v
+                    .parse()
+                    .map_err(|_| invalid(format!("timeout `{v}` is not a number of seconds")))?
+            }
+            "weight" => {
+                weight = v
+                    .parse()
+                    .map_err(|_| invalid(format!("weight `{v}` is not a whole number")))?
+            }
+            other => {
+                return Err(invalid(format!(
+                    "unknown parameter `{other}` (known: tls, helo, timeout, weight)"
+                )));
+            }
+        }
+    }
+    let tls = match tls_mode {
+        "none" => TlsMode::None,
+        "starttls" => TlsMode::StartTls,
+        "tls" => TlsMode::Implicit,
+        other => {
+            return Err(invalid(format!("tls=`{other}`: use none, starttls or tls")));
+        }
+    };
+    let port = port.unwrap_or(if implicit_tls { 465 } else { 25 });
+    Ok(RelayUrl {
+        redacted: redact_url(url),
+        weight,
+        host: host.to_string(),
+        port,
+        tls,
+        helo,
+        user: user.map(str::to_string),
+        timeout: Duration::from_secs(timeout),
+    })
+}
