@@ -4,7 +4,7 @@
 For every fixture in tests/fixtures/bounces/expected.toml, runs `BIN bounces inspect --format json`
 and compares the kind, the failed addresses and their classes with the manifest. Slots are filled
 with ids that carry no valid keyed tag, so complaints whose recipient is redacted (tied to a
-delivery only by our tagged ids) cannot be read exactly here; tests/bounces.rs reads them with a
+delivery only by our tagged ids) cannot be read exactly here; tests/it/bounces.rs reads them with a
 real key. Works with older builds too, to compare before and after.
 
 Usage: scripts/bounce-accuracy.py [BIN]   (default target/release/newsletter)

@@ -18,7 +18,7 @@ command -v swaks >/dev/null 2>&1 || missing+=(swaks)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # Dovecot: the IMAP server `bounces process --imap` is tested against.
 command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
-# Sisimai: the second opinion on every bounce fixture (tests/bounces.rs sisimai_second_opinion).
+# Sisimai: the second opinion on every bounce fixture (tests/it/bounces.rs sisimai_second_opinion).
 perl -MSisimai -e 1 >/dev/null 2>&1 || missing+=(libsisimai-perl)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
@@ -46,7 +46,7 @@ if ! command -v psql >/dev/null 2>&1 || ! pg_isready -q -h 127.0.0.1 -p 5432; th
   pg_isready -h 127.0.0.1 -p 5432
 fi
 
-# ftfy is a second opinion on mojibake repair in tests/check.rs.
+# ftfy is a second opinion on mojibake repair in tests/it/check.rs.
 if ! python3 -c "import ftfy" >/dev/null 2>&1; then
   echo "installing: ftfy (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check "ftfy==6.3.1"

@@ -1,4 +1,4 @@
-# Sisimai's reading of bounce files: a second opinion on tests/bounces.rs's manifest.
+# Sisimai's reading of bounce files: a second opinion on tests/it/bounces.rs's manifest.
 # Prints one tab-separated line per recipient Sisimai finds: file, address, reason, softbounce
 # (1 soft, 0 hard, -1 not a bounce), or "file - none" when it finds no bounce in the file.
 # Usage: perl sisimai.pl FILE...

@@ -1,0 +1,20 @@
+//! The integration tests, as one test crate: one link instead of one per file, and the files' tests
+//! run side by side. Each module is what a user does with one part of `newsletter`, over its real
+//! interface; the helpers that start the binary, servers and databases are in `tests/common`.
+
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod bounces;
+mod browser;
+mod check;
+mod cli_render;
+mod hostile;
+mod no_panic;
+mod postfix;
+mod queue;
+mod render;
+mod send;
+mod store;
+mod web;

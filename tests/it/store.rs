@@ -1,0 +1,376 @@
+//! The subscriber store and `newsletter subscribers`, on a real SQLite file and a real PostgreSQL
+//! server. Every test body runs on both backends.
+
+use crate::common;
+
+use std::process::{Command, Output};
+
+use common::db::TestDb;
+use newsletter::domain::{EmailAddress, SubscriberStatus};
+use newsletter::store::{AddOutcome, Source, Store};
+
+both_backends!(
+    addresses_are_unique_case_insensitively,
+    tokens_survive_unsubscribe_and_rotate_on_return,
+    forget_erases_and_blocks_re_adding,
+    import_edge_cases,
+    import_is_all_or_nothing,
+    import_respects_suppression,
+    list_export_and_stats,
+);
+
+fn email(s: &str) -> EmailAddress {
+    EmailAddress::parse(s).unwrap()
+}
+
+fn name(s: &str) -> newsletter::domain::SubscriberName {
+    newsletter::domain::SubscriberName::parse(s)
+        .unwrap()
+        .unwrap()
+}
+
+fn cli(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_newsletter"))
+        .arg("--database-url")
+        .arg(db.url())
+        .args(args)
+        .env_remove("NEWSLETTER_CONFIG")
+        .output()
+        .unwrap()
+}
+
+/// Writes `csv` to a temporary file and runs `subscribers import` on it with `extra` flags.
+fn import(db: &TestDb, csv: &str, extra: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("import.csv");
+    std::fs::write(&file, csv).unwrap();
+    let mut args = vec!["subscribers", "import", file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    cli(db, &args)
+}
+
+fn out(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+async fn addresses_are_unique_case_insensitively(db: TestDb) {
+    let store = Store::connect(&db.url()).await.unwrap();
+    let added = store
+        .add(
+            &email("Ferris@Example.ORG"),
+            Some(&name("Ferris")),
+            SubscriberStatus::Active,
+            Source::Cli,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(added, AddOutcome::Added(_)));
+    let again = store
+        .add(
+            &email("ferris@example.org"),
+            None,
+            SubscriberStatus::Pending,
+            Source::Cli,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, AddOutcome::Exists(SubscriberStatus::Active));
+    let s = store
+        .find_by_email(&email("FERRIS@example.org"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.email, "Ferris@example.org",
+        "local part kept as given, domain lowercased"
+    );
+    let idn = store
+        .add(
+            &email("zoë@Bücher.example"),
+            None,
+            SubscriberStatus::Active,
+            Source::Cli,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(idn, AddOutcome::Added(_)));
+    assert!(
+        store
+            .find_by_email(&email("zoë@xn--bcher-kva.example"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn tokens_survive_unsubscribe_and_rotate_on_return(db: TestDb) {
+    let store = Store::connect(&db.url()).await.unwrap();
+    let e = email("crab@example.org");
+    store
+        .add(&e, None, SubscriberStatus::Active, Source::Cli)
+        .await
+        .unwrap();
+    let first = store.find_by_email(&e).await.unwrap().unwrap();
+    assert_eq!(
+        store.find_by_token(&first.token).await.unwrap().unwrap().id,
+        first.id
+    );
+    let left = store
+        .set_status(&e, SubscriberStatus::Unsubscribed, Source::Web, "one-click")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        left.token, first.token,
+        "the token survives unsubscribing, so the link stays idempotent"
+    );
+    let back = store
+        .set_status(&e, SubscriberStatus::Active, Source::Cli, "back")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(back.token, first.token, "returning rotates the token");
+    assert!(store.find_by_token(&first.token).await.unwrap().is_none());
+    let history = store.history(first.id).await.unwrap();
+    let steps: Vec<(&str, &str)> = history
+        .iter()
+        .map(|e| (e.source.as_str(), e.new_status.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("cli", "active"),
+            ("web", "unsubscribed"),
+            ("cli", "active")
+        ]
+    );
+}
+
+async fn forget_erases_and_blocks_re_adding(db: TestDb) {
+    let store = Store::connect(&db.url()).await.unwrap();
+    let e = email("gone@example.org");
+    store
+        .add(
+            &e,
+            Some(&name("Gone Person")),
+            SubscriberStatus::Active,
+            Source::Cli,
+        )
+        .await
+        .unwrap();
+    let id = store.find_by_email(&e).await.unwrap().unwrap().id;
+    assert!(store.forget(&e, Source::Cli).await.unwrap());
+    assert!(
+        store.find_by_email(&e).await.unwrap().is_none(),
+        "personal data deleted"
+    );
+    assert!(
+        store.history(id).await.unwrap().is_empty(),
+        "history detached from the erased id"
+    );
+    assert_eq!(
+        store
+            .add(
+                &email("GONE@example.org"),
+                None,
+                SubscriberStatus::Active,
+                Source::Cli
+            )
+            .await
+            .unwrap(),
+        AddOutcome::Forgotten
+    );
+    store.close().await;
+    let o = import(&db, "email\ngone@example.org\n", &["--resubscribe"]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        out(&o).contains("added 0") && out(&o).contains("erased on request"),
+        "{}",
+        out(&o)
+    );
+}
+
+async fn import_edge_cases(db: TestDb) {
+    // BOM, CRLF, a header in another order, quoted fields with commas and a newline, case duplicates.
+    let o = import(
+        &db,
+        "\u{feff}Name,E-mail\r\n\"Crab, Corro\",corro@example.org\r\n\"Multi\r\nLine\",multi@example.org\r\nFerris,ferris@example.org\r\nFERRIS,Ferris@EXAMPLE.org\r\n",
+        &[],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        out(&o).contains("added 3, updated 0, skipped 1, invalid 0"),
+        "{}",
+        out(&o)
+    );
+    assert!(
+        out(&o).contains("skipped 1: listed earlier in the file"),
+        "{}",
+        out(&o)
+    );
+    let store = Store::connect(&db.url()).await.unwrap();
+    let corro = store
+        .find_by_email(&email("corro@example.org"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(corro.name.as_deref(), Some("Crab, Corro"));
+    let multi = store
+        .find_by_email(&email("multi@example.org"))
+        .await
+        .unwrap()
+        .unwrap();
+    // The quoted field is read whole; its line break is a space once stored (a CR LF in a name would
+    // fake a row in `subscribers list`).
+    assert_eq!(multi.name.as_deref(), Some("Multi Line"));
+    // No header: email first, name second. Running the same file again adds nothing.
+    store.close().await;
+    let o = import(&db, "new@example.org,New\ncorro@example.org,Corro\n", &[]);
+    assert!(
+        out(&o).contains("added 1, updated 0, skipped 1"),
+        "{}",
+        out(&o)
+    );
+}
+
+async fn import_is_all_or_nothing(db: TestDb) {
+    let csv = "email,name\nok@example.org,Ok\nno-at-sign,Bad\n\"quoted\r\nnewline\",x\nctl\u{7}@example.org,Bell\nx@-bad-.org,Dash\n,Empty\nlast@example.org,Last\n";
+    let o = import(&db, csv, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let text = out(&o);
+    for expected in [
+        "line 3: `no-at-sign`",
+        "line 4:",
+        "line 6: ",
+        "control character",
+        "line 7: ",
+        "line 8: no email address",
+        "nothing imported: 5 invalid row(s)",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let stats = cli(&db, &["subscribers", "stats"]);
+    assert!(
+        out(&stats).contains("total         0"),
+        "rolled back: {}",
+        out(&stats)
+    );
+    let o = import(&db, csv, &["--skip-invalid"]);
+    assert!(o.status.success());
+    assert!(
+        out(&o).contains("added 2, updated 0, skipped 0, invalid 5"),
+        "{}",
+        out(&o)
+    );
+}
+
+async fn import_respects_suppression(db: TestDb) {
+    let store = Store::connect(&db.url()).await.unwrap();
+    for (addr, status) in [
+        ("u@example.org", SubscriberStatus::Unsubscribed),
+        ("b@example.org", SubscriberStatus::Bounced),
+        ("c@example.org", SubscriberStatus::Complained),
+        ("p@example.org", SubscriberStatus::Pending),
+    ] {
+        store
+            .add(&email(addr), None, status, Source::Cli)
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    let csv = "email\nu@example.org\nb@example.org\nc@example.org\np@example.org\n";
+    let o = import(&db, csv, &[]);
+    assert!(
+        out(&o).contains("added 0, updated 1, skipped 3"),
+        "pending is confirmed, the rest stay: {}",
+        out(&o)
+    );
+    let o = import(&db, csv, &["--resubscribe"]);
+    assert!(
+        out(&o).contains("added 0, updated 3, skipped 1"),
+        "{}",
+        out(&o)
+    );
+    let o = cli(
+        &db,
+        &[
+            "subscribers",
+            "list",
+            "--status",
+            "active",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().count(),
+        5,
+        "{}",
+        out(&o)
+    );
+}
+
+async fn list_export_and_stats(db: TestDb) {
+    let store = Store::connect(&db.url()).await.unwrap();
+    for i in 0..12 {
+        store
+            .add(
+                &email(&format!("s{i}@example.org")),
+                Some(&name(&format!("Sub {i}"))),
+                SubscriberStatus::Active,
+                Source::Cli,
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .set_status(
+            &email("s3@example.org"),
+            SubscriberStatus::Unsubscribed,
+            Source::Cli,
+            "",
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let o = cli(&db, &["subscribers", "stats"]);
+    assert!(
+        out(&o).contains("active        11") && out(&o).contains("unsubscribed  1"),
+        "{}",
+        out(&o)
+    );
+    let o = cli(&db, &["subscribers", "list", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 12);
+    assert!(v[0].get("token").is_none(), "tokens are never printed");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.csv");
+    let o = cli(
+        &db,
+        &[
+            "subscribers",
+            "export",
+            file.to_str().unwrap(),
+            "--status",
+            "active",
+        ],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let exported = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(exported.lines().count(), 12);
+    assert!(!exported.contains("s3@example.org"));
+    // The export imports back into a fresh database.
+    let fresh = TestDb::sqlite();
+    let o = cli(&fresh, &["subscribers", "import", file.to_str().unwrap()]);
+    assert!(out(&o).contains("added 11"), "{}", out(&o));
+    let o = cli(&db, &["subscribers", "show", "s3@example.org"]);
+    assert!(
+        out(&o).contains("status:   unsubscribed") && out(&o).contains("active -> unsubscribed"),
+        "{}",
+        out(&o)
+    );
+}
