@@ -51,6 +51,7 @@ families![
     encoding,
     placeholder,
     structure,
+    duplicates,
     events,
     urls,
     links,

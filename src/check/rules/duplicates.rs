@@ -1,0 +1,94 @@
+//! Items listed twice in one section: the same link, or the same event on the same day.
+
+use super::Family;
+use super::events::event_date;
+use crate::check::scan::{Lines, line_col};
+use crate::check::{Diagnostic, RuleDef, Severity};
+use crate::issue::is_heading_line;
+
+/// `duplicate-item`: the same link (or the same event on the same day) twice in one section
+pub const DUPLICATE_ITEM: RuleDef = RuleDef {
+    name: "duplicate-item",
+    severity: Severity::Warning,
+    summary: "the same link (or the same event on the same day) twice in one section",
+};
+
+pub(crate) const FAMILY: Family = Family {
+    rules: &[&DUPLICATE_ITEM],
+    run: |cx, out| duplicate_items(cx.text, &cx.lines, out),
+};
+
+fn first_link(line: &str) -> Option<&str> {
+    let i = line.find("](")?;
+    let rest = &line[i + 2..];
+    let end = rest.find(')')?;
+    let url = rest[..end].trim();
+    (!url.is_empty()).then_some(url)
+}
+
+fn normalize_url(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    let url = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or(url);
+    url.to_ascii_lowercase()
+}
+
+fn duplicate_items(text: &str, lines: &Lines<'_>, out: &mut Vec<Diagnostic>) {
+    // Top-level items of one section: (identity, line index, full item range).
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    let items = &lines.items;
+    let mut i = 0;
+    while i < items.len() {
+        let (start, line) = items[i];
+        if is_heading_line(line) {
+            seen.clear();
+            i += 1;
+            continue;
+        }
+        let top = line.starts_with(['*', '-', '+']) && line[1..].starts_with(' ');
+        if !top {
+            i += 1;
+            continue;
+        }
+        // The item and its nested lines.
+        let mut j = i + 1;
+        while j < items.len()
+            && items[j].1.starts_with([' ', '\t'])
+            && !items[j].1.trim().is_empty()
+        {
+            j += 1;
+        }
+        let end = items.get(j - 1).map_or(text.len(), |&(s, l)| s + l.len());
+        let identity = match event_date(line) {
+            // Events repeat their group's URL by design: an event is its date and its own page.
+            Some(date) => items[i + 1..j]
+                .iter()
+                .find_map(|&(_, l)| first_link(l))
+                .or_else(|| first_link(line))
+                .map(|u| format!("{date} {}", normalize_url(u))),
+            None => first_link(line).map(normalize_url),
+        };
+        if let Some(id) = identity {
+            if let Some(&(_, first)) = seen.iter().find(|(s, _)| *s == id) {
+                let (first_line, _) = line_col(text, items[first].0);
+                let first_end = items[first].0 + items[first].1.len();
+                let identical = text[items[first].0..first_end] == text[start..start + line.len()]
+                    && j == i + 1;
+                let mut d = DUPLICATE_ITEM.diag(start..start + line.len(),
+                    format!("this item is already listed on line {first_line} of the same section"),
+                )
+                .label("duplicate")
+                .help("remove one of the two items");
+                if identical {
+                    d = d.fix(start..(end + 1).min(text.len()), "");
+                }
+                out.push(d);
+            } else {
+                seen.push((id, i));
+            }
+        }
+        i = j.max(i + 1);
+    }
+}
