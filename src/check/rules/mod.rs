@@ -104,6 +104,5 @@ mod tests {
             n.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         }));
-        assert_eq!(names.len(), 13);
     }
 }
