@@ -8,7 +8,7 @@ use anyhow::{Context, anyhow, bail};
 
 use clap::Subcommand;
 
-use super::{Globals, StatusFormat, open_store, runtime};
+use super::{Globals, StatusFormat, open_existing_store, open_store, runtime};
 use crate::bounce::intake::{Intake, IntakeError, StdinOutcome};
 use crate::bounce::{self, Report};
 use crate::config::Config;
@@ -74,8 +74,8 @@ pub fn run(globals: &Globals, cmd: &BouncesCommand) -> anyhow::Result<ExitCode> 
     match cmd {
         BouncesCommand::Inspect { files, format } => rt.block_on(async {
             // Inspect needs the VERP key to recognise our addresses and the deliveries to weigh
-            // the proof, but writes nothing.
-            let store = open_store(&config, globals).await?;
+            // the proof, but writes nothing, and creates no database.
+            let store = open_existing_store(&config, globals).await?;
             let verp = Verp::new(&store.verp_key().await?, &config.mail.bounce_domain);
             let own = bounce::intake::own_addresses(&config);
             let ctx = bounce::Context {

@@ -70,3 +70,18 @@ pub async fn open_store(config: &Config, globals: &Globals) -> anyhow::Result<St
         )
     })
 }
+
+/// Opens the configured database only if it exists (SQLite: the file is not created).
+pub async fn open_existing_store(config: &Config, globals: &Globals) -> anyhow::Result<Store> {
+    let url = globals
+        .database_url
+        .as_deref()
+        .unwrap_or(&config.database.url);
+    Store::connect_existing(url).await.with_context(|| {
+        format!(
+            "cannot open the database {}: this command reads an existing database and creates none; \
+             point --database-url (or NEWSLETTER_DATABASE_URL) at the one the campaigns were sent from",
+            crate::config::redact_url(url)
+        )
+    })
+}

@@ -150,9 +150,19 @@ fn email_key(email: &EmailAddress) -> String {
 impl Store {
     /// Connects (creating a SQLite file if needed) and runs migrations.
     pub async fn connect(url: &str) -> Result<Store> {
+        Store::open(url, true).await
+    }
+
+    /// Connects to a database that must already exist: a SQLite file that is missing is an error,
+    /// not a new empty database (for commands that only read, like `bounces inspect`).
+    pub async fn connect_existing(url: &str) -> Result<Store> {
+        Store::open(url, false).await
+    }
+
+    async fn open(url: &str, create: bool) -> Result<Store> {
         let backend = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
+                .create_if_missing(create)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
@@ -194,6 +204,11 @@ impl Store {
             Backend::Sqlite(_) => Some(self.write_lock.lock().await),
             Backend::Postgres(_) => None,
         }
+    }
+
+    /// Whether this is the embedded SQLite backend (one machine; workers share its file).
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.backend, Backend::Sqlite(_))
     }
 
     /// `sqlite` or `postgres`.

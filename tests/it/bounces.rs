@@ -1342,3 +1342,36 @@ fn sisimai_second_opinion() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// `bounces inspect` reads the VERP key of an existing database: pointed at a file that is not
+/// there, it says so and leaves no new empty database behind (one would carry a fresh key, and
+/// every real bounce would look forged).
+#[test]
+fn inspect_creates_no_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothing-here.db");
+    let fixture = common::fixtures_dir().join("bounces/amazon-ses-dsn.eml");
+    let out = common::newsletter(dir.path(), &format!("sqlite://{}", missing.display()))
+        .args(["bounces", "inspect"])
+        .arg(&fixture)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("creates none"), "{err}");
+    assert!(!missing.exists(), "inspect created {}", missing.display());
+
+    // With the database there, the same command reads the message.
+    let url = format!("sqlite://{}", dir.path().join("real.db").display());
+    let made = common::newsletter(dir.path(), &url)
+        .args(["subscribers", "stats"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", show(&made));
+    let out = common::newsletter(dir.path(), &url)
+        .args(["bounces", "inspect"])
+        .arg(&fixture)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+}
