@@ -525,7 +525,7 @@ pub fn worker(globals: &Globals, args: &WorkerArgs) -> anyhow::Result<ExitCode> 
     runtime()?.block_on(async {
         let transport = Arc::new(open_transport(&config, args.delivery.transport.as_deref())?);
         let store = open_store(&config, globals).await?;
-        if store.backend_name() == "sqlite" {
+        if store.is_embedded() {
             eprintln!("note: with SQLite, workers share the queue on this machine only; use PostgreSQL to spread one campaign over several machines");
         }
         transport

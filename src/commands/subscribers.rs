@@ -26,7 +26,7 @@ pub enum SubscribersCommand {
         #[arg(long)]
         name: Option<String>,
         /// Start as active (already confirmed) or pending (awaiting confirmation).
-        #[arg(long, default_value = "active", value_parser = starting_status)]
+        #[arg(long, default_value_t = SubscriberStatus::Active, value_parser = starting_status)]
         status: SubscriberStatus,
     },
     /// Unsubscribe an address (it stays on record as unsubscribed).
