@@ -125,6 +125,10 @@ pub struct SendSettings {
     pub fatal_streak: usize,
     /// After Ctrl-C, how long messages already being sent may take to finish.
     pub shutdown_grace_secs: u64,
+    /// Inboxes that get the real rendered issue (with a test unsubscribe token) when a campaign
+    /// starts, before any subscriber, and with `send --seeds` on its own.
+    #[serde(default)]
+    pub seed_list: Vec<crate::domain::EmailAddress>,
 }
 
 /// How mail leaves.

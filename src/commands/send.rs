@@ -30,9 +30,14 @@ pub struct SendArgs {
     /// Check, render and build every message, but send nothing and record nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Send one copy to this address (with a test unsubscribe token) and create no campaign.
-    #[arg(long, value_name = "ADDR", conflicts_with_all = ["dry_run", "enqueue_only"])]
-    pub test_to: Option<String>,
+    /// Send one copy to each of these addresses (repeat the option, or separate them with commas),
+    /// with a test unsubscribe token, and create no campaign.
+    #[arg(long, value_name = "ADDR", value_delimiter = ',', conflicts_with_all = ["dry_run", "enqueue_only"])]
+    pub test_to: Vec<String>,
+    /// Send one copy to each address of `[send] seed_list` (and of --test-to), and create no
+    /// campaign. Without it, the seeds get their copy when the campaign starts.
+    #[arg(long, conflicts_with_all = ["dry_run", "enqueue_only"])]
+    pub seeds: bool,
     /// Do not ask for confirmation (needed when standard input is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -187,14 +192,30 @@ pub fn send(globals: &Globals, args: &SendArgs) -> anyhow::Result<ExitCode> {
         } else {
             open_transport(&config, args.delivery.transport.as_deref())?
         };
-        if let Some(to) = &args.test_to {
-            let to = EmailAddress::parse(to).map_err(|e| anyhow!("--test-to `{to}`: {e}"))?;
-            let copy = campaign::test_copy(&config, &prepared.rendered, &transport, &to).await?;
+        if !args.test_to.is_empty() || args.seeds {
+            let mut to = Vec::new();
+            for a in &args.test_to {
+                to.push(EmailAddress::parse(a).map_err(|e| anyhow!("--test-to `{a}`: {e}"))?);
+            }
+            if args.seeds {
+                if config.send.seed_list.is_empty() {
+                    bail!(
+                        "--seeds: the seed list is empty; set [send] seed_list in the config (or NEWSLETTER_SEND__SEED_LIST)"
+                    );
+                }
+                to.extend(config.send.seed_list.iter().cloned());
+            }
+            let mut seen = std::collections::HashSet::new();
+            to.retain(|a| seen.insert(a.clone()));
+            let copies = campaign::test_copies(&config, &prepared.rendered, &transport, &to).await?;
+            let names: Vec<&str> = to.iter().map(EmailAddress::as_str).collect();
             println!(
-                "sent one test copy of issue {} to {to} via {} ({} bytes, test unsubscribe token); no campaign was created",
+                "sent {} test copy(ies) of issue {} to {} via {} ({} bytes each, test unsubscribe token); no campaign was created",
+                copies.sent,
                 prepared.rendered.number,
+                names.join(", "),
                 transport.describe(),
-                copy.bytes
+                copies.bytes
             );
             return Ok(ExitCode::SUCCESS);
         }
@@ -253,6 +274,9 @@ fn confirm(
     eprintln!("Subject:    {}", rendered.title);
     eprintln!("From:       {}", config.mail.from);
     eprintln!("Recipients: {}", plan.recipients);
+    if !plan.started && !config.send.seed_list.is_empty() {
+        eprintln!("Seeds:      {} (first)", config.send.seed_list.len());
+    }
     eprintln!("HTML size:  {html_size} bytes");
     eprintln!("Transport:  {}", transport.describe());
     eprint!("Send now? [y/N] ");
@@ -284,6 +308,18 @@ async fn send_campaign(
     if !args.yes && !confirm(config, &plan, rendered, &transport, html_size)? {
         eprintln!("not sent");
         return Ok(ExitCode::from(1));
+    }
+    if !plan.started && !config.send.seed_list.is_empty() {
+        // The seeds see the issue before anyone else; one that refuses stops the send here, with
+        // no subscriber touched.
+        let seeds = &config.send.seed_list;
+        let copies = campaign::test_copies(config, rendered, &transport, seeds)
+            .await
+            .map_err(|e| anyhow!("{e}; no subscriber was touched. Fix the seed or remove it from [send] seed_list"))?;
+        eprintln!(
+            "sent issue {number} to {} seed inbox(es) first",
+            copies.sent
+        );
     }
     let started = campaign::start(store, issue, rendered, &transport, &plan).await?;
     if started.requeued > 0 {

@@ -388,6 +388,15 @@ impl serde::Serialize for EmailAddress {
     }
 }
 
+/// Read from configuration: a string that must parse, or the setting is refused with the reason.
+impl<'de> serde::Deserialize<'de> for EmailAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        EmailAddress::parse(&s)
+            .map_err(|e| serde::de::Error::custom(format!("`{s}` is not a valid address: {e}")))
+    }
+}
+
 impl fmt::Display for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.value)

@@ -316,19 +316,23 @@ pub async fn run(
     }
 }
 
-/// What a test copy was.
-pub struct TestCopy {
+/// What the test copies were.
+pub struct TestCopies {
+    /// The size of one copy.
     pub bytes: usize,
+    /// How many were accepted (all of them, when this is returned).
+    pub sent: usize,
 }
 
-/// Sends one copy to `to`, with a test unsubscribe token, and creates no campaign. Its identifiers
-/// are signed with a throwaway key, so a bounce of it proves nothing.
-pub async fn test_copy(
+/// Sends one copy to each address in `to`, with a test unsubscribe token, and creates no campaign:
+/// `--test-to` and the seed list. Their identifiers are signed with a throwaway key, so a bounce of
+/// one proves nothing. Stops at the first refusal, naming the address.
+pub async fn test_copies(
     config: &Config,
     rendered: &Rendered,
     transport: &Transport,
-    to: &EmailAddress,
-) -> Result<TestCopy, CampaignError> {
+    to: &[EmailAddress],
+) -> Result<TestCopies, CampaignError> {
     transport
         .preflight()
         .await
@@ -343,29 +347,41 @@ pub async fn test_copy(
     let ids = Verp::new(&throwaway, &config.mail.bounce_domain);
     let factory = MessageFactory::new(rendered, &config.mail, &key, &ids);
     let url = render::sample_unsubscribe_url(&config.site);
-    let mut message = factory.for_recipient(
-        &MailRecipient {
-            email: to,
-            subscriber_id: 0,
-            unsubscribe_url: &url,
-            unsubscribe_token: &render::sample_token(),
-        },
-        unix_now(),
-    );
-    if let Some(signer) = dkim_signer(config)? {
-        signer.sign(&mut message, unix_now());
+    let signer = dkim_signer(config)?;
+    let mut copies = TestCopies { bytes: 0, sent: 0 };
+    for (n, address) in to.iter().enumerate() {
+        let mut message = factory.for_recipient(
+            &MailRecipient {
+                email: address,
+                subscriber_id: 0,
+                unsubscribe_url: &url,
+                unsubscribe_token: &render::sample_token(),
+            },
+            unix_now(),
+        );
+        if let Some(signer) = &signer {
+            signer.sign(&mut message, unix_now());
+        }
+        let result = transport
+            .deliver(
+                &ids.plain_address(),
+                address,
+                &format!("{key}-{n}"),
+                &message,
+            )
+            .await;
+        if let Err(failure) = result {
+            transport.shutdown().await;
+            return Err(CampaignError::TestRefused {
+                to: address.clone(),
+                failure,
+            });
+        }
+        copies.bytes = message.len();
+        copies.sent += 1;
     }
-    transport
-        .deliver(&ids.plain_address(), to, &key, &message)
-        .await
-        .map_err(|failure| CampaignError::TestRefused {
-            to: to.clone(),
-            failure,
-        })?;
     transport.shutdown().await;
-    Ok(TestCopy {
-        bytes: message.len(),
-    })
+    Ok(copies)
 }
 
 /// What a dry run built.

@@ -867,3 +867,100 @@ async fn a_tls_failure_stops_before_anyone_is_touched() {
     let c = store.campaign_by_number(912).await.unwrap().unwrap();
     assert_eq!(store.delivery_counts(c.id).await.unwrap().total(), 0);
 }
+
+/// The seed list: `--test-to` takes several addresses; `--seeds` mails the configured seeds alone;
+/// a campaign mails its seeds first (test token, no delivery rows) and only once, even when resumed;
+/// and a seed that refuses stops the send before any subscriber is touched.
+#[tokio::test]
+async fn seeds_see_the_issue_first_and_only_once() {
+    let env = Env::new(TestDb::sqlite()).var(
+        "NEWSLETTER_SEND__SEED_LIST",
+        "seed-gmail@example.org, seed-outlook@example.net",
+    );
+    env.subscribe(&emails("reader", 6));
+    let sink = Server::sink(&[]);
+
+    let out = env.send(
+        &small_issue(),
+        &sink.url(),
+        &[
+            "--test-to",
+            "a@example.org,b@example.org",
+            "--test-to",
+            "c@example.org",
+        ],
+    );
+    assert_ok_with(&out, "sent 3 test copy(ies)");
+    let out = env.send(&small_issue(), &sink.url(), &["--seeds"]);
+    assert_ok_with(&out, "sent 2 test copy(ies)");
+    let got = sink.messages();
+    let mut rcpts: Vec<&str> = got.iter().map(|m| m.rcpt.as_str()).collect();
+    rcpts.sort();
+    assert_eq!(
+        rcpts,
+        [
+            "a@example.org",
+            "b@example.org",
+            "c@example.org",
+            "seed-gmail@example.org",
+            "seed-outlook@example.net"
+        ]
+    );
+    assert!(
+        got.iter()
+            .all(|m| m.unsubscribe_token().starts_with("SAMPLE-token"))
+    );
+    assert_eq!(
+        env.run(&["status"]).status.code(),
+        Some(1),
+        "no campaign yet"
+    );
+
+    // A campaign: the two seeds, then the six subscribers, each once.
+    let sink = Server::sink(&[]);
+    let out = env.send(&small_issue(), &sink.url(), &[]);
+    assert_ok_with(&out, "sent 6");
+    assert!(
+        stderr(&out).contains("sent issue 912 to 2 seed inbox(es) first"),
+        "{}",
+        stderr(&out)
+    );
+    let got = sink.messages();
+    assert_eq!(got.len(), 8);
+    let seeds: Vec<_> = got.iter().filter(|m| m.rcpt.starts_with("seed-")).collect();
+    assert_eq!(seeds.len(), 2);
+    assert!(
+        seeds
+            .iter()
+            .all(|m| m.unsubscribe_token().starts_with("SAMPLE-token"))
+    );
+    let status = env.status_json(912);
+    assert_eq!(status["total"], 6, "seeds are not deliveries");
+    // Sending again finds the issue done and mails nobody, seeds included.
+    let out = env.send(&small_issue(), &sink.url(), &[]);
+    assert_ok_with(&out, "already sent");
+    assert_eq!(sink.messages().len(), 8);
+
+    // A seed that refuses stops a new campaign before its snapshot.
+    let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SEND__SEED_LIST", "bad-seed@example.org");
+    env.subscribe(&emails("reader", 3));
+    let server = Server::faulty(&["--reject", "bad"]);
+    let out = env.send(&small_issue(), &server.url(), &[]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("bad-seed@example.org"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("no subscriber was touched"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(server.messages().is_empty());
+    assert_eq!(
+        env.run(&["status"]).status.code(),
+        Some(1),
+        "no campaign was created"
+    );
+}
