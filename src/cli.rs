@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    self, BouncesCommand, CheckArgs, Globals, RenderArgs, SendArgs, ServeArgs, StatusArgs,
-    SubscribersCommand, WorkerArgs,
+    self, BouncesCommand, CampaignsArgs, CheckArgs, Globals, RenderArgs, SendArgs, ServeArgs,
+    StatusArgs, SubscribersCommand, WorkerArgs,
 };
 
 /// Render, check and deliver a weekly Markdown newsletter by e-mail.
@@ -66,6 +66,8 @@ pub enum Command {
     Send(SendArgs),
     /// Show a campaign's progress: counts, top failure reasons, times and rate.
     Status(StatusArgs),
+    /// List every campaign, newest issue first, with its state and delivery counts.
+    Campaigns(CampaignsArgs),
     /// Deliver campaigns queued with `send --enqueue-only`; run one per machine against PostgreSQL.
     Worker(WorkerArgs),
     /// Process bounces and complaints, explain them, and list the bounce log.
@@ -97,6 +99,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => commands::serve::run(&globals, args),
         Command::Send(args) => commands::send::send(&globals, args),
         Command::Status(args) => commands::send::status(&globals, args),
+        Command::Campaigns(args) => commands::send::campaigns(&globals, args),
         Command::Worker(args) => commands::send::worker(&globals, args),
         Command::Bounces(cmd) => commands::bounces::run(&globals, cmd),
         Command::Subscribers(cmd) => commands::subscribers::run(&globals, cmd),
@@ -113,7 +116,7 @@ pub fn run(cli: Cli) -> ExitCode {
 /// Commands that only print and exit.
 fn prints_and_exits(command: &Command) -> bool {
     match command {
-        Command::Render(_) | Command::Check(_) | Command::Status(_) => true,
+        Command::Render(_) | Command::Check(_) | Command::Status(_) | Command::Campaigns(_) => true,
         Command::Subscribers(_) => true,
         Command::Bounces(b) => !matches!(b, BouncesCommand::Process { .. }),
         Command::Send(_) | Command::Worker(_) | Command::Serve(_) => false,

@@ -78,6 +78,14 @@ pub struct DeliveryArgs {
     pub transport: Option<String>,
 }
 
+/// Arguments of `newsletter campaigns`.
+#[derive(Debug, clap::Args)]
+pub struct CampaignsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
+    pub format: StatusFormat,
+}
+
 /// Arguments of `newsletter status`.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -484,6 +492,44 @@ async fn report_campaign(store: &Store, number: i64) -> anyhow::Result<i64> {
         .await?
         .ok_or_else(|| anyhow!("issue {number} has no campaign"))?
         .id)
+}
+
+/// `newsletter campaigns`: every campaign, newest issue first, with its state and counts.
+pub fn campaigns(globals: &Globals, args: &CampaignsArgs) -> anyhow::Result<ExitCode> {
+    let config = globals.config()?;
+    runtime()?.block_on(async {
+        let store = open_store(&config, globals).await?;
+        let list = campaign::overview(&store).await;
+        store.close().await;
+        let list = list?;
+        match args.format {
+            StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&list)?),
+            StatusFormat::Human if list.is_empty() => println!("no campaigns yet"),
+            StatusFormat::Human => {
+                println!(
+                    "{:>6}  {:<8}  {:>7}  {:>7}  {:>6}  {:>8}  {:>7}  {:>7}  started",
+                    "issue", "state", "total", "sent", "failed", "deferred", "skipped", "queued"
+                );
+                for o in &list {
+                    let (c, n) = (&o.campaign, &o.counts);
+                    println!(
+                        "{:>6}  {:<8}  {:>7}  {:>7}  {:>6}  {:>8}  {:>7}  {:>7}  {}",
+                        c.issue_number,
+                        c.state.as_str(),
+                        n.total(),
+                        n.sent,
+                        n.failed,
+                        n.deferred,
+                        n.skipped,
+                        n.queued + n.sending,
+                        c.started_at
+                            .map_or("-".to_string(), crate::domain::rfc5322_date)
+                    );
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// `newsletter status [ISSUE]`.

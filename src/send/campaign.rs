@@ -445,3 +445,21 @@ pub async fn dry_run(
         existing: store.campaign_by_number(number).await?,
     })
 }
+
+/// One campaign with its delivery counts, for `newsletter campaigns`.
+#[derive(Debug, serde::Serialize)]
+pub struct Overview {
+    #[serde(flatten)]
+    pub campaign: Campaign,
+    pub counts: DeliveryCounts,
+}
+
+/// Every campaign, newest issue first, with its counts.
+pub async fn overview(store: &Store) -> Result<Vec<Overview>, StoreError> {
+    let mut out = Vec::new();
+    for campaign in store.campaigns().await? {
+        let counts = store.delivery_counts(campaign.id).await?;
+        out.push(Overview { campaign, counts });
+    }
+    Ok(out)
+}

@@ -964,3 +964,55 @@ async fn seeds_see_the_issue_first_and_only_once() {
         "no campaign was created"
     );
 }
+
+/// `newsletter campaigns` lists every campaign, newest issue first, with its state and counts.
+#[tokio::test]
+async fn campaigns_lists_every_campaign_with_its_state_and_counts() {
+    let env = Env::new(TestDb::sqlite());
+    let out = env.run(&["campaigns"]);
+    assert_ok_with(&out, "no campaigns yet");
+    env.subscribe(&emails("reader", 5));
+    let sink = Server::sink(&[]);
+    assert_ok_with(&env.send(&small_issue(), &sink.url(), &[]), "sent 5");
+    // A second issue, only queued.
+    let next = env.dir.path().join("next.md");
+    let text = std::fs::read_to_string(small_issue()).unwrap();
+    std::fs::write(
+        &next,
+        text.replace("Number: 912", "Number: 913")
+            .replace(" 912", " 913"),
+    )
+    .unwrap();
+    assert_ok_with(
+        &env.send(&next, &sink.url(), &["--enqueue-only"]),
+        "queued for 5",
+    );
+
+    let out = env.run(&["campaigns"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert_eq!(
+        rows[0][..8],
+        ["913", "sending", "5", "0", "0", "0", "0", "5"],
+        "{text}"
+    );
+    assert_eq!(
+        rows[1][..8],
+        ["912", "done", "5", "5", "0", "0", "0", "0"],
+        "{text}"
+    );
+
+    let out = env.run(&["campaigns", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["issue_number"], 913);
+    assert_eq!(v[0]["state"], "sending");
+    assert_eq!(v[0]["counts"]["queued"], 5);
+    assert_eq!(v[1]["state"], "done");
+    assert_eq!(v[1]["counts"]["sent"], 5);
+}
