@@ -583,11 +583,11 @@ fn inline_original_delivery(quoted: &str, verp: &Verp) -> Option<DeliveryRef> {
 /// `<issue-576.s42.TAG@bounces.example.org>` → the delivery, when it is one of ours and its keyed
 /// tag verifies.
 fn our_message_id(v: &str, verp: &Verp) -> Option<DeliveryRef> {
-    let (issue, subscriber_id) = verp.parse_message_id(v)?;
+    let id = verp.parse_message_id(v)?;
     Some(DeliveryRef {
         campaign_id: None,
-        issue: Some(issue),
-        subscriber_id,
+        issue: Some(id.issue),
+        subscriber_id: id.subscriber_id,
     })
 }
 

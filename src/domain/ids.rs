@@ -15,6 +15,13 @@ pub struct Verp {
 /// The local part of the bounce address, before `+` in a VERP.
 pub const VERP_PREFIX: &str = "bounces";
 
+/// What one of our Message-IDs names, once its tag verified: the issue and the subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageId {
+    pub issue: i64,
+    pub subscriber_id: i64,
+}
+
 /// A campaign's key in our Message-IDs and MIME boundaries: `issue-576`.
 pub fn campaign_key(issue: i64) -> String {
     format!("issue-{issue}")
@@ -98,9 +105,9 @@ impl Verp {
         format!("<{base}.{tag}@{}>", self.domain)
     }
 
-    /// The (issue, subscriber) of one of our campaign Message-IDs whose tag verifies; `None` for
-    /// anything else (another domain, a test send, an old untagged id, a wrong tag).
-    pub fn parse_message_id(&self, value: &str) -> Option<(i64, i64)> {
+    /// What one of our campaign Message-IDs names, if its tag verifies; `None` for anything else
+    /// (another domain, a test send, an old untagged id, a wrong tag).
+    pub fn parse_message_id(&self, value: &str) -> Option<MessageId> {
         let v = value.trim().trim_start_matches('<').trim_end_matches('>');
         let (local, domain) = v.rsplit_once('@')?;
         if !domain.eq_ignore_ascii_case(&self.domain) {
@@ -110,8 +117,12 @@ impl Verp {
         let (issue, sub) = base.strip_prefix("issue-")?.split_once(".s")?;
         let (issue, sub): (i64, i64) = (issue.parse().ok()?, sub.parse().ok()?);
         let want = self.keyed(format!("message-id\nissue-{issue}.s{sub}").as_bytes());
-        (tag.eq_ignore_ascii_case(&want) && base == format!("issue-{issue}.s{sub}"))
-            .then_some((issue, sub))
+        (tag.eq_ignore_ascii_case(&want) && base == format!("issue-{issue}.s{sub}")).then_some(
+            MessageId {
+                issue,
+                subscriber_id: sub,
+            },
+        )
     }
 }
 
@@ -146,14 +157,23 @@ mod tests {
             "{id}"
         );
         assert_eq!(v.message_id("issue-576", 42), id, "stable across retries");
-        assert_eq!(v.parse_message_id(&id), Some((576, 42)));
+        assert_eq!(
+            v.parse_message_id(&id),
+            Some(MessageId {
+                issue: 576,
+                subscriber_id: 42
+            })
+        );
         assert_eq!(
             v.parse_message_id(
                 &id.to_uppercase()
                     .replace("ISSUE", "issue")
                     .replace(".S42", ".s42")
             ),
-            Some((576, 42))
+            Some(MessageId {
+                issue: 576,
+                subscriber_id: 42
+            })
         );
         // Guessable or forged ids prove nothing.
         for forged in [

@@ -4,7 +4,7 @@ mod ids;
 mod smtp;
 mod vocabulary;
 
-pub use ids::{VERP_PREFIX, Verp, campaign_key};
+pub use ids::{MessageId, VERP_PREFIX, Verp, campaign_key};
 pub use smtp::{EnhancedStatus, ReplyCode};
 pub use vocabulary::{
     Attribution, BounceClass, BounceKind, BounceSource, CampaignState, DeliveryState, DsnAction,

@@ -206,7 +206,8 @@ async fn thousand_subscribers_get_one_message_each(db: TestDb) {
                 && m.headers["message-id"].ends_with(&format!("@{BOUNCE_DOMAIN}>"))
         );
         assert_eq!(
-            verp.parse_message_id(&m.headers["message-id"]),
+            verp.parse_message_id(&m.headers["message-id"])
+                .map(|id| (id.issue, id.subscriber_id)),
             Some((576, sub.id))
         );
         assert_eq!(verp.parse(&m.mail_from), Some((campaign.id, sub.id)));
