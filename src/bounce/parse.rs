@@ -86,6 +86,13 @@ pub fn read(bytes: &[u8], ctx: &Context<'_>) -> Report {
     } else {
         None
     };
+    let found = Found {
+        signals: &signals,
+        human: &human,
+        noise: &noise,
+        delivery,
+        tied,
+    };
 
     let feedback = message_part(&msg, &["feedback-report"]);
     if report_type.as_deref() == Some("feedback-report") || feedback.is_some() {
@@ -103,13 +110,6 @@ pub fn read(bytes: &[u8], ctx: &Context<'_>) -> Report {
             (fields_in_text && bouncy).then(|| human.clone())
         });
     if let Some(fields) = status_text {
-        let found = Found {
-            signals: &signals,
-            human: &human,
-            noise: &noise,
-            delivery,
-            tied,
-        };
         return dsn_report(&fields, &found, message_id);
     }
     if report_type.as_deref() == Some("delivery-status") {
@@ -130,13 +130,6 @@ pub fn read(bytes: &[u8], ctx: &Context<'_>) -> Report {
         );
     }
     if let Some(family) = text::recognise(&signals, &human) {
-        let found = Found {
-            signals: &signals,
-            human: &human,
-            noise: &noise,
-            delivery,
-            tied,
-        };
         return text_report(family, &subject, &found, message_id);
     }
     if is_auto_reply(&msg) {
