@@ -232,6 +232,23 @@ fn every_fixture_is_understood() {
 }
 
 /// Runs the binary with this database.
+/// `bounces process --maildir MAILDIR --quarantine QUARANTINE`, run in `dir`.
+fn process_maildir(db: &TestDb, dir: &Path, maildir: &Path, quarantine: &Path) -> Output {
+    run(
+        db,
+        dir,
+        &[
+            "bounces",
+            "process",
+            "--maildir",
+            maildir.to_str().unwrap(),
+            "--quarantine",
+            quarantine.to_str().unwrap(),
+        ],
+        None,
+    )
+}
+
 fn run(db: &TestDb, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut c = common::newsletter(dir, &db.url());
     c.args(args)
@@ -362,21 +379,7 @@ async fn maildir_intake_suppresses_exactly_the_right_subscribers(db: TestDb) {
     .unwrap();
 
     let quarantine = work.path().join("quarantine");
-    let process = || {
-        run(
-            &db,
-            work.path(),
-            &[
-                "bounces",
-                "process",
-                "--maildir",
-                maildir.to_str().unwrap(),
-                "--quarantine",
-                quarantine.to_str().unwrap(),
-            ],
-            None,
-        )
-    };
+    let process = || process_maildir(&db, work.path(), &maildir, &quarantine);
     let out = process();
     assert!(out.status.success(), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -606,19 +609,7 @@ async fn unsubscribe_by_mail(db: TestDb) {
     )
     .unwrap();
     let quarantine = work.path().join("quarantine");
-    let out = run(
-        &db,
-        work.path(),
-        &[
-            "bounces",
-            "process",
-            "--maildir",
-            maildir.to_str().unwrap(),
-            "--quarantine",
-            quarantine.to_str().unwrap(),
-        ],
-        None,
-    );
+    let out = process_maildir(&db, work.path(), &maildir, &quarantine);
     assert!(out.status.success(), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("1 unsubscribed by mail"), "{stdout}");
@@ -987,19 +978,7 @@ async fn forged_bounces_change_nobody(db: TestDb) {
     )
     .unwrap();
     let quarantine = work.path().join("quarantine");
-    let out = run(
-        &db,
-        work.path(),
-        &[
-            "bounces",
-            "process",
-            "--maildir",
-            maildir.to_str().unwrap(),
-            "--quarantine",
-            quarantine.to_str().unwrap(),
-        ],
-        None,
-    );
+    let out = process_maildir(&db, work.path(), &maildir, &quarantine);
     assert!(out.status.success(), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -118,15 +118,23 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn postfix_dsns_suppress_exactly_the_right_subscribers() {
+/// The machine's one Postfix, held for the whole test (another test or test run waits), or `None`
+/// (and a note) when it cannot be used: these tests need root and Postfix.
+fn take_postfix() -> Option<std::fs::File> {
     if !sh("id -u").stdout.starts_with(b"0") || !sh("command -v postfix").status.success() {
         eprintln!("skipped: needs root and Postfix (scripts/install-test-deps.sh)");
-        return;
+        return None;
     }
-    // One Postfix on this machine: never two of these at once (another test run included).
     let lock = std::fs::File::create("/tmp/newsletter-postfix-test.lock").unwrap();
     lock.lock().unwrap();
+    Some(lock)
+}
+
+#[tokio::test]
+async fn postfix_dsns_suppress_exactly_the_right_subscribers() {
+    let Some(_lock) = take_postfix() else {
+        return;
+    };
 
     let reject = Server::sink(&["-f", "RCPT", "-B", "550 5.1.1 User unknown"]);
     let defer = Server::sink(&["-r", "RCPT", "-b", "451 4.7.1 Try again later"]);
@@ -313,12 +321,9 @@ where
 
 #[tokio::test]
 async fn postfix_delivers_unsubscribe_requests_to_the_intake() {
-    if !sh("id -u").stdout.starts_with(b"0") || !sh("command -v postfix").status.success() {
-        eprintln!("skipped: needs root and Postfix (scripts/install-test-deps.sh)");
+    let Some(_lock) = take_postfix() else {
         return;
-    }
-    let lock = std::fs::File::create("/tmp/newsletter-postfix-test.lock").unwrap();
-    lock.lock().unwrap();
+    };
 
     // The issue goes out to a sink; the requests come back through Postfix. PostgreSQL, so that the
     // pipe, which runs as the `bounces` user, reaches the same database.
