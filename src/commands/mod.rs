@@ -57,12 +57,17 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Connects to the database named by `--database-url`, `NEWSLETTER_DATABASE_URL` or config.
-pub async fn open_store(config: &Config, globals: &Globals) -> anyhow::Result<Store> {
-    let url = globals
+/// The database URL: `--database-url`, `NEWSLETTER_DATABASE_URL` or config, in that order.
+fn database_url<'a>(config: &'a Config, globals: &'a Globals) -> &'a str {
+    globals
         .database_url
         .as_deref()
-        .unwrap_or(&config.database.url);
+        .unwrap_or(&config.database.url)
+}
+
+/// Connects to the database named by `--database-url`, `NEWSLETTER_DATABASE_URL` or config.
+pub async fn open_store(config: &Config, globals: &Globals) -> anyhow::Result<Store> {
+    let url = database_url(config, globals);
     Store::connect(url).await.with_context(|| {
         format!(
             "cannot open the database {}",
@@ -73,10 +78,7 @@ pub async fn open_store(config: &Config, globals: &Globals) -> anyhow::Result<St
 
 /// Opens the configured database only if it exists (SQLite: the file is not created).
 pub async fn open_existing_store(config: &Config, globals: &Globals) -> anyhow::Result<Store> {
-    let url = globals
-        .database_url
-        .as_deref()
-        .unwrap_or(&config.database.url);
+    let url = database_url(config, globals);
     Store::connect_existing(url).await.with_context(|| {
         format!(
             "cannot open the database {}: this command reads an existing database and creates none; \
