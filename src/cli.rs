@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    self, BouncesCommand, CampaignsArgs, CheckArgs, Globals, RenderArgs, SendArgs, ServeArgs,
-    StatusArgs, SubscribersCommand, WorkerArgs,
+    self, BouncesCommand, CampaignsArgs, CheckArgs, ControlArgs, Globals, RenderArgs, SendArgs,
+    ServeArgs, StatusArgs, SubscribersCommand, WorkerArgs,
 };
+use crate::store::Control;
 
 /// Render, check and deliver a weekly Markdown newsletter by e-mail.
 #[derive(Debug, Parser)]
@@ -62,8 +63,15 @@ pub enum Command {
     /// Manage the subscriber list.
     #[command(subcommand)]
     Subscribers(SubscribersCommand),
-    /// Send an issue to every active subscriber: check, render once, then deliver (resumable).
+    /// Send an issue to every active subscriber: check, render once, then deliver (resumable), or
+    /// schedule it with --at.
     Send(SendArgs),
+    /// Stop a campaign's new claims at once (messages in flight finish and are recorded).
+    Pause(ControlArgs),
+    /// Continue a paused campaign (a running `worker` takes it up).
+    Resume(ControlArgs),
+    /// End a campaign: what was not sent will not be.
+    Cancel(ControlArgs),
     /// Show a campaign's progress: counts, top failure reasons, times and rate.
     Status(StatusArgs),
     /// List every campaign, newest issue first, with its state and delivery counts.
@@ -100,6 +108,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Send(args) => commands::send::send(&globals, args),
         Command::Status(args) => commands::send::status(&globals, args),
         Command::Campaigns(args) => commands::send::campaigns(&globals, args),
+        Command::Pause(args) => commands::send::control(&globals, args, Control::Pause),
+        Command::Resume(args) => commands::send::control(&globals, args, Control::Resume),
+        Command::Cancel(args) => commands::send::control(&globals, args, Control::Cancel),
         Command::Worker(args) => commands::send::worker(&globals, args),
         Command::Bounces(cmd) => commands::bounces::run(&globals, cmd),
         Command::Subscribers(cmd) => commands::subscribers::run(&globals, cmd),
@@ -118,6 +129,7 @@ fn prints_and_exits(command: &Command) -> bool {
     match command {
         Command::Render(_) | Command::Check(_) | Command::Status(_) | Command::Campaigns(_) => true,
         Command::Subscribers(_) => true,
+        Command::Pause(_) | Command::Resume(_) | Command::Cancel(_) => true,
         Command::Bounces(b) => !matches!(b, BouncesCommand::Process { .. }),
         Command::Send(_) | Command::Worker(_) | Command::Serve(_) => false,
     }

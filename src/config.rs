@@ -129,6 +129,43 @@ pub struct SendSettings {
     /// starts, before any subscriber, and with `send --seeds` on its own.
     #[serde(default)]
     pub seed_list: Vec<crate::domain::EmailAddress>,
+    /// The time zone of `send --at` times written without an offset, and of the warm-up's days: an
+    /// IANA name such as `Europe/Berlin`, or `UTC`.
+    pub time_zone: String,
+    /// Shaping per mailbox provider, by provider name. The built-in ones (google, yahoo, microsoft,
+    /// other) may be tuned; a new one needs `domains`.
+    #[serde(default)]
+    pub providers: std::collections::BTreeMap<String, ProviderSettings>,
+    /// A daily cap that grows, for a new sending domain or IP.
+    pub warmup: WarmupSettings,
+}
+
+/// One mailbox provider's shaping.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// Recipient domains of this provider, added to the built-in table: `example.com`, or
+    /// `example.*` for each country's domain.
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// SMTP connections at once to this provider (within `[send] concurrency`); unset: all of them.
+    #[serde(default)]
+    pub connections: Option<usize>,
+    /// Messages per second to this provider at most; unset or 0: no limit until it throttles.
+    #[serde(default)]
+    pub rate: Option<f64>,
+}
+
+/// The warm-up of a new sending domain or IP: at most `first_day` messages on `start`, growing by
+/// `growth` each day after.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarmupSettings {
+    pub enabled: bool,
+    /// The first day, `YYYY-MM-DD`, in `[send] time_zone`.
+    pub start: String,
+    pub first_day: u64,
+    pub growth: f64,
 }
 
 /// How mail leaves.

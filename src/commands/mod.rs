@@ -11,7 +11,7 @@ pub mod subscribers;
 pub use bounces::BouncesCommand;
 pub use check::CheckArgs;
 pub use render::RenderArgs;
-pub use send::{CampaignsArgs, SendArgs, StatusArgs, WorkerArgs};
+pub use send::{CampaignsArgs, ControlArgs, SendArgs, StatusArgs, WorkerArgs};
 pub use serve::ServeArgs;
 pub use subscribers::SubscribersCommand;
 

@@ -13,12 +13,14 @@ use super::{Globals, StatusFormat, open_store, runtime};
 use crate::bounce::BouncePolicy;
 use crate::check::{self, Severity};
 use crate::config::Config;
+use crate::domain::CampaignState;
 use crate::domain::EmailAddress;
 use crate::render::{self, Rendered, Theme};
 use crate::send::campaign::{self, CampaignError, Plan, Prepared};
+use crate::send::shaping::{self, Shapes};
 use crate::send::worker::{self, Flow};
 use crate::send::{Counters, RunReport};
-use crate::store::{Campaign, Store};
+use crate::store::{Campaign, Control, Store};
 use crate::transport::{PASSWORD_ENV, Transport};
 
 /// Arguments of `newsletter send`.
@@ -49,6 +51,18 @@ pub struct SendArgs {
     /// Create the campaign and queue its deliveries, then exit: `newsletter worker` delivers them.
     #[arg(long)]
     pub enqueue_only: bool,
+    /// Check, render and snapshot the list now, and leave the campaign scheduled: `newsletter
+    /// worker` starts it at TIME. RFC 3339 (`2026-12-02T09:00:00+01:00`, `…Z`) or a local time in
+    /// `[send] time_zone` (`2026-12-02 09:00`).
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["dry_run", "test_to", "seeds"])]
+    pub at: Option<String>,
+}
+
+/// Arguments of `newsletter pause`, `resume` and `cancel`.
+#[derive(Debug, clap::Args)]
+pub struct ControlArgs {
+    /// The issue number of the campaign.
+    pub issue: u32,
 }
 
 /// Arguments of `newsletter worker`.
@@ -329,7 +343,25 @@ async fn send_campaign(
             copies.sent
         );
     }
-    let started = campaign::start(store, issue, rendered, &transport, &plan).await?;
+    let at = args
+        .at
+        .as_deref()
+        .map(|t| shaping::parse_at(t, &config.send.time_zone))
+        .transpose()?;
+    let shapes = Shapes::from_settings(&config.send)?;
+    let started = campaign::start(store, issue, rendered, &transport, &plan, at, &shapes).await?;
+    if let Some(at) = at {
+        let counts = started.counts;
+        println!(
+            "issue {number} is scheduled for {} ({} recipient(s)); `newsletter worker` starts it then. `newsletter pause {number}` or `cancel {number}` stops it",
+            crate::domain::rfc5322_date(at),
+            counts.queued + counts.sending
+        );
+        if at <= crate::domain::unix_now() {
+            eprintln!("note: that time has passed; the next `newsletter worker` starts it at once");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if started.requeued > 0 {
         eprintln!(
             "retrying {} deferred deliveries from an earlier run",
@@ -463,9 +495,33 @@ async fn finish(
             report.lost
         );
     }
+    if report.throttled > 0 {
+        println!(
+            "note: providers asked to slow down {} time(s); those messages waited and went again (`newsletter status {number}` shows each provider)",
+            report.throttled
+        );
+    }
     if report.interrupted {
         eprintln!("interrupted: run the same command again to resume; what was sent stays sent");
         return Ok(ExitCode::from(INTERRUPTED));
+    }
+    match report.state {
+        CampaignState::Paused => {
+            eprintln!("issue {number} was paused; `newsletter resume {number}` continues it");
+            return Ok(ExitCode::SUCCESS);
+        }
+        CampaignState::Cancelled => {
+            eprintln!("issue {number} was cancelled; what was not sent will not be");
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
+    if let Some(until) = report.capped_until {
+        eprintln!(
+            "the warm-up's cap for today is reached; `newsletter worker` goes on from {}",
+            crate::domain::rfc5322_date(until)
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     if !report.finished {
         let counts = store
@@ -507,13 +563,18 @@ pub fn campaigns(globals: &Globals, args: &CampaignsArgs) -> anyhow::Result<Exit
             StatusFormat::Human if list.is_empty() => println!("no campaigns yet"),
             StatusFormat::Human => {
                 println!(
-                    "{:>6}  {:<8}  {:>7}  {:>7}  {:>6}  {:>8}  {:>7}  {:>7}  started",
+                    "{:>6}  {:<9}  {:>7}  {:>7}  {:>6}  {:>8}  {:>7}  {:>7}  started / scheduled",
                     "issue", "state", "total", "sent", "failed", "deferred", "skipped", "queued"
                 );
                 for o in &list {
                     let (c, n) = (&o.campaign, &o.counts);
+                    let when = match (c.started_at, c.scheduled_at) {
+                        (Some(t), _) => crate::domain::rfc5322_date(t),
+                        (None, Some(t)) => format!("scheduled {}", crate::domain::rfc5322_date(t)),
+                        (None, None) => "-".to_string(),
+                    };
                     println!(
-                        "{:>6}  {:<8}  {:>7}  {:>7}  {:>6}  {:>8}  {:>7}  {:>7}  {}",
+                        "{:>6}  {:<9}  {:>7}  {:>7}  {:>6}  {:>8}  {:>7}  {:>7}  {}",
                         c.issue_number,
                         c.state.as_str(),
                         n.total(),
@@ -522,8 +583,7 @@ pub fn campaigns(globals: &Globals, args: &CampaignsArgs) -> anyhow::Result<Exit
                         n.deferred,
                         n.skipped,
                         n.queued + n.sending,
-                        c.started_at
-                            .map_or("-".to_string(), crate::domain::rfc5322_date)
+                        when
                     );
                 }
             }
@@ -553,6 +613,7 @@ pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> 
         let counts = store.delivery_counts(campaign.id).await?;
         let reasons = store.failure_reasons(campaign.id, 5).await?;
         let times = store.campaign_times(campaign.id).await?;
+        let providers = store.provider_counts(campaign.id).await?;
         let rate = match (times.first_sent_at, times.last_sent_at) {
             (Some(a), Some(b)) if counts.sent > 0 => counts.sent as f64 / ((b - a).max(1)) as f64,
             _ => 0.0,
@@ -568,6 +629,8 @@ pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> 
                     "created_at": campaign.created_at,
                     "started_at": campaign.started_at,
                     "finished_at": campaign.finished_at,
+                    "scheduled_at": campaign.scheduled_at,
+                    "providers": providers,
                     "counts": counts,
                     "total": counts.total(),
                     "top_failures": reasons.iter().map(|(r, n)| serde_json::json!({"reason": r, "count": n})).collect::<Vec<_>>(),
@@ -580,6 +643,9 @@ pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> 
             StatusFormat::Human => {
                 let t = |v: Option<i64>| v.map_or("-".to_string(), crate::domain::rfc5322_date);
                 println!("Issue {}: {} ({})", campaign.issue_number, campaign.subject, campaign.state);
+                if campaign.scheduled_at.is_some() {
+                    println!("  scheduled {}", t(campaign.scheduled_at));
+                }
                 println!("  started  {}", t(campaign.started_at));
                 println!("  finished {}", t(campaign.finished_at));
                 println!(
@@ -587,6 +653,16 @@ pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> 
                     counts.total(), counts.sent, counts.failed, counts.deferred, counts.skipped, counts.queued, counts.sending
                 );
                 println!("  rate     {rate:.1} messages/s");
+                if !providers.is_empty() {
+                    println!("  {:<12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}  pace", "provider", "sent", "queued", "waiting", "deferred", "failed", "throttled");
+                    for p in &providers {
+                        let pace = p.rate.map_or("full speed".to_string(), |r| format!("{r:.1}/s"));
+                        println!(
+                            "  {:<12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}  {pace}",
+                            p.provider, p.counts.sent, p.counts.queued + p.counts.sending, p.waiting, p.counts.deferred, p.counts.failed, p.throttled
+                        );
+                    }
+                }
                 if !reasons.is_empty() {
                     println!("  top failure reasons:");
                     for (r, n) in &reasons {
@@ -626,7 +702,11 @@ pub fn worker(globals: &Globals, args: &WorkerArgs) -> anyhow::Result<ExitCode> 
                 let c = ready.counts;
                 let already = (c.sent + c.failed + c.skipped + c.deferred) as u64;
                 let outcome = run_campaign(config, store, ready.campaign, &ready.rendered, transport, c.total() as u64, already).await;
+                let capped = outcome.as_ref().ok().and_then(|r| r.capped_until);
                 let code = finish(number, outcome, store).await?;
+                if let Some(until) = capped {
+                    return Ok(Flow::RestUntil(until));
+                }
                 if code == ExitCode::from(INTERRUPTED) {
                     exit.set(code);
                     return Ok::<_, anyhow::Error>(Flow::Stop);
@@ -645,5 +725,42 @@ pub fn worker(globals: &Globals, args: &WorkerArgs) -> anyhow::Result<ExitCode> 
         }
         store.close().await;
         Ok(exit)
+    })
+}
+
+/// `newsletter pause|resume|cancel ISSUE`: changes a campaign's state in the database, where every
+/// worker on every machine sees it before its next claim.
+pub fn control(globals: &Globals, args: &ControlArgs, action: Control) -> anyhow::Result<ExitCode> {
+    let config = globals.config()?;
+    runtime()?.block_on(async {
+        let store = super::open_existing_store(&config, globals).await?;
+        let result = store.control(args.issue.into(), action).await;
+        let counts = match &result {
+            Ok(c) => Some(store.delivery_counts(c.id).await?),
+            Err(_) => None,
+        };
+        store.close().await;
+        let campaign = result?;
+        let counts = counts.unwrap_or_default();
+        let number = campaign.issue_number;
+        let left = counts.queued + counts.sending;
+        match campaign.state {
+            CampaignState::Paused => println!(
+                "issue {number} is paused: no new message is claimed; those in flight finish and are recorded. {} sent, {left} waiting. `newsletter resume {number}` continues it",
+                counts.sent
+            ),
+            CampaignState::Cancelled => println!(
+                "issue {number} is cancelled: {} sent, {left} will not be sent",
+                counts.sent
+            ),
+            CampaignState::Scheduled => println!(
+                "issue {number} is scheduled again for {}; `newsletter worker` starts it then",
+                campaign.scheduled_at.map_or("-".to_string(), crate::domain::rfc5322_date)
+            ),
+            state => println!(
+                "issue {number} is {state} again: {left} to send; a running `newsletter worker` takes it up (or run `newsletter worker --once`)"
+            ),
+        }
+        Ok(ExitCode::SUCCESS)
     })
 }

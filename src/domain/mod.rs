@@ -1,10 +1,12 @@
 //! Small types every stage shares. Each parses at the edge: once you hold one, it is valid.
 
 mod ids;
+mod provider;
 mod smtp;
 mod vocabulary;
 
 pub use ids::{MessageId, VERP_PREFIX, Verp, campaign_key};
+pub use provider::{DomainPattern, ProviderMap, ProviderName, provider_names};
 pub use smtp::{EnhancedStatus, ReplyCode};
 pub use vocabulary::{
     Attribution, BounceClass, BounceKind, BounceSource, CampaignState, DeliveryState, DsnAction,

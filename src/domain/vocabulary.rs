@@ -77,8 +77,14 @@ words!(
     CampaignState, "campaign state" {
         /// Created; nothing has been sent, and the issue may still change.
         Created = "created",
+        /// Snapshotted and waiting for its time; `worker` starts it then.
+        Scheduled = "scheduled",
         /// Its deliveries are queued or being sent.
         Sending = "sending",
+        /// Stopped by an operator: nothing new is claimed until `resume`.
+        Paused = "paused",
+        /// Ended by an operator: what was not sent will not be.
+        Cancelled = "cancelled",
         /// Every delivery has an outcome.
         Done = "done",
     }

@@ -13,7 +13,8 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::watch;
 
-use super::engine::{Counters, Job, RunReport, SendError, deliver};
+use super::engine::{Budget, Counters, Job, RunReport, SendError, deliver};
+use super::shaping::{self, Shapes, ShapingError};
 use crate::check::{self, CheckOptions, FileReport};
 use crate::config::{Config, ConfigError};
 use crate::domain::{CampaignState, EmailAddress, SubscriberStatus, Verp, campaign_key, unix_now};
@@ -36,6 +37,8 @@ pub enum CampaignError {
     },
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Shaping(#[from] ShapingError),
     #[error("{}: rendering failed: {source}", path.display())]
     Render {
         path: std::path::PathBuf,
@@ -142,6 +145,26 @@ pub async fn plan(
         Some(c) => store.delivery_counts(c.id).await?,
         None => DeliveryCounts::default(),
     };
+    if let Some(c) = &existing {
+        let hint = match c.state {
+            CampaignState::Paused => Some(format!(
+                "nothing was sent; `newsletter resume {number}` continues it"
+            )),
+            CampaignState::Cancelled => Some(
+                "a cancelled campaign is not sent again; give the issue a new number to send it"
+                    .to_string(),
+            ),
+            _ => None,
+        };
+        if let Some(hint) = hint {
+            return Err(StoreError::WrongState {
+                number,
+                state: c.state,
+                hint,
+            }
+            .into());
+        }
+    }
     let started = existing
         .as_ref()
         .is_some_and(|c| c.state != CampaignState::Created);
@@ -188,14 +211,28 @@ pub struct Started {
 
 /// Creates (or takes up) the campaign, checks the transport, queues deferred deliveries again and
 /// snapshots the active list (only the first time). The preflight comes before the snapshot, so bad
-/// credentials touch no subscriber.
+/// credentials touch no subscriber. With `at`, the campaign is left `scheduled` for that time
+/// (a scheduled one is moved to it); without, a scheduled campaign starts now.
 pub async fn start(
     store: &Store,
     issue: &Issue,
     rendered: &Rendered,
     transport: &Transport,
     plan: &Plan,
+    at: Option<i64>,
+    shapes: &Shapes,
 ) -> Result<Started, CampaignError> {
+    if let (Some(_), Some(c)) = (at, &plan.existing)
+        && !matches!(c.state, CampaignState::Created | CampaignState::Scheduled)
+    {
+        return Err(StoreError::WrongState {
+            number: plan.number,
+            state: c.state,
+            hint: "it has started already, so it cannot be scheduled; `newsletter pause` stops it"
+                .into(),
+        }
+        .into());
+    }
     let campaign = store
         .campaign_for_issue(plan.number, &plan.hash, &rendered.title, &issue.source)
         .await?;
@@ -208,7 +245,15 @@ pub async fn start(
     } else {
         0
     };
-    let snapshot = store.snapshot(campaign.id).await?;
+    let snapshot = store.snapshot(campaign.id, at, &shapes.map).await?;
+    let campaign = if snapshot == 0 && campaign.state == CampaignState::Scheduled {
+        store.reschedule(campaign.id, at).await?
+    } else {
+        store
+            .campaign_by_number(plan.number)
+            .await?
+            .unwrap_or(campaign)
+    };
     if snapshot > 0 {
         tracing::info!(
             campaign_id = campaign.id,
@@ -259,6 +304,7 @@ pub async fn job(
     policy: Arc<dyn Decide>,
 ) -> Result<Job, CampaignError> {
     let verp = Verp::new(&store.verp_key().await?, &config.mail.bounce_domain);
+    let budget = budget(config, store).await?;
     let factory = MessageFactory::new(
         rendered,
         &config.mail,
@@ -274,7 +320,24 @@ pub async fn job(
         dkim: dkim_signer(config)?.map(Arc::new),
         policy,
         campaign,
+        shapes: Arc::new(Shapes::from_settings(&config.send)?),
+        budget,
     })
+}
+
+/// The warm-up's budget for a run starting now, when `[send.warmup]` is enabled.
+pub async fn budget(config: &Config, store: &Store) -> Result<Option<Budget>, CampaignError> {
+    let w = &config.send.warmup;
+    if !w.enabled {
+        return Ok(None);
+    }
+    let (day, begin, end) = shaping::warmup_day(&w.start, &config.send.time_zone, unix_now())?;
+    let cap = shaping::warmup_cap(w.first_day, w.growth, day);
+    let sent = store.sent_since(begin).await?.max(0) as u64;
+    Ok(Some(Budget {
+        remaining: cap.saturating_sub(sent),
+        until: if day < 0 { begin } else { end },
+    }))
 }
 
 /// Runs the engine on `job` until the campaign is done, a fatal error, or `interrupt` resolves. On

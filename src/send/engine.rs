@@ -1,9 +1,13 @@
 //! The delivery engine: claims deliveries from the store, builds each recipient's message, hands it to
 //! the transport and records the outcome.
 //!
-//! - `concurrency` tasks each send one message at a time, so at most that many SMTP connections are
-//!   busy (lettre's pool does not bound this by itself).
-//! - One token bucket (governor) bounds messages per second actually handed to the transport.
+//! - Deliveries go by mailbox provider ([`super::shaping`]): each provider has a lane with its own
+//!   connections, its own pace, and its own claims from the database, so a provider that throttles
+//!   holds up nothing but its own rows. A throttling reply halves that lane's pace and puts the row
+//!   back with a retry time, without counting an attempt; the pace grows back while it accepts.
+//! - At most `concurrency` messages are with the transport at once (one semaphore over every lane;
+//!   lettre's pool does not bound this by itself), and one token bucket (governor) bounds messages
+//!   per second over all of them.
 //! - Outcomes go to one recorder, which writes whatever has arrived in one transaction (group commit):
 //!   at low load every outcome is written at once, at high load the database is not the bottleneck.
 //! - Transient failures go back to the queue with a retry time (exponential backoff with jitter),
@@ -11,6 +15,8 @@
 //! - A 5xx for a recipient is `failed` and a hard bounce, unless `fatal_streak` of them arrive in a
 //!   row with no success between: then the relay is refusing us, the campaign stops, and those
 //!   deliveries go back to the queue untouched.
+//! - Claims happen only while the campaign is `sending`: a pause or a cancel from any process stops
+//!   new claims at once, and the run ends when what was in flight is recorded.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -19,14 +25,16 @@ use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use thiserror::Error;
-use tokio::sync::{Mutex, mpsc, watch};
+use tokio::sync::{Mutex, Semaphore, mpsc, watch};
 use tracing::Instrument;
 
+use super::shaping::{Pace, Shape, Shapes, is_throttling};
 use crate::config::SendSettings;
-use crate::domain::{SubscriberStatus, Verp, unix_now};
+use crate::domain::{CampaignState, ProviderName, SubscriberStatus, Verp, unix_now};
 use crate::mail::{MailRecipient, MessageFactory};
 use crate::store::{
-    Campaign, Decide, Delivery, Outcome, Recorded, Store, StoreError, StoredAddress, SyncBounce,
+    Campaign, Decide, Delivery, Outcome, ProviderPace, Recorded, Store, StoreError, StoredAddress,
+    SyncBounce,
 };
 use crate::transport::{Failure, Transport};
 
@@ -52,6 +60,8 @@ pub struct Counters {
     pub skipped: AtomicU64,
     /// Outcomes refused because another worker had taken over the lease.
     pub lost: AtomicU64,
+    /// Throttling replies (the row waits and goes again; no attempt counted).
+    pub throttled: AtomicU64,
 }
 
 impl Counters {
@@ -74,11 +84,25 @@ pub struct RunReport {
     pub deferred: u64,
     pub skipped: u64,
     pub lost: u64,
+    pub throttled: u64,
     /// Stopped by a shutdown request before the campaign was finished.
     pub interrupted: bool,
     /// The campaign has nothing left to send.
     pub finished: bool,
+    /// The campaign's state when the run ended (`paused` or `cancelled` when an operator stopped it).
+    pub state: CampaignState,
+    /// The warm-up's cap for the day was reached: sending may go on from this UNIX time.
+    pub capped_until: Option<i64>,
     pub seconds: f64,
+}
+
+/// The warm-up's budget for one run.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Messages still allowed today (over every campaign) when the run started.
+    pub remaining: u64,
+    /// When the next day's cap applies.
+    pub until: i64,
 }
 
 /// Everything needed to deliver one campaign.
@@ -95,6 +119,42 @@ pub struct Job {
     pub dkim: Option<Arc<crate::dkim::Signer>>,
     /// The suppression policy, for recipients refused during the send (hard bounces).
     pub policy: Arc<dyn Decide>,
+    /// Each provider's connections and pace.
+    pub shapes: Arc<Shapes>,
+    /// The warm-up's budget, when one applies.
+    pub budget: Option<Budget>,
+}
+
+/// One provider's lane: its queue of claimed rows, its senders' pace, and how many of its rows are
+/// claimed and not yet sent.
+struct Lane {
+    provider: ProviderName,
+    shape: Shape,
+    held: AtomicU64,
+    pace: std::sync::Mutex<Pace>,
+}
+
+impl Lane {
+    /// How many rows this lane should hold: a few per connection, or about two seconds' worth at its
+    /// pace, so a slow provider's rows wait in the database, not in memory under a lease.
+    fn capacity(&self, batch: i64) -> u64 {
+        let rate = self.pace.lock().expect("pace lock").rate();
+        let per_connection = (self.shape.connections * 4) as u64;
+        let cap = match rate {
+            None => per_connection,
+            Some(r) => ((r * 2.0).ceil() as u64).min(per_connection),
+        };
+        cap.clamp(1, batch.max(1) as u64)
+    }
+
+    fn pace(&self) -> ProviderPace {
+        let pace = self.pace.lock().expect("pace lock");
+        ProviderPace {
+            provider: self.provider.clone(),
+            rate: pace.rate(),
+            throttled: pace.throttled as i64,
+        }
+    }
 }
 
 /// Delivers everything claimable in the campaign until it is done, `stop` turns true, or a fatal
@@ -112,16 +172,11 @@ pub async fn deliver(
     async move {
         let concurrency = settings.concurrency.max(1);
         let limiter = rate_limiter(settings);
-        // Rows wait in the channel for a free sender; keep the batch small enough that a lease
-        // cannot run out while they wait.
+        let slots = Arc::new(Semaphore::new(concurrency));
         let batch = claim_size(settings);
-        let (work_tx, work_rx) = mpsc::channel::<(Delivery, Instant)>(batch as usize);
-        // Claim more only when the pipeline runs low, so claimed rows never wait long.
-        let low_water = (concurrency * 2) as u64;
-        let drained = Arc::new(tokio::sync::Notify::new());
-        let work_rx = Arc::new(Mutex::new(work_rx));
-        let (done_tx, done_rx) = mpsc::channel::<Recorded>(concurrency * 4 + batch as usize);
         let in_flight = Arc::new(AtomicU64::new(0));
+        let drained = Arc::new(tokio::sync::Notify::new());
+        let (done_tx, done_rx) = mpsc::channel::<Recorded>(concurrency * 4 + batch as usize);
         let fatal: Arc<std::sync::Mutex<Option<String>>> = Default::default();
         let halt = Arc::new(AtomicBool::new(false));
 
@@ -140,25 +195,49 @@ pub async fn deliver(
             )
             .in_current_span(),
         );
-        let mut senders = Vec::with_capacity(concurrency);
-        for _ in 0..concurrency {
-            senders.push(tokio::spawn(
-                send_loop(
-                    job.clone(),
-                    work_rx.clone(),
-                    done_tx.clone(),
-                    limiter.clone(),
-                    halt.clone(),
-                    settings.clone(),
-                    fatal.clone(),
-                )
-                .in_current_span(),
-            ));
+        let mut lanes: Vec<Arc<Lane>> = Vec::new();
+        // Only the claim loop holds the lanes' queues, so that dropping them lets the senders end.
+        let mut queues = Vec::new();
+        let mut senders = Vec::new();
+        for provider in store.pending_providers(campaign_id).await? {
+            let shape = job.shapes.shape(&provider);
+            // Rows wait in the lane for a free sender; its capacity keeps the wait short.
+            let (tx, rx) = mpsc::channel::<(Delivery, Instant)>(batch.max(1) as usize);
+            let lane = Arc::new(Lane {
+                pace: std::sync::Mutex::new(Pace::new(shape.rate)),
+                provider,
+                shape,
+                held: AtomicU64::new(0),
+            });
+            queues.push(tx);
+            let rx = Arc::new(Mutex::new(rx));
+            for _ in 0..lane.shape.connections.max(1) {
+                senders.push(tokio::spawn(
+                    send_loop(Sender {
+                        job: job.clone(),
+                        lane: lane.clone(),
+                        work: rx.clone(),
+                        done: done_tx.clone(),
+                        limiter: limiter.clone(),
+                        slots: slots.clone(),
+                        halt: halt.clone(),
+                        settings: settings.clone(),
+                        fatal: fatal.clone(),
+                        counters: counters.clone(),
+                    })
+                    .in_current_span(),
+                ));
+            }
+            lanes.push(lane);
         }
         drop(done_tx);
 
         let mut claim_no = 0u64;
         let mut interrupted = false;
+        let mut capped_until = None;
+        let mut idle_until: Vec<Instant> = vec![Instant::now(); lanes.len()];
+        let mut saved: Vec<ProviderPace> = Vec::new();
+        let mut last_save = Instant::now();
         let result: Result<(), SendError> = async {
             loop {
                 if *stop.borrow() {
@@ -168,32 +247,70 @@ pub async fn deliver(
                 if halt.load(Ordering::SeqCst) {
                     break;
                 }
-                if in_flight.load(Ordering::SeqCst) > low_water {
-                    tokio::select! {
-                        _ = drained.notified() => {}
-                        _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-                        _ = stop.changed() => {}
-                    }
-                    continue;
+                if last_save.elapsed() >= Duration::from_secs(1) {
+                    save_paces(store, campaign_id, &lanes, &mut saved).await?;
+                    last_save = Instant::now();
                 }
-                claim_no += 1;
-                let owner = format!("{}:{claim_no}", job.worker_id);
-                let claimed = store
-                    .claim(campaign_id, &owner, batch, settings.lease_secs)
-                    .await?;
-                if !claimed.is_empty() {
-                    in_flight.fetch_add(claimed.len() as u64, Ordering::SeqCst);
-                    let now = Instant::now();
+                // The warm-up: what may still be claimed today.
+                let mut budget = job.budget.map(|b| {
+                    b.remaining
+                        .saturating_sub(Counters::get(&counters.sent))
+                        .saturating_sub(in_flight.load(Ordering::SeqCst))
+                });
+                let mut claimed_any = false;
+                let mut wanted = false;
+                let now = Instant::now();
+                for (i, lane) in lanes.iter().enumerate() {
+                    let capacity = lane.capacity(batch);
+                    let held = lane.held.load(Ordering::SeqCst);
+                    // Claim when the lane runs low, so claimed rows never wait long.
+                    if held > capacity / 2 || now < idle_until[i] {
+                        continue;
+                    }
+                    let mut want = (capacity - held) as i64;
+                    if let Some(b) = budget {
+                        want = want.min(b as i64);
+                    }
+                    if want <= 0 {
+                        continue;
+                    }
+                    wanted = true;
+                    claim_no += 1;
+                    let owner = format!("{}:{claim_no}", job.worker_id);
+                    let claimed = store
+                        .claim(campaign_id, &lane.provider, &owner, want, settings.lease_secs)
+                        .await?;
+                    if claimed.is_empty() {
+                        // Nothing of this provider is due: look again a little later.
+                        idle_until[i] = now + Duration::from_millis(250);
+                        continue;
+                    }
+                    claimed_any = true;
+                    let n = claimed.len() as u64;
+                    if let Some(b) = budget.as_mut() {
+                        *b = b.saturating_sub(n);
+                    }
+                    lane.held.fetch_add(n, Ordering::SeqCst);
+                    in_flight.fetch_add(n, Ordering::SeqCst);
+                    let at = Instant::now();
                     for d in claimed {
-                        if work_tx.send((d, now)).await.is_err() {
+                        if queues[i].send((d, at)).await.is_err() {
                             break;
                         }
                     }
+                }
+                if claimed_any {
                     continue;
                 }
-                // Nothing claimable now: our own messages in flight may still come back for a retry,
-                // and other rows may be waiting for a retry time or another process's lease.
-                let wait = if in_flight.load(Ordering::SeqCst) > 0 {
+                let busy = in_flight.load(Ordering::SeqCst) > 0;
+                if budget == Some(0) && !busy {
+                    // The day's cap is reached and everything claimed is recorded.
+                    capped_until = job.budget.map(|b| b.until);
+                    break;
+                }
+                let wait = if busy || (wanted && idle_until.iter().any(|t| *t > now)) {
+                    // Our own messages may come back for a retry; lanes that were idle may have
+                    // rows due soon.
                     Duration::from_millis(50)
                 } else {
                     match store.next_wake(campaign_id).await? {
@@ -212,6 +329,7 @@ pub async fn deliver(
                 };
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
+                    _ = drained.notified() => {}
                     _ = stop.changed() => {}
                 }
             }
@@ -223,7 +341,7 @@ pub async fn deliver(
         if interrupted || result.is_err() {
             halt.store(true, Ordering::SeqCst);
         }
-        drop(work_tx);
+        drop(queues);
         for s in senders {
             let _ = s.await;
         }
@@ -232,10 +350,11 @@ pub async fn deliver(
         });
         result?;
         recorded?;
+        save_paces(store, campaign_id, &lanes, &mut saved).await?;
         if let Some(reason) = fatal.lock().expect("fatal lock").take() {
             return Err(SendError::Fatal(reason));
         }
-        let finished = store.finish_if_done(campaign_id).await?;
+        let state = store.finish_if_done(campaign_id).await?;
         Ok(RunReport {
             sent: Counters::get(&counters.sent),
             failed: Counters::get(&counters.failed),
@@ -243,13 +362,36 @@ pub async fn deliver(
             deferred: Counters::get(&counters.deferred),
             skipped: Counters::get(&counters.skipped),
             lost: Counters::get(&counters.lost),
+            throttled: Counters::get(&counters.throttled),
             interrupted,
-            finished,
+            finished: state == CampaignState::Done,
+            state,
+            capped_until,
             seconds: started.elapsed().as_secs_f64(),
         })
     }
     .instrument(span)
     .await
+}
+
+/// Records each lane's pace when it changed since the last time.
+async fn save_paces(
+    store: &Store,
+    campaign_id: i64,
+    lanes: &[Arc<Lane>],
+    saved: &mut Vec<ProviderPace>,
+) -> Result<(), StoreError> {
+    let now: Vec<ProviderPace> = lanes.iter().map(|l| l.pace()).collect();
+    let changed: Vec<ProviderPace> = now
+        .iter()
+        .filter(|p| !saved.contains(p) && (p.rate.is_some() || p.throttled > 0))
+        .cloned()
+        .collect();
+    if !changed.is_empty() {
+        store.save_paces(campaign_id, &changed).await?;
+    }
+    *saved = now;
+    Ok(())
 }
 
 /// Deliveries claimed at a time: the configured batch, but no more than a few per connection, and no
@@ -274,60 +416,73 @@ fn rate_limiter(settings: &SendSettings) -> Option<Arc<DefaultDirectRateLimiter>
     Some(Arc::new(RateLimiter::direct(quota)))
 }
 
-async fn send_loop(
+/// One sender of a lane: what it shares with the others.
+struct Sender {
     job: Arc<Job>,
+    lane: Arc<Lane>,
     work: Arc<Mutex<mpsc::Receiver<(Delivery, Instant)>>>,
     done: mpsc::Sender<Recorded>,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    slots: Arc<Semaphore>,
     halt: Arc<AtomicBool>,
     settings: SendSettings,
     fatal: Arc<std::sync::Mutex<Option<String>>>,
-) {
-    let lease = Duration::from_secs(settings.lease_secs.max(1) as u64);
+    counters: Arc<Counters>,
+}
+
+async fn send_loop(s: Sender) {
+    let lease = Duration::from_secs(s.settings.lease_secs.max(1) as u64);
     let mut buf = Vec::new();
     loop {
-        let next = work.lock().await.recv().await;
+        let next = s.work.lock().await.recv().await;
         let Some((d, claimed_at)) = next else { return };
+        // The provider's pace: wait for this lane's next slot (other lanes go on meanwhile).
+        let wait = s
+            .lane
+            .pace
+            .lock()
+            .expect("pace lock")
+            .reserve(Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        let slot = s.slots.acquire().await;
         // A row that waited past half its lease may be claimed by another worker before this one
         // finishes sending it: give it back rather than risk a duplicate.
-        let outcome = if halt.load(Ordering::SeqCst) || claimed_at.elapsed() > lease / 2 {
-            Outcome::Released
-        } else {
-            let span = tracing::debug_span!(
-                "delivery",
-                subscriber_id = d.subscriber_id,
-                attempt = d.attempts
-            );
-            let outcome = attempt(&job, &d, limiter.as_deref(), &settings, &mut buf)
-                .instrument(span)
-                .await;
-            if let Err(reason) = &outcome {
-                // Stop everyone at once; this message goes back to the queue.
-                let mut f = fatal.lock().expect("fatal lock");
-                f.get_or_insert_with(|| reason.clone());
-                halt.store(true, Ordering::SeqCst);
-            }
-            outcome.unwrap_or(Outcome::Released)
-        };
+        let outcome =
+            if slot.is_err() || s.halt.load(Ordering::SeqCst) || claimed_at.elapsed() > lease / 2 {
+                Outcome::Released
+            } else {
+                let span = tracing::debug_span!(
+                    "delivery",
+                    subscriber_id = d.subscriber_id,
+                    attempt = d.attempts
+                );
+                let outcome = attempt(&s, &d, &mut buf).instrument(span).await;
+                if let Err(reason) = &outcome {
+                    // Stop everyone at once; this message goes back to the queue.
+                    let mut f = s.fatal.lock().expect("fatal lock");
+                    f.get_or_insert_with(|| reason.clone());
+                    s.halt.store(true, Ordering::SeqCst);
+                }
+                outcome.unwrap_or(Outcome::Released)
+            };
+        drop(slot);
+        s.lane.held.fetch_sub(1, Ordering::SeqCst);
         let rec = Recorded {
             subscriber_id: d.subscriber_id,
             owner: d.owner,
             outcome,
         };
-        if done.send(rec).await.is_err() {
+        if s.done.send(rec).await.is_err() {
             return;
         }
     }
 }
 
 /// Sends one delivery. `Err` is a campaign-fatal reason.
-async fn attempt(
-    job: &Job,
-    d: &Delivery,
-    limiter: Option<&DefaultDirectRateLimiter>,
-    settings: &SendSettings,
-    buf: &mut Vec<u8>,
-) -> Result<Outcome, String> {
+async fn attempt(s: &Sender, d: &Delivery, buf: &mut Vec<u8>) -> Result<Outcome, String> {
+    let (job, settings) = (&s.job, &s.settings);
     // The subscriber may have left since the snapshot.
     let (Some(token), Some(status)) = (&d.token, &d.status) else {
         return Ok(Outcome::Skipped {
@@ -363,13 +518,20 @@ async fn attempt(
     if let Some(signer) = &job.dkim {
         signer.sign(buf, unix_now());
     }
-    if let Some(l) = limiter {
+    if let Some(l) = &s.limiter {
         l.until_ready().await;
     }
     let from = job.verp.address(job.campaign.id, d.subscriber_id);
     let name = format!("{}-s{}", job.campaign.issue_number, d.subscriber_id);
     match job.transport.deliver(&from, email, &name, buf).await {
-        Ok(()) => Ok(Outcome::Sent),
+        Ok(()) => {
+            s.lane
+                .pace
+                .lock()
+                .expect("pace lock")
+                .accepted(Instant::now());
+            Ok(Outcome::Sent)
+        }
         Err(Failure::Fatal(reason)) => Err(reason),
         // Failed for this relay, but not the recipient's fault: no bounce, the campaign goes on.
         Err(Failure::Unsendable(reason)) => Ok(Outcome::Failed {
@@ -384,6 +546,23 @@ async fn attempt(
                     status,
                     diagnostic: message.split_whitespace().collect::<Vec<_>>().join(" "),
                 }),
+            })
+        }
+        Err(Failure::Transient(reason)) if is_throttling(&reason) => {
+            let rate = s
+                .lane
+                .pace
+                .lock()
+                .expect("pace lock")
+                .throttled(Instant::now());
+            s.counters.add(&s.counters.throttled, 1);
+            tracing::info!(provider = %s.lane.provider, rate, "provider throttled; slowing down");
+            // Back to the database until the lane's queue at its new pace has gone.
+            let held = s.lane.held.load(Ordering::SeqCst) as f64;
+            let wait = ((held + 1.0) / rate).ceil().clamp(1.0, 60.0) as i64;
+            Ok(Outcome::Throttled {
+                not_before: unix_now() + wait,
+                error: one_line(&reason),
             })
         }
         Err(Failure::Transient(reason)) => {
@@ -544,7 +723,7 @@ async fn record_outcomes(
                 Outcome::Deferred { .. } => &counters.deferred,
                 Outcome::Failed { .. } => &counters.failed,
                 Outcome::Skipped { .. } => &counters.skipped,
-                Outcome::Released => continue,
+                Outcome::Released | Outcome::Throttled { .. } => continue,
             };
             counters.add(field, 1);
         }

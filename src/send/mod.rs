@@ -4,10 +4,13 @@
 //!   done or changed; creating it, the preflight, the snapshot; the job the engine runs; a test copy
 //!   and a dry run.
 //! - [`engine`]: the delivery engine (claims, pacing, retries, group commit of outcomes).
+//! - [`shaping`]: mailbox providers' limits, the pace that adapts to throttling, the warm-up's
+//!   daily cap and the reading of `send --at`.
 //! - [`worker`]: the loop of `newsletter worker`, delivering every campaign that is sending.
 
 pub mod campaign;
 pub mod engine;
+pub mod shaping;
 pub mod worker;
 
 pub use engine::{Counters, Job, RunReport, SendError, deliver};

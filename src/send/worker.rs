@@ -1,6 +1,7 @@
-//! The loop of `newsletter worker`: find every campaign that is sending, render its stored issue the
-//! same way on every machine, and hand it to the caller to run; then wait for the next one. With
-//! PostgreSQL, workers on several machines share the queue (claims use `FOR UPDATE SKIP LOCKED`).
+//! The loop of `newsletter worker`: start every scheduled campaign whose time has come, find every
+//! campaign that is sending, render its stored issue the same way on every machine, and hand it to
+//! the caller to run; then wait for the next one. With PostgreSQL, workers on several machines share
+//! the queue (claims use `FOR UPDATE SKIP LOCKED`).
 
 use std::future::Future;
 use std::path::Path;
@@ -14,6 +15,8 @@ use crate::store::{Campaign, DeliveryCounts, Store, StoreError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
     Continue,
+    /// The campaign reached the warm-up's cap: leave it until this UNIX time.
+    RestUntil(i64),
     /// Stop the loop (an interrupt).
     Stop,
 }
@@ -48,18 +51,35 @@ where
     F: FnMut(Ready) -> Fut,
     Fut: Future<Output = Result<Flow, E>>,
 {
+    let mut resting: std::collections::HashMap<i64, i64> = Default::default();
     loop {
-        let campaigns = store.campaigns_sending().await?;
+        for number in store.start_due().await? {
+            tracing::info!(issue = number, "scheduled campaign started");
+        }
+        let now = crate::domain::unix_now();
+        resting.retain(|_, until| *until > now);
+        let campaigns: Vec<Campaign> = store
+            .campaigns_sending()
+            .await?
+            .into_iter()
+            .filter(|c| !resting.contains_key(&c.id))
+            .collect();
         if campaigns.is_empty() {
             if settings.once {
                 return Ok(Flow::Continue);
             }
+            // Wake for the next scheduled campaign if it comes before the next look.
+            let mut wait = settings.poll.max(Duration::from_secs(1));
+            if let Some(at) = store.next_scheduled().await? {
+                wait = wait.min(Duration::from_secs((at - now).max(1) as u64));
+            }
             tokio::select! {
-                _ = tokio::time::sleep(settings.poll.max(Duration::from_secs(1))) => continue,
+                _ = tokio::time::sleep(wait) => continue,
                 _ = tokio::signal::ctrl_c() => return Ok(Flow::Stop),
             }
         }
         for campaign in campaigns {
+            let id = campaign.id;
             let number = campaign.issue_number;
             let Some(source) = campaign.source.clone() else {
                 tracing::warn!(issue = number, "campaign has no stored issue text; skipped");
@@ -71,15 +91,18 @@ where
             )?;
             let rendered = render::render(&issue, theme)?;
             let counts = store.delivery_counts(campaign.id).await?;
-            if each(Ready {
+            match each(Ready {
                 campaign,
                 rendered,
                 counts,
             })
             .await?
-                == Flow::Stop
             {
-                return Ok(Flow::Stop);
+                Flow::Stop => return Ok(Flow::Stop),
+                Flow::RestUntil(until) => {
+                    resting.insert(id, until);
+                }
+                Flow::Continue => {}
             }
         }
         if settings.once {

@@ -43,6 +43,16 @@ pub enum StoreError {
         started: String,
         now: String,
     },
+    /// No campaign for that issue.
+    #[error("issue {0} has no campaign; `newsletter campaigns` lists them")]
+    NoCampaign(i64),
+    /// A control command that does not apply to the campaign in its present state.
+    #[error("issue {number} is {state}: {hint}")]
+    WrongState {
+        number: i64,
+        state: crate::domain::CampaignState,
+        hint: String,
+    },
     /// Stored data is not what this version expects.
     #[error("unexpected data in the database: {0}")]
     Corrupt(String),
@@ -266,5 +276,8 @@ mod subscribers;
 pub use crate::domain::Source;
 pub use bounces::{Applied, BounceEntry, BounceFacts, BounceRecord, Decide, Verdict};
 pub use import::{IMPORT_BATCH, ImportOptions, ImportRow, ImportSummary};
-pub use queue::{Campaign, CampaignTimes, Delivery, DeliveryCounts, Outcome, Recorded, SyncBounce};
+pub use queue::{
+    Campaign, CampaignTimes, Control, Delivery, DeliveryCounts, Outcome, ProviderPace,
+    ProviderStatus, Recorded, SyncBounce,
+};
 pub use subscribers::{AddOutcome, Event, StatusChange, SubscribeOutcome, Subscriber};

@@ -4,7 +4,9 @@
 //! again when the lease expires.
 
 use super::*;
-use crate::domain::{Attribution, BounceClass, BounceSource, CampaignState, DeliveryState};
+use crate::domain::{
+    Attribution, BounceClass, BounceSource, CampaignState, DeliveryState, ProviderMap, ProviderName,
+};
 
 /// One campaign: one issue sent to the list.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -17,6 +19,8 @@ pub struct Campaign {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// When a scheduled campaign starts (UNIX seconds).
+    pub scheduled_at: Option<i64>,
     /// The issue's Markdown as enqueued, so any worker renders the same message.
     #[serde(skip)]
     pub source: Option<String>,
@@ -32,6 +36,7 @@ struct CampaignRow {
     created_at: i64,
     started_at: Option<i64>,
     finished_at: Option<i64>,
+    scheduled_at: Option<i64>,
     source: Option<String>,
 }
 
@@ -48,6 +53,7 @@ impl TryFrom<CampaignRow> for Campaign {
             created_at: r.created_at,
             started_at: r.started_at,
             finished_at: r.finished_at,
+            scheduled_at: r.scheduled_at,
             source: r.source,
         })
     }
@@ -67,6 +73,8 @@ pub struct Delivery {
     pub status: Option<SubscriberStatus>,
     /// The lease owner that holds this row; outcomes must name it.
     pub owner: String,
+    /// The recipient's mailbox provider, as mapped at the snapshot.
+    pub provider: ProviderName,
 }
 
 #[derive(sqlx::FromRow)]
@@ -77,6 +85,7 @@ struct DeliveryRow {
     token: Option<String>,
     status: Option<String>,
     owner: String,
+    provider: String,
 }
 
 impl TryFrom<DeliveryRow> for Delivery {
@@ -101,6 +110,7 @@ impl TryFrom<DeliveryRow> for Delivery {
             email: StoredAddress::read(r.email),
             attempts: r.attempts,
             owner: r.owner,
+            provider: ProviderName::parse(&r.provider).unwrap_or_else(|_| ProviderName::other()),
         })
     }
 }
@@ -124,6 +134,9 @@ pub enum Outcome {
     Skipped { reason: String },
     /// Not attempted (shutdown): back to the queue without counting the attempt.
     Released,
+    /// The recipient's provider asked us to slow down: back to the queue until `not_before`,
+    /// without counting the attempt (the message was fine; the pace was not).
+    Throttled { not_before: i64, error: String },
 }
 
 /// A recipient refused with a 5xx during the SMTP transaction: a hard bounce.
@@ -154,9 +167,74 @@ pub struct DeliveryCounts {
 }
 
 impl DeliveryCounts {
+    /// Counts `n` more rows in `state`.
+    pub fn add(&mut self, state: DeliveryState, n: i64) {
+        *match state {
+            DeliveryState::Queued => &mut self.queued,
+            DeliveryState::Sending => &mut self.sending,
+            DeliveryState::Sent => &mut self.sent,
+            DeliveryState::Deferred => &mut self.deferred,
+            DeliveryState::Failed => &mut self.failed,
+            DeliveryState::Skipped => &mut self.skipped,
+        } += n;
+    }
+
     /// All rows.
     pub fn total(&self) -> i64 {
         self.queued + self.sending + self.sent + self.deferred + self.failed + self.skipped
+    }
+}
+
+/// An operator's command to a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Pause,
+    Resume,
+    Cancel,
+}
+
+impl Control {
+    fn past(self) -> &'static str {
+        match self {
+            Control::Pause => "paused",
+            Control::Resume => "resumed",
+            Control::Cancel => "cancelled",
+        }
+    }
+}
+
+/// A provider's pace as a worker has it now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderPace {
+    pub provider: ProviderName,
+    /// Messages per second; `None`: not limited.
+    pub rate: Option<f64>,
+    /// Throttling replies so far.
+    pub throttled: i64,
+}
+
+/// One provider's part of a campaign, for `status`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProviderStatus {
+    pub provider: String,
+    pub counts: DeliveryCounts,
+    /// Queued rows waiting for their retry time.
+    pub waiting: i64,
+    /// The pace last recorded, messages per second; `None`: not limited.
+    pub rate: Option<f64>,
+    /// Throttling replies so far.
+    pub throttled: i64,
+}
+
+impl ProviderStatus {
+    fn named(provider: &str) -> Self {
+        Self {
+            provider: provider.to_string(),
+            counts: DeliveryCounts::default(),
+            waiting: 0,
+            rate: None,
+            throttled: 0,
+        }
     }
 }
 
@@ -167,8 +245,7 @@ pub struct CampaignTimes {
     pub last_sent_at: Option<i64>,
 }
 
-const CAMPAIGN_COLUMNS: &str =
-    "id, issue_number, content_hash, subject, state, created_at, started_at, finished_at, source";
+const CAMPAIGN_COLUMNS: &str = "id, issue_number, content_hash, subject, state, created_at, started_at, finished_at, scheduled_at, source";
 
 impl Store {
     /// The campaign for an issue, created on first use. If the issue's text changed, a campaign that
@@ -250,36 +327,188 @@ impl Store {
         rows.into_iter().map(Campaign::try_from).collect()
     }
 
-    /// Gives every active subscriber a queued delivery row and marks the campaign as sending, in one
+    /// Gives every active subscriber a queued delivery row, with the provider of their domain, and
+    /// marks the campaign as sending (or, with `scheduled_at`, as scheduled for then), in one
     /// transaction. Only the first call does anything: a resumed send keeps the original list.
     /// Returns the rows added.
-    pub async fn snapshot(&self, campaign_id: i64) -> Result<u64> {
+    pub async fn snapshot(
+        &self,
+        campaign_id: i64,
+        scheduled_at: Option<i64>,
+        providers: &ProviderMap,
+    ) -> Result<u64> {
         let _writer = self.writer().await;
         let now = unix_now();
+        let domain = self.domain_sql("email");
+        let state = if scheduled_at.is_some() {
+            CampaignState::Scheduled
+        } else {
+            CampaignState::Sending
+        };
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
-            let started = sqlx::query("UPDATE campaigns SET state = 'sending', started_at = $2 WHERE id = $1 AND state = 'created'")
-                .bind(campaign_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            let added = if started == 1 {
-                sqlx::query(
-                    "INSERT INTO deliveries (campaign_id, subscriber_id, email, state, updated_at) \
-                     SELECT $1, id, email, 'queued', $2 FROM subscribers WHERE status = 'active' \
-                     ON CONFLICT (campaign_id, subscriber_id) DO NOTHING",
-                )
-                .bind(campaign_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-            } else {
-                0
-            };
+            let started = sqlx::query(
+                "UPDATE campaigns SET state = $2, scheduled_at = $3, \
+                 started_at = CASE WHEN $3 IS NULL THEN $4 ELSE NULL END WHERE id = $1 AND state = 'created'",
+            )
+            .bind(campaign_id)
+            .bind(state.as_str())
+            .bind(scheduled_at)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if started != 1 {
+                tx.commit().await?;
+                return Ok(0);
+            }
+            let added = sqlx::query(
+                "INSERT INTO deliveries (campaign_id, subscriber_id, email, state, updated_at) \
+                 SELECT $1, id, email, 'queued', $2 FROM subscribers WHERE status = 'active' \
+                 ON CONFLICT (campaign_id, subscriber_id) DO NOTHING",
+            )
+            .bind(campaign_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            // Providers by domain: the few distinct domains are mapped here, then every row of a
+            // provider other than `other` is set in one statement per provider.
+            let domains: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT DISTINCT {domain} FROM deliveries WHERE campaign_id = $1"
+            )))
+            .bind(campaign_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut by_provider: std::collections::BTreeMap<ProviderName, Vec<String>> = Default::default();
+            for d in domains {
+                let provider = providers.provider_of(&d);
+                if provider.as_str() != ProviderName::OTHER {
+                    by_provider.entry(provider).or_default().push(d);
+                }
+            }
+            for (provider, domains) in by_provider {
+                for chunk in domains.chunks(500) {
+                    let list = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+                    let sql = format!("UPDATE deliveries SET provider = $2 WHERE campaign_id = $1 AND {domain} IN ({list})");
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(campaign_id).bind(provider.as_str());
+                    for d in chunk {
+                        q = q.bind(d);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+            }
             tx.commit().await?;
             Ok(added)
+        })
+    }
+
+    /// The lowercase domain of an address column, in this backend's SQL.
+    fn domain_sql(&self, column: &str) -> String {
+        match self.backend {
+            Backend::Sqlite(_) => format!("lower(substr({column}, instr({column}, '@') + 1))"),
+            Backend::Postgres(_) => format!("lower(split_part({column}, '@', 2))"),
+        }
+    }
+
+    /// Starts every scheduled campaign whose time has come. Returns their issue numbers.
+    pub async fn start_due(&self) -> Result<Vec<i64>> {
+        let _writer = self.writer().await;
+        let now = unix_now();
+        Ok(with_pool!(self, p => sqlx::query_scalar(
+            "UPDATE campaigns SET state = 'sending', started_at = $1 \
+             WHERE state = 'scheduled' AND scheduled_at <= $1 RETURNING issue_number",
+        )
+        .bind(now)
+        .fetch_all(p)
+        .await?))
+    }
+
+    /// Moves a scheduled campaign to another time, or with `None` starts it now.
+    pub async fn reschedule(&self, campaign_id: i64, at: Option<i64>) -> Result<Campaign> {
+        let _writer = self.writer().await;
+        let now = unix_now();
+        let sql = format!(
+            "UPDATE campaigns SET scheduled_at = COALESCE($2, scheduled_at), \
+             state = CASE WHEN $2 IS NULL THEN 'sending' ELSE state END, \
+             started_at = CASE WHEN $2 IS NULL THEN $3 ELSE started_at END \
+             WHERE id = $1 AND state = 'scheduled' RETURNING {CAMPAIGN_COLUMNS}"
+        );
+        let row: Option<CampaignRow> = with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(campaign_id)
+            .bind(at)
+            .bind(now)
+            .fetch_optional(p)
+            .await?);
+        match row {
+            Some(r) => r.try_into(),
+            None => Err(StoreError::Corrupt(format!(
+                "campaign {campaign_id} changed state while it was being rescheduled"
+            ))),
+        }
+    }
+
+    /// The earliest time a scheduled campaign is due, if any is.
+    pub async fn next_scheduled(&self) -> Result<Option<i64>> {
+        Ok(with_pool!(self, p => sqlx::query_scalar(
+            "SELECT MIN(scheduled_at) FROM campaigns WHERE state = 'scheduled'",
+        )
+        .fetch_one(p)
+        .await?))
+    }
+
+    /// Moves an issue's campaign to another state, if the move is allowed from where it is, in one
+    /// statement (so two operators, or an operator and a worker, cannot both win):
+    /// - pause: from scheduled or sending;
+    /// - resume: from paused, back to scheduled if it never started, else to sending;
+    /// - cancel: from created, scheduled, sending or paused.
+    ///
+    /// Returns the campaign as it is after the move.
+    pub async fn control(&self, number: i64, action: Control) -> Result<Campaign> {
+        let _writer = self.writer().await;
+        let now = unix_now();
+        let (sql, from): (&str, &[CampaignState]) = match action {
+            Control::Pause => (
+                "UPDATE campaigns SET state = 'paused' WHERE issue_number = $1 AND state IN ('scheduled', 'sending')",
+                &[CampaignState::Scheduled, CampaignState::Sending],
+            ),
+            Control::Resume => (
+                "UPDATE campaigns SET state = CASE WHEN started_at IS NULL THEN 'scheduled' ELSE 'sending' END \
+                 WHERE issue_number = $1 AND state = 'paused'",
+                &[CampaignState::Paused],
+            ),
+            Control::Cancel => (
+                "UPDATE campaigns SET state = 'cancelled', finished_at = $2 \
+                 WHERE issue_number = $1 AND state IN ('created', 'scheduled', 'sending', 'paused')",
+                &[
+                    CampaignState::Created,
+                    CampaignState::Scheduled,
+                    CampaignState::Sending,
+                    CampaignState::Paused,
+                ],
+            ),
+        };
+        let changed = with_pool!(self, p => {
+            let q = sqlx::query(sql).bind(number);
+            let q = if action == Control::Cancel { q.bind(now) } else { q };
+            q.execute(p).await?.rows_affected()
+        });
+        let campaign = self
+            .campaign_by_number(number)
+            .await?
+            .ok_or(StoreError::NoCampaign(number))?;
+        if changed == 1 {
+            return Ok(campaign);
+        }
+        let allowed: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+        Err(StoreError::WrongState {
+            number,
+            state: campaign.state,
+            hint: format!(
+                "only a campaign that is {} can be {}",
+                allowed.join(" or "),
+                action.past()
+            ),
         })
     }
 
@@ -307,12 +536,14 @@ impl Store {
         })
     }
 
-    /// Claims up to `limit` deliveries for `owner` until `lease_secs` from now: queued rows whose retry
-    /// time has come, and rows whose lease has expired (a worker that died). Each claim counts as an
-    /// attempt. `owner` must be unique per claim.
+    /// Claims up to `limit` deliveries of one provider for `owner` until `lease_secs` from now:
+    /// queued rows whose retry time has come, and rows whose lease has expired (a worker that died).
+    /// Each claim counts as an attempt. `owner` must be unique per claim. Nothing is claimed unless the
+    /// campaign is sending, checked in the same statement, so a pause takes effect at once.
     pub async fn claim(
         &self,
         campaign_id: i64,
+        provider: &ProviderName,
         owner: &str,
         limit: i64,
         lease_secs: i64,
@@ -326,18 +557,17 @@ impl Store {
         // Two index-driven claims (fresh rows, then expired leases) rather than one query with OR and
         // ORDER BY: that one walks every row already sent on each claim, which is quadratic over a
         // campaign. Order does not matter to delivery.
-        let fresh = format!(
-            "UPDATE deliveries SET state = 'sending', lease_owner = $2, lease_until = $3, attempts = attempts + 1, updated_at = $4 \
-             WHERE campaign_id = $1 AND subscriber_id IN (\
-               SELECT subscriber_id FROM deliveries WHERE campaign_id = $1 AND state = 'queued' \
-               AND (not_before IS NULL OR not_before <= $4) LIMIT $5{lock})"
-        );
-        let expired = format!(
-            "UPDATE deliveries SET state = 'sending', lease_owner = $2, lease_until = $3, attempts = attempts + 1, updated_at = $4 \
-             WHERE campaign_id = $1 AND subscriber_id IN (\
-               SELECT subscriber_id FROM deliveries WHERE campaign_id = $1 AND state = 'sending' \
-               AND lease_until < $4 LIMIT $5{lock})"
-        );
+        let claim = |state: &str, due: &str| {
+            format!(
+                "UPDATE deliveries SET state = 'sending', lease_owner = $2, lease_until = $3, attempts = attempts + 1, updated_at = $4 \
+                 WHERE campaign_id = $1 AND subscriber_id IN (\
+                   SELECT subscriber_id FROM deliveries WHERE campaign_id = $1 AND provider = $6 AND state = '{state}' \
+                   AND {due} LIMIT $5{lock}) \
+                 AND EXISTS (SELECT 1 FROM campaigns WHERE id = $1 AND state = 'sending')"
+            )
+        };
+        let fresh = claim("queued", "(not_before IS NULL OR not_before <= $4)");
+        let expired = claim("sending", "lease_until < $4");
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
             let got = sqlx::query(sqlx::AssertSqlSafe(fresh))
@@ -346,6 +576,7 @@ impl Store {
                 .bind(now + lease_secs)
                 .bind(now)
                 .bind(limit)
+                .bind(provider.as_str())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected() as i64;
@@ -356,11 +587,12 @@ impl Store {
                     .bind(now + lease_secs)
                     .bind(now)
                     .bind(limit - got)
+                    .bind(provider.as_str())
                     .execute(&mut *tx)
                     .await?;
             }
             let rows: Vec<DeliveryRow> = sqlx::query_as(
-                "SELECT d.subscriber_id, d.email, d.attempts, s.token, s.status, d.lease_owner AS owner \
+                "SELECT d.subscriber_id, d.email, d.attempts, s.token, s.status, d.lease_owner AS owner, d.provider \
                  FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id \
                  WHERE d.campaign_id = $1 AND d.state = 'sending' AND d.lease_owner = $2",
             )
@@ -375,6 +607,101 @@ impl Store {
             rows.sort_by_key(|d: &Delivery| d.subscriber_id);
             Ok(rows)
         })
+    }
+
+    /// The providers with deliveries queued or in flight in a campaign.
+    pub async fn pending_providers(&self, campaign_id: i64) -> Result<Vec<ProviderName>> {
+        let names: Vec<String> = with_pool!(self, p => sqlx::query_scalar(
+            "SELECT DISTINCT provider FROM deliveries WHERE campaign_id = $1 AND state IN ('queued', 'sending')",
+        )
+        .bind(campaign_id)
+        .fetch_all(p)
+        .await?);
+        Ok(names
+            .iter()
+            .map(|n| ProviderName::parse(n).unwrap_or_else(|_| ProviderName::other()))
+            .collect())
+    }
+
+    /// Keeps each provider's current pace and throttling count for `status`.
+    pub async fn save_paces(&self, campaign_id: i64, paces: &[ProviderPace]) -> Result<()> {
+        if paces.is_empty() {
+            return Ok(());
+        }
+        let _writer = self.writer().await;
+        let now = unix_now();
+        with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            for pace in paces {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO provider_rates (campaign_id, provider, rate, throttled, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (campaign_id, provider) DO UPDATE SET rate = excluded.rate, \
+                     throttled = {}(provider_rates.throttled, excluded.throttled), updated_at = excluded.updated_at",
+                    self.greatest()
+                )))
+                .bind(campaign_id)
+                .bind(pace.provider.as_str())
+                .bind(pace.rate)
+                .bind(pace.throttled)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn greatest(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "MAX",
+            Backend::Postgres(_) => "GREATEST",
+        }
+    }
+
+    /// Per provider: rows per state, and the pace last recorded.
+    pub async fn provider_counts(&self, campaign_id: i64) -> Result<Vec<ProviderStatus>> {
+        let rows: Vec<(String, String, i64, i64)> = with_pool!(self, p => sqlx::query_as(
+            "SELECT provider, state, COUNT(*), SUM(CASE WHEN state = 'queued' AND not_before > $2 THEN 1 ELSE 0 END) \
+             FROM deliveries WHERE campaign_id = $1 GROUP BY provider, state",
+        )
+        .bind(campaign_id)
+        .bind(unix_now())
+        .fetch_all(p)
+        .await?);
+        let paces: Vec<(String, Option<f64>, i64)> = with_pool!(self, p => sqlx::query_as(
+            "SELECT provider, rate, throttled FROM provider_rates WHERE campaign_id = $1",
+        )
+        .bind(campaign_id)
+        .fetch_all(p)
+        .await?);
+        let mut out: std::collections::BTreeMap<String, ProviderStatus> = Default::default();
+        for (provider, state, n, waiting) in rows {
+            let entry = out
+                .entry(provider.clone())
+                .or_insert_with(|| ProviderStatus::named(&provider));
+            let state = DeliveryState::parse(&state).map_err(|e| StoreError::Corrupt(e.0))?;
+            entry.counts.add(state, n);
+            entry.waiting += waiting;
+        }
+        for (provider, rate, throttled) in paces {
+            let entry = out
+                .entry(provider.clone())
+                .or_insert_with(|| ProviderStatus::named(&provider));
+            entry.rate = rate;
+            entry.throttled = throttled;
+        }
+        Ok(out.into_values().collect())
+    }
+
+    /// Messages sent since a time, over every campaign (the warm-up's count for the day).
+    pub async fn sent_since(&self, since: i64) -> Result<i64> {
+        Ok(with_pool!(self, p => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries WHERE state = 'sent' AND sent_at >= $1",
+        )
+        .bind(since)
+        .fetch_one(p)
+        .await?))
     }
 
     /// Records outcomes in one transaction. Each applies only while its owner still holds the row;
@@ -401,6 +728,7 @@ impl Store {
                     Outcome::Failed { error, .. } => (DeliveryState::Failed, Some(error), None, 0),
                     Outcome::Skipped { reason } => (DeliveryState::Skipped, Some(reason), None, 0),
                     Outcome::Released => (DeliveryState::Queued, None, None, 1),
+                    Outcome::Throttled { not_before, error } => (DeliveryState::Queued, Some(error), Some(*not_before), 1),
                 };
                 let n = sqlx::query(
                     "UPDATE deliveries SET state = $4, last_error = COALESCE($5, last_error), not_before = $6, \
@@ -453,13 +781,18 @@ impl Store {
     /// retry time of a queued row, or the earliest lease expiry of a row in flight. `None` when nothing
     /// is queued or in flight.
     pub async fn next_wake(&self, campaign_id: i64) -> Result<Option<i64>> {
-        let (retry, lease): (Option<i64>, Option<i64>) = with_pool!(self, p => sqlx::query_as(
+        // No row when the campaign is not sending (paused or cancelled): nothing will be claimable.
+        let row: Option<(Option<i64>, Option<i64>)> = with_pool!(self, p => sqlx::query_as(
             "SELECT (SELECT MIN(COALESCE(not_before, 0)) FROM deliveries WHERE campaign_id = $1 AND state = 'queued'), \
-                    (SELECT MIN(lease_until) FROM deliveries WHERE campaign_id = $1 AND state = 'sending')",
+                    (SELECT MIN(lease_until) FROM deliveries WHERE campaign_id = $1 AND state = 'sending') \
+             FROM campaigns WHERE id = $1 AND state = 'sending'",
         )
         .bind(campaign_id)
-        .fetch_one(p)
+        .fetch_optional(p)
         .await?);
+        let Some((retry, lease)) = row else {
+            return Ok(None);
+        };
         Ok(match (retry, lease) {
             (Some(a), Some(b)) => Some(a.min(b + 1)),
             (a, b) => a.or(b.map(|b| b + 1)),
@@ -476,15 +809,10 @@ impl Store {
         .await?);
         let mut c = DeliveryCounts::default();
         for (state, n) in rows {
-            let state = DeliveryState::parse(&state).map_err(|e| StoreError::Corrupt(e.0))?;
-            *match state {
-                DeliveryState::Queued => &mut c.queued,
-                DeliveryState::Sending => &mut c.sending,
-                DeliveryState::Sent => &mut c.sent,
-                DeliveryState::Deferred => &mut c.deferred,
-                DeliveryState::Failed => &mut c.failed,
-                DeliveryState::Skipped => &mut c.skipped,
-            } = n;
+            c.add(
+                DeliveryState::parse(&state).map_err(|e| StoreError::Corrupt(e.0))?,
+                n,
+            );
         }
         Ok(c)
     }
@@ -520,8 +848,9 @@ impl Store {
         })
     }
 
-    /// Marks the campaign done when nothing is queued or in flight. Returns whether it is done.
-    pub async fn finish_if_done(&self, campaign_id: i64) -> Result<bool> {
+    /// Marks the campaign done when it is sending and nothing is queued or in flight. Returns its
+    /// state after that.
+    pub async fn finish_if_done(&self, campaign_id: i64) -> Result<CampaignState> {
         let _writer = self.writer().await;
         let now = unix_now();
         with_pool!(self, p => {
@@ -537,7 +866,7 @@ impl Store {
                 .bind(campaign_id)
                 .fetch_one(p)
                 .await?;
-            Ok(CampaignState::parse(&state).map_err(|e| StoreError::Corrupt(e.0))? == CampaignState::Done)
+            CampaignState::parse(&state).map_err(|e| StoreError::Corrupt(e.0))
         })
     }
 

@@ -295,8 +295,20 @@ async fn list_with_campaign(store: &Store, names: &[&str]) -> (Vec<i64>, i64) {
         .campaign_for_issue(912, "hash", "This Week in Rust 912", "Title: x")
         .await
         .unwrap();
-    store.snapshot(c.id).await.unwrap();
-    let claimed = store.claim(c.id, "test", 10_000, 60).await.unwrap();
+    store
+        .snapshot(c.id, None, &newsletter::domain::ProviderMap::new(&[]))
+        .await
+        .unwrap();
+    let claimed = store
+        .claim(
+            c.id,
+            &newsletter::domain::ProviderName::other(),
+            "test",
+            10_000,
+            60,
+        )
+        .await
+        .unwrap();
     let sent: Vec<Recorded> = claimed
         .iter()
         .map(|d| Recorded {
@@ -697,9 +709,18 @@ async fn soft_bounces_suppress_after_three_campaigns_unless_a_delivery_succeeds_
             .campaign_for_issue(900 + week, "h", "s", "Title: x")
             .await
             .unwrap();
-        store.snapshot(c.id).await.unwrap();
+        store
+            .snapshot(c.id, None, &newsletter::domain::ProviderMap::new(&[]))
+            .await
+            .unwrap();
         let claimed = store
-            .claim(c.id, &format!("w{week}"), 10, 60)
+            .claim(
+                c.id,
+                &newsletter::domain::ProviderName::other(),
+                &format!("w{week}"),
+                10,
+                60,
+            )
             .await
             .unwrap();
         let rec: Vec<Recorded> = claimed

@@ -10,6 +10,7 @@ mod bounces;
 mod browser;
 mod check;
 mod cli_render;
+mod control;
 mod hostile;
 mod no_panic;
 mod postfix;

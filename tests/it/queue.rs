@@ -91,7 +91,10 @@ async fn campaigns_refuse_changed_content_once_started(db: TestDb) {
         .await
         .unwrap();
     assert_eq!((c2.id, c2.content_hash.as_str()), (c.id, "hash-b"));
-    store.snapshot(c.id).await.unwrap();
+    store
+        .snapshot(c.id, None, &newsletter::domain::ProviderMap::new(&[]))
+        .await
+        .unwrap();
     let err = store
         .campaign_for_issue(522, "hash-c", "x", "Title: x")
         .await
@@ -120,14 +123,42 @@ async fn snapshot_once_and_claim_with_leases(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(
-        store.snapshot(c.id).await.unwrap(),
+        store
+            .snapshot(c.id, None, &newsletter::domain::ProviderMap::new(&[]))
+            .await
+            .unwrap(),
         249,
         "active subscribers only"
     );
-    assert_eq!(store.snapshot(c.id).await.unwrap(), 0, "nobody twice");
+    assert_eq!(
+        store
+            .snapshot(c.id, None, &newsletter::domain::ProviderMap::new(&[]))
+            .await
+            .unwrap(),
+        0,
+        "nobody twice"
+    );
 
-    let a = store.claim(c.id, "worker-a", 100, 60).await.unwrap();
-    let b = store.claim(c.id, "worker-b", 100, -1).await.unwrap(); // a lease that is already over
+    let a = store
+        .claim(
+            c.id,
+            &newsletter::domain::ProviderName::other(),
+            "worker-a",
+            100,
+            60,
+        )
+        .await
+        .unwrap();
+    let b = store
+        .claim(
+            c.id,
+            &newsletter::domain::ProviderName::other(),
+            "worker-b",
+            100,
+            -1,
+        )
+        .await
+        .unwrap(); // a lease that is already over
     assert_eq!((a.len(), b.len()), (100, 100));
     let ids_a: HashSet<i64> = a.iter().map(|d| d.subscriber_id).collect();
     assert!(
@@ -142,7 +173,16 @@ async fn snapshot_once_and_claim_with_leases(db: TestDb) {
         );
     }
     // Worker b "died": its rows come back to the next claimer, with the attempt counted.
-    let again = store.claim(c.id, "worker-c", 500, 60).await.unwrap();
+    let again = store
+        .claim(
+            c.id,
+            &newsletter::domain::ProviderName::other(),
+            "worker-c",
+            500,
+            60,
+        )
+        .await
+        .unwrap();
     assert_eq!(again.len(), 149, "49 never claimed plus b's 100 expired");
     assert!(again.iter().filter(|d| d.attempts == 2).count() == 100);
     // b's late report is refused: it no longer holds the lease.
@@ -171,8 +211,23 @@ async fn snapshot_once_and_claim_with_leases(db: TestDb) {
     let counts = store.delivery_counts(c.id).await.unwrap();
     assert_eq!(counts.sent + counts.failed, 249);
     assert_eq!((counts.queued, counts.sending), (0, 0));
-    assert!(store.finish_if_done(c.id).await.unwrap());
-    assert!(store.claim(c.id, "late", 10, 60).await.unwrap().is_empty());
+    assert_eq!(
+        store.finish_if_done(c.id).await.unwrap(),
+        newsletter::domain::CampaignState::Done
+    );
+    assert!(
+        store
+            .claim(
+                c.id,
+                &newsletter::domain::ProviderName::other(),
+                "late",
+                10,
+                60
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn concurrent_workers_share_a_campaign_exactly_once(db: TestDb) {
@@ -182,7 +237,10 @@ async fn concurrent_workers_share_a_campaign_exactly_once(db: TestDb) {
         .campaign_for_issue(2, "h", "s", "Title: x")
         .await
         .unwrap();
-    store.snapshot(c.id).await.unwrap();
+    store
+        .snapshot(c.id, None, &newsletter::domain::ProviderMap::new(&[]))
+        .await
+        .unwrap();
     let mut workers = Vec::new();
     for w in 0..4 {
         // Each worker has its own connection pool, as separate processes would.
@@ -192,7 +250,16 @@ async fn concurrent_workers_share_a_campaign_exactly_once(db: TestDb) {
             let owner = format!("worker-{w}");
             let mut mine = Vec::new();
             loop {
-                let batch = store.claim(campaign, &owner, 37, 60).await.unwrap();
+                let batch = store
+                    .claim(
+                        campaign,
+                        &newsletter::domain::ProviderName::other(),
+                        &owner,
+                        37,
+                        60,
+                    )
+                    .await
+                    .unwrap();
                 if batch.is_empty() {
                     return mine;
                 }
@@ -224,7 +291,13 @@ async fn outcomes_retry_release_skip_and_bounce(db: TestDb) {
         .campaign_for_issue(3, "h", "s", "Title: x")
         .await
         .unwrap();
-    assert_eq!(store.snapshot(c.id).await.unwrap(), 5);
+    assert_eq!(
+        store
+            .snapshot(c.id, None, &newsletter::domain::ProviderMap::new(&[]))
+            .await
+            .unwrap(),
+        5
+    );
     // r2 leaves after the snapshot: the claim shows it, so the engine can skip it.
     store
         .set_status(
@@ -235,7 +308,16 @@ async fn outcomes_retry_release_skip_and_bounce(db: TestDb) {
         )
         .await
         .unwrap();
-    let rows = store.claim(c.id, "w:1", 10, 60).await.unwrap();
+    let rows = store
+        .claim(
+            c.id,
+            &newsletter::domain::ProviderName::other(),
+            "w:1",
+            10,
+            60,
+        )
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 5);
     assert!(
         rows.iter()
@@ -309,7 +391,16 @@ async fn outcomes_retry_release_skip_and_bounce(db: TestDb) {
         "{history:?}"
     );
     // Only the released row is claimable now; its attempt was given back. r1 waits an hour.
-    let again = store.claim(c.id, "w:2", 10, 60).await.unwrap();
+    let again = store
+        .claim(
+            c.id,
+            &newsletter::domain::ProviderName::other(),
+            "w:2",
+            10,
+            60,
+        )
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(
         (again[0].email.as_str(), again[0].attempts),

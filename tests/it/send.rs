@@ -22,19 +22,19 @@ fn issue_576() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/2024-11-27-this-week-in-rust-576.md")
 }
 
-fn small_issue() -> PathBuf {
+pub(crate) fn small_issue() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md")
 }
 
 /// A work folder and a database, and the binary run in that folder against that database.
-struct Env {
-    db: TestDb,
-    dir: tempfile::TempDir,
+pub(crate) struct Env {
+    pub(crate) db: TestDb,
+    pub(crate) dir: tempfile::TempDir,
     vars: Vec<(String, String)>,
 }
 
 impl Env {
-    fn new(db: TestDb) -> Env {
+    pub(crate) fn new(db: TestDb) -> Env {
         Env {
             db,
             dir: tempfile::tempdir().unwrap(),
@@ -46,23 +46,23 @@ impl Env {
         }
     }
 
-    fn var(mut self, k: &str, v: &str) -> Env {
+    pub(crate) fn var(mut self, k: &str, v: &str) -> Env {
         self.vars.push((k.into(), v.into()));
         self
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = common::newsletter(self.dir.path(), &self.db.url());
         c.envs(self.vars.iter().map(|(k, v)| (k, v))).args(args);
         c
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().unwrap()
     }
 
     /// Imports `emails` through `subscribers import`.
-    fn subscribe(&self, emails: &[String]) {
+    pub(crate) fn subscribe(&self, emails: &[String]) {
         let csv = self.dir.path().join("subscribers.csv");
         let mut text = String::from("email\n");
         for e in emails {
@@ -74,7 +74,7 @@ impl Env {
         assert!(out.status.success(), "{}", stderr(&out));
     }
 
-    fn send(&self, issue: &Path, transport: &str, extra: &[&str]) -> Output {
+    pub(crate) fn send(&self, issue: &Path, transport: &str, extra: &[&str]) -> Output {
         let mut args = vec![
             "send",
             issue.to_str().unwrap(),
@@ -86,11 +86,11 @@ impl Env {
         self.run(&args)
     }
 
-    async fn store(&self) -> Store {
+    pub(crate) async fn store(&self) -> Store {
         Store::connect(&self.db.url()).await.unwrap()
     }
 
-    fn status_json(&self, issue: u32) -> serde_json::Value {
+    pub(crate) fn status_json(&self, issue: u32) -> serde_json::Value {
         let out = self.run(&["status", &issue.to_string(), "--format", "json"]);
         assert!(out.status.success(), "{}", stderr(&out));
         serde_json::from_slice(&out.stdout).unwrap()
@@ -98,7 +98,7 @@ impl Env {
 }
 
 /// Asserts the command failed with exit 1 and said `needle` on standard error.
-fn assert_refused_with(out: &Output, needle: &str) {
+pub(crate) fn assert_refused_with(out: &Output, needle: &str) {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(needle),
@@ -108,7 +108,7 @@ fn assert_refused_with(out: &Output, needle: &str) {
 }
 
 /// Asserts the command succeeded and printed `needle`.
-fn assert_ok_with(out: &Output, needle: &str) {
+pub(crate) fn assert_ok_with(out: &Output, needle: &str) {
     assert!(out.status.success(), "{}", stderr(out));
     assert!(
         stdout(out).contains(needle),
@@ -117,11 +117,11 @@ fn assert_ok_with(out: &Output, needle: &str) {
     );
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
         o.status.code(),
@@ -130,21 +130,21 @@ fn stderr(o: &Output) -> String {
     )
 }
 
-fn emails(prefix: &str, n: usize) -> Vec<String> {
+pub(crate) fn emails(prefix: &str, n: usize) -> Vec<String> {
     (0..n)
         .map(|i| format!("{prefix}{i:05}@example.org"))
         .collect()
 }
 
 /// Asserts the server got exactly one message for each of `n` recipients.
-fn assert_each_once(server: &Server, n: usize) {
+pub(crate) fn assert_each_once(server: &Server, n: usize) {
     let counts = per_recipient(&server.messages());
     assert_eq!(counts.len(), n, "{counts:?}");
     assert!(counts.values().all(|&c| c == 1), "{counts:?}");
 }
 
 /// Messages per envelope recipient.
-fn per_recipient(messages: &[Stored]) -> HashMap<String, usize> {
+pub(crate) fn per_recipient(messages: &[Stored]) -> HashMap<String, usize> {
     let mut m = HashMap::new();
     for s in messages {
         *m.entry(s.rcpt.clone()).or_insert(0) += 1;

@@ -5,6 +5,11 @@ Each accepted message is stored as DIR/<n>-<recipient>.eml, prefixed with an X-E
   --defer-once TEXT   recipients containing TEXT get "451 4.7.1" at RCPT the first time
   --drop-every N      every Nth message is stored, then the connection is cut before the reply
   --auth USER:PASS    AUTH is required (PLAIN/LOGIN, no TLS) and only these credentials pass
+  --throttle DOMAIN:RATE  recipients at DOMAIN are accepted at RATE per second at most (a token
+                      bucket holding one second's worth); beyond it, RCPT gets a provider's
+                      throttling reply, alternately "451 4.7.650 … rate limited" and
+                      "421 4.7.0 Try again later, closing connection" (which closes the connection)
+  --stats FILE        appends "accept DOMAIN TIME" / "throttle DOMAIN TIME" per RCPT (UNIX time)
 Prints "ready <port>" once listening; runs until killed.
 """
 import argparse
@@ -26,7 +31,40 @@ parser.add_argument("--reject", action="append", default=[])
 parser.add_argument("--defer-once", action="append", default=[])
 parser.add_argument("--drop-every", type=int, default=0)
 parser.add_argument("--auth")
+parser.add_argument("--throttle", action="append", default=[])
+parser.add_argument("--stats")
 args = parser.parse_args()
+
+import time
+
+
+class Bucket:
+    def __init__(self, rate):
+        self.rate = rate
+        self.tokens = rate
+        self.at = time.monotonic()
+
+    def take(self):
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+buckets = {}
+for t in args.throttle:
+    domain, rate = t.rsplit(":", 1)
+    buckets[domain.lower()] = Bucket(float(rate))
+refusals = itertools.count()
+stats = open(args.stats, "a", buffering=1) if args.stats else None
+
+
+def record(what, domain):
+    if stats:
+        stats.write("%s %s %.4f\n" % (what, domain, time.time()))
 
 counter = itertools.count(1)
 lock = threading.Lock()
@@ -40,6 +78,16 @@ class Handler:
         if any(t in address for t in args.defer_once) and address not in deferred:
             deferred.add(address)
             return "451 4.7.1 <%s>: Try again later" % address
+        domain = address.rsplit("@", 1)[-1].lower()
+        bucket = buckets.get(domain)
+        if bucket and not bucket.take():
+            record("throttle", domain)
+            if next(refusals) % 2:
+                # The reply goes out first, then the connection closes, as a provider's 421 does.
+                asyncio.get_running_loop().call_later(0.05, server.transport.close)
+                return "421 4.7.0 Try again later, closing connection."
+            return "451 4.7.650 The mail server [127.0.0.1] has been temporarily rate limited due to IP reputation."
+        record("accept", domain)
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
