@@ -18,6 +18,8 @@ command -v swaks >/dev/null 2>&1 || missing+=(swaks)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # Dovecot: the IMAP server `bounces process --imap` is tested against.
 command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
+# NSD: the authoritative DNS server on loopback that `doctor` is tested against.
+{ command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ]; } || missing+=(nsd)
 # Sisimai: the second opinion on every bounce fixture (tests/it/bounces.rs sisimai_second_opinion).
 perl -MSisimai -e 1 >/dev/null 2>&1 || missing+=(libsisimai-perl)
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -57,4 +59,4 @@ if ! python3 -c "import aiosmtpd, dkim" >/dev/null 2>&1; then
   echo "installing: aiosmtpd, dkimpy (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check "aiosmtpd==1.4.6" "dkimpy==1.1.8"
 fi
-echo "test dependencies present: $(psql --version | head -n 1), Sisimai $(perl -MSisimai -e 'print $Sisimai::VERSION'), chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(python3 --version), ftfy $(python3 -c 'import ftfy; print(ftfy.__version__)'), $(command -v smtp-sink)"
+echo "test dependencies present: $(psql --version | head -n 1), Sisimai $(perl -MSisimai -e 'print $Sisimai::VERSION'), chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(python3 --version), ftfy $(python3 -c 'import ftfy; print(ftfy.__version__)'), $(command -v smtp-sink), $(/usr/sbin/nsd -v 2>&1 | head -n 1)"

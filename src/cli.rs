@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    self, BouncesCommand, CampaignsArgs, CheckArgs, ControlArgs, Globals, RenderArgs, SendArgs,
-    ServeArgs, StatusArgs, SubscribersCommand, WorkerArgs,
+    self, BouncesCommand, CampaignsArgs, CheckArgs, ControlArgs, DoctorArgs, Globals, RenderArgs,
+    SendArgs, ServeArgs, StatusArgs, SubscribersCommand, WorkerArgs,
 };
 use crate::store::Control;
 
@@ -81,6 +81,9 @@ pub enum Command {
     /// Process bounces and complaints, explain them, and list the bounce log.
     #[command(subcommand)]
     Bounces(BouncesCommand),
+    /// Check configuration, DNS (SPF, DKIM, DMARC, MX), relays, database and links before sending
+    /// (exit 1 on any error).
+    Doctor(DoctorArgs),
     /// Serve the subscriber-facing web pages (unsubscribe, RFC 8058 one-click) until Ctrl-C.
     Serve(ServeArgs),
 }
@@ -105,6 +108,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Render(args) => commands::render::run(&globals, args),
         Command::Check(args) => commands::check::run(&globals, args),
         Command::Serve(args) => commands::serve::run(&globals, args),
+        Command::Doctor(args) => commands::doctor::run(&globals, args),
         Command::Send(args) => commands::send::send(&globals, args),
         Command::Status(args) => commands::send::status(&globals, args),
         Command::Campaigns(args) => commands::send::campaigns(&globals, args),
@@ -129,7 +133,7 @@ fn prints_and_exits(command: &Command) -> bool {
     match command {
         Command::Render(_) | Command::Check(_) | Command::Status(_) | Command::Campaigns(_) => true,
         Command::Subscribers(_) => true,
-        Command::Pause(_) | Command::Resume(_) | Command::Cancel(_) => true,
+        Command::Pause(_) | Command::Resume(_) | Command::Cancel(_) | Command::Doctor(_) => true,
         Command::Bounces(b) => !matches!(b, BouncesCommand::Process { .. }),
         Command::Send(_) | Command::Worker(_) | Command::Serve(_) => false,
     }

@@ -51,6 +51,17 @@ pub struct Config {
     pub dkim: DkimSettings,
     /// Bounce processing.
     pub bounces: BounceSettings,
+    /// `newsletter doctor`.
+    pub doctor: DoctorSettings,
+}
+
+/// `newsletter doctor`'s DNS lookups.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoctorSettings {
+    /// The DNS server to ask, `host:port` (e.g. "127.0.0.1:53"); empty: the system's resolvers
+    /// (/etc/resolv.conf).
+    pub nameserver: String,
 }
 
 /// Bounce processing and the suppression policy.

@@ -96,6 +96,36 @@ impl Signer {
         })
     }
 
+    /// The public half as published in DNS: base64 of its SubjectPublicKeyInfo, the `p=` of
+    /// `v=DKIM1; k=rsa; p=…` (what `openssl rsa -pubout` prints between the PEM lines).
+    pub fn public_key_record(&self) -> String {
+        use ring::signature::KeyPair;
+        STANDARD.encode(spki(self.key.public_key().as_ref()))
+    }
+
+    /// Whether a published `p=` value (base64 of SubjectPublicKeyInfo, or of the bare RSAPublicKey,
+    /// which RFC 6376 also allows) is this key's public half.
+    pub fn publishes_as(&self, p: &str) -> bool {
+        use ring::signature::KeyPair;
+        let compact: String = p.chars().filter(|c| !c.is_whitespace()).collect();
+        let Ok(der) = STANDARD.decode(compact) else {
+            return false;
+        };
+        let ours = self.key.public_key().as_ref();
+        // A SubjectPublicKeyInfo ends with the RSAPublicKey in its BIT STRING.
+        !ours.is_empty() && (der == ours || der.ends_with(ours))
+    }
+
+    /// The signing domain (d=).
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The selector (s=).
+    pub fn selector(&self) -> &str {
+        &self.selector
+    }
+
     /// The `DKIM-Signature` header line (with CRLF) for a complete CRLF message.
     pub fn header(&self, message: &[u8], unix_seconds: i64) -> String {
         let split = find(message, b"\r\n\r\n").map_or(message.len(), |i| i + 2);
@@ -153,6 +183,36 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// The first PEM block: its label and decoded bytes.
+/// SubjectPublicKeyInfo { rsaEncryption, NULL } around a DER RSAPublicKey (RFC 5280, RFC 8017).
+fn spki(rsa_public_key: &[u8]) -> Vec<u8> {
+    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let n = body.len();
+        if n < 0x80 {
+            out.push(n as u8);
+        } else {
+            let bytes: Vec<u8> = n
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|b| *b == 0)
+                .collect();
+            out.push(0x80 | bytes.len() as u8);
+            out.extend(bytes);
+        }
+        out.extend_from_slice(body);
+        out
+    }
+    // 1.2.840.113549.1.1.1 and NULL.
+    const ALGORITHM: &[u8] = &[
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    let mut bits = vec![0u8];
+    bits.extend_from_slice(rsa_public_key);
+    let mut body = ALGORITHM.to_vec();
+    body.extend(tlv(0x03, &bits));
+    tlv(0x30, &body)
+}
+
 fn pem_block(pem: &str) -> Option<(String, Vec<u8>)> {
     let start = pem.find("-----BEGIN ")?;
     let rest = &pem[start + 11..];

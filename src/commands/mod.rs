@@ -3,6 +3,7 @@
 
 pub mod bounces;
 pub mod check;
+pub mod doctor;
 pub mod render;
 pub mod send;
 pub mod serve;
@@ -10,6 +11,7 @@ pub mod subscribers;
 
 pub use bounces::BouncesCommand;
 pub use check::CheckArgs;
+pub use doctor::DoctorArgs;
 pub use render::RenderArgs;
 pub use send::{CampaignsArgs, ControlArgs, SendArgs, StatusArgs, WorkerArgs};
 pub use serve::ServeArgs;
@@ -58,7 +60,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// The database URL: `--database-url`, `NEWSLETTER_DATABASE_URL` or config, in that order.
-fn database_url<'a>(config: &'a Config, globals: &'a Globals) -> &'a str {
+pub(crate) fn database_url<'a>(config: &'a Config, globals: &'a Globals) -> &'a str {
     globals
         .database_url
         .as_deref()

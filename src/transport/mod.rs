@@ -116,6 +116,29 @@ impl Transport {
         }
     }
 
+    /// Each relay on its own, for `doctor`: its label, and what the connection showed or why it
+    /// failed. A relay without TLS away from this machine is reported as a failure.
+    pub async fn probe(&self) -> Vec<(String, Result<String, Failure>)> {
+        match self {
+            Transport::Smtp(relays) => {
+                let mut out = smtp::probe(relays).await;
+                for (r, (_, result)) in relays.iter().zip(out.iter_mut()) {
+                    if result.is_ok() && r.plain() && !smtp::is_loopback(r) {
+                        *result = Err(Failure::Fatal(
+                            "mail and credentials would cross the network in clear: use ?tls=starttls or smtps://".into(),
+                        ));
+                    }
+                }
+                out
+            }
+            Transport::File(dir) => vec![(
+                format!("file:{}", dir.display()),
+                Ok("writes .eml files; nothing is sent".into()),
+            )],
+            Transport::DryRun => Vec::new(),
+        }
+    }
+
     /// Hands one message over: `from` is the envelope sender (VERP), `to` the one recipient, and
     /// `name` a unique name for the message (the outbox file name).
     pub async fn deliver(

@@ -57,6 +57,11 @@ impl ConnError {
 }
 
 impl Relay {
+    /// Whether this relay speaks without TLS.
+    pub(super) fn plain(&self) -> bool {
+        matches!(self.tls, TlsMode::None)
+    }
+
     /// A relay as its URL describes it; `pool` is the most idle connections kept, `password` the
     /// password for a URL that names a user.
     pub(super) fn new(
@@ -235,6 +240,42 @@ fn classify(e: &lettre::transport::smtp::Error) -> Failure {
         None if e.is_timeout() => Failure::Transient(format!("timed out: {text}")),
         None => Failure::Transient(text),
     }
+}
+
+/// Connects to each relay on its own (greeting, TLS, AUTH), for `doctor`: its label and what it
+/// showed, or why it failed.
+pub(super) async fn probe(relays: &[Relay]) -> Vec<(String, Result<String, Failure>)> {
+    let mut out = Vec::new();
+    for r in relays {
+        let result = match r.connect().await {
+            Ok(conn) => {
+                let mut conn = conn;
+                let _ = conn.quit().await;
+                let tls = match r.tls {
+                    TlsMode::None => "no TLS",
+                    TlsMode::StartTls => "STARTTLS",
+                    TlsMode::Implicit => "TLS from the first byte",
+                };
+                let auth = if r.credentials.is_some() {
+                    "AUTH accepted"
+                } else {
+                    "no AUTH configured"
+                };
+                Ok(format!("greeting received, {tls}, {auth}"))
+            }
+            Err(e) => Err(e.classify()),
+        };
+        out.push((r.label.clone(), result));
+    }
+    out
+}
+
+/// Whether a relay's host is this machine (plain SMTP without TLS is fine only there).
+pub(super) fn is_loopback(r: &Relay) -> bool {
+    r.host == "localhost"
+        || r.host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Opens a connection to every relay before anything is sent (see `Transport::preflight`).

@@ -1,0 +1,311 @@
+//! `newsletter doctor`: what an operator checks before the first send and after any DNS change.
+//! Each finding names what is wrong and the setting or record that fixes it.
+//!
+//! - config: the From and bounce domains, HTTPS links, the secrets that the configuration needs;
+//! - dns ([`dns`]): SPF, the DKIM key, DMARC and alignment, MX;
+//! - relays: each one's greeting, TLS and AUTH;
+//! - database: reachable, migrations applied;
+//! - web: the unsubscribe and confirmation links reach the routes `newsletter serve` answers.
+
+pub mod dns;
+
+use crate::config::Config;
+use crate::domain::EmailAddress;
+use crate::transport::{PASSWORD_ENV, Transport};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Warning,
+    Error,
+}
+
+/// One thing `doctor` found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Finding {
+    pub level: Level,
+    /// config, dns, relay, database, web.
+    pub area: &'static str,
+    pub what: String,
+    /// The setting or record that fixes it (empty when nothing is wrong).
+    pub fix: String,
+}
+
+impl Finding {
+    pub fn ok(area: &'static str, what: impl Into<String>) -> Self {
+        Self {
+            level: Level::Ok,
+            area,
+            what: what.into(),
+            fix: String::new(),
+        }
+    }
+
+    pub fn error(area: &'static str, what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            level: Level::Error,
+            area,
+            what: what.into(),
+            fix: fix.into(),
+        }
+    }
+
+    pub fn warning(area: &'static str, what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            level: Level::Warning,
+            area,
+            what: what.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// Every finding, in the order found.
+pub type Findings = Vec<Finding>;
+
+/// What `doctor` needs besides the configuration.
+pub struct Inputs<'a> {
+    pub database_url: &'a str,
+    /// The transport URL in use (the `--transport` option or the config's).
+    pub transport_url: &'a str,
+}
+
+/// Runs every check.
+pub async fn run(config: &Config, inputs: &Inputs<'_>) -> Findings {
+    let mut out = Findings::new();
+    let from_domain = check_config(config, &mut out);
+    let dkim = check_dkim_config(config, &mut out);
+    match dns::resolver(&config.doctor.nameserver) {
+        Err(e) => out.push(Finding::error(
+            "dns",
+            e,
+            "set [doctor] nameserver to host:port, or leave it empty for the system's resolvers",
+        )),
+        Ok(resolver) => {
+            if let Some(from_domain) = &from_domain {
+                let names = dns::Names {
+                    from_domain,
+                    bounce_domain: config.mail.bounce_domain.trim(),
+                    dkim: dkim.as_ref(),
+                };
+                dns::check(&resolver, &names, &mut out).await;
+            }
+        }
+    }
+    check_relays(config, inputs.transport_url, &mut out).await;
+    check_database(inputs.database_url, &mut out).await;
+    check_web(config, &mut out);
+    out
+}
+
+/// The From address and the bounce domain, HTTPS links, and the secrets. Returns the From domain.
+fn check_config(config: &Config, out: &mut Findings) -> Option<String> {
+    let area = "config";
+    let from = config.mail.from.trim();
+    let address = from
+        .rsplit_once('<')
+        .map_or(from, |(_, a)| a.trim_end_matches('>'))
+        .trim();
+    let from_domain = match EmailAddress::parse(address) {
+        Ok(a) => {
+            let domain = a
+                .as_str()
+                .rsplit_once('@')
+                .map(|(_, d)| d.to_ascii_lowercase());
+            out.push(Finding::ok(area, format!("From: {from}")));
+            domain
+        }
+        Err(e) => {
+            out.push(Finding::error(
+                area,
+                format!("[mail] from `{from}` is not an address: {e}"),
+                "set [mail] from = \"Name <newsletter@your-domain>\"",
+            ));
+            None
+        }
+    };
+    let bounce = config.mail.bounce_domain.trim();
+    let bounce_ok = bounce.contains('.')
+        && bounce
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if bounce_ok {
+        out.push(Finding::ok(area, format!("bounce domain: {bounce}")));
+        if let Some(d) = &from_domain
+            && dns::organizational(d) != dns::organizational(bounce)
+        {
+            out.push(Finding::warning(
+                area,
+                format!("the bounce domain {bounce} is not under the From domain {d}: SPF then cannot align for DMARC, which rests on DKIM alone"),
+                format!("use a subdomain of {d} as [mail] bounce_domain, e.g. bounces.{d}"),
+            ));
+        }
+    } else {
+        out.push(Finding::error(
+            area,
+            format!("[mail] bounce_domain `{bounce}` is not a domain"),
+            "set [mail] bounce_domain to a domain whose mail reaches `newsletter bounces process`",
+        ));
+    }
+    for (key, url, required) in [
+        ("[site] unsubscribe_url", &config.site.unsubscribe_url, true),
+        (
+            "[subscribe] confirm_url",
+            &config.subscribe.confirm_url,
+            true,
+        ),
+        ("[site] url", &config.site.url, false),
+        ("[site] privacy_url", &config.site.privacy_url, false),
+        ("[site] logo_url", &config.site.logo_url, false),
+    ] {
+        if url.starts_with("https://") {
+            continue;
+        }
+        let what = format!("{key} `{url}` is not HTTPS");
+        let fix = format!("serve it over HTTPS and set {key} = \"https://…\"");
+        out.push(if required {
+            Finding::error(
+                area,
+                format!("{what}: Gmail and Yahoo require one-click unsubscribe over HTTPS"),
+                fix,
+            )
+        } else {
+            Finding::warning(area, what, fix)
+        });
+    }
+    if std::env::var("NEWSLETTER_API_TOKEN").is_ok_and(|t| !t.is_empty()) {
+        out.push(Finding::ok(area, "NEWSLETTER_API_TOKEN is set"));
+    } else {
+        out.push(Finding::warning(
+            area,
+            "NEWSLETTER_API_TOKEN is not set: the admin API and /metrics answer nobody",
+            "set NEWSLETTER_API_TOKEN in the environment of `newsletter serve`",
+        ));
+    }
+    from_domain
+}
+
+/// DKIM enabled, and its key loads.
+fn check_dkim_config(config: &Config, out: &mut Findings) -> Option<crate::dkim::Signer> {
+    let area = "config";
+    if !config.dkim.enabled {
+        out.push(Finding::error(
+            area,
+            "DKIM signing is off: Gmail and Yahoo require DKIM of bulk senders",
+            "set [dkim] enabled = true, domain, selector and key_file, and publish the key (doctor prints the record)",
+        ));
+        return None;
+    }
+    match crate::send::campaign::dkim_signer(config) {
+        Ok(signer) => {
+            out.push(Finding::ok(
+                area,
+                format!(
+                    "DKIM key {} loads (d={}, s={})",
+                    config.dkim.key_file, config.dkim.domain, config.dkim.selector
+                ),
+            ));
+            signer
+        }
+        Err(e) => {
+            out.push(Finding::error(
+                area,
+                format!("DKIM: {e}"),
+                "fix [dkim] key_file, domain and selector",
+            ));
+            None
+        }
+    }
+}
+
+async fn check_relays(config: &Config, url: &str, out: &mut Findings) {
+    let area = "relay";
+    let password = std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty());
+    if url.contains('@') && password.is_none() {
+        out.push(Finding::error(
+            area,
+            format!("the transport names a user but {PASSWORD_ENV} is not set"),
+            format!("set {PASSWORD_ENV} in the environment"),
+        ));
+    }
+    let transport =
+        match Transport::from_url(url, config.send.concurrency as u32, password.as_deref()) {
+            Ok(t) => t,
+            Err(e) => {
+                out.push(Finding::error(
+                    area,
+                    format!("transport: {e}"),
+                    "fix [transport] url (or --transport)",
+                ));
+                return;
+            }
+        };
+    for (label, result) in transport.probe().await {
+        out.push(match result {
+            Ok(what) if url.starts_with("file:") => Finding::warning(
+                area,
+                format!("{label}: {what}"),
+                "set [transport] url to your SMTP relay before the first real send",
+            ),
+            Ok(what) => Finding::ok(area, format!("{label}: {what}")),
+            Err(e) => Finding::error(
+                area,
+                format!("{label}: {e}"),
+                "check the relay's host, port, TLS mode and credentials in [transport] url",
+            ),
+        });
+    }
+    transport.shutdown().await;
+}
+
+async fn check_database(url: &str, out: &mut Findings) {
+    let area = "database";
+    let shown = crate::config::redact_url(url);
+    match crate::store::Store::connect_existing(url).await {
+        Ok(store) => {
+            out.push(Finding::ok(area, format!("{shown}: reachable, migrations applied")));
+            store.close().await;
+        }
+        Err(e) => out.push(Finding::error(
+            area,
+            format!("{shown}: {e}"),
+            "check [database] url (or --database-url); a new SQLite database is created by `newsletter subscribers import`",
+        )),
+    }
+}
+
+/// The links in every message reach `newsletter serve`: it answers `/unsubscribe/{token}` and
+/// `/confirm/{token}` at its root, so both URLs must end that way, behind the same host and prefix
+/// (the proxy in front of it strips the prefix).
+fn check_web(config: &Config, out: &mut Findings) {
+    let area = "web";
+    let split = |url: &str, route: &str| -> Option<String> {
+        let rest = url.split_once("://")?.1;
+        rest.strip_suffix(route).map(str::to_string)
+    };
+    let unsub = split(&config.site.unsubscribe_url, "/unsubscribe/");
+    let confirm = split(&config.subscribe.confirm_url, "/confirm/");
+    match (unsub, confirm) {
+        (Some(u), Some(c)) if u == c => out.push(Finding::ok(
+            area,
+            format!("unsubscribe and confirmation links reach `newsletter serve` at {u}/"),
+        )),
+        (Some(u), Some(c)) => out.push(Finding::error(
+            area,
+            format!("the unsubscribe links go to {u}/ but the confirmation links to {c}/: one `newsletter serve` answers both"),
+            "put [site] unsubscribe_url and [subscribe] confirm_url under the same host and prefix",
+        )),
+        (None, _) => out.push(Finding::error(
+            area,
+            format!("[site] unsubscribe_url `{}` does not end in /unsubscribe/, the route `newsletter serve` answers", config.site.unsubscribe_url),
+            "set it to https://<host>[/prefix]/unsubscribe/ and proxy <host>[/prefix]/ to `newsletter serve`",
+        )),
+        (_, None) => out.push(Finding::error(
+            area,
+            format!("[subscribe] confirm_url `{}` does not end in /confirm/, the route `newsletter serve` answers", config.subscribe.confirm_url),
+            "set it to https://<host>[/prefix]/confirm/ and proxy <host>[/prefix]/ to `newsletter serve`",
+        )),
+    }
+}
