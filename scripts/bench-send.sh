@@ -6,7 +6,10 @@
 #     (default 8) connections, then has Postfix's own C client smtp-source send the same number of
 #     messages of the same size over the same number of reused sessions (-d) to the same sink.
 #     Prints both rates and their ratio. Our time is the whole command: check, render, snapshot,
-#     delivery and recording every outcome in SQLite.
+#     delivery and recording every outcome in the database.
+#
+#     With BENCH_DB=postgres the database is a fresh PostgreSQL database on 127.0.0.1:5432 (user
+#     postgres, or BENCH_PG=postgres://user@host:port) instead of SQLite.
 #
 #   scripts/bench-send.sh memory [SMALL] [LARGE]
 #     Peak RSS of a send to SMALL (default 10,000) and LARGE (default 1,000,000) subscribers, with a
@@ -44,6 +47,11 @@ PY
 # Runs one send of ISSUE to N fresh subscribers; sets WALL (s), RSS (MB) and SUMMARY.
 send_once() { # N ISSUE SESSIONS
   local n=$1 issue=$2 sessions=$3 db="sqlite://$WORK/bench-$1.db"
+  if [ "${BENCH_DB:-sqlite}" = postgres ]; then
+    local server=${BENCH_PG:-postgres://postgres@127.0.0.1:5432} name="newsletter_bench_$1"
+    psql "$server/postgres" -q -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name" >/dev/null
+    db="$server/$name"
+  fi
   subscribers "$n" "$WORK/subs.csv"
   "$BIN" --database-url "$db" subscribers import "$WORK/subs.csv" >/dev/null
   local start end
@@ -63,7 +71,7 @@ speed)
   ISSUE=${4:-tests/fixtures/large-2024.md}
   "$BIN" render "$ISSUE" --out "$WORK/render" >/dev/null
   SIZE=$(stat -c %s "$WORK"/render/*.eml)
-  echo "issue $ISSUE: $SIZE-byte messages, $N messages, $SESSIONS sessions, sink on 127.0.0.1:$PORT"
+  echo "issue $ISSUE: $SIZE-byte messages, $N messages, $SESSIONS sessions, sink on 127.0.0.1:$PORT, database ${BENCH_DB:-sqlite}"
   send_once "$N" "$ISSUE" "$SESSIONS"
   OURS=$(python3 -c "print(f'{$N / $WALL:.0f}')")
   echo "newsletter send: $N messages in $WALL s = $OURS msg/s, peak RSS $RSS MB ($SUMMARY)"

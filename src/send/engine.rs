@@ -366,7 +366,7 @@ pub async fn deliver(
             interrupted,
             finished: state == CampaignState::Done,
             state,
-            capped_until,
+            capped_until: capped_until.filter(|_| state != CampaignState::Done),
             seconds: started.elapsed().as_secs_f64(),
         })
     }

@@ -149,3 +149,58 @@ async fn recipients_are_counted_under_their_provider() {
     assert_eq!(sent["microsoft"], 2);
     assert_eq!(sent["other"], 2, "a lookalike is not Microsoft: {status}");
 }
+
+#[tokio::test]
+async fn the_warm_up_caps_each_day_and_the_next_day_goes_on() {
+    let env = Env::new(TestDb::sqlite());
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::UTC)
+        .date();
+    let config = env.dir.path().join("warmup.toml");
+    let write = |start: jiff::civil::Date| {
+        std::fs::write(
+            &config,
+            format!(
+                "[send.warmup]\nenabled = true\nstart = \"{start}\"\nfirst_day = 10\ngrowth = 2.0\n"
+            ),
+        )
+        .unwrap();
+    };
+    write(today);
+    let env = env.var("NEWSLETTER_CONFIG", config.to_str().unwrap());
+    env.subscribe(&crate::send::emails("reader", 35));
+    let outbox = env.dir.path().join("outbox");
+    let transport = format!("file:{}", outbox.display());
+    let sent = || std::fs::read_dir(&outbox).map_or(0, |d| d.count());
+
+    // Day one: 10, then the cap.
+    let out = env.send(&small_issue(), &transport, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warm-up's cap for today"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(sent(), 10);
+    let status = env.status_json(912);
+    assert_eq!(status["state"], "sending");
+    assert_eq!(status["counts"]["queued"], 25);
+    // Again the same day: nothing more.
+    let out = env.run(&["worker", "--once", "--transport", &transport]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sent(), 10);
+
+    // The next day of the warm-up allows 20 (10 of them already sent today here).
+    write(today.yesterday().unwrap());
+    let out = env.run(&["worker", "--once", "--transport", &transport]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sent(), 20);
+    // A warm-up long past its start no longer limits.
+    write(today.checked_sub(jiff::Span::new().days(30)).unwrap());
+    let out = env.run(&["worker", "--once", "--transport", &transport]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sent(), 35);
+    let status = env.status_json(912);
+    assert_eq!(status["state"], "done");
+    assert_eq!(status["counts"]["sent"], 35, "each once: {status}");
+}
