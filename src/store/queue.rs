@@ -155,6 +155,49 @@ pub struct Recorded {
     pub outcome: Outcome,
 }
 
+/// One outcome as the columns it writes.
+struct OutcomeRow<'a> {
+    subscriber_id: i64,
+    owner: &'a str,
+    state: DeliveryState,
+    error: Option<&'a str>,
+    not_before: Option<i64>,
+    /// 1 when the attempt is given back (not attempted, or throttled).
+    back: i64,
+}
+
+impl<'a> OutcomeRow<'a> {
+    fn of(r: &'a Recorded) -> Self {
+        let (state, error, not_before, back) = match &r.outcome {
+            Outcome::Sent => (DeliveryState::Sent, None, None, 0),
+            Outcome::Retry { not_before, error } => (
+                DeliveryState::Queued,
+                Some(error.as_str()),
+                Some(*not_before),
+                0,
+            ),
+            Outcome::Deferred { error } => (DeliveryState::Deferred, Some(error.as_str()), None, 0),
+            Outcome::Failed { error, .. } => (DeliveryState::Failed, Some(error.as_str()), None, 0),
+            Outcome::Skipped { reason } => (DeliveryState::Skipped, Some(reason.as_str()), None, 0),
+            Outcome::Released => (DeliveryState::Queued, None, None, 1),
+            Outcome::Throttled { not_before, error } => (
+                DeliveryState::Queued,
+                Some(error.as_str()),
+                Some(*not_before),
+                1,
+            ),
+        };
+        Self {
+            subscriber_id: r.subscriber_id,
+            owner: &r.owner,
+            state,
+            error,
+            not_before,
+            back,
+        }
+    }
+}
+
 /// Rows per delivery state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DeliveryCounts {
@@ -568,8 +611,14 @@ impl Store {
         };
         let fresh = claim("queued", "(not_before IS NULL OR not_before <= $4)");
         let expired = claim("sending", "lease_until < $4");
+        let server = matches!(self.backend, Backend::Postgres(_));
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
+            if server {
+                // A claim need not wait for its WAL flush: lost in a server crash, its rows are
+                // only in flight, as after a worker's crash (sent again once the lease ends).
+                sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+            }
             let got = sqlx::query(sqlx::AssertSqlSafe(fresh))
                 .bind(campaign_id)
                 .bind(owner)
@@ -717,47 +766,20 @@ impl Store {
         }
         let _writer = self.writer().await;
         let now = unix_now();
-        with_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let mut lost = 0;
-            for r in outcomes {
-                let (state, error, not_before, attempt_back): (DeliveryState, Option<&str>, Option<i64>, i64) = match &r.outcome {
-                    Outcome::Sent => (DeliveryState::Sent, None, None, 0),
-                    Outcome::Retry { not_before, error } => (DeliveryState::Queued, Some(error), Some(*not_before), 0),
-                    Outcome::Deferred { error } => (DeliveryState::Deferred, Some(error), None, 0),
-                    Outcome::Failed { error, .. } => (DeliveryState::Failed, Some(error), None, 0),
-                    Outcome::Skipped { reason } => (DeliveryState::Skipped, Some(reason), None, 0),
-                    Outcome::Released => (DeliveryState::Queued, None, None, 1),
-                    Outcome::Throttled { not_before, error } => (DeliveryState::Queued, Some(error), Some(*not_before), 1),
-                };
-                let n = sqlx::query(
-                    "UPDATE deliveries SET state = $4, last_error = COALESCE($5, last_error), not_before = $6, \
-                     attempts = attempts - $7, lease_owner = NULL, lease_until = NULL, updated_at = $8, \
-                     sent_at = CASE WHEN $4 = 'sent' THEN $8 ELSE sent_at END \
-                     WHERE campaign_id = $1 AND subscriber_id = $2 AND lease_owner = $3 AND state = 'sending'",
-                )
-                .bind(campaign_id)
-                .bind(r.subscriber_id)
-                .bind(&r.owner)
-                .bind(state.as_str())
-                .bind(error)
-                .bind(not_before)
-                .bind(attempt_back)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if n != 1 {
-                    lost += 1;
-                    continue;
-                }
-                if let Outcome::Failed { bounce: Some(b), .. } = &r.outcome {
-                    // A refusal during the send is a hard bounce, logged and applied in this same
-                    // transaction by the policy every bounce goes through.
+        let rows: Vec<OutcomeRow> = outcomes.iter().map(OutcomeRow::of).collect();
+        // A refusal during the send is a hard bounce, logged and applied in the same transaction as
+        // its outcome, by the policy every bounce goes through; only for outcomes that were recorded.
+        macro_rules! log_refusals {
+            ($tx:expr, $recorded:expr) => {
+                for r in outcomes {
+                    let Outcome::Failed { bounce: Some(b), .. } = &r.outcome else { continue };
+                    if !$recorded.contains(&r.subscriber_id) {
+                        continue;
+                    }
                     let email: String = sqlx::query_scalar("SELECT email FROM deliveries WHERE campaign_id = $1 AND subscriber_id = $2")
                         .bind(campaign_id)
                         .bind(r.subscriber_id)
-                        .fetch_one(&mut *tx)
+                        .fetch_one(&mut *$tx)
                         .await?;
                     let record = BounceRecord {
                         subscriber_id: Some(r.subscriber_id),
@@ -769,12 +791,70 @@ impl Store {
                         source: BounceSource::Smtp,
                         attribution: Attribution::Delivery,
                     };
-                    log_bounce!(&mut tx, &record, policy, now);
+                    log_bounce!(&mut $tx, &record, policy, now);
                 }
+            };
+        }
+        let recorded: std::collections::HashSet<i64> = match &self.backend {
+            // One statement for the whole batch: on a server, a round trip per outcome is what
+            // limits a send.
+            Backend::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                let ids: Vec<i64> = sqlx::query_scalar(
+                    "UPDATE deliveries d SET state = u.state, last_error = COALESCE(u.error, d.last_error), \
+                     not_before = u.not_before, attempts = d.attempts - u.back, lease_owner = NULL, lease_until = NULL, \
+                     updated_at = $2, sent_at = CASE WHEN u.state = 'sent' THEN $2 ELSE d.sent_at END \
+                     FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[]) \
+                       AS u(subscriber_id, owner, state, error, not_before, back) \
+                     WHERE d.campaign_id = $1 AND d.subscriber_id = u.subscriber_id AND d.lease_owner = u.owner \
+                       AND d.state = 'sending' RETURNING d.subscriber_id",
+                )
+                .bind(campaign_id)
+                .bind(now)
+                .bind(rows.iter().map(|r| r.subscriber_id).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.owner.to_string()).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.state.as_str().to_string()).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.error.map(str::to_string)).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.not_before).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.back).collect::<Vec<_>>())
+                .fetch_all(&mut *tx)
+                .await?;
+                let recorded = ids.into_iter().collect::<std::collections::HashSet<i64>>();
+                log_refusals!(tx, recorded);
+                tx.commit().await?;
+                recorded
             }
-            tx.commit().await?;
-            Ok(lost)
-        })
+            Backend::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                let mut recorded = std::collections::HashSet::new();
+                for r in &rows {
+                    let n = sqlx::query(
+                        "UPDATE deliveries SET state = $4, last_error = COALESCE($5, last_error), not_before = $6, \
+                         attempts = attempts - $7, lease_owner = NULL, lease_until = NULL, updated_at = $8, \
+                         sent_at = CASE WHEN $4 = 'sent' THEN $8 ELSE sent_at END \
+                         WHERE campaign_id = $1 AND subscriber_id = $2 AND lease_owner = $3 AND state = 'sending'",
+                    )
+                    .bind(campaign_id)
+                    .bind(r.subscriber_id)
+                    .bind(r.owner)
+                    .bind(r.state.as_str())
+                    .bind(r.error)
+                    .bind(r.not_before)
+                    .bind(r.back)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if n == 1 {
+                        recorded.insert(r.subscriber_id);
+                    }
+                }
+                log_refusals!(tx, recorded);
+                tx.commit().await?;
+                recorded
+            }
+        };
+        Ok(outcomes.len() - recorded.len())
     }
 
     /// When something of this campaign becomes claimable that is not claimable now: the earliest
