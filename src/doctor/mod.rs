@@ -4,7 +4,7 @@
 //! - config: the From and bounce domains, HTTPS links, the secrets that the configuration needs;
 //! - dns ([`dns`]): SPF, the DKIM key, DMARC and alignment, MX;
 //! - relays: each one's greeting, TLS and AUTH;
-//! - database: reachable, migrations applied;
+//! - database: reachable, and how many of this version's migrations it has (nothing is changed);
 //! - web: the unsubscribe and confirmation links reach the routes `newsletter serve` answers.
 
 pub mod dns;
@@ -263,15 +263,25 @@ async fn check_relays(config: &Config, url: &str, out: &mut Findings) {
 async fn check_database(url: &str, out: &mut Findings) {
     let area = "database";
     let shown = crate::config::redact_url(url);
-    match crate::store::Store::connect_existing(url).await {
-        Ok(store) => {
-            out.push(Finding::ok(area, format!("{shown}: reachable, migrations applied")));
-            store.close().await;
-        }
+    match crate::store::Store::schema(url).await {
+        Ok(s) if s.applied == s.known => out.push(Finding::ok(
+            area,
+            format!("{shown}: reachable, all {} migrations applied", s.known),
+        )),
+        Ok(s) if s.applied < s.known => out.push(Finding::warning(
+            area,
+            format!("{shown}: reachable, {} of {} migrations applied", s.applied, s.known),
+            "the next command that opens the database (send, worker, serve, subscribers) applies the rest; run one before a worker on another machine with an older version starts",
+        )),
+        Ok(s) => out.push(Finding::error(
+            area,
+            format!("{shown}: it has {} migrations, this version knows {}: a newer version wrote it", s.applied, s.known),
+            "upgrade newsletter on this machine",
+        )),
         Err(e) => out.push(Finding::error(
             area,
             format!("{shown}: {e}"),
-            "check [database] url (or --database-url); a new SQLite database is created by `newsletter subscribers import`",
+            "check [database] url (or --database-url); a new SQLite database is created by `newsletter subscribers import` or `add`",
         )),
     }
 }

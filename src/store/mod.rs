@@ -157,19 +157,55 @@ fn email_key(email: &EmailAddress) -> String {
     email.as_str().to_lowercase()
 }
 
+/// How far a database's schema is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schema {
+    /// Migrations applied to the database.
+    pub applied: usize,
+    /// Migrations this version has.
+    pub known: usize,
+}
+
 impl Store {
     /// Connects (creating a SQLite file if needed) and runs migrations.
     pub async fn connect(url: &str) -> Result<Store> {
-        Store::open(url, true).await
+        Store::open(url, true, true).await
     }
 
     /// Connects to a database that must already exist: a SQLite file that is missing is an error,
     /// not a new empty database (for commands that only read, like `bounces inspect`).
     pub async fn connect_existing(url: &str) -> Result<Store> {
-        Store::open(url, false).await
+        Store::open(url, false, true).await
     }
 
-    async fn open(url: &str, create: bool) -> Result<Store> {
+    /// Looks at an existing database without changing it: how many of this version's migrations it
+    /// has applied, and how many this version has (for `doctor`).
+    pub async fn schema(url: &str) -> Result<Schema> {
+        let store = Store::open(url, false, false).await?;
+        let (known, table) = match store.backend {
+            Backend::Sqlite(_) => (
+                sqlx::migrate!("./migrations/sqlite").iter().count(),
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            ),
+            Backend::Postgres(_) => (
+                sqlx::migrate!("./migrations/postgres").iter().count(),
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '_sqlx_migrations'",
+            ),
+        };
+        let exists: i64 = with_pool!(store, p => sqlx::query_scalar(table).fetch_one(p).await?);
+        let applied: i64 = if exists > 0 {
+            with_pool!(store, p => sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(p).await?)
+        } else {
+            0
+        };
+        store.close().await;
+        Ok(Schema {
+            applied: applied as usize,
+            known,
+        })
+    }
+
+    async fn open(url: &str, create: bool, migrate: bool) -> Result<Store> {
         let backend = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(create)
@@ -186,7 +222,9 @@ impl Store {
                 .max_connections(4)
                 .connect_with(opts)
                 .await?;
-            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            if migrate {
+                sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            }
             Backend::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             // A server that is down is reported within 10 s (sqlx waits 30 s by default), so an MTA
@@ -196,7 +234,9 @@ impl Store {
                 .acquire_timeout(std::time::Duration::from_secs(10))
                 .connect(url)
                 .await?;
-            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            if migrate {
+                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            }
             Backend::Postgres(pool)
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));

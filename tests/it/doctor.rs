@@ -184,8 +184,8 @@ fn errors(out: &Output) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn doctor_passes_a_correct_zone_and_names_each_broken_record() {
+#[tokio::test]
+async fn doctor_passes_a_correct_zone_and_names_each_broken_record() {
     let dir = tempfile::tempdir().unwrap();
     let (key, p) = dkim_key(dir.path(), "good");
     let (_, other_p) = dkim_key(dir.path(), "other");
@@ -261,10 +261,60 @@ fn doctor_passes_a_correct_zone_and_names_each_broken_record() {
         "DMARC at _dmarc.newsletter.test",
         "aligns with DKIM d=newsletter.test",
         "greeting received",
-        "reachable, migrations applied",
+        "reachable, all ",
     ] {
         assert!(text.contains(needle), "{needle:?} in:\n{text}");
     }
+
+    // A database one migration behind: a warning, and doctor does not apply it.
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    let max: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = ?")
+        .bind(max)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let out = doctor(
+        dir.path(),
+        &nsd,
+        "newsletter.test",
+        "newsletter.test",
+        &key,
+        &sink,
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning is not an error: {text}"
+    );
+    assert!(
+        text.contains("migrations applied") && text.contains("warning  database"),
+        "{text}"
+    );
+    let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE version = ?")
+        .bind(max)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(after, 0, "doctor changed nothing");
+    sqlx::query("DELETE FROM _sqlx_migrations")
+        .execute(&pool)
+        .await
+        .ok();
+    pool.close().await;
+    // Start the broken zones from a fresh, fully migrated database.
+    for f in ["doctor.db", "doctor.db-wal", "doctor.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(f));
+    }
+    let made = common::newsletter(dir.path(), &db)
+        .args(["subscribers", "add", "reader@example.org"])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
 
     for (from, d, want, fix) in [
         (
