@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    self, BouncesCommand, CampaignsArgs, CheckArgs, ControlArgs, DoctorArgs, Globals, RenderArgs,
-    SendArgs, ServeArgs, StatusArgs, SubscribersCommand, WorkerArgs,
+    self, AdminsCommand, BouncesCommand, CampaignsArgs, CheckArgs, ControlArgs, DoctorArgs,
+    Globals, RenderArgs, SendArgs, ServeArgs, StatusArgs, SubscribersCommand, WorkerArgs,
 };
 use crate::store::Control;
 
@@ -84,6 +84,9 @@ pub enum Command {
     /// Check configuration, DNS (SPF, DKIM, DMARC, MX), relays, database and links before sending
     /// (exit 1 on any error).
     Doctor(DoctorArgs),
+    /// Manage the accounts of the administrators' console (`serve` answers it at /admin/).
+    #[command(subcommand)]
+    Admins(AdminsCommand),
     /// Serve the subscriber-facing web pages (unsubscribe, RFC 8058 one-click) until Ctrl-C.
     Serve(ServeArgs),
 }
@@ -109,6 +112,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => commands::check::run(&globals, args),
         Command::Serve(args) => commands::serve::run(&globals, args),
         Command::Doctor(args) => commands::doctor::run(&globals, args),
+        Command::Admins(cmd) => commands::admins::run(&globals, cmd),
         Command::Send(args) => commands::send::send(&globals, args),
         Command::Status(args) => commands::send::status(&globals, args),
         Command::Campaigns(args) => commands::send::campaigns(&globals, args),
@@ -132,7 +136,7 @@ pub fn run(cli: Cli) -> ExitCode {
 fn prints_and_exits(command: &Command) -> bool {
     match command {
         Command::Render(_) | Command::Check(_) | Command::Status(_) | Command::Campaigns(_) => true,
-        Command::Subscribers(_) => true,
+        Command::Subscribers(_) | Command::Admins(_) => true,
         Command::Pause(_) | Command::Resume(_) | Command::Cancel(_) | Command::Doctor(_) => true,
         Command::Bounces(b) => !matches!(b, BouncesCommand::Process { .. }),
         Command::Send(_) | Command::Worker(_) | Command::Serve(_) => false,

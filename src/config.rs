@@ -53,6 +53,25 @@ pub struct Config {
     pub bounces: BounceSettings,
     /// `newsletter doctor`.
     pub doctor: DoctorSettings,
+    /// The administrators' console of `newsletter serve`.
+    pub admin: AdminSettings,
+}
+
+/// The administrators' console.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    /// A session ends after this long without a request.
+    pub session_idle_secs: u64,
+    /// And after this long in any case.
+    pub session_max_secs: u64,
+    /// Sign-in attempts allowed per account, and per client IP, in `login_window_secs`.
+    pub login_per_account: u32,
+    pub login_per_ip: u32,
+    pub login_window_secs: u64,
+    /// Allow the session cookie without `Secure`, for a console opened over plain http on this
+    /// machine; honoured only when `[web] bind` is a loopback address.
+    pub plain_loopback: bool,
 }
 
 /// `newsletter doctor`'s DNS lookups.

@@ -1,6 +1,7 @@
 //! One module per command: its arguments (clap) and one function that takes them, calls the stage
 //! that owns the work, and prints. Shared here: the global options, the runtime and the store.
 
+pub mod admins;
 pub mod bounces;
 pub mod check;
 pub mod doctor;
@@ -9,6 +10,7 @@ pub mod send;
 pub mod serve;
 pub mod subscribers;
 
+pub use admins::AdminsCommand;
 pub use bounces::BouncesCommand;
 pub use check::CheckArgs;
 pub use doctor::DoctorArgs;

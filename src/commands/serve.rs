@@ -16,8 +16,12 @@ pub struct ServeArgs {
 
 /// `newsletter serve`: the subscriber-facing web server.
 pub fn run(globals: &Globals, args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = globals.config()?;
-    let bind = args.bind.as_deref().unwrap_or(&config.web.bind).to_string();
+    let mut config = globals.config()?;
+    if let Some(b) = &args.bind {
+        // The console's cookie rule reads where we really listen.
+        config.web.bind = b.clone();
+    }
+    let bind = config.web.bind.clone();
     runtime()?.block_on(async {
         let store = open_store(&config, globals).await?;
         let api_token = std::env::var("NEWSLETTER_API_TOKEN").ok();

@@ -9,8 +9,8 @@ pub use ids::{MessageId, VERP_PREFIX, Verp, campaign_key};
 pub use provider::{DomainPattern, ProviderMap, ProviderName, provider_names};
 pub use smtp::{EnhancedStatus, ReplyCode};
 pub use vocabulary::{
-    Attribution, BounceClass, BounceKind, BounceSource, CampaignState, DeliveryState, DsnAction,
-    Source,
+    AdminRole, Attribution, BounceClass, BounceKind, BounceSource, CampaignState, DeliveryState,
+    DsnAction, Source,
 };
 
 use std::fmt;

@@ -91,6 +91,16 @@ words!(
 );
 
 words!(
+    /// What an administrators' console account may do.
+    AdminRole, "admin role" {
+        /// Everything, including subscriber data.
+        Admin = "admin",
+        /// Preview issues and send test copies; no subscriber data.
+        Editor = "editor",
+    }
+);
+
+words!(
     /// Where one delivery (one campaign, one subscriber) is.
     DeliveryState, "delivery state" {
         /// Waiting to be claimed (possibly not before a retry time).

@@ -226,6 +226,16 @@ macro_rules! log_bounce {
 }
 
 impl Store {
+    /// Bounce log entries since a time, per kind (hard, soft, complaint, policy), most first.
+    pub async fn bounce_counts_since(&self, since: i64) -> Result<Vec<(String, i64)>> {
+        Ok(with_pool!(self, p => sqlx::query_as(
+            "SELECT kind, COUNT(*) AS n FROM bounces WHERE received_at >= $1 GROUP BY kind ORDER BY n DESC, kind",
+        )
+        .bind(since)
+        .fetch_all(p)
+        .await?))
+    }
+
     /// The campaign and address of a subscriber's delivery, found by campaign id (from a VERP) or by
     /// issue number (from our Message-ID), in one query; `None` if there is no such delivery.
     pub async fn find_delivery(

@@ -310,10 +310,12 @@ impl Store {
 // After the macros above, which the queue uses.
 #[macro_use]
 mod bounces;
+mod admins;
 mod import;
 mod queue;
 mod subscribers;
 pub use crate::domain::Source;
+pub use admins::{Admin, AdminSession, AuditEntry};
 pub use bounces::{Applied, BounceEntry, BounceFacts, BounceRecord, Decide, Verdict};
 pub use import::{IMPORT_BATCH, ImportOptions, ImportRow, ImportSummary};
 pub use queue::{

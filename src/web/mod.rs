@@ -8,6 +8,7 @@
 //! Content-Security-Policy, `frame-ancestors 'none'`, `X-Frame-Options: DENY`,
 //! `Referrer-Policy: no-referrer` and `X-Content-Type-Options: nosniff`.
 
+pub mod admin;
 pub mod api;
 pub mod metrics;
 pub mod pages;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub unsubscribes: unsubscribe::Batcher,
     /// A separate, unauthenticated listen address for `/metrics`, if configured.
     pub metrics_bind: Option<String>,
+    /// The administrators' console: session settings and sign-in limits.
+    pub console: admin::Console,
     limits: server::Limits,
     csp: HeaderValue,
 }
@@ -84,6 +87,7 @@ impl AppState {
             unsubscribes: unsubscribe::Batcher::default(),
             metrics_bind: Some(config.web.metrics_bind.trim().to_string())
                 .filter(|b| !b.is_empty()),
+            console: admin::Console::new(config),
             limits: server::Limits::from_config(&config.web),
             csp: HeaderValue::from_str(&pages::content_security_policy())
                 .expect("the policy is ASCII"),
@@ -102,6 +106,15 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             api::require_token,
         ));
+    let console = Router::new()
+        .route("/admin/", get(admin::dashboard))
+        .route("/admin/subscribers", get(admin::subscribers))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/logout", axum::routing::post(admin::logout))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_session,
+        ));
     let mut app = Router::new()
         .route(
             "/unsubscribe/{token}",
@@ -113,7 +126,13 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(subscribe::confirm_page).post(subscribe::confirm),
         )
         .route("/health", get(health))
-        .nest("/api", api);
+        .nest("/api", api)
+        .route("/admin/login", get(admin::login_form).post(admin::login))
+        .route(
+            "/admin",
+            get(|| async { axum::response::Redirect::permanent("/admin/") }),
+        )
+        .merge(console);
     if state.metrics_bind.is_none() {
         app = app.route(
             "/metrics",

@@ -70,6 +70,11 @@ pub fn serve(db: &TestDb) -> Server {
 
 /// The real binary serving on a free port, with `env` on top of the test settings.
 pub fn serve_with(db: &TestDb, env: &[(&str, &str)]) -> Server {
+    serve_logging(db, env, None)
+}
+
+/// As [`serve_with`], with the server's log (standard error, at `-vv`) written to `log`.
+pub fn serve_logging(db: &TestDb, env: &[(&str, &str)], log: Option<&std::path::Path>) -> Server {
     let outbox = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(super::bin());
     cmd.env(
@@ -80,20 +85,21 @@ pub fn serve_with(db: &TestDb, env: &[(&str, &str)]) -> Server {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .args([
-            "--database-url",
-            &db.url(),
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .env("NEWSLETTER_SITE__NAME", "Weekly Crab")
-        .env("NEWSLETTER_API_TOKEN", API_TOKEN)
-        .env_remove("NEWSLETTER_CONFIG")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    cmd.args([
+        "--database-url",
+        &db.url(),
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+    ])
+    .env("NEWSLETTER_SITE__NAME", "Weekly Crab")
+    .env("NEWSLETTER_API_TOKEN", API_TOKEN)
+    .env_remove("NEWSLETTER_CONFIG")
+    .stdout(Stdio::piped());
+    if let Some(log) = log {
+        cmd.arg("-vv").stderr(std::fs::File::create(log).unwrap());
+    }
+    let mut child = cmd.spawn().unwrap();
     let mut line = String::new();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     stdout.read_line(&mut line).unwrap();

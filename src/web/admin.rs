@@ -1,0 +1,555 @@
+//! The administrators' console under `/admin/`: accounts (argon2id passwords), sessions, CSRF, the
+//! audit log, and the pages. Server-rendered, usable without JavaScript.
+//!
+//! - A session is a random 256-bit cookie (`HttpOnly`, `SameSite=Strict`, `Secure` unless the
+//!   operator allowed plain loopback); the database keeps only its SHA-256. It ends after
+//!   `session_idle_secs` without a request, after `session_max_secs` in any case, at logout, and when
+//!   the account's password changes.
+//! - Every state-changing form carries the session's CSRF token (the login form a token of its own,
+//!   double-submitted in a cookie); a POST without the right one is refused with 403.
+//! - Failed logins are limited per account and per client IP, before the password is even hashed.
+//! - Editors may use the console but not subscriber data; admins may do everything.
+//! - Every login, failed login, logout and action goes to the audit log. No token, password or
+//!   session id is ever logged.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use maud::{Markup, html};
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::pages::page;
+use super::rate_limit::RateLimiter;
+use crate::domain::{AdminRole, SubscriberStatus};
+use crate::store::AdminSession;
+
+/// The console's settings and login limits.
+pub struct Console {
+    idle_secs: i64,
+    max_secs: i64,
+    /// Whether cookies carry `Secure` (and the `__Host-` prefix).
+    secure: bool,
+    per_account: RateLimiter,
+    per_ip: RateLimiter,
+}
+
+impl Console {
+    pub fn new(config: &crate::config::Config) -> Self {
+        let a = &config.admin;
+        let loopback = config
+            .web
+            .bind
+            .parse::<SocketAddr>()
+            .is_ok_and(|s| s.ip().is_loopback());
+        let window = Duration::from_secs(a.login_window_secs.max(1));
+        Self {
+            idle_secs: a.session_idle_secs as i64,
+            max_secs: a.session_max_secs as i64,
+            secure: !(a.plain_loopback && loopback),
+            per_account: RateLimiter::new(a.login_per_account.max(1), window),
+            per_ip: RateLimiter::new(a.login_per_ip.max(1), window),
+        }
+    }
+
+    fn session_cookie(&self) -> &'static str {
+        if self.secure {
+            "__Host-nl_admin"
+        } else {
+            "nl_admin"
+        }
+    }
+
+    fn login_cookie(&self) -> &'static str {
+        if self.secure {
+            "__Host-nl_login"
+        } else {
+            "nl_login"
+        }
+    }
+
+    fn cookie(&self, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let age = max_age.map_or(String::new(), |s| format!("; Max-Age={s}"));
+        HeaderValue::from_str(&format!(
+            "{name}={value}; Path=/; HttpOnly; SameSite=Strict{secure}{age}"
+        ))
+        .expect("cookie text is ASCII")
+    }
+}
+
+/// Hashes a password with argon2id (the crate's default, memory-hard parameters) and a random salt.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn verify_password(password: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(phc).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A verification of a password nobody has, so that an unknown account costs the same time.
+fn burn_time(password: &str) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let phc = DUMMY.get_or_init(|| hash_password("not a password of anyone").unwrap_or_default());
+    let _ = verify_password(password, phc);
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random number generator is available");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn digest(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then(|| v.to_string())
+        })
+}
+
+/// The signed-in account of a request.
+#[derive(Clone)]
+pub struct Signed {
+    pub session: Arc<AdminSession>,
+    id_hash: String,
+}
+
+impl Signed {
+    fn email(&self) -> &str {
+        &self.session.admin.email
+    }
+
+    fn is_admin(&self) -> bool {
+        self.session.admin.role == AdminRole::Admin
+    }
+
+    fn csrf_ok(&self, given: &str) -> bool {
+        same(&self.session.csrf, given)
+    }
+}
+
+/// Every `/admin/` route but the login form: no session, no page (GET goes to the login form,
+/// anything else gets 401).
+pub async fn require_session(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let console = &state.console;
+    let token = cookie_value(request.headers(), console.session_cookie());
+    let session = match token {
+        Some(t) if t.len() == 43 => {
+            let id_hash = digest(&t);
+            match state
+                .store
+                .session(&id_hash, console.idle_secs, console.max_secs)
+                .await
+            {
+                Ok(Some(s)) => Some(Signed {
+                    session: Arc::new(s),
+                    id_hash,
+                }),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::error!(error = %e, "admin session lookup failed");
+                    return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+                        .into_response();
+                }
+            }
+        }
+        _ => None,
+    };
+    let Some(signed) = session else {
+        if request.method() == axum::http::Method::GET {
+            return no_store(Redirect::to("/admin/login").into_response());
+        }
+        return no_store((StatusCode::UNAUTHORIZED, "sign in first\n").into_response());
+    };
+    request.extensions_mut().insert(signed);
+    no_store(next.run(request).await)
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn admin_page(state: &AppState, signed: Option<&Signed>, title: &str, body: Markup) -> Markup {
+    let nav = html! {
+        @if let Some(s) = signed {
+            nav aria-label="Console" {
+                a href="/admin/" { "Dashboard" } " · "
+                @if s.is_admin() {
+                    a href="/admin/subscribers" { "Subscribers" } " · "
+                    a href="/admin/audit" { "Audit log" } " · "
+                }
+                form method="post" action="/admin/logout" {
+                    input type="hidden" name="csrf" value=(s.session.csrf);
+                    button type="submit" { "Sign out " (s.email()) }
+                }
+            }
+        }
+        (body)
+    };
+    page(state, title, nav)
+}
+
+/// `GET /admin/login`.
+pub async fn login_form(State(state): State<Arc<AppState>>) -> Response {
+    let token = random_token();
+    let body = login_body(&token, None);
+    let mut r = no_store(admin_page(&state, None, "Sign in", body).into_response());
+    let cookie = state
+        .console
+        .cookie(state.console.login_cookie(), &token, Some(3600));
+    r.headers_mut().append(header::SET_COOKIE, cookie);
+    r
+}
+
+fn login_body(token: &str, error: Option<&str>) -> Markup {
+    html! {
+        @if let Some(e) = error { p role="alert" { strong { (e) } } }
+        form method="post" action="/admin/login" {
+            input type="hidden" name="csrf" value=(token);
+            p { label for="email" { "E-mail" } br; input id="email" name="email" type="email" autocomplete="username" required; }
+            p { label for="password" { "Password" } br; input id="password" name="password" type="password" autocomplete="current-password" required; }
+            p { button type="submit" { "Sign in" } }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /admin/login`.
+pub async fn login(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let console = &state.console;
+    let ip = state.proxies.client_ip(peer, &headers).to_string();
+    let expected = cookie_value(&headers, console.login_cookie());
+    if !expected.is_some_and(|e| !form.csrf.is_empty() && same(&e, &form.csrf)) {
+        return no_store(
+            (
+                StatusCode::FORBIDDEN,
+                "the form has expired; reload the sign-in page\n",
+            )
+                .into_response(),
+        );
+    }
+    let email = form.email.trim().to_lowercase();
+    if !console.per_ip.allow(&ip) || !console.per_account.allow(&email) {
+        let _ = state
+            .store
+            .audit(
+                Some(&email),
+                "login refused: too many attempts",
+                None,
+                Some(&ip),
+            )
+            .await;
+        let body = login_body(
+            &form.csrf,
+            Some("Too many sign-in attempts. Wait a few minutes and try again."),
+        );
+        return no_store(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                admin_page(&state, None, "Sign in", body),
+            )
+                .into_response(),
+        );
+    }
+    let account = match state.store.admin_by_email(&email).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, "admin lookup failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
+        }
+    };
+    let password = form.password.clone();
+    let verified = match account {
+        Some(a) => {
+            let phc = a.password_hash.clone();
+            let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+                .await
+                .unwrap_or(false);
+            ok.then_some(a)
+        }
+        None => {
+            let _ = tokio::task::spawn_blocking(move || burn_time(&password)).await;
+            None
+        }
+    };
+    let Some(admin) = verified else {
+        let _ = state
+            .store
+            .audit(Some(&email), "login failed", None, Some(&ip))
+            .await;
+        let body = login_body(
+            &form.csrf,
+            Some("That e-mail address and password do not match an account."),
+        );
+        return no_store(
+            (
+                StatusCode::UNAUTHORIZED,
+                admin_page(&state, None, "Sign in", body),
+            )
+                .into_response(),
+        );
+    };
+    let token = random_token();
+    let csrf = random_token();
+    if let Err(e) = state
+        .store
+        .create_session(&digest(&token), admin.id, &csrf)
+        .await
+    {
+        tracing::error!(error = %e, "session not stored");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
+    }
+    let _ = state
+        .store
+        .audit(Some(&admin.email), "login", None, Some(&ip))
+        .await;
+    let mut r = no_store(Redirect::to("/admin/").into_response());
+    let h = r.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        console.cookie(console.session_cookie(), &token, None),
+    );
+    h.append(
+        header::SET_COOKIE,
+        console.cookie(console.login_cookie(), "", Some(0)),
+    );
+    r
+}
+
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+fn forbidden() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        "this form is not from your session; reload the page\n",
+    )
+        .into_response()
+}
+
+/// `POST /admin/logout`.
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(signed): axum::Extension<Signed>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !signed.csrf_ok(&form.csrf) {
+        return forbidden();
+    }
+    let _ = state.store.end_session(&signed.id_hash).await;
+    let _ = state
+        .store
+        .audit(Some(signed.email()), "logout", None, None)
+        .await;
+    let mut r = Redirect::to("/admin/login").into_response();
+    let console = &state.console;
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        console.cookie(console.session_cookie(), "", Some(0)),
+    );
+    r
+}
+
+/// `GET /admin/`: subscribers by status, the last campaigns with their outcome, bounces and
+/// complaints of the last 30 days.
+pub async fn dashboard(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(signed): axum::Extension<Signed>,
+) -> Response {
+    let store = &state.store;
+    let since = crate::domain::unix_now() - 30 * 86_400;
+    let data = async {
+        let stats = store.stats().await?;
+        let campaigns = crate::send::campaign::overview(store).await?;
+        let bounces = store.bounce_counts_since(since).await?;
+        Ok::<_, crate::store::StoreError>((stats, campaigns, bounces))
+    }
+    .await;
+    let (stats, campaigns, bounces) = match data {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "dashboard: database error");
+            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
+        }
+    };
+    let body = html! {
+        h2 { "Subscribers" }
+        table {
+            thead { tr { th scope="col" { "Status" } th scope="col" { "Count" } } }
+            tbody { @for (s, n) in &stats { tr { td { (s.as_str()) } td { (n) } } } }
+        }
+        h2 { "Campaigns" }
+        @if campaigns.is_empty() { p { "No campaign yet." } } @else {
+            table {
+                thead { tr { th scope="col" { "Issue" } th scope="col" { "State" } th scope="col" { "Sent" } th scope="col" { "Failed" } th scope="col" { "Waiting" } } }
+                tbody {
+                    @for o in campaigns.iter().take(10) {
+                        tr {
+                            td { (o.campaign.issue_number) " " (o.campaign.subject) }
+                            td { (o.campaign.state.as_str()) }
+                            td { (o.counts.sent) }
+                            td { (o.counts.failed) }
+                            td { (o.counts.queued + o.counts.sending + o.counts.deferred) }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Bounces and complaints, last 30 days" }
+        @if bounces.is_empty() { p { "None." } } @else {
+            ul { @for (kind, n) in &bounces { li { (kind) ": " (n) } } }
+        }
+    };
+    admin_page(&state, Some(&signed), "Dashboard", body).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct SubscriberQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    after: i64,
+}
+
+/// `GET /admin/subscribers`: admins only.
+pub async fn subscribers(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(signed): axum::Extension<Signed>,
+    Query(q): Query<SubscriberQuery>,
+) -> Response {
+    if !signed.is_admin() {
+        let _ = state
+            .store
+            .audit(
+                Some(signed.email()),
+                "refused: subscribers (editor)",
+                None,
+                None,
+            )
+            .await;
+        return (
+            StatusCode::FORBIDDEN,
+            admin_page(
+                &state,
+                Some(&signed),
+                "Not allowed",
+                html! { p { "Editors cannot see subscriber data." } },
+            ),
+        )
+            .into_response();
+    }
+    let status = SubscriberStatus::parse(&q.status).ok();
+    let page_rows = match state.store.page(status, q.after.max(0), 50).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "subscribers page: database error");
+            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
+        }
+    };
+    let _ = state
+        .store
+        .audit(Some(signed.email()), "viewed subscribers", None, None)
+        .await;
+    let next = page_rows.last().map(|s| s.id);
+    let body = html! {
+        table {
+            thead { tr { th scope="col" { "Address" } th scope="col" { "Status" } } }
+            tbody { @for s in &page_rows { tr { td { (s.email.as_str()) } td { (s.status.as_str()) } } } }
+        }
+        @if let Some(n) = next {
+            @if page_rows.len() == 50 {
+                p { a href={ "/admin/subscribers?status=" (q.status) "&after=" (n) } { "Next page" } }
+            }
+        }
+    };
+    admin_page(&state, Some(&signed), "Subscribers", body).into_response()
+}
+
+/// `GET /admin/audit`: admins only.
+pub async fn audit(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(signed): axum::Extension<Signed>,
+) -> Response {
+    if !signed.is_admin() {
+        return (StatusCode::FORBIDDEN, "editors cannot see the audit log\n").into_response();
+    }
+    let entries = state.store.audit_log(200).await.unwrap_or_default();
+    let body = html! {
+        table {
+            thead { tr { th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "From" } } }
+            tbody {
+                @for e in &entries {
+                    tr {
+                        td { (crate::domain::rfc5322_date(e.at)) }
+                        td { (e.admin_email.as_deref().unwrap_or("-")) }
+                        td { (e.action) @if let Some(d) = &e.detail { ": " (d) } }
+                        td { (e.ip.as_deref().unwrap_or("-")) }
+                    }
+                }
+            }
+        }
+    };
+    admin_page(&state, Some(&signed), "Audit log", body).into_response()
+}

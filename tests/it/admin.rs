@@ -1,0 +1,346 @@
+//! The administrators' console's security, over a real socket against the real `newsletter serve`,
+//! on SQLite and PostgreSQL: accounts made by `newsletter admins add`, sign-in with its CSRF token
+//! and limits, session cookies and their flags, expiry and forgery, CSRF on every POST, the editor
+//! kept from subscriber data, the audit log, and no secret in the server's log.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::common;
+use crate::common::db::TestDb;
+use crate::common::web::{Reply, Server, http_with, serve_logging};
+
+both_backends!(the_console_is_closed_without_a_session_and_guards_every_post);
+
+const PASSWORD: &str = "correct horse battery staple";
+const EDITOR_PASSWORD: &str = "an editor's own long password";
+
+fn add_account(db: &TestDb, email: &str, role: &str, password: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = common::newsletter(dir.path(), &db.url())
+        .args(["admins", "add", email, "--role", role])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The `Set-Cookie` lines of a reply.
+fn set_cookies(r: &Reply) -> Vec<String> {
+    r.head
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("set-cookie")
+                .then(|| v.trim().to_string())
+        })
+        .collect()
+}
+
+/// The value of cookie `name` set by a reply.
+fn cookie(r: &Reply, name: &str) -> Option<String> {
+    set_cookies(r).iter().find_map(|c| {
+        let first = c.split(';').next()?;
+        let (k, v) = first.split_once('=')?;
+        (k == name).then(|| v.to_string())
+    })
+}
+
+fn location(r: &Reply) -> String {
+    r.head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("location")
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// The hidden CSRF field of a page.
+fn csrf_field(body: &str) -> String {
+    let at =
+        body.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    body[at..].split('"').next().unwrap().to_string()
+}
+
+fn form(s: &Server, path: &str, cookie: &str, body: &str) -> Reply {
+    http_with(
+        &s.addr,
+        "POST",
+        path,
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", cookie),
+        ],
+        body,
+    )
+}
+
+fn get(s: &Server, path: &str, cookie: &str) -> Reply {
+    http_with(&s.addr, "GET", path, &[("Cookie", cookie)], "")
+}
+
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Signs in through the form; returns the session cookie (`name=value`) and the reply.
+fn sign_in(
+    s: &Server,
+    login_cookie_name: &str,
+    session_name: &str,
+    email: &str,
+    password: &str,
+) -> (Option<String>, Reply) {
+    let page = get(s, "/admin/login", "");
+    assert_eq!(page.status, 200);
+    let token = cookie(&page, login_cookie_name).expect("a sign-in cookie");
+    let csrf = csrf_field(&page.body);
+    let r = form(
+        s,
+        "/admin/login",
+        &format!("{login_cookie_name}={token}"),
+        &format!(
+            "csrf={}&email={}&password={}",
+            urlencode(&csrf),
+            urlencode(email),
+            urlencode(password)
+        ),
+    );
+    (
+        cookie(&r, session_name).map(|v| format!("{session_name}={v}")),
+        r,
+    )
+}
+
+async fn the_console_is_closed_without_a_session_and_guards_every_post(db: TestDb) {
+    add_account(&db, "Boss@Example.org", "admin", PASSWORD);
+    add_account(&db, "ed@example.org", "editor", EDITOR_PASSWORD);
+    let dir = tempfile::tempdir().unwrap();
+    let listed = common::newsletter(dir.path(), &db.url())
+        .args(["subscribers", "add", "reader@example.org"])
+        .output()
+        .unwrap();
+    assert!(listed.status.success());
+    let log = dir.path().join("serve.log");
+    let s = serve_logging(
+        &db,
+        &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")],
+        Some(&log),
+    );
+
+    // No session: every page goes to the sign-in form, every POST is refused.
+    for path in ["/admin/", "/admin/subscribers", "/admin/audit"] {
+        let r = get(&s, path, "");
+        assert_eq!(r.status, 303, "{path}: {}", r.head);
+        assert_eq!(location(&r), "/admin/login");
+    }
+    assert_eq!(form(&s, "/admin/logout", "", "csrf=x").status, 401);
+    // A forged session is no session.
+    let forged = format!("nl_admin={}", "A".repeat(43));
+    assert_eq!(get(&s, "/admin/", &forged).status, 303);
+
+    // The sign-in form's own token: missing or wrong is refused before any password is tried.
+    let page = get(&s, "/admin/login", "");
+    let login = cookie(&page, "nl_login").unwrap();
+    let flags = set_cookies(&page).join(" | ");
+    assert!(
+        flags.contains("HttpOnly") && flags.contains("SameSite=Strict"),
+        "{flags}"
+    );
+    let body = format!("email=boss%40example.org&password={}", urlencode(PASSWORD));
+    assert_eq!(
+        form(&s, "/admin/login", &format!("nl_login={login}"), &body).status,
+        403
+    );
+    assert_eq!(
+        form(
+            &s,
+            "/admin/login",
+            &format!("nl_login={login}"),
+            &format!("csrf=wrong&{body}")
+        )
+        .status,
+        403
+    );
+
+    // A wrong password, then the right one (the address in any case).
+    let (none, r) = sign_in(
+        &s,
+        "nl_login",
+        "nl_admin",
+        "boss@example.org",
+        "not the password",
+    );
+    assert_eq!(r.status, 401);
+    assert!(none.is_none());
+    let (session, r) = sign_in(&s, "nl_login", "nl_admin", "BOSS@example.org", PASSWORD);
+    assert_eq!(r.status, 303, "{}", r.head);
+    assert_eq!(location(&r), "/admin/");
+    let session = session.expect("a session cookie");
+    let flags = set_cookies(&r)
+        .iter()
+        .find(|c| c.starts_with("nl_admin="))
+        .unwrap()
+        .clone();
+    assert!(
+        flags.contains("HttpOnly") && flags.contains("SameSite=Strict") && flags.contains("Path=/"),
+        "{flags}"
+    );
+    assert!(
+        !flags.contains("Secure"),
+        "plain loopback was allowed: {flags}"
+    );
+
+    let dash = get(&s, "/admin/", &session);
+    assert_eq!(dash.status, 200, "{}", dash.head);
+    assert!(dash.body.contains("Dashboard") && dash.body.contains("lang=\"en\""));
+    assert!(
+        dash.head
+            .to_ascii_lowercase()
+            .contains("cache-control: no-store")
+    );
+    let subs = get(&s, "/admin/subscribers", &session);
+    assert_eq!(subs.status, 200);
+    assert!(subs.body.contains("reader@example.org"));
+
+    // Sign-out needs the session's CSRF token.
+    let csrf = csrf_field(&dash.body);
+    assert_eq!(form(&s, "/admin/logout", &session, "").status, 403);
+    assert_eq!(
+        form(&s, "/admin/logout", &session, "csrf=not-it").status,
+        403
+    );
+    assert_eq!(get(&s, "/admin/", &session).status, 200, "still signed in");
+    let out = form(
+        &s,
+        "/admin/logout",
+        &session,
+        &format!("csrf={}", urlencode(&csrf)),
+    );
+    assert_eq!(out.status, 303);
+    assert_eq!(
+        get(&s, "/admin/", &session).status,
+        303,
+        "the session ended"
+    );
+
+    // An editor has the console but not subscriber data.
+    let (editor, r) = sign_in(
+        &s,
+        "nl_login",
+        "nl_admin",
+        "ed@example.org",
+        EDITOR_PASSWORD,
+    );
+    assert_eq!(r.status, 303);
+    let editor = editor.unwrap();
+    assert_eq!(get(&s, "/admin/", &editor).status, 200);
+    let refused = get(&s, "/admin/subscribers", &editor);
+    assert_eq!(refused.status, 403);
+    assert!(!refused.body.contains("reader@example.org"));
+    assert_eq!(get(&s, "/admin/audit", &editor).status, 403);
+
+    // The sign-in limit per account: after five failures even the right password waits.
+    for _ in 0..5 {
+        let (_, r) = sign_in(&s, "nl_login", "nl_admin", "ed@example.org", "wrong guess");
+        assert!(matches!(r.status, 401 | 429), "{}", r.status);
+    }
+    let (none, r) = sign_in(
+        &s,
+        "nl_login",
+        "nl_admin",
+        "ed@example.org",
+        EDITOR_PASSWORD,
+    );
+    assert_eq!(r.status, 429);
+    assert!(none.is_none());
+
+    // The audit log has who did what.
+    let (admin, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
+    let audit = get(&s, "/admin/audit", &admin.unwrap());
+    assert_eq!(audit.status, 200);
+    for needle in [
+        "login failed",
+        "logout",
+        "refused: subscribers (editor)",
+        "login refused: too many attempts",
+        "viewed subscribers",
+        "account created",
+    ] {
+        assert!(audit.body.contains(needle), "{needle} in the audit log");
+    }
+    drop(s);
+
+    // Nothing secret reaches the log.
+    let text = std::fs::read_to_string(&log).unwrap();
+    for secret in [
+        PASSWORD,
+        EDITOR_PASSWORD,
+        session.split('=').nth(1).unwrap(),
+        &csrf,
+        &login,
+    ] {
+        assert!(!text.contains(secret), "a secret in the log");
+    }
+}
+
+#[tokio::test]
+async fn cookies_are_secure_by_default_and_sessions_expire() {
+    let db = TestDb::sqlite();
+    add_account(&db, "boss@example.org", "admin", PASSWORD);
+    // Without the loopback exception: Secure, with the __Host- prefix.
+    let s = serve_logging(&db, &[], None);
+    let page = get(&s, "/admin/login", "");
+    let flags = set_cookies(&page).join(" | ");
+    assert!(
+        flags.starts_with("__Host-nl_login=") && flags.contains("Secure"),
+        "{flags}"
+    );
+    let (session, r) = sign_in(
+        &s,
+        "__Host-nl_login",
+        "__Host-nl_admin",
+        "boss@example.org",
+        PASSWORD,
+    );
+    assert_eq!(r.status, 303);
+    let set = set_cookies(&r).join(" | ");
+    assert!(
+        set.contains("__Host-nl_admin=") && set.contains("Secure") && set.contains("HttpOnly"),
+        "{set}"
+    );
+    assert_eq!(get(&s, "/admin/", &session.unwrap()).status, 200);
+    drop(s);
+
+    // A session unused for longer than the idle limit is over.
+    let s = serve_logging(
+        &db,
+        &[
+            ("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true"),
+            ("NEWSLETTER_ADMIN__SESSION_IDLE_SECS", "1"),
+        ],
+        None,
+    );
+    let (session, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
+    let session = session.unwrap();
+    assert_eq!(get(&s, "/admin/", &session).status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let r = get(&s, "/admin/", &session);
+    assert_eq!(r.status, 303, "expired: {}", r.head);
+    assert_eq!(location(&r), "/admin/login");
+}
