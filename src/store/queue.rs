@@ -228,6 +228,16 @@ impl DeliveryCounts {
     }
 }
 
+/// One delivery of one subscriber, for the console.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct SubscriberDelivery {
+    pub issue_number: i64,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub sent_at: Option<i64>,
+}
+
 /// An operator's command to a campaign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
@@ -877,6 +887,22 @@ impl Store {
             (Some(a), Some(b)) => Some(a.min(b + 1)),
             (a, b) => a.or(b.map(|b| b + 1)),
         })
+    }
+
+    /// A subscriber's deliveries, newest campaign first.
+    pub async fn deliveries_of(
+        &self,
+        subscriber_id: i64,
+        limit: i64,
+    ) -> Result<Vec<SubscriberDelivery>> {
+        Ok(with_pool!(self, p => sqlx::query_as(
+            "SELECT c.issue_number, d.state, d.attempts, d.last_error, d.sent_at FROM deliveries d \
+             JOIN campaigns c ON c.id = d.campaign_id WHERE d.subscriber_id = $1 ORDER BY c.issue_number DESC LIMIT $2",
+        )
+        .bind(subscriber_id)
+        .bind(limit)
+        .fetch_all(p)
+        .await?))
     }
 
     /// Rows per state for a campaign.

@@ -490,6 +490,35 @@ impl Store {
         rows.into_iter().map(Subscriber::try_from).collect()
     }
 
+    /// Subscribers whose address or name contains `q` (any case; a prefix is a substring too), of
+    /// one status or any, after `after_id` in id order: one page of the console's search.
+    pub async fn search(
+        &self,
+        q: &str,
+        status: Option<SubscriberStatus>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<Subscriber>> {
+        let find = match self.backend {
+            Backend::Sqlite(_) => "instr",
+            Backend::Postgres(_) => "strpos",
+        };
+        let sql = format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id > $1 \
+             AND (CAST($2 AS TEXT) IS NULL OR status = CAST($2 AS TEXT)) \
+             AND ($4 = '' OR {find}(email_key, $4) > 0 OR {find}(lower(COALESCE(name, '')), $4) > 0) \
+             ORDER BY id LIMIT $3"
+        );
+        let rows: Vec<Row> = with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(after_id)
+            .bind(status.map(|s| s.as_str()))
+            .bind(limit)
+            .bind(q.trim().to_lowercase())
+            .fetch_all(p)
+            .await?);
+        rows.into_iter().map(Subscriber::try_from).collect()
+    }
+
     /// A subscriber's history, oldest first.
     pub async fn history(&self, subscriber_id: i64) -> Result<Vec<Event>> {
         let sql = "SELECT at, source, old_status, new_status, detail FROM subscriber_events WHERE subscriber_id = $1 ORDER BY id";

@@ -468,63 +468,338 @@ pub async fn dashboard(
 #[derive(serde::Deserialize)]
 pub struct SubscriberQuery {
     #[serde(default)]
+    q: String,
+    #[serde(default)]
     status: String,
     #[serde(default)]
     after: i64,
 }
 
-/// `GET /admin/subscribers`: admins only.
+/// Subscriber data is for admins: an editor gets 403, and the refusal is audited.
+async fn admins_only(state: &AppState, signed: &Signed, what: &str) -> Option<Response> {
+    if signed.is_admin() {
+        return None;
+    }
+    let _ = state
+        .store
+        .audit(
+            Some(signed.email()),
+            &format!("refused: {what} (editor)"),
+            None,
+            None,
+        )
+        .await;
+    let body = html! { p { "Editors cannot see or change subscriber data." } };
+    Some(
+        (
+            StatusCode::FORBIDDEN,
+            admin_page(state, Some(signed), "Not allowed", body),
+        )
+            .into_response(),
+    )
+}
+
+fn unavailable(e: crate::store::StoreError) -> Response {
+    tracing::error!(error = %e, "console: database error");
+    (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+}
+
+/// `GET /admin/subscribers?q=&status=&after=`: search by address or name (any part of either),
+/// filter by status, 50 per page in id order (keyset: `after` is the last id shown).
 pub async fn subscribers(
     State(state): State<Arc<AppState>>,
     axum::Extension(signed): axum::Extension<Signed>,
     Query(q): Query<SubscriberQuery>,
 ) -> Response {
-    if !signed.is_admin() {
-        let _ = state
-            .store
-            .audit(
-                Some(signed.email()),
-                "refused: subscribers (editor)",
-                None,
-                None,
-            )
-            .await;
-        return (
-            StatusCode::FORBIDDEN,
-            admin_page(
-                &state,
-                Some(&signed),
-                "Not allowed",
-                html! { p { "Editors cannot see subscriber data." } },
-            ),
-        )
-            .into_response();
+    if let Some(refused) = admins_only(&state, &signed, "subscribers").await {
+        return refused;
     }
     let status = SubscriberStatus::parse(&q.status).ok();
-    let page_rows = match state.store.page(status, q.after.max(0), 50).await {
+    let rows = match state.store.search(&q.q, status, q.after.max(0), 50).await {
         Ok(p) => p,
-        Err(e) => {
-            tracing::error!(error = %e, "subscribers page: database error");
-            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
-        }
+        Err(e) => return unavailable(e),
     };
     let _ = state
         .store
-        .audit(Some(signed.email()), "viewed subscribers", None, None)
+        .audit(
+            Some(signed.email()),
+            "searched subscribers",
+            Some(&q.q),
+            None,
+        )
         .await;
-    let next = page_rows.last().map(|s| s.id);
+    let next = (rows.len() == 50)
+        .then(|| rows.last().map(|s| s.id))
+        .flatten();
     let body = html! {
-        table {
-            thead { tr { th scope="col" { "Address" } th scope="col" { "Status" } } }
-            tbody { @for s in &page_rows { tr { td { (s.email.as_str()) } td { (s.status.as_str()) } } } }
+        form method="get" action="/admin/subscribers" role="search" {
+            p {
+                label for="q" { "Address or name contains" } br;
+                input id="q" name="q" type="search" value=(q.q);
+                " "
+                label for="status" { "Status" } " "
+                select id="status" name="status" {
+                    option value="" selected[status.is_none()] { "any" }
+                    @for s in SubscriberStatus::ALL {
+                        option value=(s.as_str()) selected[status == Some(s)] { (s.as_str()) }
+                    }
+                }
+                " "
+                button type="submit" { "Search" }
+            }
+        }
+        @if rows.is_empty() { p { "Nobody matches." } } @else {
+            table {
+                thead { tr { th scope="col" { "Address" } th scope="col" { "Name" } th scope="col" { "Status" } } }
+                tbody {
+                    @for s in &rows {
+                        tr {
+                            td { a href={ "/admin/subscribers/" (s.id) } { (s.email.as_str()) } }
+                            td { (s.name.as_deref().unwrap_or("")) }
+                            td { (s.status.as_str()) }
+                        }
+                    }
+                }
+            }
         }
         @if let Some(n) = next {
-            @if page_rows.len() == 50 {
-                p { a href={ "/admin/subscribers?status=" (q.status) "&after=" (n) } { "Next page" } }
-            }
+            p { a href={ "/admin/subscribers?q=" (encode(&q.q)) "&status=" (q.status) "&after=" (n) } { "Next page" } }
         }
     };
     admin_page(&state, Some(&signed), "Subscribers", body).into_response()
+}
+
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Which status changes the console offers for a status: unsubscribe from pending or active; back
+/// to active only from bounced (the address works again). Someone who unsubscribed or complained
+/// withdrew consent: only they can come back, by signing up.
+fn may_resubscribe(s: SubscriberStatus) -> bool {
+    s == SubscriberStatus::Bounced
+}
+
+fn may_unsubscribe(s: SubscriberStatus) -> bool {
+    matches!(s, SubscriberStatus::Active | SubscriberStatus::Pending)
+}
+
+/// `GET /admin/subscribers/{id}`: status history, deliveries and bounces, and the actions.
+pub async fn subscriber(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(signed): axum::Extension<Signed>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Response {
+    if let Some(refused) = admins_only(&state, &signed, "a subscriber").await {
+        return refused;
+    }
+    let store = &state.store;
+    let data = async {
+        let Some(s) = store.find_by_id(id).await? else {
+            return Ok(None);
+        };
+        let history = store.history(id).await?;
+        let deliveries = store.deliveries_of(id, 50).await?;
+        let bounces = store.bounces(0, Some(id), 50).await?;
+        Ok::<_, crate::store::StoreError>(Some((s, history, deliveries, bounces)))
+    }
+    .await;
+    let (s, history, deliveries, bounces) = match data {
+        Ok(Some(d)) => d,
+        Ok(None) => return super::pages::not_found(&state),
+        Err(e) => return unavailable(e),
+    };
+    let _ = store
+        .audit(
+            Some(signed.email()),
+            "viewed a subscriber",
+            Some(&format!("subscriber {id}")),
+            None,
+        )
+        .await;
+    let csrf = &signed.session.csrf;
+    let body = html! {
+        p { strong { (s.email.as_str()) } @if let Some(n) = &s.name { " (" (n) ")" } ": " (s.status.as_str()) }
+        h2 { "Actions" }
+        @if may_unsubscribe(s.status) {
+            form method="post" action={ "/admin/subscribers/" (id) "/unsubscribe" } {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { "Unsubscribe" }
+            }
+        }
+        @if may_resubscribe(s.status) {
+            form method="post" action={ "/admin/subscribers/" (id) "/resubscribe" } {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { "Resubscribe" }
+            }
+        }
+        p { a href={ "/admin/subscribers/" (id) "/forget" } { "Forget this subscriber…" } }
+        h2 { "Status history" }
+        table {
+            thead { tr { th scope="col" { "When" } th scope="col" { "From" } th scope="col" { "To" } th scope="col" { "Why" } } }
+            tbody {
+                @for e in &history {
+                    tr {
+                        td { (crate::domain::rfc5322_date(e.at)) }
+                        td { (e.old_status.map_or("-", |s| s.as_str())) }
+                        td { (e.new_status.as_str()) }
+                        td { (e.source.as_str()) @if let Some(d) = &e.detail { ": " (d) } }
+                    }
+                }
+            }
+        }
+        h2 { "Deliveries" }
+        @if deliveries.is_empty() { p { "None." } } @else {
+            table {
+                thead { tr { th scope="col" { "Issue" } th scope="col" { "State" } th scope="col" { "Attempts" } th scope="col" { "Last error" } } }
+                tbody {
+                    @for d in &deliveries {
+                        tr { td { (d.issue_number) } td { (d.state) } td { (d.attempts) } td { (d.last_error.as_deref().unwrap_or("")) } }
+                    }
+                }
+            }
+        }
+        h2 { "Bounces" }
+        @if bounces.is_empty() { p { "None." } } @else {
+            table {
+                thead { tr { th scope="col" { "When" } th scope="col" { "Kind" } th scope="col" { "Status" } th scope="col" { "Evidence" } } }
+                tbody {
+                    @for b in &bounces {
+                        tr {
+                            td { (crate::domain::rfc5322_date(b.received_at)) }
+                            td { (b.kind.as_str()) }
+                            td { (b.status.as_deref().unwrap_or("")) }
+                            td { (b.diagnostic.as_deref().unwrap_or("")) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    admin_page(&state, Some(&signed), "Subscriber", body).into_response()
+}
+
+/// `GET /admin/subscribers/{id}/forget`: the confirmation step.
+pub async fn forget_form(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(signed): axum::Extension<Signed>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Response {
+    if let Some(refused) = admins_only(&state, &signed, "forget").await {
+        return refused;
+    }
+    let s = match state.store.find_by_id(id).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return super::pages::not_found(&state),
+        Err(e) => return unavailable(e),
+    };
+    let body = html! {
+        p { "Forgetting " strong { (s.email.as_str()) } " erases the address, name and token for good. "
+            "Only a salted hash stays, so that an import cannot add the address again unnoticed. This cannot be undone." }
+        form method="post" action={ "/admin/subscribers/" (id) "/forget" } {
+            input type="hidden" name="csrf" value=(signed.session.csrf);
+            p { button type="submit" { "Forget " (s.email.as_str()) } }
+        }
+        p { a href={ "/admin/subscribers/" (id) } { "Cancel" } }
+    };
+    admin_page(&state, Some(&signed), "Forget a subscriber", body).into_response()
+}
+
+/// `POST /admin/subscribers/{id}/forget`, after its confirmation page.
+pub async fn forget(
+    state: State<Arc<AppState>>,
+    signed: axum::Extension<Signed>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    form: Form<CsrfForm>,
+) -> Response {
+    subscriber_action(
+        state,
+        signed,
+        axum::extract::Path((id, "forget".to_string())),
+        form,
+    )
+    .await
+}
+
+/// `POST /admin/subscribers/{id}/{unsubscribe|resubscribe|forget}`.
+pub async fn subscriber_action(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(signed): axum::Extension<Signed>,
+    axum::extract::Path((id, action)): axum::extract::Path<(i64, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !signed.csrf_ok(&form.csrf) {
+        return forbidden();
+    }
+    if let Some(refused) = admins_only(&state, &signed, &action).await {
+        return refused;
+    }
+    let store = &state.store;
+    let s = match store.find_by_id(id).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return super::pages::not_found(&state),
+        Err(e) => return unavailable(e),
+    };
+    let detail = format!("by {} in the console", signed.email());
+    let done = match action.as_str() {
+        "unsubscribe" if may_unsubscribe(s.status) => store
+            .change_status(
+                &s,
+                SubscriberStatus::Unsubscribed,
+                crate::domain::Source::Admin,
+                &detail,
+            )
+            .await
+            .map(|_| format!("/admin/subscribers/{id}")),
+        "resubscribe" if may_resubscribe(s.status) => store
+            .change_status(
+                &s,
+                SubscriberStatus::Active,
+                crate::domain::Source::Admin,
+                &detail,
+            )
+            .await
+            .map(|_| format!("/admin/subscribers/{id}")),
+        "forget" => {
+            match &s.email {
+                crate::store::StoredAddress::Valid(e) => store
+                    .forget(e, crate::domain::Source::Admin)
+                    .await
+                    .map(|_| "/admin/subscribers".to_string()),
+                crate::store::StoredAddress::Invalid { .. } => {
+                    return (StatusCode::CONFLICT, "this stored address cannot be parsed; use `newsletter subscribers forget`\n").into_response();
+                }
+            }
+        }
+        "unsubscribe" | "resubscribe" => {
+            let body = html! { p { "That change is not allowed for a subscriber who is " (s.status.as_str()) "." } };
+            return (
+                StatusCode::CONFLICT,
+                admin_page(&state, Some(&signed), "Not allowed", body),
+            )
+                .into_response();
+        }
+        _ => return super::pages::not_found(&state),
+    };
+    match done {
+        Ok(to) => {
+            let _ = store
+                .audit(
+                    Some(signed.email()),
+                    &format!("{action} subscriber"),
+                    Some(&format!("subscriber {id}")),
+                    None,
+                )
+                .await;
+            Redirect::to(&to).into_response()
+        }
+        Err(e) => unavailable(e),
+    }
 }
 
 /// `GET /admin/audit`: admins only.

@@ -109,6 +109,15 @@ pub fn router(state: Arc<AppState>) -> Router {
     let console = Router::new()
         .route("/admin/", get(admin::dashboard))
         .route("/admin/subscribers", get(admin::subscribers))
+        .route("/admin/subscribers/{id}", get(admin::subscriber))
+        .route(
+            "/admin/subscribers/{id}/forget",
+            get(admin::forget_form).post(admin::forget),
+        )
+        .route(
+            "/admin/subscribers/{id}/{action}",
+            axum::routing::post(admin::subscriber_action),
+        )
         .route("/admin/audit", get(admin::audit))
         .route("/admin/logout", axum::routing::post(admin::logout))
         .route_layer(middleware::from_fn_with_state(

@@ -10,7 +10,10 @@ use crate::common;
 use crate::common::db::TestDb;
 use crate::common::web::{Reply, Server, http_with, serve_logging};
 
-both_backends!(the_console_is_closed_without_a_session_and_guards_every_post);
+both_backends!(
+    the_console_is_closed_without_a_session_and_guards_every_post,
+    an_admin_finds_a_subscriber_and_changes_them_only_as_allowed
+);
 
 const PASSWORD: &str = "correct horse battery staple";
 const EDITOR_PASSWORD: &str = "an editor's own long password";
@@ -279,7 +282,7 @@ async fn the_console_is_closed_without_a_session_and_guards_every_post(db: TestD
         "logout",
         "refused: subscribers (editor)",
         "login refused: too many attempts",
-        "viewed subscribers",
+        "searched subscribers",
         "account created",
     ] {
         assert!(audit.body.contains(needle), "{needle} in the audit log");
@@ -343,4 +346,153 @@ async fn cookies_are_secure_by_default_and_sessions_expire() {
     let r = get(&s, "/admin/", &session);
     assert_eq!(r.status, 303, "expired: {}", r.head);
     assert_eq!(location(&r), "/admin/login");
+}
+
+async fn an_admin_finds_a_subscriber_and_changes_them_only_as_allowed(db: TestDb) {
+    add_account(&db, "boss@example.org", "admin", PASSWORD);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("list.csv");
+    let mut text = String::from("email,name\n");
+    for i in 0..120 {
+        text.push_str(&format!("reader{i:03}@example.org,Reader {i}\n"));
+    }
+    text.push_str("ferris@rust-lang.org,Ferris the Crab\nbounce@example.net,Bouncy\n");
+    std::fs::write(&csv, text).unwrap();
+    let out = common::newsletter(dir.path(), &db.url())
+        .args(["subscribers", "import", csv.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    {
+        let store = newsletter::store::Store::connect(&db.url()).await.unwrap();
+        let e = newsletter::domain::EmailAddress::parse("bounce@example.net").unwrap();
+        store
+            .set_status(
+                &e,
+                newsletter::domain::SubscriberStatus::Bounced,
+                newsletter::store::Source::Bounce,
+                "test",
+            )
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let s = serve_logging(&db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")], None);
+    let (session, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
+    let session = session.unwrap();
+
+    // Search: a prefix, a substring of the address, a part of the name, a status; paged by 50.
+    let found = |q: &str| get(&s, &format!("/admin/subscribers?q={q}"), &session).body;
+    assert!(found("ferris").contains("ferris@rust-lang.org"));
+    assert!(found("rust-lang").contains("ferris@rust-lang.org"));
+    let by_name = found("THE%20CRAB");
+    assert!(by_name.contains("ferris@rust-lang.org") && !by_name.contains("reader000"));
+    let bounced = get(&s, "/admin/subscribers?status=bounced", &session).body;
+    assert!(bounced.contains("bounce@example.net") && !bounced.contains("reader000"));
+    let first = found("reader");
+    assert!(
+        first.contains("reader049@")
+            && !first.contains("reader050@")
+            && first.contains("Next page")
+    );
+    let next = first
+        .split("href=\"/admin/subscribers?q=reader&amp;status=&amp;after=")
+        .nth(1)
+        .unwrap();
+    let after = next.split('"').next().unwrap();
+    let second = get(
+        &s,
+        &format!("/admin/subscribers?q=reader&status=&after={after}"),
+        &session,
+    )
+    .body;
+    assert!(second.contains("reader050@") && !second.contains("reader049@"));
+
+    // A subscriber's page and the actions it allows.
+    let id_of = |body: &str, email: &str| -> String {
+        let at = body.find(email).unwrap();
+        let before = &body[..at];
+        let href = before.rfind("/admin/subscribers/").unwrap() + "/admin/subscribers/".len();
+        before[href..].split('"').next().unwrap().to_string()
+    };
+    let ferris = id_of(&found("ferris"), "ferris@rust-lang.org");
+    let page = get(&s, &format!("/admin/subscribers/{ferris}"), &session);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Status history") && page.body.contains("Unsubscribe"));
+    assert!(
+        !page.body.contains(">Resubscribe<"),
+        "an active subscriber has nothing to resubscribe"
+    );
+    let csrf = csrf_field(&page.body);
+    let path = format!("/admin/subscribers/{ferris}/unsubscribe");
+    assert_eq!(form(&s, &path, &session, "").status, 403, "no CSRF token");
+    let r = form(&s, &path, &session, &format!("csrf={}", urlencode(&csrf)));
+    assert_eq!(r.status, 303);
+    let page = get(&s, &format!("/admin/subscribers/{ferris}"), &session).body;
+    assert!(
+        page.contains(": unsubscribed") && page.contains("in the console"),
+        "{page}"
+    );
+    // Who left is not put back by an admin.
+    let back = form(
+        &s,
+        &format!("/admin/subscribers/{ferris}/resubscribe"),
+        &session,
+        &format!("csrf={}", urlencode(&csrf)),
+    );
+    assert_eq!(back.status, 409);
+    // A bounced address may be.
+    let bouncy = id_of(&bounced, "bounce@example.net");
+    let r = form(
+        &s,
+        &format!("/admin/subscribers/{bouncy}/resubscribe"),
+        &session,
+        &format!("csrf={}", urlencode(&csrf)),
+    );
+    assert_eq!(r.status, 303);
+    assert!(
+        get(&s, &format!("/admin/subscribers/{bouncy}"), &session)
+            .body
+            .contains(": active")
+    );
+
+    // Forget: a confirmation page first, then the address is gone.
+    let confirm = get(&s, &format!("/admin/subscribers/{ferris}/forget"), &session);
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.body.contains("cannot be undone"));
+    assert_eq!(
+        form(
+            &s,
+            &format!("/admin/subscribers/{ferris}/forget"),
+            &session,
+            "csrf=wrong"
+        )
+        .status,
+        403
+    );
+    let r = form(
+        &s,
+        &format!("/admin/subscribers/{ferris}/forget"),
+        &session,
+        &format!("csrf={}", urlencode(&csrf)),
+    );
+    assert_eq!(r.status, 303);
+    assert!(!found("ferris").contains("ferris@rust-lang.org"));
+    assert_eq!(
+        get(&s, &format!("/admin/subscribers/{ferris}"), &session).status,
+        404
+    );
+    let audit = get(&s, "/admin/audit", &session).body;
+    for needle in [
+        "unsubscribe subscriber",
+        "resubscribe subscriber",
+        "forget subscriber",
+        "searched subscribers",
+    ] {
+        assert!(audit.contains(needle), "{needle}");
+    }
 }
