@@ -219,8 +219,10 @@ fn admin_page(state: &AppState, signed: Option<&Signed>, title: &str, body: Mark
         @if let Some(s) = signed {
             nav aria-label="Console" {
                 a href="/admin/" { "Dashboard" } " · "
+                a href="/admin/campaigns" { "Campaigns" } " · "
                 @if s.is_admin() {
                     a href="/admin/subscribers" { "Subscribers" } " · "
+                    a href="/admin/bounces" { "Bounces" } " · "
                     a href="/admin/audit" { "Audit log" } " · "
                 }
                 form method="post" action="/admin/logout" {
@@ -827,4 +829,159 @@ pub async fn audit(
         }
     };
     admin_page(&state, Some(&signed), "Audit log", body).into_response()
+}
+
+/// `GET /admin/campaigns`: every campaign with its state and counts.
+pub async fn campaigns(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(signed): axum::Extension<Signed>,
+) -> Response {
+    let list = match crate::send::campaign::overview(&state.store).await {
+        Ok(l) => l,
+        Err(e) => return unavailable(e),
+    };
+    let body = html! {
+        @if list.is_empty() { p { "No campaign yet." } } @else {
+            table {
+                thead { tr {
+                    th scope="col" { "Issue" } th scope="col" { "State" } th scope="col" { "Sent" }
+                    th scope="col" { "Failed" } th scope="col" { "Deferred" } th scope="col" { "Waiting" }
+                } }
+                tbody {
+                    @for o in &list {
+                        tr {
+                            td { a href={ "/admin/campaigns/" (o.campaign.issue_number) } { (o.campaign.issue_number) " " (o.campaign.subject) } }
+                            td { (o.campaign.state.as_str()) }
+                            td { (o.counts.sent) }
+                            td { (o.counts.failed) }
+                            td { (o.counts.deferred) }
+                            td { (o.counts.queued + o.counts.sending) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    admin_page(&state, Some(&signed), "Campaigns", body).into_response()
+}
+
+/// `GET /admin/campaigns/{issue}`: counts per state and per provider, top failure reasons. While it
+/// sends, the page reloads itself every 5 seconds (a meta refresh: no script needed).
+pub async fn campaign(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(signed): axum::Extension<Signed>,
+    axum::extract::Path(issue): axum::extract::Path<i64>,
+) -> Response {
+    let store = &state.store;
+    let data = async {
+        let Some(c) = store.campaign_by_number(issue).await? else {
+            return Ok(None);
+        };
+        let counts = store.delivery_counts(c.id).await?;
+        let providers = store.provider_counts(c.id).await?;
+        let reasons = store.failure_reasons(c.id, 10).await?;
+        Ok::<_, crate::store::StoreError>(Some((c, counts, providers, reasons)))
+    }
+    .await;
+    let (c, counts, providers, reasons) = match data {
+        Ok(Some(d)) => d,
+        Ok(None) => return super::pages::not_found(&state),
+        Err(e) => return unavailable(e),
+    };
+    let live = matches!(
+        c.state,
+        crate::domain::CampaignState::Sending | crate::domain::CampaignState::Scheduled
+    );
+    let t = |v: Option<i64>| v.map_or("-".to_string(), crate::domain::rfc5322_date);
+    let body = html! {
+        @if live { meta http-equiv="refresh" content="5"; }
+        p { (c.subject) }
+        dl {
+            dt { "State" } dd { (c.state.as_str()) @if live { " (this page refreshes every 5 s)" } }
+            @if c.scheduled_at.is_some() { dt { "Scheduled" } dd { (t(c.scheduled_at)) } }
+            dt { "Started" } dd { (t(c.started_at)) }
+            dt { "Finished" } dd { (t(c.finished_at)) }
+        }
+        h2 { "Deliveries" }
+        p {
+            progress max=(counts.total().max(1)) value=(counts.sent + counts.failed + counts.skipped + counts.deferred) aria-label="Progress" {}
+            " " (counts.sent + counts.failed + counts.skipped + counts.deferred) " of " (counts.total()) " have an outcome"
+        }
+        table {
+            thead { tr { th scope="col" { "Sent" } th scope="col" { "Failed" } th scope="col" { "Deferred" } th scope="col" { "Skipped" } th scope="col" { "Queued" } th scope="col" { "In flight" } } }
+            tbody { tr { td { (counts.sent) } td { (counts.failed) } td { (counts.deferred) } td { (counts.skipped) } td { (counts.queued) } td { (counts.sending) } } }
+        }
+        h2 { "Per provider" }
+        table {
+            thead { tr { th scope="col" { "Provider" } th scope="col" { "Sent" } th scope="col" { "Waiting" } th scope="col" { "Failed" } th scope="col" { "Throttled" } th scope="col" { "Pace" } } }
+            tbody {
+                @for p in &providers {
+                    tr {
+                        td { (p.provider) }
+                        td { (p.counts.sent) }
+                        td { (p.counts.queued + p.counts.sending) }
+                        td { (p.counts.failed) }
+                        td { (p.throttled) }
+                        td { (p.rate.map_or("full speed".to_string(), |r| format!("{r:.1}/s"))) }
+                    }
+                }
+            }
+        }
+        h2 { "Top failure reasons" }
+        @if reasons.is_empty() { p { "None." } } @else {
+            table {
+                thead { tr { th scope="col" { "Count" } th scope="col" { "Reason" } } }
+                tbody { @for (r, n) in &reasons { tr { td { (n) } td { (r) } } } }
+            }
+        }
+    };
+    admin_page(
+        &state,
+        Some(&signed),
+        &format!("Issue {}", c.issue_number),
+        body,
+    )
+    .into_response()
+}
+
+/// `GET /admin/bounces`: the bounce log of the last 30 days with its evidence (admins only).
+pub async fn bounces(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(signed): axum::Extension<Signed>,
+) -> Response {
+    if let Some(refused) = admins_only(&state, &signed, "bounces").await {
+        return refused;
+    }
+    let since = crate::domain::unix_now() - 30 * 86_400;
+    let log = match state.store.bounces(since, None, 500).await {
+        Ok(l) => l,
+        Err(e) => return unavailable(e),
+    };
+    let body = html! {
+        @if log.is_empty() { p { "No bounce or complaint in the last 30 days." } } @else {
+            table {
+                thead { tr {
+                    th scope="col" { "When" } th scope="col" { "Address" } th scope="col" { "Kind" }
+                    th scope="col" { "Status" } th scope="col" { "How we know" } th scope="col" { "Evidence" }
+                } }
+                tbody {
+                    @for b in &log {
+                        tr {
+                            td { (crate::domain::rfc5322_date(b.received_at)) }
+                            td {
+                                @if let Some(id) = b.subscriber_id {
+                                    a href={ "/admin/subscribers/" (id) } { (b.email.as_deref().unwrap_or("(erased)")) }
+                                } @else { (b.email.as_deref().unwrap_or("-")) }
+                            }
+                            td { (b.kind.as_str()) }
+                            td { (b.status.as_deref().unwrap_or("")) }
+                            td { (b.source.as_str()) ", " (b.attribution.as_str()) }
+                            td { (b.diagnostic.as_deref().unwrap_or("")) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    admin_page(&state, Some(&signed), "Bounces and complaints", body).into_response()
 }

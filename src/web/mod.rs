@@ -119,6 +119,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::post(admin::subscriber_action),
         )
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/campaigns", get(admin::campaigns))
+        .route("/admin/campaigns/{issue}", get(admin::campaign))
+        .route("/admin/bounces", get(admin::bounces))
         .route("/admin/logout", axum::routing::post(admin::logout))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

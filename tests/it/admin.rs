@@ -496,3 +496,77 @@ async fn an_admin_finds_a_subscriber_and_changes_them_only_as_allowed(db: TestDb
         assert!(audit.contains(needle), "{needle}");
     }
 }
+
+#[tokio::test]
+async fn campaigns_and_bounces_are_shown_to_whom_they_may_be() {
+    let db = TestDb::sqlite();
+    add_account(&db, "boss@example.org", "admin", PASSWORD);
+    add_account(&db, "ed@example.org", "editor", EDITOR_PASSWORD);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("list.csv");
+    std::fs::write(&csv, "email\na@gmail.com\nb@example.org\nc@outlook.de\n").unwrap();
+    let run = |args: &[&str]| {
+        let out = common::newsletter(dir.path(), &db.url())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["subscribers", "import", csv.to_str().unwrap()]);
+    let issue =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md");
+    let outbox = format!("file:{}", dir.path().join("outbox").display());
+    run(&[
+        "send",
+        issue.to_str().unwrap(),
+        "--yes",
+        "--transport",
+        &outbox,
+        "--enqueue-only",
+    ]);
+    let s = serve_logging(&db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")], None);
+    let (admin, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
+    let admin = admin.unwrap();
+
+    // While it waits to be sent, the page refreshes itself; once sent, it shows the outcome.
+    let page = get(&s, "/admin/campaigns/912", &admin);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("http-equiv=\"refresh\"") && page.body.contains("0 of 3"),
+        "{}",
+        page.body
+    );
+    run(&["worker", "--once", "--transport", &outbox]);
+    let list = get(&s, "/admin/campaigns", &admin).body;
+    assert!(list.contains("/admin/campaigns/912") && list.contains("done"));
+    let page = get(&s, "/admin/campaigns/912", &admin).body;
+    assert!(
+        !page.contains("http-equiv=\"refresh\""),
+        "a finished campaign does not refresh"
+    );
+    assert!(
+        page.contains("3 of 3")
+            && page.contains("google")
+            && page.contains("microsoft")
+            && page.contains("other")
+    );
+    let bounces = get(&s, "/admin/bounces", &admin);
+    assert_eq!(bounces.status, 200);
+
+    // An editor sees campaigns, not the bounce log (it names addresses).
+    let (editor, _) = sign_in(
+        &s,
+        "nl_login",
+        "nl_admin",
+        "ed@example.org",
+        EDITOR_PASSWORD,
+    );
+    let editor = editor.unwrap();
+    assert_eq!(get(&s, "/admin/campaigns/912", &editor).status, 200);
+    assert_eq!(get(&s, "/admin/bounces", &editor).status, 403);
+    assert_eq!(get(&s, "/admin/campaigns/77", &admin).status, 404);
+}
