@@ -20,8 +20,8 @@ use crate::send::campaign::{self, CampaignError, Plan, Prepared};
 use crate::send::shaping::{self, Shapes};
 use crate::send::worker::{self, Flow};
 use crate::send::{Counters, RunReport};
-use crate::store::{Campaign, Control, Store};
-use crate::transport::{PASSWORD_ENV, Transport};
+use crate::store::{Campaign, Control, DeliveryCounts, Store};
+use crate::transport::Transport;
 
 /// Arguments of `newsletter send`.
 #[derive(Debug, clap::Args)]
@@ -136,7 +136,7 @@ fn load_config(
 
 fn open_transport(config: &Config, url: Option<&str>) -> anyhow::Result<Transport> {
     let url = url.unwrap_or(&config.transport.url);
-    let password = std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty());
+    let password = crate::transport::password_from_env();
     Ok(Transport::from_url(
         url,
         config.send.concurrency as u32,
@@ -203,6 +203,13 @@ pub fn send(globals: &Globals, args: &SendArgs) -> anyhow::Result<ExitCode> {
     let prepared = prepare(&config, &args.issue, args.force)?;
     // A DKIM key that does not load stops the send before anything is written.
     campaign::dkim_signer(&config)?;
+    // So do a bad --at or provider settings: nothing is asked, no seed is mailed.
+    let shapes = Arc::new(Shapes::from_settings(&config.send)?);
+    let at = args
+        .at
+        .as_deref()
+        .map(|t| shaping::parse_at(t, &config.send.time_zone))
+        .transpose()?;
     let html_size = prepared
         .rendered
         .html_len(&render::sample_unsubscribe_url(&config.site));
@@ -245,7 +252,7 @@ pub fn send(globals: &Globals, args: &SendArgs) -> anyhow::Result<ExitCode> {
         let result = if args.dry_run {
             dry_run(&config, &store, &prepared.rendered, html_size).await
         } else {
-            send_campaign(&config, &store, &prepared, transport, html_size, args).await
+            send_campaign(&config, &store, &prepared, transport, html_size, args, &shapes, at).await
         };
         store.close().await;
         result
@@ -308,6 +315,7 @@ fn confirm(
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn send_campaign(
     config: &Config,
     store: &Store,
@@ -315,6 +323,8 @@ async fn send_campaign(
     transport: Transport,
     html_size: usize,
     args: &SendArgs,
+    shapes: &Arc<Shapes>,
+    at: Option<i64>,
 ) -> anyhow::Result<ExitCode> {
     let (issue, rendered) = (&prepared.issue, &prepared.rendered);
     // Look before writing anything: a refusal below leaves the database as it was.
@@ -343,13 +353,7 @@ async fn send_campaign(
             copies.sent
         );
     }
-    let at = args
-        .at
-        .as_deref()
-        .map(|t| shaping::parse_at(t, &config.send.time_zone))
-        .transpose()?;
-    let shapes = Shapes::from_settings(&config.send)?;
-    let started = campaign::start(store, issue, rendered, &transport, &plan, at, &shapes).await?;
+    let started = campaign::start(store, issue, rendered, &transport, &plan, at, shapes).await?;
     if let Some(at) = at {
         let counts = started.counts;
         println!(
@@ -376,8 +380,6 @@ async fn send_campaign(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let total = counts.total() as u64;
-    let already = (counts.sent + counts.failed + counts.skipped + counts.deferred) as u64;
     let transport = Arc::new(transport);
     let outcome = run_campaign(
         config,
@@ -385,8 +387,8 @@ async fn send_campaign(
         started.campaign,
         rendered,
         transport.clone(),
-        total,
-        already,
+        shapes.clone(),
+        &counts,
     )
     .await;
     transport.shutdown().await;
@@ -400,10 +402,22 @@ async fn run_campaign(
     campaign: Campaign,
     rendered: &Rendered,
     transport: Arc<Transport>,
-    total: u64,
-    already: u64,
+    shapes: Arc<Shapes>,
+    counts: &DeliveryCounts,
 ) -> anyhow::Result<RunReport> {
-    let job = campaign::job(config, store, campaign, rendered, transport, policy(config)).await?;
+    // Progress counts from what earlier runs already settled.
+    let total = counts.total() as u64;
+    let already = (counts.sent + counts.failed + counts.skipped + counts.deferred) as u64;
+    let job = campaign::job(
+        config,
+        store,
+        campaign,
+        rendered,
+        transport,
+        shapes,
+        policy(config),
+    )
+    .await?;
     let counters = Arc::new(Counters::default());
     counters
         .total
@@ -680,6 +694,7 @@ pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> 
 pub fn worker(globals: &Globals, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(globals, args.delivery.concurrency, args.delivery.rate)?;
     let theme = Theme::from_config(&config)?;
+    let shapes = Arc::new(Shapes::from_settings(&config.send)?);
     runtime()?.block_on(async {
         let transport = Arc::new(open_transport(&config, args.delivery.transport.as_deref())?);
         let store = open_store(&config, globals).await?;
@@ -696,12 +711,10 @@ pub fn worker(globals: &Globals, args: &WorkerArgs) -> anyhow::Result<ExitCode> 
             poll: Duration::from_secs(args.poll_secs),
         };
         let flow = worker::run(&store, &theme, settings, |ready| {
-            let (config, store, transport, exit) = (&config, &store, transport.clone(), &exit);
+            let (config, store, transport, exit, shapes) = (&config, &store, transport.clone(), &exit, &shapes);
             async move {
                 let number = ready.campaign.issue_number;
-                let c = ready.counts;
-                let already = (c.sent + c.failed + c.skipped + c.deferred) as u64;
-                let outcome = run_campaign(config, store, ready.campaign, &ready.rendered, transport, c.total() as u64, already).await;
+                let outcome = run_campaign(config, store, ready.campaign, &ready.rendered, transport, shapes.clone(), &ready.counts).await;
                 let capped = outcome.as_ref().ok().and_then(|r| r.capped_until);
                 let code = finish(number, outcome, store).await?;
                 if let Some(until) = capped {

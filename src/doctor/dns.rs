@@ -11,6 +11,7 @@ use hickory_resolver::proto::xfer::Protocol;
 use hickory_resolver::{ResolveError, TokioResolver};
 
 use super::{Finding, Findings};
+use crate::domain::organizational_domain as organizational;
 
 /// What a TXT or MX lookup found.
 pub enum Lookup {
@@ -113,22 +114,6 @@ fn tag<'a>(tags: &'a [(String, String)], name: &str) -> Option<&'a str> {
     tags.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
-}
-
-/// The organizational domain, approximately: the last two labels, or three under a country's
-/// second level (`example.co.uk`). DMARC's relaxed alignment compares these. (The exact rule uses
-/// the Public Suffix List; this approximation errs towards calling two domains unaligned.)
-pub fn organizational(domain: &str) -> String {
-    let labels: Vec<&str> = domain.trim_end_matches('.').split('.').collect();
-    let n = labels.len();
-    let take = if n >= 3 && labels[n - 2].len() <= 3 && labels[n - 1].len() == 2 {
-        3
-    } else {
-        2
-    };
-    labels[n.saturating_sub(take)..]
-        .join(".")
-        .to_ascii_lowercase()
 }
 
 /// Whether the DKIM `d=` aligns with the From domain under DMARC's relaxed rule (the default `adkim`)
@@ -237,8 +222,9 @@ pub async fn check(resolver: &TokioResolver, names: &Names<'_>, out: &mut Findin
     }
     // DMARC: at the From domain, else at its organizational domain (RFC 7489 6.6.3).
     let from = names.from_domain;
+    let org = organizational(from);
     let mut record = None;
-    for name in [from.to_string(), organizational(from)] {
+    for name in [from, org.as_str()] {
         let at = format!("_dmarc.{name}");
         match txt(resolver, &at).await {
             Lookup::Found(txts) => {
@@ -260,7 +246,7 @@ pub async fn check(resolver: &TokioResolver, names: &Names<'_>, out: &mut Findin
             }
             Lookup::None => {}
         }
-        if name == organizational(from) {
+        if name == org {
             break;
         }
     }

@@ -134,7 +134,8 @@ fn check_config(config: &Config, out: &mut Findings) -> Option<String> {
     if bounce_ok {
         out.push(Finding::ok(area, format!("bounce domain: {bounce}")));
         if let Some(d) = &from_domain
-            && dns::organizational(d) != dns::organizational(bounce)
+            && crate::domain::organizational_domain(d)
+                != crate::domain::organizational_domain(bounce)
         {
             out.push(Finding::warning(
                 area,
@@ -222,7 +223,7 @@ fn check_dkim_config(config: &Config, out: &mut Findings) -> Option<crate::dkim:
 
 async fn check_relays(config: &Config, url: &str, out: &mut Findings) {
     let area = "relay";
-    let password = std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty());
+    let password = crate::transport::password_from_env();
     if url.contains('@') && password.is_none() {
         out.push(Finding::error(
             area,

@@ -6,7 +6,9 @@ mod smtp;
 mod vocabulary;
 
 pub use ids::{MessageId, VERP_PREFIX, Verp, campaign_key};
-pub use provider::{DomainPattern, ProviderMap, ProviderName, provider_names};
+pub use provider::{
+    DomainPattern, ProviderMap, ProviderName, organizational_domain, provider_names,
+};
 pub use smtp::{EnhancedStatus, ReplyCode};
 pub use vocabulary::{
     AdminRole, Attribution, BounceClass, BounceKind, BounceSource, CampaignState, DeliveryState,

@@ -91,7 +91,8 @@ impl DomainPattern {
 }
 
 /// `com`, `de`, `co.uk`, `com.br`, `ne.jp`: one label, or a short second-level label under a country
-/// code. A longer rest (`example.org`) is someone's own domain.
+/// code. A longer rest (`example.org`) is someone's own domain. An approximation of the Public
+/// Suffix List, shared by the provider table and by DMARC alignment ([`organizational_domain`]).
 fn looks_like_a_public_suffix(rest: &str) -> bool {
     let labels: Vec<&str> = rest.split('.').collect();
     match labels.as_slice() {
@@ -99,6 +100,22 @@ fn looks_like_a_public_suffix(rest: &str) -> bool {
         [second, cc] => second.len() <= 3 && cc.len() == 2,
         _ => false,
     }
+}
+
+/// The organizational domain, approximately: the last two labels, or three when the last two look
+/// like a country's second level (`example.co.uk`). DMARC's relaxed alignment compares these. (The
+/// exact rule uses the Public Suffix List; this errs towards calling two domains unaligned.)
+pub fn organizational_domain(domain: &str) -> String {
+    let labels: Vec<&str> = domain.trim_end_matches('.').split('.').collect();
+    let n = labels.len();
+    let take = if n >= 3 && looks_like_a_public_suffix(&labels[n - 2..].join(".")) {
+        3
+    } else {
+        2
+    };
+    labels[n.saturating_sub(take)..]
+        .join(".")
+        .to_ascii_lowercase()
 }
 
 /// The domain → provider table: the built-in entries, then the configuration's.

@@ -301,6 +301,7 @@ pub async fn job(
     campaign: Campaign,
     rendered: &Rendered,
     transport: Arc<Transport>,
+    shapes: Arc<Shapes>,
     policy: Arc<dyn Decide>,
 ) -> Result<Job, CampaignError> {
     let verp = Verp::new(&store.verp_key().await?, &config.mail.bounce_domain);
@@ -320,7 +321,7 @@ pub async fn job(
         dkim: dkim_signer(config)?.map(Arc::new),
         policy,
         campaign,
-        shapes: Arc::new(Shapes::from_settings(&config.send)?),
+        shapes,
         budget,
     })
 }

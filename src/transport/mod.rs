@@ -27,6 +27,11 @@ pub use smtp::Relay;
 /// The environment variable holding the SMTP password.
 pub const PASSWORD_ENV: &str = "NEWSLETTER_SMTP_PASSWORD";
 
+/// The SMTP password from [`PASSWORD_ENV`]; unset or empty is none.
+pub fn password_from_env() -> Option<String> {
+    std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty())
+}
+
 /// A transport URL that cannot be used.
 #[derive(Debug, Error)]
 pub enum TransportError {

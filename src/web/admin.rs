@@ -126,12 +126,12 @@ fn digest(token: &str) -> String {
         .collect()
 }
 
+/// Compares two tokens in constant time (by their digests, so lengths may differ).
 fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
+    super::api::constant_time_eq(
+        &Sha256::digest(a.as_bytes()).into(),
+        &Sha256::digest(b.as_bytes()).into(),
+    )
 }
 
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -17,7 +17,7 @@ use crate::domain::{EmailAddress, SubscriberName, SubscriberStatus};
 use crate::store::{AddOutcome, Source};
 
 /// Compares digests of equal length without an early exit, so timing reveals nothing of the token.
-fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
