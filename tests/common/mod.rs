@@ -48,6 +48,38 @@ pub fn newsletter(dir: &Path, db_url: &str) -> std::process::Command {
     c
 }
 
+/// A fresh 2048-bit RSA key made by `openssl` as `DIR/NAME.pem`, and its public half as DKIM
+/// publishes it (`p=`: base64 of the SubjectPublicKeyInfo, what `openssl pkey -pubout` prints).
+pub fn dkim_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let key = dir.join(format!("{name}.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&key)
+        .output()
+        .expect("openssl is installed (scripts/install-test-deps.sh)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let public = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(public.status.success());
+    let pem = String::from_utf8(public.stdout).unwrap();
+    let p: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    (key, p)
+}
+
 pub const UNSUBSCRIBE: &str =
     "https://this-week-in-rust.org/newsletter/unsubscribe/AAAAAAAAAAAAAAAAAAAAAA";
 

@@ -134,6 +134,21 @@ pub struct Reply {
     pub body: String,
 }
 
+impl Reply {
+    /// The values of every header named `name` (any case), in order.
+    pub fn headers(&self, name: &str) -> Vec<String> {
+        self.head
+            .lines()
+            .filter_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_string())
+            })
+            .collect()
+    }
+}
+
 pub fn http(addr: &str, method: &str, path: &str, content_type: Option<&str>, body: &str) -> Reply {
     let headers: Vec<(&str, &str)> = content_type
         .map(|ct| ("Content-Type", ct))

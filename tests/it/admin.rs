@@ -38,14 +38,7 @@ fn add_account(db: &TestDb, email: &str, role: &str, password: &str) {
 
 /// The `Set-Cookie` lines of a reply.
 fn set_cookies(r: &Reply) -> Vec<String> {
-    r.head
-        .lines()
-        .filter_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("set-cookie")
-                .then(|| v.trim().to_string())
-        })
-        .collect()
+    r.headers("set-cookie")
 }
 
 /// The value of cookie `name` set by a reply.
@@ -58,14 +51,7 @@ fn cookie(r: &Reply, name: &str) -> Option<String> {
 }
 
 fn location(r: &Reply) -> String {
-    r.head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("location")
-                .then(|| v.trim().to_string())
-        })
-        .unwrap_or_default()
+    r.headers("location").into_iter().next().unwrap_or_default()
 }
 
 /// The hidden CSRF field of a page.

@@ -115,32 +115,6 @@ fn txt(value: &str) -> String {
         .join(" ")
 }
 
-/// A fresh RSA key: the PEM file and the base64 public key as `openssl` publishes it.
-fn dkim_key(dir: &Path, name: &str) -> (PathBuf, String) {
-    let key = dir.join(format!("{name}.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ])
-        .arg(&key)
-        .output()
-        .expect("openssl is installed");
-    assert!(made.status.success());
-    let public = Command::new("openssl")
-        .args(["pkey", "-pubout", "-in"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    let pem = String::from_utf8(public.stdout).unwrap();
-    let p: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    (key, p)
-}
-
 fn good_records(p: &str) -> Vec<String> {
     vec![
         "bounces IN MX 10 mx.newsletter.test.".into(),
@@ -187,8 +161,8 @@ fn errors(out: &Output) -> Vec<String> {
 #[tokio::test]
 async fn doctor_passes_a_correct_zone_and_names_each_broken_record() {
     let dir = tempfile::tempdir().unwrap();
-    let (key, p) = dkim_key(dir.path(), "good");
-    let (_, other_p) = dkim_key(dir.path(), "other");
+    let (key, p) = common::dkim_key(dir.path(), "good");
+    let (_, other_p) = common::dkim_key(dir.path(), "other");
     let rename = |records: Vec<String>, domain: &str| -> Vec<String> {
         records
             .into_iter()

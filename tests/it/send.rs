@@ -720,28 +720,7 @@ async fn a_relay_that_is_down_fails_over_to_the_next() {
 #[tokio::test]
 async fn dkim_signatures_verify_with_dkimpy() {
     let env = Env::new(TestDb::sqlite());
-    let key = env.dir.path().join("dkim.pem");
-    let made = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", stderr(&made));
-    let public = Command::new("openssl")
-        .args(["pkey", "-pubout", "-outform", "DER", "-in"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(public.status.success());
-    use base64::Engine;
-    let p = base64::engine::general_purpose::STANDARD.encode(&public.stdout);
+    let (key, p) = common::dkim_key(env.dir.path(), "dkim");
     let env = env
         .var("NEWSLETTER_DKIM__ENABLED", "true")
         .var("NEWSLETTER_DKIM__DOMAIN", "this-week-in-rust.org")
