@@ -198,6 +198,20 @@ async fn doctor_passes_a_correct_zone_and_names_each_broken_record() {
         ),
         // Its own SPF, MX and DMARC are right; it signs as d=newsletter.test, another organization.
         zone("misaligned.test", rename(good.clone(), "misaligned.test")),
+        // A common real layout: mail From a subdomain, DMARC and the DKIM key at the apex only.
+        zone(
+            "apex.test",
+            vec![
+                "bounces.news IN MX 10 mx.apex.test.".into(),
+                "bounces.news IN TXT \"v=spf1 ip4:127.0.0.1 -all\"".into(),
+                format!(
+                    "sel1._domainkey IN TXT {}",
+                    txt(&format!("v=DKIM1; k=rsa; p={p}"))
+                ),
+                "_dmarc IN TXT \"v=DMARC1; p=quarantine; rua=mailto:dmarc@apex.test\"".into(),
+                "google-site-verification IN TXT \"abc123\"".into(),
+            ],
+        ),
     ];
     let nsd = Nsd::start(&zones);
     for (name, _) in &zones {
@@ -289,6 +303,16 @@ async fn doctor_passes_a_correct_zone_and_names_each_broken_record() {
         .output()
         .unwrap();
     assert!(made.status.success());
+
+    // DMARC found at the organizational domain, d= at the apex: relaxed alignment holds.
+    let out = doctor(dir.path(), &nsd, "news.apex.test", "apex.test", &key, &sink);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(errors(&out).is_empty(), "{text}");
+    assert!(
+        text.contains("DMARC at _dmarc.apex.test") && text.contains("aligns with DKIM d=apex.test"),
+        "{text}"
+    );
 
     for (from, d, want, fix) in [
         (
