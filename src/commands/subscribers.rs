@@ -10,10 +10,10 @@ use clap::{Subcommand, ValueEnum};
 
 use super::{Globals, open_store, runtime};
 use crate::domain::{
-    Date, EmailAddress, SubscriberName, SubscriberStatus, from_spreadsheet, spreadsheet_safe,
+    Date, EmailAddress, SubscriberName, SubscriberStatus, spreadsheet_safe,
     terminal_safe,
 };
-use crate::store::{AddOutcome, ImportOptions, ImportRow, Source, Store, Subscriber};
+use crate::store::{AddOutcome, ImportOptions, Source, Store, Subscriber};
 
 /// `newsletter subscribers …`
 #[derive(Debug, Subcommand)]
@@ -237,23 +237,16 @@ async fn dispatch(store: &Store, cmd: &SubscribersCommand) -> anyhow::Result<Exi
             let status = *status;
             let out = std::fs::File::create(file)
                 .with_context(|| format!("cannot create {}", file.display()))?;
-            let mut w = csv::Writer::from_writer(std::io::BufWriter::new(out));
-            w.write_record(["email", "name", "status", "created"])?;
+            let mut w = std::io::BufWriter::new(out);
+            w.write_all(crate::store::csv::EXPORT_HEADER)?;
             let mut n = 0;
             let mut after = 0;
             loop {
                 let page = store.page(status, after, 5000).await?;
                 let Some(last) = page.last() else { break };
                 after = last.id;
-                for s in &page {
-                    w.write_record([
-                        spreadsheet_safe(s.email.as_str()).as_ref(),
-                        &spreadsheet_safe(s.name.as_deref().unwrap_or("")),
-                        s.status.as_str(),
-                        &date(s.created_at),
-                    ])?;
-                    n += 1;
-                }
+                w.write_all(&crate::store::csv::export(&page))?;
+                n += page.len();
             }
             w.flush()?;
             println!("exported {n} subscribers to {}", file.display());
@@ -328,75 +321,10 @@ async fn list(
     Ok(())
 }
 
-/// Reads rows lazily from a CSV file: header detection, any column order, quoted fields, BOM, CRLF.
-fn csv_rows(path: &Path) -> anyhow::Result<impl Iterator<Item = ImportRow> + Send + use<>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        // Records end at \n (a CR before it is trimmed): the crate's CRLF mode miscounts lines.
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_reader(std::io::BufReader::with_capacity(256 * 1024, file));
-    let mut records = reader.into_records().peekable();
-    let clean = |s: &str| s.trim_start_matches('\u{feff}').trim().to_ascii_lowercase();
-    // A first row naming an `email` column is a header; otherwise email is column 1 and name column 2.
-    let (mut email_col, mut name_col, mut skip_first) = (0, Some(1), false);
-    if let Some(Ok(first)) = records.peek() {
-        let names: Vec<String> = first.iter().map(clean).collect();
-        if let Some(i) = names
-            .iter()
-            .position(|n| matches!(n.as_str(), "email" | "e-mail" | "email address" | "mail"))
-        {
-            email_col = i;
-            name_col = names
-                .iter()
-                .position(|n| matches!(n.as_str(), "name" | "full name" | "full_name"));
-            skip_first = true;
-        }
-    }
-    if skip_first {
-        records.next();
-    }
-    Ok(records.map(move |rec| match rec {
-        Err(e) => ImportRow {
-            line: e.position().map_or(0, |p| p.line()),
-            email: Err(format!("unreadable CSV row: {e}")),
-            name: None,
-        },
-        Ok(r) => {
-            let line = r.position().map_or(0, |p| p.line());
-            let raw = from_spreadsheet(
-                r.get(email_col)
-                    .unwrap_or("")
-                    .trim_start_matches('\u{feff}'),
-            );
-            let name = name_col
-                .and_then(|c| r.get(c))
-                .map(from_spreadsheet)
-                .map(SubscriberName::parse)
-                .transpose()
-                .map(Option::flatten);
-            let email = if raw.is_empty() {
-                Err("no email address".to_string())
-            } else {
-                EmailAddress::parse(raw).map_err(|e| format!("`{}`: {e}", terminal_safe(raw)))
-            };
-            match name {
-                Ok(name) => ImportRow { line, email, name },
-                Err(e) => ImportRow {
-                    line,
-                    email: Err(format!("name: {e}")),
-                    name: None,
-                },
-            }
-        }
-    }))
-}
-
 async fn import(store: &Store, file: &Path, options: &ImportOptions) -> anyhow::Result<ExitCode> {
-    let rows = csv_rows(file)?;
+    let file_handle =
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let rows = crate::store::csv::rows(file_handle);
     // Parse and validate on a second thread while the database writes the previous batch.
     let (tx, rx) = std::sync::mpsc::sync_channel(2 * crate::store::IMPORT_BATCH);
     let reader = std::thread::spawn(move || {

@@ -314,6 +314,7 @@ mod admins;
 mod import;
 mod queue;
 mod subscribers;
+pub mod csv;
 pub use crate::domain::Source;
 pub use admins::{Admin, AdminSession, AuditEntry};
 pub use bounces::{Applied, BounceEntry, BounceFacts, BounceRecord, Decide, Verdict};

@@ -117,6 +117,11 @@ pub enum AddOutcome {
 }
 
 const SUBSCRIBER_COLUMNS: &str = "id, email, name, status, token, created_at, updated_at";
+/// How many rows in id order the search scans before it asks an index (see [`Store::search`]).
+const SEARCH_WINDOW: i64 = 5000;
+/// The same columns, qualified, for queries that join the search index (which has a `name` and `status`).
+const QUALIFIED_COLUMNS: &str = "subscribers.id, subscribers.email, subscribers.name, subscribers.status, \
+     subscribers.token, subscribers.created_at, subscribers.updated_at";
 
 impl Store {
     /// Whether this address was erased on request.
@@ -490,8 +495,15 @@ impl Store {
         rows.into_iter().map(Subscriber::try_from).collect()
     }
 
-    /// Subscribers whose address or name contains `q` (any case; a prefix is a substring too), of
-    /// one status or any, after `after_id` in id order: one page of the console's search.
+    /// One page of the console's search, in id order after `after_id`, of one status or any:
+    /// with three characters or more, subscribers whose address or name contains `q` anywhere (any
+    /// case); with one or two, those whose address begins with `q` (no index can find two letters
+    /// anywhere in a million addresses quickly, and a scan for a rare pair reads them all).
+    ///
+    /// Two steps, because the cheap plan depends on how common `q` is: first the next
+    /// [`SEARCH_WINDOW`] rows in id order are scanned, which fills a page for anything common;
+    /// only if that falls short does an index find every match (trigrams for a part, the address
+    /// index for a beginning), which is quick because the matches are then few.
     pub async fn search(
         &self,
         q: &str,
@@ -499,24 +511,79 @@ impl Store {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<Subscriber>> {
-        let find = match self.backend {
-            Backend::Sqlite(_) => "instr",
-            Backend::Postgres(_) => "strpos",
+        let q = q.trim().to_lowercase();
+        let part = q.chars().count() >= 3;
+        let sqlite = matches!(self.backend, Backend::Sqlite(_));
+        let status_filter = "(CAST($2 AS TEXT) IS NULL OR status = CAST($2 AS TEXT))";
+        let matches = match (sqlite, part) {
+            (true, true) => "(instr(email_key, $4) > 0 OR instr(lower(COALESCE(name, '')), $4) > 0)",
+            (false, true) => "(strpos(email_key, $4) > 0 OR strpos(lower(COALESCE(name, '')), $4) > 0)",
+            (true, false) => "substr(email_key, 1, length($4)) = $4",
+            (false, false) => "starts_with(email_key, $4)",
         };
-        let sql = format!(
-            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id > $1 \
-             AND (CAST($2 AS TEXT) IS NULL OR status = CAST($2 AS TEXT)) \
-             AND ($4 = '' OR {find}(email_key, $4) > 0 OR {find}(lower(COALESCE(name, '')), $4) > 0) \
-             ORDER BY id LIMIT $3"
+        let window = format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM (SELECT * FROM subscribers WHERE id > $1 ORDER BY id LIMIT {SEARCH_WINDOW}) w \
+             WHERE {status_filter} AND ($4 = '' OR {matches}) ORDER BY id LIMIT $3"
         );
-        let rows: Vec<Row> = with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let rows = self.search_query(&window, &q, status, after_id, limit).await?;
+        if q.is_empty() || rows.len() as i64 >= limit {
+            return rows.into_iter().map(Subscriber::try_from).collect();
+        }
+        let (indexed, pattern) = match (sqlite, part) {
+            (true, true) => (
+                format!(
+                    "SELECT {QUALIFIED_COLUMNS} FROM subscriber_search f JOIN subscribers ON subscribers.id = f.rowid \
+                     WHERE subscriber_search MATCH $4 AND f.rowid > $1 \
+                     AND (CAST($2 AS TEXT) IS NULL OR subscribers.status = CAST($2 AS TEXT)) \
+                     ORDER BY f.rowid LIMIT $3"
+                ),
+                // One FTS5 phrase, quoted, so no character of the query is syntax.
+                format!("\"{}\"", q.replace('"', "\"\"")),
+            ),
+            (false, true) => (
+                format!(
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id > $1 AND {status_filter} \
+                     AND (email_key LIKE $4 OR lower(COALESCE(name, '')) LIKE $4) ORDER BY id LIMIT $3"
+                ),
+                format!("%{}%", like_escape(&q)),
+            ),
+            // A range of the address index (byte order in SQLite; "C" order in PostgreSQL, whose
+            // index on email_key COLLATE "C" the migration adds), re-checked exactly.
+            (true, false) => (
+                format!(
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE email_key >= $4 AND email_key < $4 || char(1114111) \
+                     AND substr(email_key, 1, length($4)) = $4 AND id > $1 AND {status_filter} ORDER BY id LIMIT $3"
+                ),
+                q.clone(),
+            ),
+            (false, false) => (
+                format!(
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE email_key COLLATE \"C\" >= $4 \
+                     AND email_key COLLATE \"C\" < $4 || chr(1114111) \
+                     AND starts_with(email_key, $4) AND id > $1 AND {status_filter} ORDER BY id LIMIT $3"
+                ),
+                q.clone(),
+            ),
+        };
+        let rows = self.search_query(&indexed, &pattern, status, after_id, limit).await?;
+        rows.into_iter().map(Subscriber::try_from).collect()
+    }
+
+    async fn search_query(
+        &self,
+        sql: &str,
+        pattern: &str,
+        status: Option<SubscriberStatus>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<Row>> {
+        Ok(with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
             .bind(after_id)
             .bind(status.map(|s| s.as_str()))
             .bind(limit)
-            .bind(q.trim().to_lowercase())
+            .bind(pattern)
             .fetch_all(p)
-            .await?);
-        rows.into_iter().map(Subscriber::try_from).collect()
+            .await?))
     }
 
     /// A subscriber's history, oldest first.
@@ -542,4 +609,17 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// `text` for a `LIKE` pattern: `%`, `_` and the escape character itself match only themselves
+/// (PostgreSQL's default escape is the backslash).
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }

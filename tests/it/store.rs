@@ -17,6 +17,7 @@ both_backends!(
     import_is_all_or_nothing,
     import_respects_suppression,
     list_export_and_stats,
+    search_finds_any_part_of_an_address_or_name,
 );
 
 fn email(s: &str) -> EmailAddress {
@@ -373,4 +374,93 @@ async fn list_export_and_stats(db: TestDb) {
         "{}",
         out(&o)
     );
+}
+
+/// The console's search: any part of an address or a name, case-insensitively; the status filter;
+/// keyset pages; characters that mean something to LIKE or FTS5 match only themselves; a changed
+/// or forgotten subscriber is found by what is true now.
+async fn search_finds_any_part_of_an_address_or_name(db: TestDb) {
+    let store = Store::connect(&db.url()).await.unwrap();
+    // Enough rows before the people that a rare query is answered by the index, not the first
+    // window of the scan.
+    let filler = (0..6000).map(|i| newsletter::store::ImportRow {
+        line: i + 1,
+        email: Ok(email(&format!("filler{i}@list.example"))),
+        name: None,
+    });
+    store
+        .import(filler, &newsletter::store::ImportOptions::default())
+        .await
+        .unwrap();
+    let people = [
+        ("ada.lovelace@example.org", Some("Ada Lovelace")),
+        ("grace@hopper.example", Some("Grace Brewster Hopper")),
+        ("linus_t@kernel.example", None),
+        ("percent%sign@example.net", Some("Quote \"Marks\" Person")),
+        ("Mixed.Case@Example.COM", Some("Ünïcödé Näme")),
+    ];
+    for (e, n) in people {
+        store
+            .add(
+                &email(e),
+                n.map(name).as_ref(),
+                SubscriberStatus::Active,
+                Source::Cli,
+            )
+            .await
+            .unwrap();
+    }
+    let found = |q: &'static str, status: Option<SubscriberStatus>| {
+        let store = &store;
+        async move {
+            let mut v: Vec<String> = store
+                .search(q, status, 0, 50)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.email.as_str().to_lowercase())
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    assert_eq!(found("lovelace", None).await, ["ada.lovelace@example.org"]);
+    assert_eq!(found("LOVE", None).await, ["ada.lovelace@example.org"]);
+    assert_eq!(found("brewster", None).await, ["grace@hopper.example"], "a middle name");
+    assert_eq!(found("ada.", None).await, ["ada.lovelace@example.org"], "a prefix");
+    assert_eq!(found("s_t", None).await, ["linus_t@kernel.example"], "_ is a character");
+    assert_eq!(found("t%s", None).await, ["percent%sign@example.net"], "% is a character");
+    assert_eq!(found("e \"m", None).await, ["percent%sign@example.net"], "a quote is a character");
+    assert_eq!(found("näme", None).await, ["mixed.case@example.com"], "non-ASCII name");
+    assert_eq!(found("mixed.case", None).await, ["mixed.case@example.com"]);
+    assert_eq!(found("hop", None).await, ["grace@hopper.example"]);
+    assert_eq!(found("ho", None).await, Vec::<String>::new(), "two characters: a beginning");
+    assert_eq!(found("gr", None).await, ["grace@hopper.example"]);
+    assert_eq!(found("Mi", None).await, ["mixed.case@example.com"]);
+    assert_eq!(found("fi", None).await.len(), 50, "a page of a common beginning");
+    assert_eq!(found("xyzzy", None).await, Vec::<String>::new());
+    assert_eq!(found("", None).await.len(), 50, "an empty query lists everyone");
+    assert_eq!(found("example", None).await.len(), 50, "a full page");
+    assert_eq!(found("example.", None).await.len(), 3, "only the people");
+
+    // Status filter and pages of two in id order.
+    let ada = store.find_by_email(&email("ada.lovelace@example.org")).await.unwrap().unwrap();
+    store
+        .change_status(&ada, SubscriberStatus::Unsubscribed, Source::Cli, "test")
+        .await
+        .unwrap();
+    assert_eq!(found("exam", Some(SubscriberStatus::Unsubscribed)).await, ["ada.lovelace@example.org"]);
+    assert_eq!(found("lovelace", Some(SubscriberStatus::Active)).await, Vec::<String>::new());
+    let first = store.search("example.", None, 0, 2).await.unwrap();
+    let second = store.search("example.", None, first[1].id, 2).await.unwrap();
+    let ids: Vec<i64> = first.iter().chain(&second).map(|s| s.id).collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "keyset pages in id order: {ids:?}");
+
+    // Forgotten: not found by any part any more.
+    assert!(store.forget(&email("grace@hopper.example"), Source::Cli).await.unwrap());
+    assert_eq!(found("hopper", None).await, Vec::<String>::new());
+    assert_eq!(found("brewster", None).await, Vec::<String>::new());
+    assert_eq!(found("example.", None).await.len(), 3, "the others stay");
+    assert_eq!(found("gr", None).await, Vec::<String>::new());
 }
