@@ -516,8 +516,12 @@ impl Store {
         let sqlite = matches!(self.backend, Backend::Sqlite(_));
         let status_filter = "(CAST($2 AS TEXT) IS NULL OR status = CAST($2 AS TEXT))";
         let matches = match (sqlite, part) {
-            (true, true) => "(instr(email_key, $4) > 0 OR instr(lower(COALESCE(name, '')), $4) > 0)",
-            (false, true) => "(strpos(email_key, $4) > 0 OR strpos(lower(COALESCE(name, '')), $4) > 0)",
+            (true, true) => {
+                "(instr(email_key, $4) > 0 OR instr(lower(COALESCE(name, '')), $4) > 0)"
+            }
+            (false, true) => {
+                "(strpos(email_key, $4) > 0 OR strpos(lower(COALESCE(name, '')), $4) > 0)"
+            }
             (true, false) => "substr(email_key, 1, length($4)) = $4",
             (false, false) => "starts_with(email_key, $4)",
         };
@@ -525,7 +529,9 @@ impl Store {
             "SELECT {SUBSCRIBER_COLUMNS} FROM (SELECT * FROM subscribers WHERE id > $1 ORDER BY id LIMIT {SEARCH_WINDOW}) w \
              WHERE {status_filter} AND ($4 = '' OR {matches}) ORDER BY id LIMIT $3"
         );
-        let rows = self.search_query(&window, &q, status, after_id, limit).await?;
+        let rows = self
+            .search_query(&window, &q, status, after_id, limit)
+            .await?;
         if q.is_empty() || rows.len() as i64 >= limit {
             return rows.into_iter().map(Subscriber::try_from).collect();
         }
@@ -565,7 +571,9 @@ impl Store {
                 q.clone(),
             ),
         };
-        let rows = self.search_query(&indexed, &pattern, status, after_id, limit).await?;
+        let rows = self
+            .search_query(&indexed, &pattern, status, after_id, limit)
+            .await?;
         rows.into_iter().map(Subscriber::try_from).collect()
     }
 
@@ -577,13 +585,15 @@ impl Store {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<Row>> {
-        Ok(with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
+        Ok(
+            with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
             .bind(after_id)
             .bind(status.map(|s| s.as_str()))
             .bind(limit)
             .bind(pattern)
             .fetch_all(p)
-            .await?))
+            .await?),
+        )
     }
 
     /// A subscriber's history, oldest first.

@@ -426,39 +426,96 @@ async fn search_finds_any_part_of_an_address_or_name(db: TestDb) {
     };
     assert_eq!(found("lovelace", None).await, ["ada.lovelace@example.org"]);
     assert_eq!(found("LOVE", None).await, ["ada.lovelace@example.org"]);
-    assert_eq!(found("brewster", None).await, ["grace@hopper.example"], "a middle name");
-    assert_eq!(found("ada.", None).await, ["ada.lovelace@example.org"], "a prefix");
-    assert_eq!(found("s_t", None).await, ["linus_t@kernel.example"], "_ is a character");
-    assert_eq!(found("t%s", None).await, ["percent%sign@example.net"], "% is a character");
-    assert_eq!(found("e \"m", None).await, ["percent%sign@example.net"], "a quote is a character");
-    assert_eq!(found("näme", None).await, ["mixed.case@example.com"], "non-ASCII name");
+    assert_eq!(
+        found("brewster", None).await,
+        ["grace@hopper.example"],
+        "a middle name"
+    );
+    assert_eq!(
+        found("ada.", None).await,
+        ["ada.lovelace@example.org"],
+        "a prefix"
+    );
+    assert_eq!(
+        found("s_t", None).await,
+        ["linus_t@kernel.example"],
+        "_ is a character"
+    );
+    assert_eq!(
+        found("t%s", None).await,
+        ["percent%sign@example.net"],
+        "% is a character"
+    );
+    assert_eq!(
+        found("e \"m", None).await,
+        ["percent%sign@example.net"],
+        "a quote is a character"
+    );
+    assert_eq!(
+        found("näme", None).await,
+        ["mixed.case@example.com"],
+        "non-ASCII name"
+    );
     assert_eq!(found("mixed.case", None).await, ["mixed.case@example.com"]);
     assert_eq!(found("hop", None).await, ["grace@hopper.example"]);
-    assert_eq!(found("ho", None).await, Vec::<String>::new(), "two characters: a beginning");
+    assert_eq!(
+        found("ho", None).await,
+        Vec::<String>::new(),
+        "two characters: a beginning"
+    );
     assert_eq!(found("gr", None).await, ["grace@hopper.example"]);
     assert_eq!(found("Mi", None).await, ["mixed.case@example.com"]);
-    assert_eq!(found("fi", None).await.len(), 50, "a page of a common beginning");
+    assert_eq!(
+        found("fi", None).await.len(),
+        50,
+        "a page of a common beginning"
+    );
     assert_eq!(found("xyzzy", None).await, Vec::<String>::new());
-    assert_eq!(found("", None).await.len(), 50, "an empty query lists everyone");
+    assert_eq!(
+        found("", None).await.len(),
+        50,
+        "an empty query lists everyone"
+    );
     assert_eq!(found("example", None).await.len(), 50, "a full page");
     assert_eq!(found("example.", None).await.len(), 3, "only the people");
 
     // Status filter and pages of two in id order.
-    let ada = store.find_by_email(&email("ada.lovelace@example.org")).await.unwrap().unwrap();
+    let ada = store
+        .find_by_email(&email("ada.lovelace@example.org"))
+        .await
+        .unwrap()
+        .unwrap();
     store
         .change_status(&ada, SubscriberStatus::Unsubscribed, Source::Cli, "test")
         .await
         .unwrap();
-    assert_eq!(found("exam", Some(SubscriberStatus::Unsubscribed)).await, ["ada.lovelace@example.org"]);
-    assert_eq!(found("lovelace", Some(SubscriberStatus::Active)).await, Vec::<String>::new());
+    assert_eq!(
+        found("exam", Some(SubscriberStatus::Unsubscribed)).await,
+        ["ada.lovelace@example.org"]
+    );
+    assert_eq!(
+        found("lovelace", Some(SubscriberStatus::Active)).await,
+        Vec::<String>::new()
+    );
     let first = store.search("example.", None, 0, 2).await.unwrap();
-    let second = store.search("example.", None, first[1].id, 2).await.unwrap();
+    let second = store
+        .search("example.", None, first[1].id, 2)
+        .await
+        .unwrap();
     let ids: Vec<i64> = first.iter().chain(&second).map(|s| s.id).collect();
     assert_eq!(ids.len(), 3);
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "keyset pages in id order: {ids:?}");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "keyset pages in id order: {ids:?}"
+    );
 
     // Forgotten: not found by any part any more.
-    assert!(store.forget(&email("grace@hopper.example"), Source::Cli).await.unwrap());
+    assert!(
+        store
+            .forget(&email("grace@hopper.example"), Source::Cli)
+            .await
+            .unwrap()
+    );
     assert_eq!(found("hopper", None).await, Vec::<String>::new());
     assert_eq!(found("brewster", None).await, Vec::<String>::new());
     assert_eq!(found("example.", None).await.len(), 3, "the others stay");
