@@ -4,12 +4,17 @@
 # mojibake repair), aiosmtpd and dkimpy, Postfix (smtp-sink, smtp-source, and the real MTA of the
 # bounce loop), swaks, Dovecot (IMAP), Sisimai (a second opinion on bounces) and openssl. Idempotent: it installs only what is missing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# chromedriver: the WebDriver server the console's browser tests drive Chromium through.
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+# npm: fetches axe-core, the accessibility checker the console's browser tests run in each page.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # Postfix's smtp-sink/smtp-source: the real SMTP servers and the speed reference of `send`.
 command -v smtp-sink >/dev/null 2>&1 || missing+=(postfix)
@@ -58,5 +63,11 @@ fi
 if ! python3 -c "import aiosmtpd, dkim" >/dev/null 2>&1; then
   echo "installing: aiosmtpd, dkimpy (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check "aiosmtpd==1.4.6" "dkimpy==1.1.8"
+fi
+# axe-core, pinned, into tests/tools/ (ignored by git): tests/it/console_browser.rs injects it.
+if [ ! -f tests/tools/node_modules/axe-core/axe.min.js ]; then
+  echo "installing: axe-core (npm)"
+  mkdir -p tests/tools
+  npm install --silent --no-audit --no-fund --prefix tests/tools axe-core@4.10.3 >/dev/null
 fi
 echo "test dependencies present: $(psql --version | head -n 1), Sisimai $(perl -MSisimai -e 'print $Sisimai::VERSION'), chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(python3 --version), ftfy $(python3 -c 'import ftfy; print(ftfy.__version__)'), $(command -v smtp-sink), $(/usr/sbin/nsd -v 2>&1 | head -n 1)"

@@ -72,6 +72,10 @@ pub struct AdminSettings {
     /// Allow the session cookie without `Secure`, for a console opened over plain http on this
     /// machine; honoured only when `[web] bind` is a loopback address.
     pub plain_loopback: bool,
+    /// A folder of drafts (`*.md`) the preview page offers to pick from; empty: upload or paste only.
+    pub drafts: String,
+    /// The largest CSV or draft the console accepts in one upload, in bytes.
+    pub max_upload_bytes: u64,
 }
 
 /// `newsletter doctor`'s DNS lookups.

@@ -10,8 +10,7 @@ use clap::{Subcommand, ValueEnum};
 
 use super::{Globals, open_store, runtime};
 use crate::domain::{
-    Date, EmailAddress, SubscriberName, SubscriberStatus, spreadsheet_safe,
-    terminal_safe,
+    Date, EmailAddress, SubscriberName, SubscriberStatus, spreadsheet_safe, terminal_safe,
 };
 use crate::store::{AddOutcome, ImportOptions, Source, Store, Subscriber};
 

@@ -85,13 +85,22 @@ pub struct Prepared {
 /// Reads, checks and renders an issue.
 pub fn prepare(config: &Config, path: &Path) -> Result<Prepared, CampaignError> {
     let bytes = crate::issue::read_limited(path)?;
+    prepare_bytes(config, path, &bytes)
+}
+
+/// Checks and renders an issue's bytes (an upload, a paste); `path` names it in diagnostics.
+pub fn prepare_bytes(
+    config: &Config,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Prepared, CampaignError> {
     let opts = CheckOptions::from_config(config)?;
-    let issue = match Issue::parse(path, &bytes) {
+    let issue = match Issue::parse(path, bytes) {
         Ok(issue) => issue,
         Err(error) => {
             return Err(CampaignError::Invalid {
                 error,
-                report: Box::new(check::check_bytes(path, &bytes, &opts)),
+                report: Box::new(check::check_bytes(path, bytes, &opts)),
             });
         }
     };

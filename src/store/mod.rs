@@ -311,10 +311,10 @@ impl Store {
 #[macro_use]
 mod bounces;
 mod admins;
+pub mod csv;
 mod import;
 mod queue;
 mod subscribers;
-pub mod csv;
 pub use crate::domain::Source;
 pub use admins::{Admin, AdminSession, AuditEntry};
 pub use bounces::{Applied, BounceEntry, BounceFacts, BounceRecord, Decide, Verdict};

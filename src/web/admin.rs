@@ -113,7 +113,7 @@ fn burn_time(password: &str) {
     let _ = verify_password(password, phc);
 }
 
-fn random_token() -> String {
+pub(super) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the OS random number generator is available");
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -154,15 +154,15 @@ pub struct Signed {
 }
 
 impl Signed {
-    fn email(&self) -> &str {
+    pub(super) fn email(&self) -> &str {
         &self.session.admin.email
     }
 
-    fn is_admin(&self) -> bool {
+    pub(super) fn is_admin(&self) -> bool {
         self.session.admin.role == AdminRole::Admin
     }
 
-    fn csrf_ok(&self, given: &str) -> bool {
+    pub(super) fn csrf_ok(&self, given: &str) -> bool {
         same(&self.session.csrf, given)
     }
 }
@@ -214,15 +214,23 @@ fn no_store(mut r: Response) -> Response {
     r
 }
 
-fn admin_page(state: &AppState, signed: Option<&Signed>, title: &str, body: Markup) -> Markup {
+pub(super) fn admin_page(
+    state: &AppState,
+    signed: Option<&Signed>,
+    title: &str,
+    body: Markup,
+) -> Markup {
     let nav = html! {
         @if let Some(s) = signed {
             nav aria-label="Console" {
                 a href="/admin/" { "Dashboard" } " · "
                 a href="/admin/campaigns" { "Campaigns" } " · "
+                a href="/admin/preview" { "Preview" } " · "
                 @if s.is_admin() {
                     a href="/admin/subscribers" { "Subscribers" } " · "
+                    a href="/admin/import" { "Import" } " · "
                     a href="/admin/bounces" { "Bounces" } " · "
+                    a href="/admin/quarantine" { "Quarantine" } " · "
                     a href="/admin/audit" { "Audit log" } " · "
                 }
                 form method="post" action="/admin/logout" {
@@ -380,10 +388,10 @@ pub async fn login(
 #[derive(serde::Deserialize)]
 pub struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
-fn forbidden() -> Response {
+pub(super) fn forbidden() -> Response {
     (
         StatusCode::FORBIDDEN,
         "this form is not from your session; reload the page\n",
@@ -478,7 +486,7 @@ pub struct SubscriberQuery {
 }
 
 /// Subscriber data is for admins: an editor gets 403, and the refusal is audited.
-async fn admins_only(state: &AppState, signed: &Signed, what: &str) -> Option<Response> {
+pub(super) async fn admins_only(state: &AppState, signed: &Signed, what: &str) -> Option<Response> {
     if signed.is_admin() {
         return None;
     }
@@ -501,7 +509,7 @@ async fn admins_only(state: &AppState, signed: &Signed, what: &str) -> Option<Re
     )
 }
 
-fn unavailable(e: crate::store::StoreError) -> Response {
+pub(super) fn unavailable(e: crate::store::StoreError) -> Response {
     tracing::error!(error = %e, "console: database error");
     (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
 }
@@ -571,7 +579,7 @@ pub async fn subscribers(
     admin_page(&state, Some(&signed), "Subscribers", body).into_response()
 }
 
-fn encode(v: &str) -> String {
+pub(super) fn encode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
@@ -866,7 +874,7 @@ pub async fn campaigns(
 }
 
 /// `GET /admin/campaigns/{issue}`: counts per state and per provider, top failure reasons. While it
-/// sends, the page reloads itself every 5 seconds (a meta refresh: no script needed).
+/// sends, the page reloads itself every 5 seconds (the pages' small script; without it, a link).
 pub async fn campaign(
     State(state): State<Arc<AppState>>,
     axum::Extension(signed): axum::Extension<Signed>,
@@ -894,10 +902,10 @@ pub async fn campaign(
     );
     let t = |v: Option<i64>| v.map_or("-".to_string(), crate::domain::rfc5322_date);
     let body = html! {
-        @if live { meta http-equiv="refresh" content="5"; }
         p { (c.subject) }
+        @if live { (super::pages::auto_refresh()) }
         dl {
-            dt { "State" } dd { (c.state.as_str()) @if live { " (this page refreshes every 5 s)" } }
+            dt { "State" } dd { (c.state.as_str()) }
             @if c.scheduled_at.is_some() { dt { "Scheduled" } dd { (t(c.scheduled_at)) } }
             dt { "Started" } dd { (t(c.started_at)) }
             dt { "Finished" } dd { (t(c.finished_at)) }

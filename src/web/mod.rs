@@ -9,9 +9,12 @@
 //! `Referrer-Policy: no-referrer` and `X-Content-Type-Options: nosniff`.
 
 pub mod admin;
+pub mod admin_bounces;
+pub mod admin_list;
 pub mod api;
 pub mod metrics;
 pub mod pages;
+pub mod preview;
 pub mod rate_limit;
 mod server;
 pub mod subscribe;
@@ -54,6 +57,12 @@ pub struct AppState {
     pub metrics_bind: Option<String>,
     /// The administrators' console: session settings and sign-in limits.
     pub console: admin::Console,
+    /// The configuration `serve` started with (the console's quarantine, imports and previews).
+    pub config: Arc<crate::config::Config>,
+    /// The console's imports, running or finished (the latest few).
+    pub imports: admin_list::Jobs,
+    /// The console's rendered previews (the latest few).
+    pub previews: preview::Previews,
     limits: server::Limits,
     csp: HeaderValue,
 }
@@ -88,6 +97,9 @@ impl AppState {
             metrics_bind: Some(config.web.metrics_bind.trim().to_string())
                 .filter(|b| !b.is_empty()),
             console: admin::Console::new(config),
+            config: Arc::new(config.clone()),
+            imports: admin_list::Jobs::default(),
+            previews: preview::Previews::default(),
             limits: server::Limits::from_config(&config.web),
             csp: HeaderValue::from_str(&pages::content_security_policy())
                 .expect("the policy is ASCII"),
@@ -106,6 +118,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             api::require_token,
         ));
+    let upload_limit = usize::try_from(state.config.admin.max_upload_bytes).unwrap_or(usize::MAX);
     let console = Router::new()
         .route("/admin/", get(admin::dashboard))
         .route("/admin/subscribers", get(admin::subscribers))
@@ -122,6 +135,32 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/campaigns", get(admin::campaigns))
         .route("/admin/campaigns/{issue}", get(admin::campaign))
         .route("/admin/bounces", get(admin::bounces))
+        .route("/admin/quarantine", get(admin_bounces::list))
+        .route("/admin/quarantine/{name}", get(admin_bounces::show))
+        .route(
+            "/admin/quarantine/{name}/{action}",
+            axum::routing::post(admin_bounces::act),
+        )
+        .route("/admin/export.csv", get(admin_list::export))
+        .route(
+            "/admin/import",
+            get(admin_list::import_form)
+                .post(admin_list::import)
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/admin/import/{job}", get(admin_list::import_job))
+        .route(
+            "/admin/preview",
+            get(preview::form)
+                .post(preview::create)
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/admin/preview/{id}", get(preview::show))
+        .route("/admin/preview/{id}/html", get(preview::html))
+        .route(
+            "/admin/preview/{id}/test",
+            axum::routing::post(preview::test_copy),
+        )
         .route("/admin/logout", axum::routing::post(admin::logout))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -180,8 +219,11 @@ async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next)
             Err(_) => (StatusCode::REQUEST_TIMEOUT, "request timed out\n").into_response(),
         };
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, state.csp.clone());
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // A page with a policy of its own (the console's preview, which frames the e-mail) keeps it.
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert_with(|| state.csp.clone());
+    h.entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),

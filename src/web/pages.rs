@@ -14,16 +14,39 @@ a{color:#8a3210}button{font:inherit;padding:.6rem 1.2rem;border:0;border-radius:
 button:focus{outline:3px solid #1d1f21;outline-offset:2px}\
 @media (prefers-color-scheme:dark){body{background:#111213;color:#eee}.site a{color:#eee}a{color:#ffb38a}}";
 
+/// The pages' one script, an enhancement: on a page with live figures it reloads the page every
+/// 5 s while its "Refresh every 5 seconds" box is ticked (the box is shown only where scripts run,
+/// and unticking it stops the reloads for the rest of the visit, as WCAG 2.2.1 asks). Without
+/// scripts the page has a "Refresh now" link.
+pub const PAGE_JS: &str = "document.addEventListener('DOMContentLoaded',function(){\
+var p=document.getElementById('auto-refresh');if(!p)return;var c=p.querySelector('input'),k='nl-auto-refresh';\
+p.hidden=false;c.checked=sessionStorage.getItem(k)!=='off';\
+c.addEventListener('change',function(){sessionStorage.setItem(k,c.checked?'on':'off')});\
+setInterval(function(){if(c.checked)location.reload()},5000)});";
+
+/// The live pages' refresh controls (see [`PAGE_JS`]).
+pub fn auto_refresh() -> Markup {
+    html! {
+        p id="auto-refresh" hidden {
+            input id="auto-refresh-on" type="checkbox" checked;
+            " " label for="auto-refresh-on" { "Refresh every 5 seconds" }
+        }
+        p { a href="" { "Refresh now" } }
+    }
+}
+
 /// The `Content-Security-Policy` of every response: nothing may load or run but the pages' own
-/// inline stylesheet (by its hash), forms post only to us, and no one may frame us.
+/// inline stylesheet and script (by their hashes), forms post only to us, and no one may frame us.
 pub fn content_security_policy() -> String {
     use base64::Engine;
     use sha2::{Digest, Sha256};
     let hash =
-        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(PAGE_CSS.as_bytes()));
+        |s: &str| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(s.as_bytes()));
     format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self'; form-action 'self'; \
-         frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; style-src 'sha256-{}'; script-src 'sha256-{}'; img-src 'self'; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        hash(PAGE_CSS),
+        hash(PAGE_JS)
     )
 }
 
@@ -45,6 +68,7 @@ pub fn page(state: &AppState, title: &str, body: Markup) -> Markup {
                     h1 { (title) }
                     (body)
                 }
+                script { (PreEscaped(PAGE_JS)) }
             }
         }
     }

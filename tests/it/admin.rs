@@ -74,6 +74,40 @@ fn form(s: &Server, path: &str, cookie: &str, body: &str) -> Reply {
     )
 }
 
+/// A multipart/form-data POST: (field, file name, content) for each part.
+pub(crate) fn multipart(
+    s: &Server,
+    path: &str,
+    cookie: &str,
+    parts: &[(&str, Option<&str>, &str)],
+) -> Reply {
+    let boundary = "----newsletter-test-boundary-7Qx";
+    let mut body = String::new();
+    for (name, file, content) in parts {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""
+        ));
+        if let Some(f) = file {
+            body.push_str(&format!("; filename=\"{f}\"\r\nContent-Type: text/csv"));
+        }
+        body.push_str(&format!("\r\n\r\n{content}\r\n"));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    http_with(
+        &s.addr,
+        "POST",
+        path,
+        &[
+            (
+                "Content-Type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            ),
+            ("Cookie", cookie),
+        ],
+        &body,
+    )
+}
+
 fn get(s: &Server, path: &str, cookie: &str) -> Reply {
     http_with(&s.addr, "GET", path, &[("Cookie", cookie)], "")
 }
@@ -133,12 +167,39 @@ async fn the_console_is_closed_without_a_session_and_guards_every_post(db: TestD
     );
 
     // No session: every page goes to the sign-in form, every POST is refused.
-    for path in ["/admin/", "/admin/subscribers", "/admin/audit"] {
+    for path in [
+        "/admin/",
+        "/admin/subscribers",
+        "/admin/subscribers/1",
+        "/admin/subscribers/1/forget",
+        "/admin/audit",
+        "/admin/campaigns",
+        "/admin/campaigns/1",
+        "/admin/bounces",
+        "/admin/quarantine",
+        "/admin/quarantine/x",
+        "/admin/import",
+        "/admin/import/x",
+        "/admin/export.csv",
+        "/admin/preview",
+        "/admin/preview/x",
+        "/admin/preview/x/html",
+    ] {
         let r = get(&s, path, "");
         assert_eq!(r.status, 303, "{path}: {}", r.head);
         assert_eq!(location(&r), "/admin/login");
     }
-    assert_eq!(form(&s, "/admin/logout", "", "csrf=x").status, 401);
+    for path in [
+        "/admin/logout",
+        "/admin/subscribers/1/unsubscribe",
+        "/admin/subscribers/1/forget",
+        "/admin/quarantine/x/discard",
+        "/admin/import",
+        "/admin/preview",
+        "/admin/preview/x/test",
+    ] {
+        assert_eq!(form(&s, path, "", "csrf=x").status, 401, "{path}");
+    }
     // A forged session is no session.
     let forged = format!("nl_admin={}", "A".repeat(43));
     assert_eq!(get(&s, "/admin/", &forged).status, 303);
@@ -214,6 +275,26 @@ async fn the_console_is_closed_without_a_session_and_guards_every_post(db: TestD
         form(&s, "/admin/logout", &session, "csrf=not-it").status,
         403
     );
+    for path in [
+        "/admin/subscribers/1/unsubscribe",
+        "/admin/quarantine/x/discard",
+        "/admin/preview/x/test",
+    ] {
+        assert_eq!(
+            form(&s, path, &session, "csrf=not-it").status,
+            403,
+            "{path}"
+        );
+    }
+    for path in ["/admin/import", "/admin/preview"] {
+        let r = multipart(
+            &s,
+            path,
+            &session,
+            &[("csrf", None, "not-it"), ("text", None, "Title: x")],
+        );
+        assert_eq!(r.status, 403, "{path}: {}", r.head);
+    }
     assert_eq!(get(&s, "/admin/", &session).status, 200, "still signed in");
     let out = form(
         &s,
@@ -243,6 +324,21 @@ async fn the_console_is_closed_without_a_session_and_guards_every_post(db: TestD
     assert_eq!(refused.status, 403);
     assert!(!refused.body.contains("reader@example.org"));
     assert_eq!(get(&s, "/admin/audit", &editor).status, 403);
+    for path in [
+        "/admin/import",
+        "/admin/export.csv",
+        "/admin/quarantine",
+        "/admin/bounces",
+    ] {
+        let r = get(&s, path, &editor);
+        assert_eq!(r.status, 403, "{path}");
+        assert!(!r.body.contains("reader@example.org"), "{path}");
+    }
+    assert_eq!(
+        get(&s, "/admin/preview", &editor).status,
+        200,
+        "editors preview"
+    );
 
     // The sign-in limit per account: after five failures even the right password waits.
     for _ in 0..5 {
@@ -522,7 +618,7 @@ async fn campaigns_and_bounces_are_shown_to_whom_they_may_be() {
     let page = get(&s, "/admin/campaigns/912", &admin);
     assert_eq!(page.status, 200);
     assert!(
-        page.body.contains("http-equiv=\"refresh\"") && page.body.contains("0 of 3"),
+        page.body.contains("id=\"auto-refresh\"") && page.body.contains("0 of 3"),
         "{}",
         page.body
     );
@@ -531,7 +627,7 @@ async fn campaigns_and_bounces_are_shown_to_whom_they_may_be() {
     assert!(list.contains("/admin/campaigns/912") && list.contains("done"));
     let page = get(&s, "/admin/campaigns/912", &admin).body;
     assert!(
-        !page.contains("http-equiv=\"refresh\""),
+        !page.contains("id=\"auto-refresh\""),
         "a finished campaign does not refresh"
     );
     assert!(

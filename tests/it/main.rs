@@ -11,6 +11,7 @@ mod bounces;
 mod browser;
 mod check;
 mod cli_render;
+mod console_browser;
 mod control;
 mod doctor;
 mod hostile;

@@ -133,7 +133,7 @@ impl<'a> Intake<'a> {
         })
     }
 
-    fn context<'c>(&'c self, envelope_to: Option<&'c str>) -> bounce::Context<'c> {
+    pub(crate) fn context<'c>(&'c self, envelope_to: Option<&'c str>) -> bounce::Context<'c> {
         bounce::Context {
             verp: &self.verp,
             envelope_to,

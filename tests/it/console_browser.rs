@@ -1,0 +1,513 @@
+//! The administrators' console in a real browser: headless Chromium driven over WebDriver
+//! (chromedriver, through fantoccini) against the real `newsletter serve` on a real SQLite file.
+//! An admin signs in, searches, opens a subscriber, unsubscribes one and forgets another, imports a
+//! CSV with a bad line and reads it reported, watches a campaign finish against the file outbox,
+//! opens the quarantine, previews a draft and sends a test copy. On every page axe-core runs in the
+//! page and no serious or critical violation may be found. Screenshots of each page are kept in
+//! tests/artifacts/console/.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::common;
+use crate::common::db::TestDb;
+use crate::common::web::serve_with;
+use crate::send::{Env, emails, small_issue};
+
+const PASSWORD: &str = "a console password for tests";
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_driver() -> Driver {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver is installed (scripts/install-test-deps.sh)");
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Driver { child, url }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,1000", "--lang=en-US"]
+        }),
+    );
+    // WebDriver is plain http here, but the client is built with rustls, which needs a provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts/console");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Every page: a screenshot under `name`, and axe-core's serious and critical violations, which
+/// must be none. Returns the page's text.
+async fn look(c: &Client, name: &str) -> String {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(artifacts().join(format!("{name}.png")), png).unwrap();
+    let axe = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/node_modules/axe-core/axe.min.js"),
+    )
+    .expect("axe-core is installed in tests/tools (scripts/install-test-deps.sh)");
+    c.execute(&format!("{axe}\n;return true;"), vec![])
+        .await
+        .unwrap();
+    let result = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { iframes: false }).then(r => done(r.violations
+               .filter(v => v.impact === 'serious' || v.impact === 'critical')
+               .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let violations: Vec<String> = serde_json::from_value(result).unwrap();
+    assert!(violations.is_empty(), "{name}: {violations:#?}");
+    let lang = c
+        .execute("return document.documentElement.lang;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        lang,
+        Value::from("en"),
+        "{name}: the page declares its language"
+    );
+    body_text(c).await
+}
+
+/// The page's text; a page that is being replaced is read again once it is there.
+async fn body_text(c: &Client) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match c.find(Locator::Css("body")).await {
+            Ok(b) => match b.text().await {
+                Ok(t) => return t,
+                Err(e) => assert!(Instant::now() < deadline, "{e}"),
+            },
+            Err(e) => assert!(Instant::now() < deadline, "{e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the page shown (after a click's navigation) says `needle`; returns its text.
+async fn says(c: &Client, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = body_text(c).await;
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page never said {needle:?}: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits until the browser is on a page under `prefix` (after a form's redirect), and returns it.
+async fn arrived(c: &Client, prefix: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let url = c.current_url().await.unwrap();
+        if url.path().starts_with(prefix) {
+            return url.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never reached {prefix}: at {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Reloads `url` until its text contains `needle` (the page refreshes itself too).
+async fn wait_for(c: &Client, url: &str, needle: &str, secs: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        c.goto(url).await.unwrap();
+        let text = body_text(c).await;
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} never said {needle:?}: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_does_the_weeks_work_in_a_browser() {
+    let env = Env::new(TestDb::sqlite());
+    let dir = env.dir.path().to_path_buf();
+    // The list: 300 readers, plus two people to find.
+    let mut list = emails("reader", 300);
+    list.push("ferris.crab@example.org".into());
+    list.push("corro@example.net".into());
+    env.subscribe(&list);
+    let added = common::newsletter(&dir, &env.db.url())
+        .args(["admins", "add", "boss@example.org", "--role", "admin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            writeln!(child.stdin.take().unwrap(), "{PASSWORD}")?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(added.success());
+    // The quarantine holds one bounce for nobody on the list; the drafts folder one issue.
+    let quarantine = dir.join("quarantine");
+    std::fs::create_dir_all(quarantine.join("new")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bounces/amazon-ses-dsn.eml"),
+        quarantine.join("new/1700000000.M1P1.test"),
+    )
+    .unwrap();
+    let drafts = dir.join("drafts");
+    std::fs::create_dir_all(&drafts).unwrap();
+    std::fs::copy(small_issue(), drafts.join("next-issue.md")).unwrap();
+    let outbox = dir.join("outbox");
+    let server = serve_with(
+        &env.db,
+        &[
+            ("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true"),
+            (
+                "NEWSLETTER_BOUNCES__QUARANTINE",
+                quarantine.to_str().unwrap(),
+            ),
+            ("NEWSLETTER_ADMIN__DRAFTS", drafts.to_str().unwrap()),
+            (
+                "NEWSLETTER_TRANSPORT__URL",
+                &format!("file:{}", outbox.display()),
+            ),
+        ],
+    );
+    let base = format!("http://{}", server.addr);
+    let driver = start_driver();
+    let c = browser(&driver).await;
+
+    // Sign in.
+    c.goto(&format!("{base}/admin/")).await.unwrap();
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/admin/login")
+    );
+    look(&c, "01-sign-in").await;
+    fill(&c, "#email", "boss@example.org").await;
+    fill(&c, "#password", PASSWORD).await;
+    click(&c, "button[type=submit]").await;
+    says(&c, "Bounces and complaints").await;
+    let dash = look(&c, "02-dashboard").await;
+    assert!(
+        dash.contains("Subscribers") && dash.contains("active"),
+        "{dash}"
+    );
+    assert!(dash.contains("302"), "302 active subscribers: {dash}");
+
+    // Search, open a subscriber, unsubscribe them.
+    c.goto(&format!("{base}/admin/subscribers")).await.unwrap();
+    fill(&c, "#q", "crab").await;
+    click(&c, "form[role=search] button").await;
+    says(&c, "ferris.crab").await;
+    let found = look(&c, "03-subscribers-search").await;
+    assert!(found.contains("ferris.crab@example.org"), "{found}");
+    assert!(!found.contains("reader00001"), "{found}");
+    c.find(Locator::LinkText("ferris.crab@example.org"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    says(&c, "Status history").await;
+    let page = look(&c, "04-subscriber").await;
+    assert!(
+        page.contains("active") && page.contains("Status history"),
+        "{page}"
+    );
+    c.find(Locator::XPath("//button[text()='Unsubscribe']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    says(&c, "ferris.crab@example.org: unsubscribed").await;
+
+    // Forget another, through the confirmation step.
+    c.goto(&format!("{base}/admin/subscribers?q=corro"))
+        .await
+        .unwrap();
+    c.find(Locator::LinkText("corro@example.net"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::LinkText("Forget this subscriber…"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    says(&c, "cannot be undone").await;
+    let confirm = look(&c, "05-forget-confirmation").await;
+    assert!(confirm.contains("cannot be undone"), "{confirm}");
+    click(&c, "form[action$='/forget'] button").await;
+    says(&c, "Address or name contains").await;
+    c.goto(&format!("{base}/admin/subscribers?q=corro"))
+        .await
+        .unwrap();
+    assert!(body_text(&c).await.contains("Nobody matches."));
+
+    // Import a CSV with a bad line: nothing imported, the line named.
+    let csv = dir.join("new-readers.csv");
+    std::fs::write(
+        &csv,
+        "email,name\nnew.one@example.org,New One\nnot-an-address,Broken\nnew.two@example.org,New Two\n",
+    )
+    .unwrap();
+    c.goto(&format!("{base}/admin/import")).await.unwrap();
+    look(&c, "06-import").await;
+    fill(&c, "#file", csv.to_str().unwrap()).await;
+    click(&c, "form[action='/admin/import'] button").await;
+    let url = arrived(&c, "/admin/import/").await;
+    let result = wait_for(&c, &url, "Invalid rows", 20).await;
+    assert!(result.contains("Nothing was imported"), "{result}");
+    assert!(
+        result.contains("3") && result.contains("not-an-address"),
+        "line 3 named: {result}"
+    );
+    look(&c, "07-import-refused").await;
+    // The same file, valid rows only.
+    c.goto(&format!("{base}/admin/import")).await.unwrap();
+    fill(&c, "#file", csv.to_str().unwrap()).await;
+    click(&c, "#skip_invalid").await;
+    click(&c, "form[action='/admin/import'] button").await;
+    let url = arrived(&c, "/admin/import/").await;
+    let result = wait_for(&c, &url, "Added 2", 20).await;
+    assert!(result.contains("invalid 1"), "{result}");
+    look(&c, "08-import-done").await;
+
+    // Watch a campaign go out to the file outbox at 30 messages a second (302 readers: 10 s).
+    let sender = env
+        .command(&[
+            "send",
+            small_issue().to_str().unwrap(),
+            "--yes",
+            "--transport",
+            &format!("file:{}", dir.join("campaign-outbox").display()),
+        ])
+        .env("NEWSLETTER_SEND__RATE", "30")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let list = wait_for(&c, &format!("{base}/admin/campaigns"), "sending", 30).await;
+    assert!(list.contains("sending"), "{list}");
+    look(&c, "09-campaigns").await;
+    c.find(Locator::Css("main table a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    says(&c, "Per provider").await;
+    let live = look(&c, "10-campaign-sending").await;
+    assert!(
+        live.contains("Refresh every 5 seconds"),
+        "the script shows its box: {live}"
+    );
+    let campaign_url = c.current_url().await.unwrap().to_string();
+    wait_for(&c, &campaign_url, "302 of 302 have an outcome", 60).await;
+    let done = wait_for(&c, &campaign_url, "Finished", 30).await;
+    let state = c
+        .find(Locator::Css("dd"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut state = state;
+    while state != "done" {
+        assert!(
+            Instant::now() < deadline,
+            "the campaign never finished: {done}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        c.goto(&campaign_url).await.unwrap();
+        state = c
+            .find(Locator::Css("dd"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    }
+    look(&c, "11-campaign-done").await;
+    let status = { sender }.wait_with_output().unwrap().status;
+    assert!(status.success());
+
+    // The bounce log and the quarantine with its explanation; process again, then discard.
+    c.goto(&format!("{base}/admin/bounces")).await.unwrap();
+    look(&c, "12-bounces").await;
+    c.goto(&format!("{base}/admin/quarantine")).await.unwrap();
+    let q = look(&c, "13-quarantine").await;
+    assert!(
+        q.contains("1 message(s)") && q.contains("1700000000.M1P1.test"),
+        "{q}"
+    );
+    assert!(q.contains("hard"), "the explanation names the class: {q}");
+    c.find(Locator::LinkText("1700000000.M1P1.test"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    says(&c, "The message").await;
+    look(&c, "14-quarantined-message").await;
+    c.find(Locator::XPath("//button[text()='Process again']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    says(&c, "still proves nothing").await;
+    let kept = look(&c, "15-quarantine-kept").await;
+    assert!(kept.contains("still proves nothing"), "{kept}");
+    c.goto(&format!("{base}/admin/quarantine/1700000000.M1P1.test"))
+        .await
+        .unwrap();
+    c.find(Locator::XPath("//button[text()='Discard']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    says(&c, "The quarantine is empty.").await;
+    assert_eq!(
+        std::fs::read_dir(quarantine.join("new")).unwrap().count(),
+        0
+    );
+
+    // Preview the draft and send a test copy.
+    c.goto(&format!("{base}/admin/preview")).await.unwrap();
+    look(&c, "16-preview-form").await;
+    c.find(Locator::Css("#draft"))
+        .await
+        .unwrap()
+        .select_by_value("next-issue.md")
+        .await
+        .unwrap();
+    click(&c, "form[action='/admin/preview'] button").await;
+    arrived(&c, "/admin/preview/").await;
+    says(&c, "Plaintext").await;
+    let preview = look(&c, "17-preview").await;
+    assert!(
+        preview.contains("Check") && preview.contains("Plaintext"),
+        "{preview}"
+    );
+    let frames = c
+        .execute(
+            "return [...document.querySelectorAll('iframe')].map(f => [f.width, f.contentDocument === null]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        frames,
+        json!([["660", true], ["660", true], ["375", true], ["375", true]]),
+        "four sandboxed frames at two widths"
+    );
+    fill(&c, "#to", "editor@example.org").await;
+    click(&c, "form[action$='/test'] button").await;
+    says(&c, "test copy (").await;
+    let sent = look(&c, "18-test-copy-sent").await;
+    assert!(sent.contains("Sent a test copy"), "{sent}");
+    let copies: Vec<_> = std::fs::read_dir(&outbox).unwrap().collect();
+    assert_eq!(copies.len(), 1, "one test copy in the outbox");
+
+    c.goto(&format!("{base}/admin/audit")).await.unwrap();
+    let audit = look(&c, "19-audit-log").await;
+    for action in [
+        "login",
+        "unsubscribe subscriber",
+        "forget subscriber",
+        "import finished",
+        "quarantine discard",
+        "sent a test copy",
+    ] {
+        assert!(audit.contains(action), "{action}: {audit}");
+    }
+    c.close().await.unwrap();
+    drop(server);
+}
