@@ -12,7 +12,8 @@ use crate::common::web::{Reply, Server, http_with, serve_logging};
 
 both_backends!(
     the_console_is_closed_without_a_session_and_guards_every_post,
-    an_admin_finds_a_subscriber_and_changes_them_only_as_allowed
+    an_admin_finds_a_subscriber_and_changes_them_only_as_allowed,
+    an_admin_imports_and_exports_the_list_over_http
 );
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -651,4 +652,140 @@ async fn campaigns_and_bounces_are_shown_to_whom_they_may_be() {
     assert_eq!(get(&s, "/admin/campaigns/912", &editor).status, 200);
     assert_eq!(get(&s, "/admin/bounces", &editor).status, 403);
     assert_eq!(get(&s, "/admin/campaigns/77", &admin).status, 404);
+}
+
+/// Waits for an import's page to show its outcome (it runs in the background).
+fn import_outcome(s: &Server, session: &str, started: &Reply) -> String {
+    assert_eq!(started.status, 303, "{}", started.head);
+    let job = location(started);
+    assert!(job.starts_with("/admin/import/"), "{job}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let page = get(s, &job, session);
+        assert_eq!(page.status, 200);
+        if !page.body.contains("id=\"auto-refresh\"") {
+            return page.body;
+        }
+        assert!(page.body.contains("Importing"), "{}", page.body);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the import never finished"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// The console's import has the CLI's semantics (all or nothing, each bad line by its number,
+/// "import the valid rows", suppressed addresses left alone), and its export is the CLI's CSV.
+async fn an_admin_imports_and_exports_the_list_over_http(db: TestDb) {
+    add_account(&db, "boss@example.org", "admin", PASSWORD);
+    let dir = tempfile::tempdir().unwrap();
+    let gone = common::newsletter(dir.path(), &db.url())
+        .args(["subscribers", "add", "left@example.org"])
+        .output()
+        .unwrap();
+    assert!(gone.status.success());
+    let unsub = common::newsletter(dir.path(), &db.url())
+        .args(["subscribers", "remove", "left@example.org"])
+        .output()
+        .unwrap();
+    assert!(
+        unsub.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unsub.stderr)
+    );
+    let s = serve_logging(&db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")], None);
+    let (session, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
+    let session = session.unwrap();
+    let page = get(&s, "/admin/import", &session);
+    let csrf = csrf_field(&page.body);
+
+    // 20,000 rows, a bad one on line 7,778 and one with a quoted comma in its name.
+    let mut csv = String::from("\u{feff}Name,E-mail\r\n");
+    for i in 0..20_000 {
+        if i == 7_776 {
+            csv.push_str("Broken,not an address\r\n");
+        } else {
+            csv.push_str(&format!("\"Reader, No. {i}\",reader{i:05}@example.org\r\n"));
+        }
+    }
+    csv.push_str("Came back,left@example.org\r\n");
+    let refused = multipart(
+        &s,
+        "/admin/import",
+        &session,
+        &[("csrf", None, &csrf), ("file", Some("list.csv"), &csv)],
+    );
+    let outcome = import_outcome(&s, &session, &refused);
+    assert!(
+        outcome.contains("Nothing was imported: 1 invalid row(s)"),
+        "{outcome}"
+    );
+    assert!(
+        outcome.contains("<td>7778</td>"),
+        "the line is named: {outcome}"
+    );
+    let export = get(&s, "/admin/export.csv", &session);
+    assert_eq!(export.status, 200);
+    assert_eq!(
+        export.body.lines().count(),
+        2,
+        "nothing was added: {}",
+        export.body
+    );
+
+    let started = multipart(
+        &s,
+        "/admin/import",
+        &session,
+        &[
+            ("csrf", None, &csrf),
+            ("skip_invalid", None, "1"),
+            ("file", Some("list.csv"), &csv),
+        ],
+    );
+    let outcome = import_outcome(&s, &session, &started);
+    assert!(
+        outcome.contains("Added 19999, updated 0, skipped 1, invalid 1."),
+        "{outcome}"
+    );
+    assert!(
+        outcome.contains("unsubscribed; use --resubscribe to bring back"),
+        "{outcome}"
+    );
+
+    // The export: a header, then every subscriber, streamed.
+    let export = get(&s, "/admin/export.csv", &session);
+    assert!(
+        export
+            .head
+            .to_lowercase()
+            .contains("content-type: text/csv"),
+        "{}",
+        export.head
+    );
+    let lines: Vec<&str> = export.body.lines().collect();
+    assert_eq!(lines[0], "email,name,status,created");
+    assert_eq!(
+        lines.len(),
+        1 + 20_000,
+        "19,999 readers and the one who left"
+    );
+    assert!(
+        export
+            .body
+            .contains("reader07775@example.org,\"Reader, No. 7775\",active,")
+    );
+    assert!(export.body.contains("left@example.org,,unsubscribed,"));
+    let active = get(&s, "/admin/export.csv?status=active", &session);
+    assert_eq!(active.body.lines().count(), 1 + 19_999);
+    assert_eq!(
+        get(&s, "/admin/export.csv?status=nonsense", &session).status,
+        400
+    );
+    let audit = get(&s, "/admin/audit", &session).body;
+    assert!(
+        audit.contains("import finished") && audit.contains("exported subscribers"),
+        "{audit}"
+    );
 }
