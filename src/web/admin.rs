@@ -26,7 +26,6 @@ use maud::{Markup, html};
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use super::pages::page;
 use super::rate_limit::RateLimiter;
 use crate::domain::{AdminRole, SubscriberStatus};
 use crate::store::AdminSession;
@@ -241,7 +240,7 @@ pub(super) fn admin_page(
         }
         (body)
     };
-    page(state, title, nav)
+    super::pages::shell(state, title, nav, true)
 }
 
 /// `GET /admin/login`.

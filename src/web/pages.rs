@@ -12,6 +12,7 @@ pub const PAGE_CSS: &str = "body{margin:0;font:18px/1.5 system-ui,sans-serif;bac
 main{max-width:34rem;margin:3rem auto;padding:0 1rem}.site a{color:#1d1f21;font-weight:bold}\
 a{color:#8a3210}button{font:inherit;padding:.6rem 1.2rem;border:0;border-radius:4px;background:#8a3210;color:#fff;cursor:pointer}\
 button:focus{outline:3px solid #1d1f21;outline-offset:2px}\
+main.wide{max-width:72rem}pre{white-space:pre-wrap;overflow-wrap:anywhere}\
 @media (prefers-color-scheme:dark){body{background:#111213;color:#eee}.site a{color:#eee}a{color:#ffb38a}}";
 
 /// The pages' one script, an enhancement: on a page with live figures it reloads the page every
@@ -52,6 +53,11 @@ pub fn content_security_policy() -> String {
 
 /// A full page: the site's name, a heading, and `body`.
 pub fn page(state: &AppState, title: &str, body: Markup) -> Markup {
+    shell(state, title, body, false)
+}
+
+/// The same shell, `wide` for the console (tables of many columns, the e-mail at 660 px).
+pub fn shell(state: &AppState, title: &str, body: Markup, wide: bool) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -63,7 +69,7 @@ pub fn page(state: &AppState, title: &str, body: Markup) -> Markup {
                 style { (PreEscaped(PAGE_CSS)) }
             }
             body {
-                main {
+                main class=[wide.then_some("wide")] {
                     p class="site" { a href=(state.site_url) { (state.site_name) } }
                     h1 { (title) }
                     (body)

@@ -488,6 +488,39 @@ async fn an_admin_does_the_weeks_work_in_a_browser() {
         json!([["660", true], ["660", true], ["375", true], ["375", true]]),
         "four sandboxed frames at two widths"
     );
+    // The frames' e-mail: light and dark fixed by the server, under a policy of its own.
+    let session = c.get_named_cookie("nl_admin").await.unwrap();
+    let cookie = format!("nl_admin={}", session.value());
+    let preview_path = c.current_url().await.unwrap().path().to_string();
+    for (scheme, rule) in [("light", "@media not all"), ("dark", "@media all")] {
+        let r = common::web::http_with(
+            &server.addr,
+            "GET",
+            &format!("{preview_path}/html?scheme={scheme}"),
+            &[("Cookie", &cookie)],
+            "",
+        );
+        assert_eq!(r.status, 200);
+        assert!(
+            r.body.contains(rule) && !r.body.contains("prefers-color-scheme: dark"),
+            "{scheme}"
+        );
+        assert!(
+            r.body.contains("Weekly Crab"),
+            "{scheme}: the e-mail itself"
+        );
+        let head = r.head.to_lowercase();
+        assert!(
+            head.contains("content-security-policy: default-src 'none'; style-src 'unsafe-inline'"),
+            "{head}"
+        );
+        assert!(
+            head.contains("frame-ancestors 'self'")
+                && head.contains("sandbox")
+                && head.contains("x-frame-options: sameorigin"),
+            "{head}"
+        );
+    }
     fill(&c, "#to", "editor@example.org").await;
     click(&c, "form[action$='/test'] button").await;
     says(&c, "test copy (").await;
