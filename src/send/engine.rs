@@ -795,6 +795,8 @@ mod tests {
         s.concurrency = 200;
         assert_eq!(claim_size(&s), 500);
         s.concurrency = 8;
+        assert_eq!(claim_size(&s), 128, "16 per connection");
+        s.concurrency = 2;
         assert_eq!(claim_size(&s), 32);
         s.concurrency = 200;
         s.rate = 2.0;
