@@ -3,7 +3,6 @@
 //! An import runs in the background; its page shows how far it has read and reloads itself until
 //! it is done (the pages' small script; without it, a link).
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -18,8 +17,6 @@ use super::admin::{Signed, admin_page, admins_only, forbidden, random_token, una
 use crate::domain::SubscriberStatus;
 use crate::store::{ImportOptions, ImportSummary};
 
-/// How many finished imports the console remembers.
-const KEPT: usize = 20;
 /// How many bad lines an import's page lists (all are counted).
 const LISTED: usize = 1000;
 
@@ -34,30 +31,6 @@ pub struct Job {
     result: Mutex<Option<Result<ImportSummary, String>>>,
 }
 
-/// The imports of this server, newest last.
-#[derive(Default)]
-pub struct Jobs(Mutex<VecDeque<Arc<Job>>>);
-
-impl Jobs {
-    fn add(&self, job: Arc<Job>) {
-        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        all.push_back(job);
-        while all.len() > KEPT {
-            all.pop_front();
-        }
-    }
-
-    fn get(&self, id: &str) -> Option<Arc<Job>> {
-        let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        all.iter().find(|j| j.id == id).cloned()
-    }
-
-    fn recent(&self) -> Vec<Arc<Job>> {
-        let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        all.iter().rev().cloned().collect()
-    }
-}
-
 /// `GET /admin/import`: the upload form and the recent imports.
 pub async fn import_form(
     State(state): State<Arc<AppState>>,
@@ -66,7 +39,7 @@ pub async fn import_form(
     if let Some(refused) = admins_only(&state, &signed, "import").await {
         return refused;
     }
-    let recent = state.imports.recent();
+    let recent = state.imports.newest_first();
     let body = html! {
         p { "A CSV file with a header naming an " code { "email" } " column (and optionally "
             code { "name" } "), or addresses in the first column and names in the second. "
@@ -142,7 +115,7 @@ pub async fn import(
         read: AtomicU64::new(0),
         result: Mutex::new(None),
     });
-    state.imports.add(job.clone());
+    state.imports.add(&job.id, job.clone());
     let _ = state
         .store
         .audit(

@@ -34,6 +34,41 @@ use sha2::{Digest, Sha256};
 
 use crate::store::Store;
 
+/// The last few things of a kind this server made (the console's imports, its previews), newest
+/// last, found by id. They live in memory: another `serve` process does not see them.
+pub struct Recent<T> {
+    kept: usize,
+    items: std::sync::Mutex<std::collections::VecDeque<(String, Arc<T>)>>,
+}
+
+impl<T> Recent<T> {
+    pub fn new(kept: usize) -> Self {
+        Self {
+            kept,
+            items: std::sync::Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    pub fn add(&self, id: &str, item: Arc<T>) {
+        let mut all = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        all.push_back((id.to_string(), item));
+        while all.len() > self.kept {
+            all.pop_front();
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<T>> {
+        let all = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter().find(|(k, _)| k == id).map(|(_, v)| v.clone())
+    }
+
+    /// Newest first.
+    pub fn newest_first(&self) -> Vec<Arc<T>> {
+        let all = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter().rev().map(|(_, v)| v.clone()).collect()
+    }
+}
+
 /// What every handler shares.
 pub struct AppState {
     pub store: Store,
@@ -60,9 +95,9 @@ pub struct AppState {
     /// The configuration `serve` started with (the console's quarantine, imports and previews).
     pub config: Arc<crate::config::Config>,
     /// The console's imports, running or finished (the latest few).
-    pub imports: admin_list::Jobs,
+    pub imports: Recent<admin_list::Job>,
     /// The console's rendered previews (the latest few).
-    pub previews: preview::Previews,
+    pub previews: Recent<preview::Preview>,
     limits: server::Limits,
     csp: HeaderValue,
 }
@@ -98,8 +133,8 @@ impl AppState {
                 .filter(|b| !b.is_empty()),
             console: admin::Console::new(config),
             config: Arc::new(config.clone()),
-            imports: admin_list::Jobs::default(),
-            previews: preview::Previews::default(),
+            imports: Recent::new(20),
+            previews: Recent::new(20),
             limits: server::Limits::from_config(&config.web),
             csp: HeaderValue::from_str(&pages::content_security_policy())
                 .expect("the policy is ASCII"),

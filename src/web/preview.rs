@@ -7,9 +7,8 @@
 //! and dark are fixed on the server (the e-mail's dark-scheme rules made unconditional, or
 //! switched off), so the preview does not depend on the viewer's own setting.
 
-use std::collections::VecDeque;
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
@@ -24,9 +23,6 @@ use crate::domain::EmailAddress;
 use crate::render::{self, Recipient, Rendered};
 use crate::send::campaign::{self, CampaignError};
 
-/// How many previews the server keeps (the oldest goes first).
-const KEPT: usize = 20;
-
 /// One rendered draft.
 pub struct Preview {
     id: String,
@@ -38,25 +34,6 @@ pub struct Preview {
     rendered: Option<Rendered>,
     html: String,
     text: String,
-}
-
-/// The previews of this server, newest last.
-#[derive(Default)]
-pub struct Previews(Mutex<VecDeque<Arc<Preview>>>);
-
-impl Previews {
-    fn add(&self, p: Arc<Preview>) {
-        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        all.push_back(p);
-        while all.len() > KEPT {
-            all.pop_front();
-        }
-    }
-
-    fn get(&self, id: &str) -> Option<Arc<Preview>> {
-        let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        all.iter().find(|p| p.id == id).cloned()
-    }
 }
 
 fn findings(report: &FileReport) -> Vec<(Severity, String, usize, String, String)> {
@@ -262,7 +239,7 @@ pub async fn create(
         )
         .await;
     let id = preview.id.clone();
-    state.previews.add(preview);
+    state.previews.add(&id, preview);
     Redirect::to(&format!("/admin/preview/{id}")).into_response()
 }
 
