@@ -139,7 +139,7 @@ impl Lane {
     /// pace, so a slow provider's rows wait in the database, not in memory under a lease.
     fn capacity(&self, batch: i64) -> u64 {
         let rate = self.pace.lock().expect("pace lock").rate();
-        let per_connection = (self.shape.connections * 16) as u64;
+        let per_connection = (self.shape.connections * ROWS_PER_CONNECTION) as u64;
         let cap = match rate {
             None => per_connection,
             Some(r) => ((r * 2.0).ceil() as u64).min(per_connection),
@@ -394,11 +394,14 @@ async fn save_paces(
     Ok(())
 }
 
-/// Deliveries claimed at a time: the configured batch, but no more than 16 per connection (fewer,
-/// larger claims: each is a transaction, which on PostgreSQL costs more than its rows), and no
-/// more than can be sent at the configured rate in a quarter of the lease.
+/// Rows claimed and held per SMTP connection, at most: fewer, larger claims, since each is a
+/// transaction, which on PostgreSQL costs more than its rows.
+const ROWS_PER_CONNECTION: usize = 16;
+
+/// Deliveries claimed at a time: the configured batch, but no more than [`ROWS_PER_CONNECTION`]
+/// per connection, and no more than can be sent at the configured rate in a quarter of the lease.
 fn claim_size(settings: &SendSettings) -> i64 {
-    let per_connection = (settings.concurrency.max(1) * 16) as i64;
+    let per_connection = (settings.concurrency.max(1) * ROWS_PER_CONNECTION) as i64;
     let mut batch = settings.batch.clamp(1, per_connection.max(16));
     if settings.rate > 0.0 {
         let per_lease = (settings.rate * settings.lease_secs as f64 / 4.0) as i64;

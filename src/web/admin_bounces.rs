@@ -34,6 +34,22 @@ fn quarantine_dir(state: &AppState) -> PathBuf {
     PathBuf::from(&state.config.bounces.quarantine)
 }
 
+/// A held message, if `path` is a file.
+fn held_at(path: PathBuf) -> Option<Held> {
+    let meta = std::fs::metadata(&path).ok().filter(|m| m.is_file())?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64);
+    Some(Held {
+        name: path.file_name()?.to_string_lossy().into_owned(),
+        size: meta.len(),
+        path,
+        modified,
+    })
+}
+
 /// The messages in the quarantine's `new/` and `cur/`, newest first.
 fn held(state: &AppState) -> Vec<Held> {
     let dir = quarantine_dir(state);
@@ -41,47 +57,50 @@ fn held(state: &AppState) -> Vec<Held> {
         .iter()
         .filter_map(|sub| std::fs::read_dir(dir.join(sub)).ok())
         .flatten()
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let meta = e.metadata().ok().filter(|m| m.is_file())?;
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs() as i64);
-            Some(Held {
-                name: e.file_name().to_string_lossy().into_owned(),
-                path: e.path(),
-                size: meta.len(),
-                modified,
-            })
-        })
+        .filter_map(|e| held_at(e.ok()?.path()))
         .collect();
     all.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.name.cmp(&b.name)));
     all
 }
 
-/// One message by its name; a name that is not exactly a file in the quarantine finds nothing.
+/// One message by its name, in `new/` or `cur/`; a name that is not a plain file name there finds
+/// nothing.
 fn find(state: &AppState, name: &str) -> Option<Held> {
     if name.is_empty() || name.contains('/') || name.contains("..") {
         return None;
     }
-    held(state).into_iter().find(|h| h.name == name)
+    let dir = quarantine_dir(state);
+    ["new", "cur"]
+        .iter()
+        .find_map(|sub| held_at(dir.join(sub).join(name)))
 }
 
-/// What `bounces inspect` says of a message, and its proofs.
+/// The intake `bounces process` would use, for inspecting and processing again.
+async fn intake(state: &AppState) -> Result<Intake<'_>, Response> {
+    Intake::new(&state.store, &state.config, None)
+        .await
+        .map_err(unavailable)
+}
+
+/// A message's bytes, unless it is over `[bounces] max_message_bytes` (kept unread, as intake
+/// keeps it) or cannot be read.
+fn read(state: &AppState, h: &Held) -> Option<Vec<u8>> {
+    if h.size > state.config.bounces.max_message_bytes {
+        return None;
+    }
+    std::fs::read(&h.path).ok()
+}
+
+/// What `bounces inspect` says of a message read by [`read`], and its proofs.
 async fn inspect(
     state: &AppState,
     intake: &Intake<'_>,
-    h: &Held,
+    bytes: Option<&[u8]>,
 ) -> Result<Option<(Report, Vec<bounce::Proof>)>, crate::store::StoreError> {
-    if h.size > state.config.bounces.max_message_bytes {
-        return Ok(None);
-    }
-    let Ok(bytes) = std::fs::read(&h.path) else {
+    let Some(bytes) = bytes else {
         return Ok(None);
     };
-    let report = bounce::read(&bytes, &intake.context(None));
+    let report = bounce::read(bytes, &intake.context(None));
     let proofs = bounce::proofs(&state.store, &report).await?;
     Ok(Some((report, proofs)))
 }
@@ -122,14 +141,14 @@ pub async fn list(
     if let Some(refused) = admins_only(&state, &signed, "the quarantine").await {
         return refused;
     }
-    let intake = match Intake::new(&state.store, &state.config, None).await {
+    let intake = match intake(&state).await {
         Ok(i) => i,
-        Err(e) => return unavailable(e),
+        Err(r) => return r,
     };
     let all = held(&state);
     let mut rows = Vec::new();
     for h in all.iter().take(SHOWN) {
-        match inspect(&state, &intake, h).await {
+        match inspect(&state, &intake, read(&state, h).as_deref()).await {
             Ok(found) => rows.push((h, found)),
             Err(e) => return unavailable(e),
         }
@@ -162,19 +181,29 @@ pub async fn show(
     let Some(h) = find(&state, &name) else {
         return super::pages::not_found(&state);
     };
-    let intake = match Intake::new(&state.store, &state.config, None).await {
+    let intake = match intake(&state).await {
         Ok(i) => i,
-        Err(e) => return unavailable(e),
+        Err(r) => return r,
     };
-    let found = match inspect(&state, &intake, &h).await {
+    let bytes = read(&state, &h);
+    let found = match inspect(&state, &intake, bytes.as_deref()).await {
         Ok(f) => f,
         Err(e) => return unavailable(e),
     };
     let max = state.config.bounces.max_message_bytes;
-    // The first 64 KiB, as text: enough to read the headers and the report.
-    let text = std::fs::read(&h.path)
-        .map(|b| String::from_utf8_lossy(&b[..b.len().min(65_536)]).into_owned())
-        .unwrap_or_default();
+    // The first 64 KiB, as text: enough to read the headers and the report (of a message over the
+    // size limit too, which is read only that far).
+    let head = match bytes {
+        Some(b) => b,
+        None => {
+            let mut b = Vec::new();
+            let _ = std::fs::File::open(&h.path).and_then(|f| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, 65_536), &mut b)
+            });
+            b
+        }
+    };
+    let text = String::from_utf8_lossy(&head[..head.len().min(65_536)]).into_owned();
     let csrf = &signed.session.csrf;
     let body = html! {
         p { (crate::domain::rfc5322_date(h.modified)) ", " (h.size) " bytes" }
@@ -222,14 +251,14 @@ pub async fn act(
             }
         },
         "reprocess" => {
-            let intake = match Intake::new(&state.store, &state.config, None).await {
+            let intake = match intake(&state).await {
                 Ok(i) => i,
-                Err(e) => return unavailable(e),
+                Err(r) => return r,
             };
             if h.size > intake.max_bytes {
                 "still over the size limit: kept".to_string()
             } else {
-                let Ok(bytes) = std::fs::read(&h.path) else {
+                let Some(bytes) = read(&state, &h) else {
                     return (StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file\n")
                         .into_response();
                 };

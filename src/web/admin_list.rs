@@ -17,6 +17,9 @@ use super::admin::{Signed, admin_page, admins_only, forbidden, random_token, una
 use crate::domain::SubscriberStatus;
 use crate::store::{ImportOptions, ImportSummary};
 
+/// What to do with a CSV over the upload limit.
+const IMPORT_TOO_LARGE: &str = "split it, or import it with `newsletter subscribers import`";
+
 /// How many bad lines an import's page lists (all are counted).
 const LISTED: usize = 1000;
 
@@ -76,7 +79,7 @@ pub async fn import(
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => return too_large_or_bad(&e.body_text(), e.status()),
+            Err(e) => return upload_error(&e, IMPORT_TOO_LARGE),
         };
         match field.name().unwrap_or("") {
             "csrf" => csrf = field.text().await.unwrap_or_default(),
@@ -86,7 +89,7 @@ pub async fn import(
                 name = field.file_name().unwrap_or("upload.csv").to_string();
                 match field.bytes().await {
                     Ok(b) => file = Some(b),
-                    Err(e) => return too_large_or_bad(&e.body_text(), e.status()),
+                    Err(e) => return upload_error(&e, IMPORT_TOO_LARGE),
                 }
             }
             _ => {}
@@ -159,11 +162,17 @@ pub async fn import(
     Redirect::to(&format!("/admin/import/{}", job.id)).into_response()
 }
 
-fn too_large_or_bad(text: &str, status: StatusCode) -> Response {
+/// The answer to an upload that could not be read; `too_large` says what to do when it was over
+/// `[admin] max_upload_bytes`.
+pub(super) fn upload_error(
+    e: &axum::extract::multipart::MultipartError,
+    too_large: &str,
+) -> Response {
+    let status = e.status();
     let why = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        "the file is over [admin] max_upload_bytes; split it, or import it with `newsletter subscribers import`\n".to_string()
+        format!("the file is over [admin] max_upload_bytes; {too_large}\n")
     } else {
-        format!("the upload could not be read: {text}\n")
+        format!("the upload could not be read: {}\n", e.body_text())
     };
     (status, why).into_response()
 }

@@ -18,6 +18,7 @@ use maud::{Markup, html};
 
 use super::AppState;
 use super::admin::{Signed, admin_page, forbidden, random_token};
+use super::admin_list::upload_error;
 use crate::check::{FileReport, Severity};
 use crate::domain::EmailAddress;
 use crate::render::{self, Recipient, Rendered};
@@ -35,6 +36,9 @@ pub struct Preview {
     html: String,
     text: String,
 }
+
+/// What to do with a draft over the upload limit.
+const DRAFT_TOO_LARGE: &str = "a draft that large cannot be an issue; check the file";
 
 fn findings(report: &FileReport) -> Vec<(Severity, String, usize, String, String)> {
     report
@@ -55,41 +59,29 @@ fn findings(report: &FileReport) -> Vec<(Severity, String, usize, String, String
 /// Renders and checks a draft as `send` would.
 fn prepare(state: &AppState, name: &str, bytes: &[u8]) -> Preview {
     let path = PathBuf::from(name);
-    let id = random_token();
-    match campaign::prepare_bytes(&state.config, &path, bytes) {
-        Ok(p) => {
-            let url = render::sample_unsubscribe_url(&state.config.site);
-            let r = Recipient {
-                unsubscribe_url: &url,
-            };
-            Preview {
-                id,
-                name: name.to_string(),
-                findings: findings(&p.report),
-                error: None,
-                html: p.rendered.html.fill(&r),
-                text: p.rendered.text.fill(&r),
-                rendered: Some(p.rendered),
-            }
+    let (findings, error, rendered) = match campaign::prepare_bytes(&state.config, &path, bytes) {
+        Ok(p) => (findings(&p.report), None, Some(p.rendered)),
+        Err(CampaignError::Invalid { error, report }) => {
+            (findings(&report), Some(error.to_string()), None)
         }
-        Err(CampaignError::Invalid { error, report }) => Preview {
-            id,
-            name: name.to_string(),
-            findings: findings(&report),
-            error: Some(error.to_string()),
-            rendered: None,
-            html: String::new(),
-            text: String::new(),
-        },
-        Err(e) => Preview {
-            id,
-            name: name.to_string(),
-            findings: Vec::new(),
-            error: Some(e.to_string()),
-            rendered: None,
-            html: String::new(),
-            text: String::new(),
-        },
+        Err(e) => (Vec::new(), Some(e.to_string()), None),
+    };
+    let url = render::sample_unsubscribe_url(&state.config.site);
+    let r = Recipient {
+        unsubscribe_url: &url,
+    };
+    let (html, text) = rendered
+        .as_ref()
+        .map(|p| (p.html.fill(&r), p.text.fill(&r)))
+        .unwrap_or_default();
+    Preview {
+        id: random_token(),
+        name: name.to_string(),
+        findings,
+        error,
+        rendered,
+        html,
+        text,
     }
 }
 
@@ -161,13 +153,7 @@ pub async fn create(
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => {
-                return (
-                    e.status(),
-                    format!("the upload could not be read: {}\n", e.body_text()),
-                )
-                    .into_response();
-            }
+            Err(e) => return upload_error(&e, DRAFT_TOO_LARGE),
         };
         match field.name().unwrap_or("") {
             "csrf" => csrf = field.text().await.unwrap_or_default(),
@@ -178,13 +164,7 @@ pub async fn create(
                 match field.bytes().await {
                     Ok(b) if !b.is_empty() => upload = Some((name, b.to_vec())),
                     Ok(_) => {}
-                    Err(e) => {
-                        return (
-                            e.status(),
-                            format!("the upload could not be read: {}\n", e.body_text()),
-                        )
-                            .into_response();
-                    }
+                    Err(e) => return upload_error(&e, DRAFT_TOO_LARGE),
                 }
             }
             _ => {}
@@ -261,18 +241,22 @@ pub async fn show(
     let Some(p) = state.previews.get(&id) else {
         return super::pages::not_found(&state);
     };
-    let body = preview_body(&p, &signed, None);
-    let mut r = admin_page(
-        &state,
-        Some(&signed),
-        &format!("Preview of {}", p.name),
-        body,
-    )
-    .into_response();
+    preview_page(&state, &signed, &p, StatusCode::OK, None)
+}
+
+/// The preview's page, with its own policy (frames from the console itself).
+fn preview_page(
+    state: &AppState,
+    signed: &Signed,
+    p: &Preview,
+    status: StatusCode,
+    sent: Option<Result<String, String>>,
+) -> Response {
+    let body = preview_body(p, signed, sent);
+    let title = format!("Preview of {}", p.name);
+    let mut r = (status, admin_page(state, Some(signed), &title, body)).into_response();
     r.headers_mut()
         .insert(header::CONTENT_SECURITY_POLICY, page_policy());
-    r.headers_mut()
-        .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     r
 }
 
@@ -431,18 +415,5 @@ pub async fn test_copy(
     } else {
         StatusCode::BAD_REQUEST
     };
-    let body = preview_body(&p, &signed, Some(result));
-    let mut r = (
-        status,
-        admin_page(
-            &state,
-            Some(&signed),
-            &format!("Preview of {}", p.name),
-            body,
-        ),
-    )
-        .into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_SECURITY_POLICY, page_policy());
-    r
+    preview_page(&state, &signed, &p, status, Some(result))
 }

@@ -19,7 +19,7 @@ both_backends!(
 const PASSWORD: &str = "correct horse battery staple";
 const EDITOR_PASSWORD: &str = "an editor's own long password";
 
-fn add_account(db: &TestDb, email: &str, role: &str, password: &str) {
+pub(crate) fn add_account(db: &TestDb, email: &str, role: &str, password: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mut child = common::newsletter(dir.path(), &db.url())
         .args(["admins", "add", email, "--role", role])
