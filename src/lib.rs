@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dkim;
+pub mod files;
 pub mod doctor;
 pub mod domain;
 pub mod issue;

@@ -4,6 +4,12 @@
 
 use crate::common;
 
+// Second round (issue #21), one file per surface.
+mod console;
+mod files;
+mod intake;
+mod render;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};

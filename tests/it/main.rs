@@ -7,6 +7,7 @@
 mod common;
 
 mod admin;
+mod bounce_reasons;
 mod bounces;
 mod browser;
 mod check;

@@ -1,0 +1,1 @@
+//! Bounce reasons (issue #22): the taxonomy on the reason fixtures, and the circuit breaker.

@@ -1,0 +1,1 @@
+//! Hostile input, second round (issue #21): intake.
