@@ -318,6 +318,23 @@ fn by_enhanced(status: EnhancedStatus) -> Option<Class> {
     })
 }
 
+/// The reason behind one SMTP reply (`550 5.7.1 …`) that our own session received; `at_mail_from`
+/// when the server answered MAIL FROM (then the refusal is about the sender, whatever it says).
+/// The campaign's circuit breaker reads it.
+pub fn reply_reason(reply: &str, at_mail_from: bool) -> crate::domain::BounceReason {
+    use crate::domain::BounceReason as R;
+    if at_mail_from {
+        return R::SenderRejected;
+    }
+    match classify(None, None, reply, false).class {
+        Class::Hard => R::UserUnknown,
+        Class::Soft => R::MailboxFull,
+        Class::Policy => R::PolicyRefused,
+        Class::Complaint => R::Complaint,
+        Class::None => R::Delivered,
+    }
+}
+
 /// Classifies one recipient from its DSN fields (if any) and the text about it.
 ///
 /// `status` is a DSN `Status:` field or a code found beside the address; `action` a DSN `Action:`;

@@ -1,14 +1,17 @@
 //! Small types every stage shares. Each parses at the edge: once you hold one, it is valid.
 
+#[macro_use]
+mod vocabulary;
 mod ids;
 mod provider;
+mod reason;
 mod smtp;
-mod vocabulary;
 
 pub use ids::{MessageId, VERP_PREFIX, Verp, campaign_key};
 pub use provider::{
     DomainPattern, ProviderMap, ProviderName, organizational_domain, provider_names,
 };
+pub use reason::{BounceReason, ReasonGroup};
 pub use smtp::{EnhancedStatus, ReplyCode};
 pub use vocabulary::{
     AdminRole, Attribution, BounceClass, BounceKind, BounceSource, CampaignState, DeliveryState,
