@@ -260,7 +260,11 @@ mod tests {
         let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         write_private_atomic(&sub.join("g"), b"data").unwrap();
-        let mode = std::fs::metadata(sub.join("g")).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(sub.join("g"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(std::fs::read(sub.join("g")).unwrap(), b"data");
     }

@@ -124,7 +124,9 @@ impl BounceReason {
         match self {
             UserUnknown | HostUnknown | HasMoved | Suppressed => ReasonGroup::Gone,
             MailboxFull | MailboxDisabled | Filtered => ReasonGroup::Unwell,
-            MessageTooLarge | ContentRejected | VirusDetected | NotCompliant => ReasonGroup::Message,
+            MessageTooLarge | ContentRejected | VirusDetected | NotCompliant => {
+                ReasonGroup::Message
+            }
             Blocked | BadReputation | AuthFailure | RequirePtr | RelayDenied | SenderRejected
             | RateLimited | TooManyConnections | PolicyRefused => ReasonGroup::Sender,
             NetworkError | Expired | SystemError | SystemFull => ReasonGroup::Transport,
@@ -204,7 +206,10 @@ mod tests {
     fn every_reason_round_trips_and_only_gone_is_hard() {
         for r in BounceReason::ALL {
             assert_eq!(BounceReason::parse(r.as_str()).unwrap(), *r);
-            assert_eq!(r.class() == BounceClass::Hard, r.group() == ReasonGroup::Gone);
+            assert_eq!(
+                r.class() == BounceClass::Hard,
+                r.group() == ReasonGroup::Gone
+            );
             if r.is_sender_side() {
                 assert_eq!(r.class(), BounceClass::Policy);
             }
