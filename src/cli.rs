@@ -155,14 +155,58 @@ fn log_filter(verbose: u8) -> String {
     }
 }
 
+/// Directives that name the SMTP client are dropped from `NEWSLETTER_LOG`/`RUST_LOG` and the client
+/// is held at info: at debug it writes every command it sends, `AUTH PLAIN` with its credentials
+/// included, and no log level makes a password safe to write.
+fn without_smtp_client_detail(filter: &str) -> String {
+    let mut kept: Vec<&str> = filter
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !d.starts_with("lettre"))
+        .collect();
+    kept.push("lettre=info");
+    kept.join(",")
+}
+
+/// The longest log line written; a longer one (an outsider's 1 MiB address in a field) is cut
+/// with a marker, so no request can make the log grow by more than this.
+const MAX_LOG_LINE: usize = 4096;
+
+/// Standard error, one formatted event per `write`, cut at [`MAX_LOG_LINE`].
+struct BoundedStderr;
+
+impl std::io::Write for BoundedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut err = std::io::stderr().lock();
+        if buf.len() <= MAX_LOG_LINE {
+            err.write_all(buf)?;
+        } else {
+            err.write_all(&buf[..MAX_LOG_LINE])?;
+            writeln!(
+                err,
+                "\u{2026} [log line cut: {} more bytes]",
+                buf.len() - MAX_LOG_LINE
+            )?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 fn init_tracing(format: LogFormat, verbose: u8) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("NEWSLETTER_LOG")
-        .or_else(|_| EnvFilter::try_from_env("RUST_LOG"))
-        .unwrap_or_else(|_| EnvFilter::new(log_filter(verbose)));
+    let asked = ["NEWSLETTER_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()));
+    let filter = asked
+        .and_then(|a| EnvFilter::try_new(without_smtp_client_detail(&a)).ok())
+        .unwrap_or_else(|| EnvFilter::new(log_filter(verbose)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| BoundedStderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match format {
         LogFormat::Human => builder.try_init(),

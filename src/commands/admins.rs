@@ -15,9 +15,11 @@ pub enum AdminsCommand {
     /// password is asked on the terminal, or read as the first line of standard input.
     Add {
         email: String,
-        /// admin: everything; editor: preview and test copies, no subscriber data.
-        #[arg(long, default_value = "admin", value_parser = ["admin", "editor"])]
-        role: String,
+        /// admin: everything; editor: preview and test copies, no subscriber data. Required for a
+        /// new account (no account gets every right by default); an existing one keeps its role
+        /// when this is left out.
+        #[arg(long, value_parser = ["admin", "editor"])]
+        role: Option<String>,
     },
     /// List the accounts.
     List,
@@ -33,15 +35,31 @@ pub fn run(globals: &Globals, command: &AdminsCommand) -> anyhow::Result<ExitCod
     match command {
         AdminsCommand::Add { email, role } => {
             let email = EmailAddress::parse(email).map_err(|e| anyhow!("`{email}`: {e}"))?;
-            let role = AdminRole::parse(role).map_err(|e| anyhow!("{e}"))?;
-            let password = read_password()?;
-            if password.chars().count() < MIN_PASSWORD {
-                bail!("the password is too short: use at least {MIN_PASSWORD} characters");
-            }
-            let hash = crate::web::admin::hash_password(&password)
-                .map_err(|e| anyhow!("the password could not be hashed: {e}"))?;
+            let role = role
+                .as_deref()
+                .map(AdminRole::parse)
+                .transpose()
+                .map_err(|e| anyhow!("{e}"))?;
             runtime()?.block_on(async {
                 let store = open_store(&config, globals).await?;
+                let role = match (role, store.admin_by_email(email.as_str()).await?) {
+                    (Some(r), _) => r,
+                    (None, Some(existing)) => existing.role,
+                    (None, None) => {
+                        store.close().await;
+                        bail!(
+                            "say which role the new account has: `--role editor` (preview and test \
+                             copies) or `--role admin` (everything, subscriber data included)"
+                        );
+                    }
+                };
+                let password = read_password()?;
+                if let Err(why) = password_acceptable(&password) {
+                    store.close().await;
+                    bail!("{why}; nothing was changed");
+                }
+                let hash = crate::web::admin::hash_password(&password)
+                    .map_err(|e| anyhow!("the password could not be hashed: {e}"))?;
                 let new = store.set_admin(email.as_str(), role, &hash).await?;
                 store
                     .audit(
@@ -103,6 +121,28 @@ pub fn run(globals: &Globals, command: &AdminsCommand) -> anyhow::Result<ExitCod
     }
 }
 
+/// Why a password is refused, if it is: too short, or too little of it is a secret (blank, one
+/// character repeated, a handful of distinct characters).
+fn password_acceptable(password: &str) -> Result<(), String> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD {
+        return Err(format!(
+            "the password is too short: use at least {MIN_PASSWORD} characters"
+        ));
+    }
+    if password.trim().is_empty() {
+        return Err("the password is only blanks".to_string());
+    }
+    let distinct: std::collections::HashSet<char> = password.chars().collect();
+    if distinct.len() < 5 {
+        return Err(format!(
+            "the password uses only {} different characters: use at least 5",
+            distinct.len()
+        ));
+    }
+    Ok(())
+}
+
 /// The password: typed twice without echo on a terminal, else the first line of standard input.
 fn read_password() -> anyhow::Result<String> {
     let stdin = std::io::stdin();
@@ -139,4 +179,16 @@ fn prompt(label: &str) -> anyhow::Result<String> {
     eprintln!();
     read?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn blank_and_repetitive_passwords_are_refused() {
+        assert!(super::password_acceptable(&" ".repeat(12)).is_err());
+        assert!(super::password_acceptable(&"a".repeat(20)).is_err());
+        assert!(super::password_acceptable("abababababab").is_err());
+        assert!(super::password_acceptable("short1!").is_err());
+        assert!(super::password_acceptable("correct horse battery staple").is_ok());
+    }
 }

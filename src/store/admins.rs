@@ -207,10 +207,10 @@ impl Store {
             sqlx::query(
                 "INSERT INTO admin_audit (admin_email, action, detail, ip, at) VALUES ($1, $2, $3, $4, $5)",
             )
-            .bind(admin_email)
-            .bind(action)
-            .bind(detail)
-            .bind(ip)
+            .bind(admin_email.map(|e| bounded(e, AUDIT_EMAIL_CHARS)))
+            .bind(bounded(action, AUDIT_ACTION_CHARS))
+            .bind(detail.map(|d| bounded(d, AUDIT_DETAIL_CHARS)))
+            .bind(ip.map(|i| bounded(i, AUDIT_IP_CHARS)))
             .bind(unix_now())
             .execute(p)
             .await?;
@@ -221,10 +221,44 @@ impl Store {
     /// The newest entries of the audit log first.
     pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
         Ok(with_pool!(self, p => sqlx::query_as(
-            "SELECT at, admin_email, action, detail, ip FROM admin_audit ORDER BY id DESC LIMIT $1",
+            // Entries written before fields were bounded may be long: the page shows a line of each.
+            "SELECT at, substr(admin_email, 1, 300) AS admin_email, substr(action, 1, 300) AS action, \
+             substr(detail, 1, 600) AS detail, substr(ip, 1, 64) AS ip FROM admin_audit ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(p)
         .await?))
+    }
+}
+
+/// What one audit entry keeps of each field, in characters. Whatever a stranger types into the
+/// sign-in form ends up here, so every field is cut: an address has at most 254 characters
+/// (RFC 5321), an IP address at most 45, and a search or a detail needs no more than a line.
+const AUDIT_EMAIL_CHARS: usize = 254;
+const AUDIT_ACTION_CHARS: usize = 200;
+const AUDIT_DETAIL_CHARS: usize = 500;
+const AUDIT_IP_CHARS: usize = 64;
+
+/// `s`, or its first `max` characters and a marker saying how much was cut.
+pub fn bounded(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!(
+            "{}\u{2026} [{} more bytes cut]",
+            &s[..cut],
+            s.len() - cut
+        )),
+    }
+}
+
+#[cfg(test)]
+mod bounded_tests {
+    #[test]
+    fn long_fields_are_cut_with_a_marker_and_short_ones_kept() {
+        assert_eq!(super::bounded("short", 10), "short");
+        let long = "é".repeat(1000);
+        let cut = super::bounded(&long, 254);
+        assert!(cut.starts_with(&"é".repeat(254)));
+        assert!(cut.ends_with("[1492 more bytes cut]"), "{cut}");
     }
 }

@@ -470,6 +470,13 @@ impl Store {
                 sqlx::query("UPDATE bounces SET email = NULL, diagnostic = NULL WHERE subscriber_id = $1").bind(id).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM subscribers WHERE id = $1").bind(id).execute(&mut *tx).await?;
             }
+            // An administrator may have searched for the address: the audit log keeps that it
+            // happened, not what was searched.
+            sqlx::query("UPDATE admin_audit SET detail = '(erased: the address was forgotten)' \
+                         WHERE detail IS NOT NULL AND lower(detail) LIKE $1 ESCAPE '\\'")
+                .bind(format!("%{}%", like_escape(&key)))
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             id.is_some()
         });

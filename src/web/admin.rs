@@ -36,8 +36,14 @@ pub struct Console {
     max_secs: i64,
     /// Whether cookies carry `Secure` (and the `__Host-` prefix).
     secure: bool,
+    /// Attempts per account from one client IP: a stranger's guesses cannot lock the owner out.
     per_account: RateLimiter,
+    /// Attempts per account from every IP together: a ceiling for guesses spread over many
+    /// addresses, `login_per_account × login_per_ip`.
+    per_account_all: RateLimiter,
     per_ip: RateLimiter,
+    /// One audit entry per refusal kind, client and window, however many requests were refused.
+    refusals_logged: RateLimiter,
 }
 
 impl Console {
@@ -54,7 +60,14 @@ impl Console {
             max_secs: a.session_max_secs as i64,
             secure: !(a.plain_loopback && loopback),
             per_account: RateLimiter::new(a.login_per_account.max(1), window),
+            per_account_all: RateLimiter::new(
+                a.login_per_account
+                    .max(1)
+                    .saturating_mul(a.login_per_ip.max(1)),
+                window,
+            ),
             per_ip: RateLimiter::new(a.login_per_ip.max(1), window),
+            refusals_logged: RateLimiter::new(1, window),
         }
     }
 
@@ -150,6 +163,8 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 pub struct Signed {
     pub session: Arc<AdminSession>,
     id_hash: String,
+    /// The client's address (behind a trusted proxy, the one it names), for the audit log.
+    ip: Arc<str>,
 }
 
 impl Signed {
@@ -164,6 +179,32 @@ impl Signed {
     pub(super) fn csrf_ok(&self, given: &str) -> bool {
         same(&self.session.csrf, given)
     }
+
+    /// Writes an audit entry for this account, with the client's address.
+    pub(super) async fn audit(&self, state: &AppState, action: &str, detail: Option<&str>) {
+        if let Err(e) = state
+            .store
+            .audit(Some(self.email()), action, detail, Some(&self.ip))
+            .await
+        {
+            tracing::error!(error = %e, action, "audit entry not written");
+        }
+    }
+}
+
+/// The answer to a form whose CSRF token is not this session's. Audited once per session and
+/// window, so a page that forges requests cannot fill the log.
+pub(super) async fn csrf_refused(state: &AppState, signed: &Signed) -> Response {
+    if state
+        .console
+        .refusals_logged
+        .allow(&format!("csrf\n{}", signed.id_hash))
+    {
+        signed
+            .audit(state, "refused: form not from this session (CSRF)", None)
+            .await;
+    }
+    forbidden()
 }
 
 /// Every `/admin/` route but the login form: no session, no page (GET goes to the login form,
@@ -175,6 +216,14 @@ pub async fn require_session(
 ) -> Response {
     let console = &state.console;
     let token = cookie_value(request.headers(), console.session_cookie());
+    let ip: Arc<str> = match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(peer)) => state
+            .proxies
+            .client_ip(*peer, request.headers())
+            .to_string()
+            .into(),
+        None => Arc::from("unknown"),
+    };
     let session = match token {
         Some(t) if t.len() == 43 => {
             let id_hash = digest(&t);
@@ -186,6 +235,7 @@ pub async fn require_session(
                 Ok(Some(s)) => Some(Signed {
                     session: Arc::new(s),
                     id_hash,
+                    ip,
                 }),
                 Ok(None) => None,
                 Err(e) => {
@@ -288,6 +338,17 @@ pub async fn login(
     let ip = state.proxies.client_ip(peer, &headers).to_string();
     let expected = cookie_value(&headers, console.login_cookie());
     if !expected.is_some_and(|e| !form.csrf.is_empty() && same(&e, &form.csrf)) {
+        if console.refusals_logged.allow(&format!("login-csrf\n{ip}")) {
+            let _ = state
+                .store
+                .audit(
+                    None,
+                    "sign-in refused: expired or forged form",
+                    None,
+                    Some(&ip),
+                )
+                .await;
+        }
         return no_store(
             (
                 StatusCode::FORBIDDEN,
@@ -296,17 +357,38 @@ pub async fn login(
                 .into_response(),
         );
     }
-    let email = form.email.trim().to_lowercase();
-    if !console.per_ip.allow(&ip) || !console.per_account.allow(&email) {
-        let _ = state
-            .store
-            .audit(
-                Some(&email),
-                "login refused: too many attempts",
-                None,
-                Some(&ip),
-            )
-            .await;
+    // No account has a longer address (RFC 5321): a longer field is cut before it becomes a key
+    // of the limits below or an audit entry.
+    let email: String = form
+        .email
+        .trim()
+        .chars()
+        .take(254)
+        .collect::<String>()
+        .to_lowercase();
+    // Which limit refused, as the key of its one audit entry per window: past the per-IP limit
+    // the key names the IP alone, so a client cycling through addresses still writes one entry.
+    let refused = if !console.per_ip.allow(&ip) {
+        Some(format!("login-ip\n{ip}"))
+    } else if !console.per_account.allow(&format!("{email}\n{ip}"))
+        || !console.per_account_all.allow(&email)
+    {
+        Some(format!("login\n{ip}\n{email}"))
+    } else {
+        None
+    };
+    if let Some(key) = refused {
+        if console.refusals_logged.allow(&key) {
+            let _ = state
+                .store
+                .audit(
+                    Some(&email),
+                    "login refused: too many attempts (further refusals in this window are not logged)",
+                    None,
+                    Some(&ip),
+                )
+                .await;
+        }
         let body = login_body(
             &form.csrf,
             Some("Too many sign-in attempts. Wait a few minutes and try again."),
@@ -405,13 +487,10 @@ pub async fn logout(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     if !signed.csrf_ok(&form.csrf) {
-        return forbidden();
+        return csrf_refused(&state, &signed).await;
     }
     let _ = state.store.end_session(&signed.id_hash).await;
-    let _ = state
-        .store
-        .audit(Some(signed.email()), "logout", None, None)
-        .await;
+    signed.audit(&state, "logout", None).await;
     let mut r = Redirect::to("/admin/login").into_response();
     let console = &state.console;
     r.headers_mut().append(
@@ -489,14 +568,8 @@ pub(super) async fn admins_only(state: &AppState, signed: &Signed, what: &str) -
     if signed.is_admin() {
         return None;
     }
-    let _ = state
-        .store
-        .audit(
-            Some(signed.email()),
-            &format!("refused: {what} (editor)"),
-            None,
-            None,
-        )
+    signed
+        .audit(state, &format!("refused: {what} (editor)"), None)
         .await;
     let body = html! { p { "Editors cannot see or change subscriber data." } };
     Some(
@@ -528,14 +601,8 @@ pub async fn subscribers(
         Ok(p) => p,
         Err(e) => return unavailable(e),
     };
-    let _ = state
-        .store
-        .audit(
-            Some(signed.email()),
-            "searched subscribers",
-            Some(&q.q),
-            None,
-        )
+    signed
+        .audit(&state, "searched subscribers", Some(&q.q))
         .await;
     let next = (rows.len() == 50)
         .then(|| rows.last().map(|s| s.id))
@@ -623,12 +690,11 @@ pub async fn subscriber(
         Ok(None) => return super::pages::not_found(&state),
         Err(e) => return unavailable(e),
     };
-    let _ = store
+    signed
         .audit(
-            Some(signed.email()),
+            &state,
             "viewed a subscriber",
             Some(&format!("subscriber {id}")),
-            None,
         )
         .await;
     let csrf = &signed.session.csrf;
@@ -743,7 +809,7 @@ pub async fn subscriber_action(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     if !signed.csrf_ok(&form.csrf) {
-        return forbidden();
+        return csrf_refused(&state, &signed).await;
     }
     if let Some(refused) = admins_only(&state, &signed, &action).await {
         return refused;
@@ -797,12 +863,11 @@ pub async fn subscriber_action(
     };
     match done {
         Ok(to) => {
-            let _ = store
+            signed
                 .audit(
-                    Some(signed.email()),
+                    &state,
                     &format!("{action} subscriber"),
                     Some(&format!("subscriber {id}")),
-                    None,
                 )
                 .await;
             Redirect::to(&to).into_response()
@@ -938,7 +1003,7 @@ pub async fn campaign(
         @if reasons.is_empty() { p { "None." } } @else {
             table {
                 thead { tr { th scope="col" { "Count" } th scope="col" { "Reason" } } }
-                tbody { @for (r, n) in &reasons { tr { td { (n) } td { (r) } } } }
+                tbody { @for (r, n) in &reasons { tr { td { (n) } td { (without_addresses(r)) } } } }
             }
         }
     };
@@ -991,4 +1056,125 @@ pub async fn bounces(
         }
     };
     admin_page(&state, Some(&signed), "Bounces and complaints", body).into_response()
+}
+
+/// `text` with every e-mail address replaced by `<recipient>`: `a@b.example`, `<a@b.example>`,
+/// `"john.smith"@corp.example`, `"john smith" at corp.example`, `john.smith at corp.example`.
+/// Failure reasons are shown to editors, who may not see subscriber data.
+pub(super) fn without_addresses(text: &str) -> String {
+    let spelled = mask_pass(text, "@", false);
+    mask_pass(&spelled, " at ", true)
+}
+
+/// Replaces each `LOCAL SEP DOMAIN` in `text`. With `strict`, the local part must be quoted or
+/// look like one (`.`, `_`, `+`, `-`, a digit), because " at " is also an English word.
+fn mask_pass(text: &str, sep: &str, strict: bool) -> String {
+    const MARK: &str = "<recipient>";
+    let is_domain_char = |c: char| c.is_alphanumeric() || matches!(c, '.' | '-' | '[' | ']');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = find_ascii_ci(rest, sep) {
+        let (before, after) = (&rest[..at], &rest[at + sep.len()..]);
+        // The local part: a quoted string (spaces allowed), or the word before the separator.
+        let start = if let Some(quoted) = before.strip_suffix('"') {
+            quoted.rfind('"')
+        } else {
+            let s = before
+                .rfind(|c: char| {
+                    c.is_whitespace() || matches!(c, '<' | '(' | '[' | ':' | ';' | ',')
+                })
+                .map_or(0, |i| {
+                    i + before[i..].chars().next().map_or(1, char::len_utf8)
+                });
+            (s < before.len()).then_some(s)
+        };
+        let local = start.map_or("", |s| &before[s..]);
+        let domain_len = after
+            .char_indices()
+            .find(|(_, c)| !is_domain_char(*c))
+            .map_or(after.len(), |(i, _)| i);
+        let domain = after[..domain_len].trim_end_matches(['.', '-']);
+        let looks_local = !strict
+            || local.starts_with('"')
+            || local
+                .chars()
+                .any(|c| matches!(c, '.' | '_' | '+' | '-') || c.is_ascii_digit());
+        let ok = start.is_some()
+            && looks_local
+            && !domain.is_empty()
+            && (!strict || (domain.contains('.') && domain.split('.').all(|l| !l.is_empty())));
+        match (ok, start) {
+            (true, Some(s)) => {
+                out.push_str(&before[..s]);
+                out.push_str(MARK);
+                rest = &after[domain.len()..];
+            }
+            _ => {
+                out.push_str(&rest[..at + sep.len()]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The byte offset of `needle` (ASCII) in `hay`, ignoring ASCII case.
+fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
+    hay.as_bytes()
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_addresses;
+
+    #[test]
+    fn every_written_form_of_an_address_is_masked() {
+        for (text, want) in [
+            (
+                "550 5.1.1 <ana@contoso.example>: Recipient address rejected",
+                "550 5.1.1 <<recipient>>: Recipient address rejected",
+            ),
+            (
+                "550 \"john.smith\"@corp.example unknown",
+                "550 <recipient> unknown",
+            ),
+            (
+                "550 \"john smith\"@corp.example unknown",
+                "550 <recipient> unknown",
+            ),
+            (
+                "550 5.1.1 \"john.smith\" at corp.example does not exist",
+                "550 5.1.1 <recipient> does not exist",
+            ),
+            (
+                "user john.smith at corp.example unknown",
+                "user <recipient> unknown",
+            ),
+            (
+                "mailbox root@localhost is full",
+                "mailbox <recipient> is full",
+            ),
+            (
+                "RCPT TO:<b.o+news@x.example.org>.",
+                "RCPT TO:<<recipient>>.",
+            ),
+        ] {
+            assert_eq!(without_addresses(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn ordinary_words_stay() {
+        for text in [
+            "451 4.7.1 Try again at a later time",
+            "421 too many connections, retry at 10:00",
+            "550 5.7.1 blocked at mx1.example.net by policy",
+            "554 Message rejected: Email address is not verified.",
+        ] {
+            assert_eq!(without_addresses(text), text);
+        }
+    }
 }

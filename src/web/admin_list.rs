@@ -83,8 +83,10 @@ pub async fn import(
         };
         match field.name().unwrap_or("") {
             "csrf" => csrf = field.text().await.unwrap_or_default(),
-            "skip_invalid" => options.skip_invalid = true,
-            "resubscribe" => options.resubscribe = true,
+            "skip_invalid" => {
+                options.skip_invalid = ticked(&field.text().await.unwrap_or_default())
+            }
+            "resubscribe" => options.resubscribe = ticked(&field.text().await.unwrap_or_default()),
             "file" => {
                 name = field.file_name().unwrap_or("upload.csv").to_string();
                 match field.bytes().await {
@@ -304,4 +306,28 @@ pub async fn export(
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+/// Whether a checkbox's submitted value means ticked: a browser sends the box's `value` ("1" here)
+/// only when it is ticked; a hand-made `resubscribe=0` or an empty value is not a tick.
+fn ticked(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "1" | "on" | "true" | "yes"
+    )
+}
+
+#[cfg(test)]
+mod checkbox_tests {
+    use super::ticked;
+
+    #[test]
+    fn only_a_ticking_value_ticks() {
+        for v in ["1", "on", "ON", "true", "yes"] {
+            assert!(ticked(v), "{v}");
+        }
+        for v in ["0", "", "off", "false", "no", "2"] {
+            assert!(!ticked(v), "{v}");
+        }
+    }
 }

@@ -16,8 +16,8 @@ both_backends!(
     an_admin_imports_and_exports_the_list_over_http
 );
 
-const PASSWORD: &str = "correct horse battery staple";
-const EDITOR_PASSWORD: &str = "an editor's own long password";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const EDITOR_PASSWORD: &str = "an editor's own long password";
 
 pub(crate) fn add_account(db: &TestDb, email: &str, role: &str, password: &str) {
     let dir = tempfile::tempdir().unwrap();
@@ -43,7 +43,7 @@ fn set_cookies(r: &Reply) -> Vec<String> {
 }
 
 /// The value of cookie `name` set by a reply.
-fn cookie(r: &Reply, name: &str) -> Option<String> {
+pub(crate) fn cookie(r: &Reply, name: &str) -> Option<String> {
     set_cookies(r).iter().find_map(|c| {
         let first = c.split(';').next()?;
         let (k, v) = first.split_once('=')?;
@@ -51,18 +51,18 @@ fn cookie(r: &Reply, name: &str) -> Option<String> {
     })
 }
 
-fn location(r: &Reply) -> String {
+pub(crate) fn location(r: &Reply) -> String {
     r.headers("location").into_iter().next().unwrap_or_default()
 }
 
 /// The hidden CSRF field of a page.
-fn csrf_field(body: &str) -> String {
+pub(crate) fn csrf_field(body: &str) -> String {
     let at =
         body.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
     body[at..].split('"').next().unwrap().to_string()
 }
 
-fn form(s: &Server, path: &str, cookie: &str, body: &str) -> Reply {
+pub(crate) fn form(s: &Server, path: &str, cookie: &str, body: &str) -> Reply {
     http_with(
         &s.addr,
         "POST",
@@ -109,11 +109,11 @@ pub(crate) fn multipart(
     )
 }
 
-fn get(s: &Server, path: &str, cookie: &str) -> Reply {
+pub(crate) fn get(s: &Server, path: &str, cookie: &str) -> Reply {
     http_with(&s.addr, "GET", path, &[("Cookie", cookie)], "")
 }
 
-fn urlencode(v: &str) -> String {
+pub(crate) fn urlencode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
@@ -123,7 +123,7 @@ fn urlencode(v: &str) -> String {
 }
 
 /// Signs in through the form; returns the session cookie (`name=value`) and the reply.
-fn sign_in(
+pub(crate) fn sign_in(
     s: &Server,
     login_cookie_name: &str,
     session_name: &str,
@@ -655,7 +655,7 @@ async fn campaigns_and_bounces_are_shown_to_whom_they_may_be() {
 }
 
 /// Waits for an import's page to show its outcome (it runs in the background).
-fn import_outcome(s: &Server, session: &str, started: &Reply) -> String {
+pub(crate) fn import_outcome(s: &Server, session: &str, started: &Reply) -> String {
     assert_eq!(started.status, 303, "{}", started.head);
     let job = location(started);
     assert!(job.starts_with("/admin/import/"), "{job}");
