@@ -91,7 +91,7 @@ pub fn run(globals: &Globals, command: &AdminsCommand) -> anyhow::Result<ExitCod
             let admins = store.admins().await?;
             store.close().await;
             if admins.is_empty() {
-                println!("no accounts; `newsletter admins add EMAIL` creates one");
+                println!("no accounts; `newsletter admins add EMAIL --role admin` creates one");
             }
             for a in admins {
                 println!("{}  {}", a.email, a.role);
