@@ -377,3 +377,34 @@ async fn finding_10_an_unticked_resubscribe_brings_nobody_back() {
         newsletter::domain::SubscriberStatus::Unsubscribed
     );
 }
+
+/// Item 1, for JSON: a body nested 100,000 deep is refused with 400 (serde_json stops at 128
+/// levels), and the server goes on answering.
+#[test]
+fn finding_01_deeply_nested_json_is_refused() {
+    let db = TestDb::sqlite();
+    let s = serve_with(&db, &[]);
+    let deep = format!(
+        "{{\"email\":{}1{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let r = http_with(
+        &s.addr,
+        "POST",
+        "/api/subscribers",
+        &[
+            (
+                "Authorization",
+                &format!("Bearer {}", common::web::API_TOKEN),
+            ),
+            ("Content-Type", "application/json"),
+        ],
+        &deep,
+    );
+    assert!(matches!(r.status, 400 | 413 | 422), "{}", r.head);
+    assert_eq!(
+        common::web::http(&s.addr, "GET", "/health", None, "").status,
+        200
+    );
+}
