@@ -128,6 +128,19 @@ enum Mode {
 /// messages unless they say otherwise) or an enclosed message (none).
 type Frame = Option<(Vec<u8>, bool)>;
 
+/// Where `--boundary` first occurs in `line`: its start and the index just past it. Like the
+/// parser, anywhere in the line, not only at its start.
+fn delimiter(line: &[u8], boundary: &[u8]) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(at) = find(&line[from..], b"--").map(|i| i + from) {
+        if line[at + 2..].starts_with(boundary) {
+            return Some((at, at + 2 + boundary.len()));
+        }
+        from = at + 1;
+    }
+    None
+}
+
 fn scan(
     bytes: &[u8],
     base_depth: usize,
@@ -140,89 +153,102 @@ fn scan(
     let mut captured: Option<(Vec<u8>, String, usize)> = None;
     let mut unreadable = 0usize;
     *parts += 1;
-    for line in bytes.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        match &mut mode {
-            Mode::Headers(entity) if !line.is_empty() => entity.header_line(line),
-            Mode::Headers(entity) => {
-                entity.finish_header();
-                let mut entity = std::mem::take(entity);
-                mode = Mode::Body;
-                let in_digest = matches!(stack.last(), Some(Some((_, true))));
-                if entity.content_type.is_empty() && in_digest {
-                    entity.content_type = "message/rfc822".into();
+    for raw in bytes.split(|&b| b == b'\n') {
+        let mut line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        loop {
+            match &mut mode {
+                Mode::Headers(entity) if !line.is_empty() => {
+                    entity.header_line(line);
+                    break;
                 }
-                let main_type = entity.content_type.split('/').next().unwrap_or("");
-                if main_type == "multipart" {
-                    let digest = entity.content_type == "multipart/digest";
-                    match entity.boundary {
-                        Some(b) => {
-                            stack.push(Some((b, digest)));
-                            if base_depth + stack.len() > MAX_DEPTH {
-                                return Err(TooComplex::Depth);
+                Mode::Headers(entity) => {
+                    entity.finish_header();
+                    let mut entity = std::mem::take(entity);
+                    mode = Mode::Body;
+                    let in_digest = matches!(stack.last(), Some(Some((_, true))));
+                    if entity.content_type.is_empty() && in_digest {
+                        entity.content_type = "message/rfc822".into();
+                    }
+                    let main_type = entity.content_type.split('/').next().unwrap_or("");
+                    if main_type == "multipart" {
+                        let digest = entity.content_type == "multipart/digest";
+                        match entity.boundary {
+                            Some(b) => {
+                                stack.push(Some((b, digest)));
+                                if base_depth + stack.len() > MAX_DEPTH {
+                                    return Err(TooComplex::Depth);
+                                }
+                            }
+                            None => {
+                                unreadable += 1;
+                                if entity.odd_boundary && unreadable > MAX_DEPTH {
+                                    return Err(TooComplex::UnreadableBoundaries);
+                                }
                             }
                         }
-                        None => {
-                            unreadable += 1;
-                            if entity.odd_boundary && unreadable > MAX_DEPTH {
-                                return Err(TooComplex::UnreadableBoundaries);
+                    } else if matches!(
+                        entity.content_type.as_str(),
+                        "message/rfc822" | "message/global"
+                    ) {
+                        if base_depth + stack.len() + 1 > MAX_DEPTH {
+                            return Err(TooComplex::Depth);
+                        }
+                        match entity.encoding.as_str() {
+                            "base64" | "quoted-printable" => {
+                                captured = Some((
+                                    Vec::new(),
+                                    entity.encoding,
+                                    base_depth + stack.len() + 1,
+                                ));
+                            }
+                            _ => {
+                                // The enclosed message's own headers follow at once.
+                                stack.push(None);
+                                *parts += 1;
+                                if *parts > MAX_PARTS {
+                                    return Err(TooComplex::Parts);
+                                }
+                                mode = Mode::Headers(Entity::default());
                             }
                         }
                     }
-                } else if matches!(
-                    entity.content_type.as_str(),
-                    "message/rfc822" | "message/global"
-                ) {
-                    if base_depth + stack.len() + 1 > MAX_DEPTH {
-                        return Err(TooComplex::Depth);
-                    }
-                    match entity.encoding.as_str() {
-                        "base64" | "quoted-printable" => {
-                            captured =
-                                Some((Vec::new(), entity.encoding, base_depth + stack.len() + 1));
-                        }
-                        _ => {
-                            // The enclosed message's own headers follow at once.
-                            stack.push(None);
-                            *parts += 1;
-                            if *parts > MAX_PARTS {
-                                return Err(TooComplex::Parts);
-                            }
-                            mode = Mode::Headers(Entity::default());
-                        }
-                    }
+                    break;
                 }
-            }
-            Mode::Body => {
-                let delimiter = line.strip_prefix(b"--").and_then(|rest| {
-                    stack.iter().enumerate().rev().find_map(|(i, f)| {
-                        let (b, _) = f.as_ref()?;
-                        rest.strip_prefix(b.as_slice()).map(|after| (i, after.starts_with(b"--")))
-                    })
-                });
-                match delimiter {
-                    Some((i, closing)) => {
-                        if let Some((body, encoding, depth)) = captured.take()
-                            && encoded_left > 0
-                        {
-                            scan(&decode(&body, &encoding), depth, encoded_left - 1, parts)?;
-                        }
-                        if closing {
-                            stack.truncate(i);
-                        } else {
-                            stack.truncate(i + 1);
-                            *parts += 1;
-                            if *parts > MAX_PARTS {
-                                return Err(TooComplex::Parts);
-                            }
-                            mode = Mode::Headers(Entity::default());
-                        }
-                    }
-                    None => {
+                Mode::Body => {
+                    // Like the parser, only the innermost multipart's boundary ends a part: an
+                    // outer one met inside does not close the inner ones.
+                    let hit = stack.iter().rposition(Option::is_some).and_then(|i| {
+                        let (b, _) = stack[i].as_ref()?;
+                        delimiter(line, b).map(|(start, end)| (i, start, end))
+                    });
+                    let Some((i, start, end)) = hit else {
                         if let Some((body, _, _)) = &mut captured {
                             body.extend_from_slice(line);
                             body.push(b'\n');
                         }
+                        break;
+                    };
+                    if let Some((mut body, encoding, depth)) = captured.take() {
+                        body.extend_from_slice(&line[..start]);
+                        if encoded_left > 0 {
+                            scan(&decode(&body, &encoding), depth, encoded_left - 1, parts)?;
+                        }
+                    }
+                    let after = &line[end..];
+                    if let Some(rest) = after.strip_prefix(b"--") {
+                        stack.truncate(i);
+                        line = rest;
+                    } else {
+                        stack.truncate(i + 1);
+                        *parts += 1;
+                        if *parts > MAX_PARTS {
+                            return Err(TooComplex::Parts);
+                        }
+                        mode = Mode::Headers(Entity::default());
+                        line = after.trim_ascii_start();
+                    }
+                    if line.is_empty() {
+                        break;
                     }
                 }
             }
@@ -326,16 +352,45 @@ mod tests {
     }
 
     #[test]
-    fn closing_an_outer_boundary_closes_the_inner_ones() {
-        // Siblings that each open a multipart never closed: depth stays 2.
+    fn siblings_closed_in_turn_stay_shallow() {
         let mut m = String::from("Content-Type: multipart/mixed; boundary=Q\r\n\r\n");
         for i in 0..100 {
             m.push_str(&format!(
-                "--Q\r\nContent-Type: multipart/alternative; boundary=i{i}\r\n\r\n--i{i}\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+                "--Q\r\nContent-Type: multipart/alternative; boundary=i{i}\r\n\r\n--i{i}\r\nContent-Type: text/plain\r\n\r\nx\r\n--i{i}--\r\n"
             ));
         }
         m.push_str("--Q--\r\n");
         assert_eq!(check(m.as_bytes()), Ok(()));
+    }
+
+    #[test]
+    fn an_outer_boundary_inside_does_not_hide_depth() {
+        // The parser seeks only the innermost boundary: an outer one met inside closes nothing.
+        let mut m = String::from("Content-Type: multipart/mixed; boundary=Q\r\n\r\n--Q\r\n");
+        for i in 0..MAX_DEPTH {
+            m.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=i{i}\r\n\r\n--Q\r\nx --i{i}\r\n"
+            ));
+        }
+        m.push_str("Content-Type: text/plain\r\n\r\nx\r\n");
+        assert_eq!(check(m.as_bytes()), Err(TooComplex::Depth));
+    }
+
+    #[test]
+    fn delimiters_count_anywhere_in_a_line() {
+        // `x--b` opens a part for the parser, and the headers may follow on the same line.
+        let mut m = String::new();
+        for i in 0..=MAX_DEPTH {
+            m.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=b{i}\n\nfiller --b{i} "
+            ));
+        }
+        m.push_str("Content-Type: text/plain\n\nx\n");
+        assert_eq!(check(m.as_bytes()), Err(TooComplex::Depth));
+        assert_eq!(delimiter(b"a---b", b"b"), Some((2, 5)));
+        assert_eq!(delimiter(b"--b--", b"b"), Some((0, 3)));
+        assert_eq!(delimiter(b"--c", b"b"), None);
+        assert_eq!(delimiter(b"x------=_P", b"----=_P"), Some((2, 10)));
     }
 
     #[test]

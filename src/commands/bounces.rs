@@ -184,17 +184,24 @@ pub(crate) fn bounce_line(e: &crate::store::BounceEntry, with_email: bool) -> St
 
 /// Says what failed and that nothing was lost; EX_TEMPFAIL.
 fn temporary_failure(e: &anyhow::Error, stdin: bool) -> ExitCode {
-    eprintln!("error: {e:#}");
-    let outage = e.chain().any(|c| {
-        c.downcast_ref::<StoreError>()
-            .is_some_and(StoreError::is_outage)
-            || c.downcast_ref::<IntakeError>()
-                .is_some_and(IntakeError::is_outage)
+    eprintln!("error: {}", chain(e));
+    let store = e.chain().find_map(|c| {
+        c.downcast_ref::<StoreError>().or_else(|| match c.downcast_ref::<IntakeError>() {
+            Some(IntakeError::Store(s)) => Some(s),
+            _ => None,
+        })
     });
+    let outage = store.is_some_and(StoreError::is_outage)
+        || e.chain().any(|c| {
+            c.downcast_ref::<IntakeError>()
+                .is_some_and(IntakeError::is_outage)
+        });
     let what = if outage {
         "the database is unavailable"
+    } else if store.is_some() {
+        "the database refused the change (read-only, full or locked?)"
     } else {
-        "the message could not be recorded or quarantined"
+        "the message could not be read, recorded or quarantined"
     };
     if stdin {
         eprintln!(
@@ -206,6 +213,21 @@ fn temporary_failure(e: &anyhow::Error, stdin: bool) -> ExitCode {
         );
     }
     ExitCode::from(EX_TEMPFAIL)
+}
+
+/// An error and its causes on one line, without repeating a cause its parent already quotes.
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for c in e.chain() {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 /// A command line that names no usable source: no retry will help.
