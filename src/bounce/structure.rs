@@ -98,7 +98,10 @@ fn original_param(value: &[u8], name: &str) -> Option<Vec<u8>> {
         if before.last().is_none_or(|&b| b == b';') {
             let rest = &value[at + needle.len()..];
             let v = if let Some(quoted) = rest.strip_prefix(b"\"") {
-                let end = quoted.iter().position(|&b| b == b'"').unwrap_or(quoted.len());
+                let end = quoted
+                    .iter()
+                    .position(|&b| b == b'"')
+                    .unwrap_or(quoted.len());
                 &quoted[..end]
             } else {
                 let end = rest
@@ -397,8 +400,9 @@ mod tests {
     fn a_digest_s_parts_are_messages() {
         // In a multipart/digest a part without a Content-Type is a message: its own parts count.
         let inner = String::from_utf8(nested(MAX_DEPTH)).unwrap();
-        let digest =
-            format!("Content-Type: multipart/digest; boundary=D\r\n\r\n--D\r\n\r\n{inner}\r\n--D--\r\n");
+        let digest = format!(
+            "Content-Type: multipart/digest; boundary=D\r\n\r\n--D\r\n\r\n{inner}\r\n--D--\r\n"
+        );
         assert_eq!(check(digest.as_bytes()), Err(TooComplex::Depth));
     }
 

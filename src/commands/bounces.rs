@@ -186,10 +186,11 @@ pub(crate) fn bounce_line(e: &crate::store::BounceEntry, with_email: bool) -> St
 fn temporary_failure(e: &anyhow::Error, stdin: bool) -> ExitCode {
     eprintln!("error: {}", chain(e));
     let store = e.chain().find_map(|c| {
-        c.downcast_ref::<StoreError>().or_else(|| match c.downcast_ref::<IntakeError>() {
-            Some(IntakeError::Store(s)) => Some(s),
-            _ => None,
-        })
+        c.downcast_ref::<StoreError>()
+            .or_else(|| match c.downcast_ref::<IntakeError>() {
+                Some(IntakeError::Store(s)) => Some(s),
+                _ => None,
+            })
     });
     let outage = store.is_some_and(StoreError::is_outage)
         || e.chain().any(|c| {

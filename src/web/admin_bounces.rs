@@ -142,7 +142,11 @@ pub async fn list(
     let q = quarantine(&state);
     let dir = q.dir().to_path_buf();
     let Some(all) = blocking(move || held(&q)).await else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "cannot list the quarantine\n").into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot list the quarantine\n",
+        )
+            .into_response();
     };
     let body = html! {
         p { (all.len()) " message(s) in " code { (dir.display()) } "."

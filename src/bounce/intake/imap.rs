@@ -98,8 +98,11 @@ impl Intake<'_> {
             let flags = match fate {
                 Fate::Done => "+FLAGS (\\Seen)",
                 Fate::Quarantine(why) => {
-                    self.quarantine
-                        .store(&format!("imap.{}.{uid}", c.folder.replace('/', "_")), &bytes, &why)?;
+                    self.quarantine.store(
+                        &format!("imap.{}.{uid}", c.folder.replace('/', "_")),
+                        &bytes,
+                        &why,
+                    )?;
                     tally.quarantined += 1;
                     "+FLAGS (\\Seen \\Flagged)"
                 }

@@ -17,7 +17,10 @@ impl Intake<'_> {
         let mut names: Vec<PathBuf> = std::fs::read_dir(&new)
             .map_err(|_| IntakeError::NotMaildir(dir.to_path_buf()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.')))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+            })
             .collect();
         names.sort();
         std::fs::create_dir_all(&cur).map_err(IntakeError::io("cannot create", &cur))?;
@@ -86,7 +89,9 @@ impl Intake<'_> {
             }
             Err(e) => {
                 // Replaced by a link, a FIFO or a larger file since it was listed.
-                tally.left.push((path.to_path_buf(), format!("{e}; left where it is")));
+                tally
+                    .left
+                    .push((path.to_path_buf(), format!("{e}; left where it is")));
                 return Ok(());
             }
         };

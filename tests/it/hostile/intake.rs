@@ -222,7 +222,15 @@ async fn a_read_only_database_tempfails_and_loses_nothing() {
     let out = run(
         &db.url(),
         work.path(),
-        &["bounces", "process", "--stdin", "--recipient", &to, "--quarantine", q],
+        &[
+            "bounces",
+            "process",
+            "--stdin",
+            "--recipient",
+            &to,
+            "--quarantine",
+            q,
+        ],
         &[],
         request.as_bytes(),
     );
@@ -321,7 +329,10 @@ fn console(db: &TestDb, quarantine: &Path) -> (Server, String) {
         db,
         &[
             ("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true"),
-            ("NEWSLETTER_BOUNCES__QUARANTINE", quarantine.to_str().unwrap()),
+            (
+                "NEWSLETTER_BOUNCES__QUARANTINE",
+                quarantine.to_str().unwrap(),
+            ),
             ("NEWSLETTER_WEB__REQUEST_TIMEOUT_SECS", "5"),
         ],
     );
@@ -460,7 +471,10 @@ fn a_symlink_in_maildir_new_is_left_and_not_copied() {
         std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()),
         "the link stays where it was"
     );
-    for f in files_under(&quarantine).iter().chain(&files_under(&maildir.join("cur"))) {
+    for f in files_under(&quarantine)
+        .iter()
+        .chain(&files_under(&maildir.join("cur")))
+    {
         let bytes = std::fs::read(f).unwrap_or_default();
         assert!(
             !String::from_utf8_lossy(&bytes).contains("SECRET-51aa09"),
@@ -469,7 +483,10 @@ fn a_symlink_in_maildir_new_is_left_and_not_copied() {
         );
     }
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("1.link") && err.contains("symbolic link"), "{err}");
+    assert!(
+        err.contains("1.link") && err.contains("symbolic link"),
+        "{err}"
+    );
 }
 
 /// Finding 9 (quarantine): under umask 022 the quarantine folders are 0700 and its files 0600,
