@@ -393,7 +393,7 @@ mod tests {
         assert_eq!(delimiter(b"a---b", b"b"), Some((2, 5)));
         assert_eq!(delimiter(b"--b--", b"b"), Some((0, 3)));
         assert_eq!(delimiter(b"--c", b"b"), None);
-        assert_eq!(delimiter(b"x------=_P", b"----=_P"), Some((2, 10)));
+        assert_eq!(delimiter(b"x-------=_P", b"----=_P"), Some((2, 11)));
     }
 
     #[test]
