@@ -289,6 +289,34 @@ fn an_unwritable_quarantine_tempfails() {
     );
     assert_eq!(out.status.code(), Some(75), "{}", show(&out));
     assert!(maildir.join("new/1.forged").is_file(), "left in new/");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 message(s) left in") && err.contains("from 1.forged on"),
+        "{err}"
+    );
+}
+
+/// A command line that names no usable source is a usage error (64): no retry will help.
+#[test]
+fn a_missing_source_is_a_usage_error() {
+    let db = TestDb::sqlite();
+    let work = tempfile::tempdir().unwrap();
+    let out = run(&db.url(), work.path(), &["bounces", "process"], &[], b"");
+    assert_eq!(out.status.code(), Some(64), "{}", show(&out));
+    let out = run(
+        &db.url(),
+        work.path(),
+        &[
+            "bounces",
+            "process",
+            "--maildir",
+            work.path().to_str().unwrap(),
+        ],
+        &[],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(64), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a Maildir"));
 }
 
 /// Finding 6: 50,000 nested multiparts are quarantined at once, with the reason.
