@@ -296,6 +296,25 @@ fn an_unwritable_quarantine_tempfails() {
     );
 }
 
+/// A configuration that cannot be read is fixed by its operator: under an MTA's pipe the message
+/// waits in the queue for that (75), it is not bounced.
+#[test]
+fn a_broken_configuration_tempfails_stdin() {
+    let db = TestDb::sqlite();
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("newsletter.toml");
+    std::fs::write(&config, "[bounces\nquarantine = \n").unwrap();
+    let out = run(
+        &db.url(),
+        work.path(),
+        &["bounces", "process", "--stdin"],
+        &[("NEWSLETTER_CONFIG", config.to_str().unwrap())],
+        &forged_bounce("someone@example.com"),
+    );
+    assert_eq!(out.status.code(), Some(75), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("keeps the message"));
+}
+
 /// A command line that names no usable source is a usage error (64): no retry will help.
 #[test]
 fn a_missing_source_is_a_usage_error() {
