@@ -20,6 +20,7 @@ pub mod intake;
 pub mod mailto;
 mod parse;
 pub mod policy;
+pub mod structure;
 pub mod text;
 
 use serde::Serialize;

@@ -16,6 +16,24 @@ fn header_values<'a>(msg: &'a mail_parser::Message<'a>, name: &str) -> Vec<Strin
         .collect()
 }
 
+/// The first value of header `name` in the top header block, read without parsing the message.
+fn header_value_raw(bytes: &[u8], name: &str) -> Option<String> {
+    let head = &bytes[..bytes.len().min(65_536)];
+    let end = head
+        .windows(2)
+        .position(|w| w == b"\n\n" || w == b"\n\r")
+        .unwrap_or(head.len());
+    String::from_utf8_lossy(&head[..end])
+        .lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+        .filter(|v| !v.is_empty() && v.len() <= 998)
+}
+
 /// The addresses in a header value, lowercase.
 fn addresses_of(value: &str) -> Vec<String> {
     text::addresses(value)
@@ -27,6 +45,12 @@ fn addresses_of(value: &str) -> Vec<String> {
 /// Reads one message.
 pub fn read(bytes: &[u8], ctx: &Context<'_>) -> Report {
     let bytes = &bytes[..bytes.len().min(PARSE_LIMIT)];
+    // Parsing walks every part: a message nested too deep or split too finely is refused first, by
+    // a scan that costs one pass over its lines.
+    if let Err(e) = super::structure::check(bytes) {
+        let message_id = header_value_raw(bytes, "message-id");
+        return Report::empty(Kind::Unparsable, message_id, &e.to_string());
+    }
     let Some(msg) = MessageParser::default().parse(bytes) else {
         return Report::empty(Kind::Unparsable, None, "not a parsable e-mail message");
     };

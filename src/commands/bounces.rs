@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 
 use clap::Subcommand;
 
@@ -60,8 +60,12 @@ pub enum BouncesCommand {
     },
 }
 
-/// Postfix's "try again later" exit code (sysexits EX_TEMPFAIL).
+/// Postfix's "try again later" exit code (sysexits EX_TEMPFAIL): the MTA keeps the message and
+/// delivers it again later.
 const EX_TEMPFAIL: u8 = 75;
+
+/// sysexits EX_USAGE: the command line is wrong.
+const EX_USAGE: u8 = 64;
 
 /// sysexits EX_DATAERR: the input is unacceptable. An MTA's pipe treats it as a permanent failure and
 /// reports it (for a bounce, to the postmaster), so nothing is lost silently.
@@ -69,7 +73,14 @@ const EX_DATAERR: u8 = 65;
 
 /// Runs one `bounces` subcommand.
 pub fn run(globals: &Globals, cmd: &BouncesCommand) -> anyhow::Result<ExitCode> {
-    let config = globals.config()?;
+    let config = match globals.config() {
+        Ok(c) => c,
+        // An MTA's pipe must not turn a broken configuration into a bounce of the message.
+        Err(e) if matches!(cmd, BouncesCommand::Process { stdin: true, .. }) => {
+            return Ok(temporary_failure(&e, true));
+        }
+        Err(e) => return Err(e),
+    };
     let rt = runtime()?;
     match cmd {
         BouncesCommand::Inspect { files, format } => rt.block_on(async {
@@ -138,12 +149,13 @@ pub fn run(globals: &Globals, cmd: &BouncesCommand) -> anyhow::Result<ExitCode> 
             });
             match result {
                 Ok(code) => Ok(code),
-                Err(e) if is_outage(&e) => {
+                Err(e) if is_usage(&e) => {
                     eprintln!("error: {e:#}");
-                    eprintln!("the database is unavailable; nothing was lost, try again later");
-                    Ok(ExitCode::from(EX_TEMPFAIL))
+                    Ok(ExitCode::from(EX_USAGE))
                 }
-                Err(e) => Err(e),
+                // Everything else a retry can fix: the database down, read-only or full, the
+                // quarantine unwritable, the disk full. Nothing was acknowledged or removed.
+                Err(e) => Ok(temporary_failure(&e, *stdin)),
             }
         }
     }
@@ -170,14 +182,68 @@ pub(crate) fn bounce_line(e: &crate::store::BounceEntry, with_email: bool) -> St
     )
 }
 
-fn is_outage(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
+/// Says what failed and that nothing was lost; EX_TEMPFAIL.
+fn temporary_failure(e: &anyhow::Error, stdin: bool) -> ExitCode {
+    eprintln!("error: {}", chain(e));
+    let store = e.chain().find_map(|c| {
         c.downcast_ref::<StoreError>()
-            .is_some_and(StoreError::is_outage)
-            || c.downcast_ref::<IntakeError>()
+            .or_else(|| match c.downcast_ref::<IntakeError>() {
+                Some(IntakeError::Store(s)) => Some(s),
+                _ => None,
+            })
+    });
+    let outage = store.is_some_and(StoreError::is_outage)
+        || e.chain().any(|c| {
+            c.downcast_ref::<IntakeError>()
                 .is_some_and(IntakeError::is_outage)
+        });
+    let what = if outage {
+        "the database is unavailable"
+    } else if store.is_some() {
+        "the database refused the change (read-only, full or locked?)"
+    } else {
+        "the message could not be read, recorded or quarantined"
+    };
+    if stdin {
+        eprintln!(
+            "{what}: exit {EX_TEMPFAIL} (EX_TEMPFAIL), so the mail server keeps the message and delivers it again later; nothing was lost"
+        );
+    } else {
+        eprintln!(
+            "{what}: nothing was removed or marked read that was not recorded or quarantined; fix the cause and run again (exit {EX_TEMPFAIL}, EX_TEMPFAIL)"
+        );
+    }
+    ExitCode::from(EX_TEMPFAIL)
+}
+
+/// An error and its causes on one line, without repeating a cause its parent already quotes.
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for c in e.chain() {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+/// A command line that names no usable source: no retry will help.
+fn is_usage(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<IntakeError>()
+            .is_some_and(IntakeError::is_usage)
+            || c.downcast_ref::<Usage>().is_some()
     })
 }
+
+/// A usage error of `bounces process`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Usage(&'static str);
 
 async fn inspect(
     store: &Store,
@@ -277,8 +343,14 @@ async fn process(
             }
         }
     } else {
-        bail!("say where the bounces are: --maildir DIR, --mbox FILE, --stdin or --imap")
+        return Err(Usage(
+            "say where the bounces are: --maildir DIR, --mbox FILE, --stdin or --imap",
+        )
+        .into());
     };
+    for (path, why) in &tally.left {
+        eprintln!("note: {}: {why}", path.display());
+    }
     for (path, size) in &tally.oversize {
         eprintln!(
             "note: {} is {size} bytes, over [bounces] max_message_bytes ({}); quarantined unread",

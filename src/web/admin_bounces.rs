@@ -16,27 +16,35 @@ use maud::{Markup, html};
 
 use super::AppState;
 use super::admin::{CsrfForm, Signed, admin_page, admins_only, forbidden, unavailable};
-use crate::bounce::intake::{Intake, Tally};
-use crate::bounce::{self, Report};
+use crate::bounce::intake::{Explanation, Intake, Quarantine, Tally};
+use crate::bounce::{self};
+use crate::files;
 
 /// The most messages the list shows (newest first).
 const SHOWN: usize = 200;
 
-/// A quarantined message: its file name (the Maildir's unique part), size and time.
+/// How much of a message the page shows, as text.
+const SHOWN_BYTES: u64 = 65_536;
+
+/// A quarantined message: its file name (the Maildir's unique part), size and time, and the
+/// explanation stored beside it when it arrived.
 struct Held {
     name: String,
     path: PathBuf,
     size: u64,
     modified: i64,
+    why: Option<Explanation>,
 }
 
-fn quarantine_dir(state: &AppState) -> PathBuf {
-    PathBuf::from(&state.config.bounces.quarantine)
+fn quarantine(state: &AppState) -> Quarantine {
+    Quarantine::new(PathBuf::from(&state.config.bounces.quarantine))
 }
 
-/// A held message, if `path` is a file.
+/// A held message, if `path` is a regular file (a symbolic link is never followed).
 fn held_at(path: PathBuf) -> Option<Held> {
-    let meta = std::fs::metadata(&path).ok().filter(|m| m.is_file())?;
+    let meta = std::fs::symlink_metadata(&path)
+        .ok()
+        .filter(|m| m.file_type().is_file())?;
     let modified = meta
         .modified()
         .ok()
@@ -47,84 +55,74 @@ fn held_at(path: PathBuf) -> Option<Held> {
         size: meta.len(),
         path,
         modified,
+        why: None,
     })
 }
 
-/// The messages in the quarantine's `new/` and `cur/`, newest first.
-fn held(state: &AppState) -> Vec<Held> {
-    let dir = quarantine_dir(state);
+/// The messages in the quarantine's `new/` and `cur/`, newest first, and the explanations of the
+/// first `SHOWN`. Reads no message.
+fn held(q: &Quarantine) -> Vec<Held> {
     let mut all: Vec<Held> = ["new", "cur"]
         .iter()
-        .filter_map(|sub| std::fs::read_dir(dir.join(sub)).ok())
+        .filter_map(|sub| std::fs::read_dir(q.dir().join(sub)).ok())
         .flatten()
         .filter_map(|e| held_at(e.ok()?.path()))
         .collect();
     all.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.name.cmp(&b.name)));
+    for h in all.iter_mut().take(SHOWN) {
+        h.why = q.explanation(&h.name);
+    }
     all
 }
 
-/// One message by its name, in `new/` or `cur/`; a name that is not a plain file name there finds
-/// nothing.
-fn find(state: &AppState, name: &str) -> Option<Held> {
+/// One message by its name, in `new/` or `cur/`, with its explanation; a name that is not a plain
+/// file name there finds nothing.
+fn find(q: &Quarantine, name: &str) -> Option<Held> {
     if name.is_empty() || name.contains('/') || name.contains("..") {
         return None;
     }
-    let dir = quarantine_dir(state);
-    ["new", "cur"]
+    let mut h = ["new", "cur"]
         .iter()
-        .find_map(|sub| held_at(dir.join(sub).join(name)))
+        .find_map(|sub| held_at(q.dir().join(sub).join(name)))?;
+    h.why = q.explanation(&h.name);
+    Some(h)
 }
 
-/// The intake `bounces process` would use, for inspecting and processing again.
+/// Runs file-system work on the blocking pool, so that the request time limit always applies.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(f).await.ok()
+}
+
+/// The intake `bounces process` would use, for processing again.
 async fn intake(state: &AppState) -> Result<Intake<'_>, Response> {
     Intake::new(&state.store, &state.config, None)
         .await
         .map_err(unavailable)
 }
 
-/// A message's bytes, unless it is over `[bounces] max_message_bytes` (kept unread, as intake
-/// keeps it) or cannot be read.
-fn read(state: &AppState, h: &Held) -> Option<Vec<u8>> {
-    if h.size > state.config.bounces.max_message_bytes {
-        return None;
-    }
-    std::fs::read(&h.path).ok()
-}
-
-/// What `bounces inspect` says of a message read by [`read`], and its proofs.
-async fn inspect(
-    state: &AppState,
-    intake: &Intake<'_>,
-    bytes: Option<&[u8]>,
-) -> Result<Option<(Report, Vec<bounce::Proof>)>, crate::store::StoreError> {
-    let Some(bytes) = bytes else {
-        return Ok(None);
-    };
-    let report = bounce::read(bytes, &intake.context(None));
-    let proofs = bounce::proofs(&state.store, &report).await?;
-    Ok(Some((report, proofs)))
-}
-
-fn explanation(h: &Held, found: &Option<(Report, Vec<bounce::Proof>)>, max: u64) -> Markup {
+fn explanation(h: &Held) -> Markup {
     html! {
-        @match found {
-            None if h.size > max => p { "Over the size limit ([bounces] max_message_bytes): kept unread." },
-            None => p { "Cannot be read." },
-            Some((r, proofs)) => {
+        @match &h.why {
+            None => p { "No explanation was stored with this message (it was quarantined by an older version, or put here by hand). "
+                "Process it again to have one." },
+            Some(w) => {
                 p {
-                    strong { (r.kind.as_str()) }
-                    @if let Some(f) = &r.family { " (" (f) ")" }
-                    @if let Some(n) = &r.note { ": " (n) }
+                    strong { (w.reason) }
+                    @if let Some(k) = &w.kind { " — " (k) }
+                    @if let Some(f) = &w.family { " (" (f) ")" }
+                    @if let Some(n) = &w.note { ": " (n) }
                 }
-                @if r.recipients.is_empty() { p { "No recipient could be read from it." } }
-                ul {
-                    @for (rc, proof) in r.recipients.iter().zip(proofs) {
-                        li {
-                            (rc.email.as_deref().unwrap_or("(no address)")) ": " (rc.class.as_str())
-                            ", status " (rc.status.as_deref().unwrap_or("-"))
-                            ", attributed by " (rc.attribution.as_str()) ". " (proof.explain()) "."
-                            br; "Address from: " (rc.found_in) "; class from: " (rc.evidence) "."
-                            @if let Some(d) = &rc.diagnostic { br; (d) }
+                @if w.kind.is_some() && w.recipients.is_empty() { p { "No recipient could be read from it." } }
+                @if !w.recipients.is_empty() {
+                    ul {
+                        @for rc in &w.recipients {
+                            li {
+                                (rc.email.as_deref().unwrap_or("(no address)")) ": " (rc.class)
+                                ", status " (rc.status.as_deref().unwrap_or("-"))
+                                ", attributed by " (rc.attribution) ". " (rc.proof) "."
+                                br; "Address from: " (rc.found_in) "; class from: " (rc.evidence) "."
+                                @if let Some(d) = &rc.diagnostic { br; (d) }
+                            }
                         }
                     }
                 }
@@ -133,7 +131,7 @@ fn explanation(h: &Held, found: &Option<(Report, Vec<bounce::Proof>)>, max: u64)
     }
 }
 
-/// `GET /admin/quarantine`.
+/// `GET /admin/quarantine`: the stored explanations; no message is read or parsed.
 pub async fn list(
     State(state): State<Arc<AppState>>,
     axum::Extension(signed): axum::Extension<Signed>,
@@ -141,35 +139,32 @@ pub async fn list(
     if let Some(refused) = admins_only(&state, &signed, "the quarantine").await {
         return refused;
     }
-    let intake = match intake(&state).await {
-        Ok(i) => i,
-        Err(r) => return r,
+    let q = quarantine(&state);
+    let dir = q.dir().to_path_buf();
+    let Some(all) = blocking(move || held(&q)).await else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot list the quarantine\n",
+        )
+            .into_response();
     };
-    let all = held(&state);
-    let mut rows = Vec::new();
-    for h in all.iter().take(SHOWN) {
-        match inspect(&state, &intake, read(&state, h).as_deref()).await {
-            Ok(found) => rows.push((h, found)),
-            Err(e) => return unavailable(e),
-        }
-    }
-    let max = state.config.bounces.max_message_bytes;
     let body = html! {
-        p { (all.len()) " message(s) in " code { (quarantine_dir(&state).display()) } "."
+        p { (all.len()) " message(s) in " code { (dir.display()) } "."
             @if all.len() > SHOWN { " The newest " (SHOWN) " are shown." } }
-        @if rows.is_empty() { p { "The quarantine is empty." } }
-        @for (h, found) in &rows {
+        @if all.is_empty() { p { "The quarantine is empty." } }
+        @for h in all.iter().take(SHOWN) {
             section aria-labelledby={ "m-" (h.name) } {
                 h2 id={ "m-" (h.name) } { a href={ "/admin/quarantine/" (h.name) } { (h.name) } }
                 p { (crate::domain::rfc5322_date(h.modified)) ", " (h.size) " bytes" }
-                (explanation(h, found, max))
+                (explanation(h))
             }
         }
     };
     admin_page(&state, Some(&signed), "Quarantine", body).into_response()
 }
 
-/// `GET /admin/quarantine/{name}`: the explanation, the message's text, and the two actions.
+/// `GET /admin/quarantine/{name}`: the stored explanation, the start of the message's text, and
+/// the two actions. The message is not parsed.
 pub async fn show(
     State(state): State<Arc<AppState>>,
     axum::Extension(signed): axum::Extension<Signed>,
@@ -178,36 +173,23 @@ pub async fn show(
     if let Some(refused) = admins_only(&state, &signed, "the quarantine").await {
         return refused;
     }
-    let Some(h) = find(&state, &name) else {
+    let q = quarantine(&state);
+    let Some(found) = blocking(move || {
+        let h = find(&q, &name)?;
+        // The first 64 KiB, as text: enough to read the headers and the report.
+        let head = files::read_prefix(&h.path, SHOWN_BYTES).ok()?;
+        Some((h, head))
+    })
+    .await
+    .flatten() else {
         return super::pages::not_found(&state);
     };
-    let intake = match intake(&state).await {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let bytes = read(&state, &h);
-    let found = match inspect(&state, &intake, bytes.as_deref()).await {
-        Ok(f) => f,
-        Err(e) => return unavailable(e),
-    };
-    let max = state.config.bounces.max_message_bytes;
-    // The first 64 KiB, as text: enough to read the headers and the report (of a message over the
-    // size limit too, which is read only that far).
-    let head = match bytes {
-        Some(b) => b,
-        None => {
-            let mut b = Vec::new();
-            let _ = std::fs::File::open(&h.path).and_then(|f| {
-                std::io::Read::read_to_end(&mut std::io::Read::take(f, 65_536), &mut b)
-            });
-            b
-        }
-    };
-    let text = String::from_utf8_lossy(&head[..head.len().min(65_536)]).into_owned();
+    let (h, head) = found;
+    let text = String::from_utf8_lossy(&head).into_owned();
     let csrf = &signed.session.csrf;
     let body = html! {
         p { (crate::domain::rfc5322_date(h.modified)) ", " (h.size) " bytes" }
-        (explanation(&h, &found, max))
+        (explanation(&h))
         form method="post" action={ "/admin/quarantine/" (h.name) "/reprocess" } {
             input type="hidden" name="csrf" value=(csrf);
             button type="submit" { "Process again" }
@@ -235,12 +217,16 @@ pub async fn act(
     if let Some(refused) = admins_only(&state, &signed, &action).await {
         return refused;
     }
-    let Some(h) = find(&state, &name) else {
+    let q = quarantine(&state);
+    let Some(h) = find(&q, &name) else {
         return super::pages::not_found(&state);
     };
     let outcome = match action.as_str() {
         "discard" => match std::fs::remove_file(&h.path) {
-            Ok(()) => "discarded".to_string(),
+            Ok(()) => {
+                q.forget(&h.name);
+                "discarded".to_string()
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot discard a quarantined message");
                 return (
@@ -258,7 +244,10 @@ pub async fn act(
             if h.size > intake.max_bytes {
                 "still over the size limit: kept".to_string()
             } else {
-                let Some(bytes) = read(&state, &h) else {
+                let path = h.path.clone();
+                let max = intake.max_bytes;
+                let Some(Ok(bytes)) = blocking(move || files::read_bounded(&path, max)).await
+                else {
                     return (StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file\n")
                         .into_response();
                 };
@@ -266,9 +255,11 @@ pub async fn act(
                 match intake.handle(&bytes, None, &mut tally).await {
                     Ok(bounce::intake::Fate::Done) => {
                         let _ = std::fs::remove_file(&h.path);
+                        q.forget(&h.name);
                         format!("processed: {tally}")
                     }
-                    Ok(bounce::intake::Fate::Quarantine) => {
+                    Ok(bounce::intake::Fate::Quarantine(why)) => {
+                        let _ = q.re_explain(&h.name, &why);
                         "still proves nothing about anyone: kept".to_string()
                     }
                     Err(e) => return unavailable(e),

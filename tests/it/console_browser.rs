@@ -228,14 +228,24 @@ async fn an_admin_does_the_weeks_work_in_a_browser() {
     list.push("corro@example.net".into());
     env.subscribe(&list);
     crate::admin::add_account(&env.db, "boss@example.org", "admin", PASSWORD);
-    // The quarantine holds one bounce for nobody on the list; the drafts folder one issue.
+    // The quarantine holds one bounce for nobody on the list, put there by the intake (which
+    // stores its explanation beside it); the drafts folder one issue.
     let quarantine = dir.join("quarantine");
-    std::fs::create_dir_all(quarantine.join("new")).unwrap();
+    let maildir = dir.join("Maildir");
+    std::fs::create_dir_all(maildir.join("new")).unwrap();
     std::fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bounces/amazon-ses-dsn.eml"),
-        quarantine.join("new/1700000000.M1P1.test"),
+        maildir.join("new/1700000000.M1P1.test"),
     )
     .unwrap();
+    let intake = crate::common::newsletter(&dir, &env.db.url())
+        .args(["bounces", "process", "--maildir"])
+        .arg(&maildir)
+        .arg("--quarantine")
+        .arg(&quarantine)
+        .output()
+        .unwrap();
+    assert!(intake.status.success(), "{intake:?}");
     let drafts = dir.join("drafts");
     std::fs::create_dir_all(&drafts).unwrap();
     std::fs::copy(small_issue(), drafts.join("next-issue.md")).unwrap();

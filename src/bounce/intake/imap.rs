@@ -94,11 +94,15 @@ impl Intake<'_> {
                 continue;
             };
             let fate = self.handle(&bytes, None, &mut tally).await?;
+            let done = matches!(fate, Fate::Done);
             let flags = match fate {
                 Fate::Done => "+FLAGS (\\Seen)",
-                Fate::Quarantine => {
-                    self.quarantine
-                        .store(&format!("imap.{}.{uid}", c.folder), &bytes)?;
+                Fate::Quarantine(why) => {
+                    self.quarantine.store(
+                        &format!("imap.{}.{uid}", c.folder.replace('/', "_")),
+                        &bytes,
+                        &why,
+                    )?;
                     tally.quarantined += 1;
                     "+FLAGS (\\Seen \\Flagged)"
                 }
@@ -110,7 +114,7 @@ impl Intake<'_> {
                 .try_collect()
                 .await
                 .map_err(imap("IMAP STORE failed"))?;
-            if matches!(fate, Fate::Done) && !c.move_to.is_empty() {
+            if done && !c.move_to.is_empty() {
                 session
                     .uid_mv(uid.to_string(), &c.move_to)
                     .await

@@ -11,12 +11,15 @@ impl Intake<'_> {
         let data = std::fs::read(file).map_err(IntakeError::io("cannot read", file))?;
         let mut tally = Tally::default();
         for (i, msg) in split_mbox(&data).into_iter().enumerate() {
-            if let Fate::Quarantine = self.handle(&msg, None, &mut tally).await? {
+            if let Fate::Quarantine(why) = self.handle(&msg, None, &mut tally).await? {
                 let stem = file
                     .file_name()
                     .map_or("mbox".into(), |s| s.to_string_lossy());
-                self.quarantine
-                    .store(&format!("{stem}.{}.{i}", crate::domain::unix_now()), &msg)?;
+                self.quarantine.store(
+                    &format!("{stem}.{}.{i}", crate::domain::unix_now()),
+                    &msg,
+                    &why,
+                )?;
                 tally.quarantined += 1;
             }
         }

@@ -10,7 +10,7 @@ mod quarantine;
 mod stdin;
 
 pub use mbox::split_mbox;
-pub use quarantine::Quarantine;
+pub use quarantine::{ExplainedRecipient, Explanation, Quarantine};
 pub use stdin::StdinOutcome;
 
 use std::path::PathBuf;
@@ -25,9 +25,22 @@ use crate::store::{Applied, Source, Store, StoreError};
 /// Why an intake run stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
-    /// The database failed; what was not handled stays where it was, for the next run.
+    /// The database failed (unreachable, read-only, full); what was not handled stays where it was,
+    /// for the next run.
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{}", unreadable(path, error))]
+    Unreadable {
+        path: PathBuf,
+        error: crate::files::ReadError,
+    },
+    /// A Maildir run stopped part-way: what it had not finished is still in `new/`.
+    #[error("{cause}\n{left}")]
+    Interrupted {
+        cause: Box<IntakeError>,
+        /// Which messages were left in `new/`, in a sentence.
+        left: String,
+    },
     #[error("{what} {}: {source}", path.display())]
     Io {
         what: &'static str,
@@ -40,10 +53,28 @@ pub enum IntakeError {
     Imap(String),
 }
 
+fn unreadable(path: &std::path::Path, e: &crate::files::ReadError) -> String {
+    if e.is_transient() {
+        e.to_string()
+    } else {
+        format!("{e} ({} left where it is)", path.display())
+    }
+}
+
 impl IntakeError {
     /// True when the database is unreachable: the MTA should keep the message and try again.
     pub fn is_outage(&self) -> bool {
-        matches!(self, IntakeError::Store(e) if e.is_outage())
+        match self {
+            IntakeError::Store(e) => e.is_outage(),
+            IntakeError::Interrupted { cause, .. } => cause.is_outage(),
+            _ => false,
+        }
+    }
+
+    /// True when the run was given something it cannot work with at all (no Maildir there): a
+    /// usage error, not a failure a retry could fix.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, IntakeError::NotMaildir(_))
     }
 
     pub(crate) fn io(
@@ -66,6 +97,8 @@ pub struct Tally {
     pub unsubscribed: usize,
     /// Files over `[bounces] max_message_bytes`, quarantined unread: (path, size).
     pub oversize: Vec<(PathBuf, u64)>,
+    /// Entries left where they were, unread, and why (a symbolic link, not a regular file).
+    pub left: Vec<(PathBuf, String)>,
 }
 
 impl std::fmt::Display for Tally {
@@ -86,8 +119,9 @@ impl std::fmt::Display for Tally {
 pub(crate) enum Fate {
     /// Understood (bounce applied, request honoured, or not a bounce at all).
     Done,
-    /// A bounce we cannot tie to anyone, or could not parse: keep it for a person.
-    Quarantine,
+    /// A bounce we cannot tie to anyone, or could not parse: keep it for a person, with what was
+    /// understood of it.
+    Quarantine(Explanation),
 }
 
 /// Everything one intake run needs.
@@ -156,17 +190,35 @@ impl<'a> Intake<'a> {
                 tally.ignored += 1;
                 return Ok(Fate::Done);
             }
-            Kind::Unparsable => return Ok(Fate::Quarantine),
+            Kind::Unparsable => {
+                return Ok(Fate::Quarantine(Explanation::of(
+                    "it cannot be read as an e-mail message",
+                    &report,
+                    &[],
+                )));
+            }
             Kind::Unsubscribe => {
                 return match &report.unsubscribe {
-                    Some(token) => self.unsubscribe(token, tally).await,
-                    None => Ok(Fate::Quarantine),
+                    Some(token) => self.unsubscribe(token, &report, tally).await,
+                    None => Ok(Fate::Quarantine(Explanation::of(
+                        "an unsubscribe request without a valid token",
+                        &report,
+                        &[],
+                    ))),
                 };
             }
             _ => {}
         }
         let decisions = bounce::apply(self.store, &report, self.policy).await?;
-        Ok(fate_of(&report, &decisions, tally))
+        if acted_on(&report, &decisions, tally) {
+            return Ok(Fate::Done);
+        }
+        let proofs = bounce::proofs(self.store, &report).await?;
+        Ok(Fate::Quarantine(Explanation::of(
+            "it proves nothing about any subscriber of ours",
+            &report,
+            &proofs,
+        )))
     }
 
     /// Unsubscribes whoever the token belongs to (idempotent; a token that matches nobody changes
@@ -174,11 +226,16 @@ impl<'a> Intake<'a> {
     async fn unsubscribe(
         &self,
         token: &UnsubscribeToken,
+        report: &Report,
         tally: &mut Tally,
     ) -> Result<Fate, StoreError> {
         let Some(s) = self.store.find_by_token(token).await? else {
             tracing::warn!("an unsubscribe request by mail carries a token that matches nobody");
-            return Ok(Fate::Quarantine);
+            return Ok(Fate::Quarantine(Explanation::of(
+                "an unsubscribe request whose token matches nobody",
+                report,
+                &[],
+            )));
         };
         if matches!(
             s.status,
@@ -201,9 +258,9 @@ impl<'a> Intake<'a> {
     }
 }
 
-/// Counts what the policy did; a report that changed or logged nothing for anyone is quarantined,
-/// unless it only reports deliveries that succeeded.
-fn fate_of(report: &Report, decisions: &[bounce::Decision], tally: &mut Tally) -> Fate {
+/// Counts what the policy did; false for a report that changed or logged nothing for anyone (it is
+/// quarantined), unless it only reports deliveries that succeeded.
+fn acted_on(report: &Report, decisions: &[bounce::Decision], tally: &mut Tally) -> bool {
     let mut attributed = false;
     for d in decisions {
         match &d.applied {
@@ -223,9 +280,5 @@ fn fate_of(report: &Report, decisions: &[bounce::Decision], tally: &mut Tally) -
         .recipients
         .iter()
         .all(|r| r.class == BounceClass::None);
-    if attributed || (only_success && !report.recipients.is_empty()) {
-        Fate::Done
-    } else {
-        Fate::Quarantine
-    }
+    attributed || (only_success && !report.recipients.is_empty())
 }

@@ -33,7 +33,7 @@ impl Intake<'_> {
             });
         }
         let mut tally = Tally::default();
-        if let Fate::Quarantine = self.handle(&bytes, recipient, &mut tally).await? {
+        if let Fate::Quarantine(why) = self.handle(&bytes, recipient, &mut tally).await? {
             let mut r = [0u8; 6];
             let _ = getrandom::fill(&mut r);
             let name = format!(
@@ -41,7 +41,7 @@ impl Intake<'_> {
                 crate::domain::unix_now(),
                 r.iter().map(|b| format!("{b:02x}")).collect::<String>()
             );
-            self.quarantine.store(&name, &bytes)?;
+            self.quarantine.store(&name, &bytes, &why)?;
             tally.quarantined += 1;
         }
         Ok(StdinOutcome::Handled(tally))
