@@ -61,8 +61,8 @@ const PIECES: &[&str] = &[
 /// A draft: the header, then runs of pieces (a run repeats one piece up to 3,000 times).
 fn draft() -> impl Strategy<Value = String> {
     prop::collection::vec(
-        (0..PIECES.len(), prop_oneof![1usize..4, 1usize..200, 1usize..3000]),
-        1..12,
+        (0..PIECES.len(), prop_oneof![1usize..4, 1usize..100, 1usize..1500]),
+        1..10,
     )
     .prop_map(|runs| {
         let mut s = String::from(

@@ -69,7 +69,7 @@ fn dropped(text: &str, tags: &[crate::render::rawhtml::Tag], out: &mut Vec<Diagn
                     .diag(
                         tag.range.clone(),
                         format!(
-                            "raw HTML `<{name}>` is not sent: script could run there, or it makes mail clients read the markup around it differently"
+                            "raw HTML `<{name}>` is not allowed in an e-mail: script could run there, or it makes mail clients read the markup around it differently; the e-mail shows it as text or drops it"
                         ),
                     )
                     .label("not allowed in an e-mail")

@@ -150,7 +150,7 @@ fn finding_04_the_noscript_trick_renders_no_live_handler() {
     let out = text(&checked.stdout);
     assert_eq!(code(&checked), Ok(1), "{out}");
     assert!(
-        out.contains("error[unsafe-html]: raw HTML `<noscript>`"),
+        out.contains("error[unsafe-html]: raw HTML `<noscript>` is not allowed"),
         "{out}"
     );
 }
