@@ -56,7 +56,7 @@ fn location(r: &Reply) -> String {
 }
 
 /// The hidden CSRF field of a page.
-fn csrf_field(body: &str) -> String {
+pub(crate) fn csrf_field(body: &str) -> String {
     let at =
         body.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
     body[at..].split('"').next().unwrap().to_string()
@@ -109,7 +109,7 @@ pub(crate) fn multipart(
     )
 }
 
-fn get(s: &Server, path: &str, cookie: &str) -> Reply {
+pub(crate) fn get(s: &Server, path: &str, cookie: &str) -> Reply {
     http_with(&s.addr, "GET", path, &[("Cookie", cookie)], "")
 }
 
@@ -123,7 +123,7 @@ fn urlencode(v: &str) -> String {
 }
 
 /// Signs in through the form; returns the session cookie (`name=value`) and the reply.
-fn sign_in(
+pub(crate) fn sign_in(
     s: &Server,
     login_cookie_name: &str,
     session_name: &str,

@@ -8,6 +8,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
+use common::db::TestDb;
+use common::web::serve_with;
 use scraper::{Html, Selector};
 
 const HEADER: &str =
@@ -250,4 +252,43 @@ fn finding_10_human_output_of_check_is_bounded() {
         out.contains(&format!("{}:6:{second}\n", path.display())),
         "{out}"
     );
+}
+
+/// Finding 1, as reported: an editor pastes a header and 3,000 `>` into the console preview, and
+/// `serve` aborted with a stack overflow. Now the preview says why the draft cannot be rendered,
+/// and the server goes on answering.
+#[test]
+fn finding_01_a_deep_paste_in_the_console_preview_leaves_the_server_up() {
+    use crate::admin::{add_account, csrf_field, get, multipart, sign_in};
+    let db = TestDb::sqlite();
+    let password = "a long editor password for the preview";
+    add_account(&db, "ed@example.org", "editor", password);
+    let s = serve_with(&db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")]);
+    let (session, r) = sign_in(&s, "nl_login", "nl_admin", "ed@example.org", password);
+    let session = session.unwrap_or_else(|| panic!("signed in: {} {}", r.status, r.body));
+    let page = get(&s, "/admin/preview", &session);
+    assert_eq!(page.status, 200);
+    let csrf = csrf_field(&page.body);
+    let paste = format!("{HEADER}{}\n", ">".repeat(3000));
+    let r = multipart(
+        &s,
+        "/admin/preview",
+        &session,
+        &[("csrf", None, &csrf), ("text", None, &paste)],
+    );
+    let shown = match r.status {
+        303 => {
+            let to = r.headers("location").into_iter().next().unwrap();
+            get(&s, &to, &session)
+        }
+        _ => r,
+    };
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(
+        shown.body.contains("cannot be rendered") && shown.body.contains("nested"),
+        "{}",
+        shown.body
+    );
+    // Still serving.
+    assert_eq!(get(&s, "/admin/preview", &session).status, 200);
 }
