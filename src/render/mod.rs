@@ -1,9 +1,11 @@
 //! Render an issue once into an inlined HTML e-mail and a plaintext e-mail, each a [`Template`] whose
 //! per-recipient slots are filled by a cheap splice.
 
+pub mod depth;
 pub mod layout;
 pub mod markdown;
 pub mod rawhtml;
+pub mod sanitize;
 pub mod template;
 pub mod text;
 
@@ -49,7 +51,25 @@ pub enum RenderError {
     /// The layout lost the unsubscribe link (a broken custom layout or stylesheet).
     #[error("the rendered e-mail has {found} unsubscribe links, expected {expected}")]
     SlotLost { found: usize, expected: usize },
+    /// The text nests deeper than the renderer allows (see [`depth`]).
+    #[error(
+        "{}: line {line}: {nesting}; flatten the structure (or put the text in a code block)",
+        path.display()
+    )]
+    TooDeep {
+        path: std::path::PathBuf,
+        /// 1-based line in the issue file.
+        line: usize,
+        nesting: depth::NestingError,
+    },
+    /// The rendering thread could not be started, or stopped on a bug.
+    #[error("the renderer failed: {0}. This is a bug; please report it with the issue file")]
+    Crashed(String),
 }
+
+/// The stack of the rendering thread. Every stage walks trees as deep as the input nests, and
+/// [`depth`] bounds that nesting; this leaves a wide margin over what the bounded depth needs.
+pub const RENDER_STACK_BYTES: usize = 64 * 1024 * 1024;
 
 /// An issue rendered once, ready to be filled per recipient.
 #[derive(Debug, Clone)]
@@ -108,8 +128,41 @@ pub fn issue_url(pattern: &str, number: IssueNumber, date: Date) -> String {
         .replace("{number}", &number.to_string())
 }
 
-/// Renders `issue` with `theme`. Runs comrak and css-inline exactly once.
+/// Renders `issue` with `theme`. Runs comrak and css-inline exactly once, on a thread of its own
+/// with a known stack ([`RENDER_STACK_BYTES`]), after [`depth::check`] has bounded the nesting: no
+/// input can overflow the caller's stack, whatever thread the caller runs on.
 pub fn render(issue: &Issue, theme: &Theme) -> Result<Rendered, RenderError> {
+    if let Err(nesting) = depth::check(&issue.clean_body) {
+        let line = issue
+            .clean_line_map
+            .get(nesting.line.saturating_sub(1))
+            .copied()
+            .unwrap_or(nesting.line + issue.body_line.saturating_sub(1));
+        return Err(RenderError::TooDeep {
+            path: issue.path.clone(),
+            line,
+            nesting,
+        });
+    }
+    std::thread::scope(|s| {
+        let worker = std::thread::Builder::new()
+            .name("render".into())
+            .stack_size(RENDER_STACK_BYTES)
+            .spawn_scoped(s, || render_here(issue, theme))
+            .map_err(|e| RenderError::Crashed(format!("cannot start the rendering thread: {e}")))?;
+        worker.join().unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            Err(RenderError::Crashed(what))
+        })
+    })
+}
+
+/// [`render`] on the current thread.
+fn render_here(issue: &Issue, theme: &Theme) -> Result<Rendered, RenderError> {
     let h = &issue.header;
     let arena = Arena::new();
     let options = markdown::options();
@@ -120,7 +173,19 @@ pub fn render(issue: &Issue, theme: &Theme) -> Result<Rendered, RenderError> {
     for url in &links.unsafe_targets {
         tracing::debug!(issue = %h.number, target = %url, "link target runs code or embeds content; rendering its text without a link");
     }
-    let body_html = markdown::to_html(root, &options);
+    // The Markdown links' schemes were judged by `markdown::parse`; the sanitizer keeps them.
+    let mut schemes: Vec<String> = root
+        .descendants()
+        .filter_map(|n| match &n.data().value {
+            NodeValue::Link(l) | NodeValue::Image(l) => {
+                markdown::scheme(&l.url).map(|s| s.as_str().to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    schemes.sort_unstable();
+    schemes.dedup();
+    let body_html = sanitize::clean(&markdown::to_html(root, &options), &schemes);
     let body_text = text::to_text(root);
     let preheader = preheader(root, theme.preheader_chars);
     let web_url = issue_url(&theme.site.issue_url, h.number, h.date);

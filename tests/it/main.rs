@@ -20,6 +20,7 @@ mod no_panic;
 mod postfix;
 mod queue;
 mod render;
+mod render_fuzz;
 mod send;
 mod shaping;
 mod store;

@@ -56,6 +56,7 @@ families![
     urls,
     links,
     raw_html,
+    html,
     size
 ];
 
