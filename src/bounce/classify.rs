@@ -853,16 +853,10 @@ pub fn classify(
 
     // 4. Words about the mailbox, the message or the receiving system win over a code.
     if let Some((r, why)) = &words
-        && matches!(
-            r.group(),
-            ReasonGroup::Unwell | ReasonGroup::Message
-        )
-        || words
-            .as_ref()
-            .is_some_and(|(r, _)| matches!(r, R::SystemFull | R::Suppressed | R::HasMoved))
+        && (matches!(r.group(), ReasonGroup::Unwell | ReasonGroup::Message)
+            || matches!(r, R::SystemFull | R::Suppressed | R::HasMoved))
     {
-        let (r, why) = words.clone().expect("matched above");
-        return verdict(r, why);
+        return verdict(*r, why.clone());
     }
 
     // 5. A specific code: the remote's own first.

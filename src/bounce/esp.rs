@@ -92,7 +92,7 @@ pub fn report(
             let (bt, st) = (text_of(b, "bounceType"), text_of(b, "bounceSubType"));
             let by_type = ses_reason(bt, st);
             let list = b.get("bouncedRecipients")?.as_array()?;
-            let out = list
+            let out: Vec<Recipient> = list
                 .iter()
                 .map(|r| {
                     let email = text_of(r, "emailAddress");
@@ -137,7 +137,7 @@ pub fn report(
                 _ => BounceReason::Complaint,
             };
             let list = c.get("complainedRecipients")?.as_array()?;
-            let out = list
+            let out: Vec<Recipient> = list
                 .iter()
                 .map(|r| {
                     let mut r = recipient(
@@ -156,7 +156,7 @@ pub fn report(
         "Delivery" => {
             let d = n.get("delivery")?;
             let list = d.get("recipients")?.as_array()?;
-            let out = list
+            let out: Vec<Recipient> = list
                 .iter()
                 .filter_map(Value::as_str)
                 .map(|e| {

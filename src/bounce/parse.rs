@@ -3,7 +3,7 @@
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 use super::{
-    Attribution, Class, Context, DeliveryRef, Kind, PARSE_LIMIT, Recipient, Report, classify, dsn,
+    Attribution, Context, DeliveryRef, Kind, PARSE_LIMIT, Recipient, Report, classify, dsn,
     mailto, text,
 };
 use crate::domain::{BounceReason, DsnAction, EnhancedStatus, Verp};
@@ -120,10 +120,31 @@ pub fn read(bytes: &[u8], ctx: &Context<'_>) -> Report {
         return dsn_report(&fields, &found, message_id);
     }
     if report_type.as_deref() == Some("delivery-status") {
-        // The delivery-status part is missing (or its boundary does not match): the
-        // human-readable part still names the address and the code.
-        let family = text::recognise(&signals, &human).unwrap_or("rfc3464 without its fields");
-        let mut r = text_report(family, &subject, &found, message_id.clone());
+        // The delivery-status part is missing, or the boundary written is not the one declared:
+        // the fields may still stand in the raw body, and the human-readable text still names
+        // the address and the code.
+        let raw = msg.raw_message();
+        let body_at = (root.offset_body as usize).min(raw.len());
+        let body = String::from_utf8_lossy(&raw[body_at..]).into_owned();
+        if dsn::has_fields(&body) {
+            let whole = Found {
+                human: &body,
+                ..found
+            };
+            let mut r = dsn_report(&body, &whole, message_id.clone());
+            r.note = Some("a delivery report whose parts could not be told apart (its boundary does not match): read from its body".into());
+            return r;
+        }
+        let text_found = if human.trim().is_empty() {
+            Found {
+                human: &body,
+                ..found
+            }
+        } else {
+            found
+        };
+        let family = text::recognise(&signals, text_found.human).unwrap_or("rfc3464 without its fields");
+        let mut r = text_report(family, &subject, &text_found, message_id.clone());
         if r.recipients.iter().any(|r| r.email.is_some()) {
             r.kind = Kind::Dsn;
             r.note = Some(

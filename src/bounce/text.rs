@@ -144,6 +144,7 @@ pub const FAMILIES: &[(&str, &str)] = &[
     ),
     ("generic", "could not be delivered to"),
     ("generic", "there was an error delivering your mail"),
+    ("google groups", "the group you tried to contact"),
     ("generic", "did not like our rcpt to"),
     ("generic", "could not deliver your message"),
     ("generic", "could not deliver the message"),
