@@ -4,12 +4,12 @@
 //! server's words, the words themselves, which SMTP command the server was answering, and whether
 //! the report is a delay notice. Then one [`BounceReason`] is decided, in this order of authority:
 //! 1. a success (`Action: delivered`) is no failure;
-//! 2. a statement about **us** wins whatever the first digit or the `Status` says: the words
+//! 2. a delay notice is no failure (the server keeps trying), unless a permanent code says otherwise;
+//! 3. a statement about **us** wins whatever the first digit or the `Status` says: the words
 //!    (block lists, reputation, SPF/DKIM/DMARC, "sender", "not verified", "unauthenticated",
 //!    relaying, rate and volume limits), an answer to `MAIL FROM`, or a code about the sender
 //!    (5.1.7, 5.1.8, 5.7.x) — a refusal of the message's content under a 5.7.x code is the
 //!    message's;
-//! 3. a delay notice is no failure (the server keeps trying), unless a permanent code says otherwise;
 //! 4. words about the mailbox or the message (full, disabled, too large, virus) win over a code:
 //!    many servers answer "mailbox full" with 550 and 5.1.1;
 //! 5. a specific enhanced code (the remote's own, in the diagnostic, before the reporting MTA's
@@ -534,6 +534,10 @@ const RULES: &[Rule] = &[
             &["rejected", "recipient"],
             &["recipient", "rejected"],
             &["no account"],
+            &["doesn't have a", "account"],
+            &["user doesn't have a"],
+            &["user does not have a"],
+            &["does not have a", "account"],
             &["not our customer"],
             &["无此用户"],
             &["用户不存在"],
@@ -805,7 +809,8 @@ pub fn classify(
     let code = shown
         .map(|e| e.to_string())
         .or_else(|| reply.map(|c| c.to_string()));
-    let verdict = |reason: BounceReason, evidence: String| Verdict::new(reason, code.clone(), evidence);
+    let verdict =
+        |reason: BounceReason, evidence: String| Verdict::new(reason, code.clone(), evidence);
 
     if let Some(a) = action.filter(|a| a.is_success()) {
         return verdict(R::Delivered, format!("Action: {a}"));
@@ -815,7 +820,15 @@ pub fn classify(
     let permanent = said.or(field).map(|s| s.class() == 5).unwrap_or(false)
         || reply.is_some_and(|r| r.is_permanent());
 
-    // 2. A statement about us. A refusal of MAIL FROM names our sender more precisely than a
+    // 2. A delay is no failure (the server keeps trying), unless a permanent code says otherwise.
+    if action == Some(DsnAction::Delayed) {
+        return verdict(R::Delayed, "Action: delayed".into());
+    }
+    if delay && !permanent {
+        return verdict(R::Delayed, "a delay notice".into());
+    }
+
+    // 3. A statement about us. A refusal of MAIL FROM names our sender more precisely than a
     // generic "policy" word does.
     if let Some((r, why)) = &words
         && r.is_sender_side()
@@ -843,14 +856,6 @@ pub fn classify(
         return verdict(r, format!("code {s} {source} (about the sender)"));
     }
 
-    // 3. A delay: the server keeps trying.
-    if action == Some(DsnAction::Delayed) {
-        return verdict(R::Delayed, "Action: delayed".into());
-    }
-    if delay && !permanent {
-        return verdict(R::Delayed, "a delay notice".into());
-    }
-
     // 4. Words about the mailbox, the message or the receiving system win over a code.
     if let Some((r, why)) = &words
         && (matches!(r.group(), ReasonGroup::Unwell | ReasonGroup::Message)
@@ -860,7 +865,10 @@ pub fn classify(
     }
 
     // 5. A specific code: the remote's own first.
-    for (s, source) in [(said, "status {s} in the server's reply"), (field, "Status: {s}")] {
+    for (s, source) in [
+        (said, "status {s} in the server's reply"),
+        (field, "Status: {s}"),
+    ] {
         if let Some(s) = s
             && let Some(r) = code_reason(s)
         {
@@ -880,7 +888,11 @@ pub fn classify(
 
     // 6. Any other words.
     if let Some((r, why)) = words {
-        let r = if r == R::Delayed && permanent { R::Undetermined } else { r };
+        let r = if r == R::Delayed && permanent {
+            R::Undetermined
+        } else {
+            r
+        };
         return verdict(r, why);
     }
 
@@ -984,19 +996,43 @@ mod tests {
             (None, "The mailbox is full", R::MailboxFull),
             (Some("5.1.1"), "550 5.1.1 Mailbox full", R::MailboxFull),
             (None, "user is over quota", R::MailboxFull),
-            (None, "Temporarily deferred, try again later", R::SystemError),
+            (
+                None,
+                "Temporarily deferred, try again later",
+                R::SystemError,
+            ),
             (None, "no such user here", R::UserUnknown),
             (None, "Unknown user: ferris", R::UserUnknown),
             (None, "account disabled", R::MailboxDisabled),
-            (Some("5.0.0"), "Recipient address rejected: User unknown", R::UserUnknown),
+            (
+                Some("5.0.0"),
+                "Recipient address rejected: User unknown",
+                R::UserUnknown,
+            ),
             (Some("5.0.0"), "Your IP is listed at Spamhaus", R::Blocked),
-            (None, "Sorry, I couldn't find any host named nowhere.invalid", R::HostUnknown),
+            (
+                None,
+                "Sorry, I couldn't find any host named nowhere.invalid",
+                R::HostUnknown,
+            ),
             (None, "Benutzer unbekannt", R::UserUnknown),
             (None, "Postfach voll", R::MailboxFull),
-            (Some("5.7.1"), "550 5.7.1 Virus found in message", R::VirusDetected),
-            (Some("5.3.4"), "552 5.3.4 Message size exceeds fixed limit", R::MessageTooLarge),
+            (
+                Some("5.7.1"),
+                "550 5.7.1 Virus found in message",
+                R::VirusDetected,
+            ),
+            (
+                Some("5.3.4"),
+                "552 5.3.4 Message size exceeds fixed limit",
+                R::MessageTooLarge,
+            ),
         ] {
-            assert_eq!(reason(status, Some(DsnAction::Failed), text), want, "{text}");
+            assert_eq!(
+                reason(status, Some(DsnAction::Failed), text),
+                want,
+                "{text}"
+            );
         }
     }
 
@@ -1007,19 +1043,33 @@ mod tests {
         let t = ">>> MAIL From:<bounces@example.org>\n<<< 250 ok\n>>> RCPT To:<a@example.net>\n<<< 550 5.1.1 user unknown\n";
         assert_eq!(answered(t), Some(Answered::RcptTo));
         assert_eq!(reason(None, None, t), R::UserUnknown);
-        assert_eq!(reply_reason("550 5.1.1 user unknown", true), R::SenderRejected);
+        assert_eq!(
+            reply_reason("550 5.1.1 user unknown", true),
+            R::SenderRejected
+        );
         assert_eq!(reply_reason("550 5.7.1 Spamhaus listed", true), R::Blocked);
-        assert_eq!(reply_reason("550 5.1.1 user unknown", false), R::UserUnknown);
+        assert_eq!(
+            reply_reason("550 5.1.1 user unknown", false),
+            R::UserUnknown
+        );
     }
 
     #[test]
     fn evidence_names_what_decided() {
-        let v = classify(None, Some(DsnAction::Failed), "mailbox is full (#5.2.2)", false);
+        let v = classify(
+            None,
+            Some(DsnAction::Failed),
+            "mailbox is full (#5.2.2)",
+            false,
+        );
         assert_eq!(v.class, Class::Soft);
         assert!(v.evidence.contains("mailbox-full"), "{}", v.evidence);
         let v = classify(Some("5.1.1"), Some(DsnAction::Failed), "", false);
         assert_eq!(v.evidence, "Status: 5.1.1");
         let v = classify(None, None, "", true);
-        assert_eq!((v.reason, v.evidence.as_str()), (R::Delayed, "a delay notice"));
+        assert_eq!(
+            (v.reason, v.evidence.as_str()),
+            (R::Delayed, "a delay notice")
+        );
     }
 }

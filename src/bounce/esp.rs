@@ -72,8 +72,8 @@ pub fn report(
     } else {
         kind
     };
-    let recipient = |email: &str, reason: BounceReason, status, diagnostic, evidence: String| {
-        Recipient {
+    let recipient =
+        |email: &str, reason: BounceReason, status, diagnostic, evidence: String| Recipient {
             email: (!email.is_empty()).then(|| email.to_ascii_lowercase()),
             class: reason.class(),
             reason,
@@ -84,8 +84,7 @@ pub fn report(
             delivery,
             evidence,
             found_in: String::new(),
-        }
-    };
+        };
     let (report_kind, recipients) = match kind {
         "Bounce" => {
             let b = n.get("bounce")?;
@@ -112,7 +111,9 @@ pub fn report(
                     } else {
                         (
                             BounceReason::Undetermined,
-                            format!("SES bounceType {bt}, bounceSubType {st} (the cause is not stated)"),
+                            format!(
+                                "SES bounceType {bt}, bounceSubType {st} (the cause is not stated)"
+                            ),
                         )
                     };
                     let mut r = recipient(
@@ -204,7 +205,10 @@ mod tests {
         assert_eq!(r.recipients[0].email.as_deref(), Some("gone@example.net"));
         assert_eq!(r.recipients[0].reason, BounceReason::UserUnknown);
         let wrapped = serde_json::json!({"Type": "Notification", "Message": json}).to_string();
-        assert_eq!(report(&wrapped, None, None, None).unwrap().recipients.len(), 1);
+        assert_eq!(
+            report(&wrapped, None, None, None).unwrap().recipients.len(),
+            1
+        );
         assert!(report("{\"hello\": 1}", None, None, None).is_none());
     }
 }

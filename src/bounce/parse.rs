@@ -3,8 +3,8 @@
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 use super::{
-    Attribution, Context, DeliveryRef, Kind, PARSE_LIMIT, Recipient, Report, classify, dsn,
-    mailto, text,
+    Attribution, Context, DeliveryRef, Kind, PARSE_LIMIT, Recipient, Report, classify, dsn, mailto,
+    text,
 };
 use crate::domain::{BounceReason, DsnAction, EnhancedStatus, Verp};
 
@@ -143,7 +143,8 @@ pub fn read(bytes: &[u8], ctx: &Context<'_>) -> Report {
         } else {
             found
         };
-        let family = text::recognise(&signals, text_found.human).unwrap_or("rfc3464 without its fields");
+        let family =
+            text::recognise(&signals, text_found.human).unwrap_or("rfc3464 without its fields");
         let mut r = text_report(family, &subject, &text_found, message_id.clone());
         if r.recipients.iter().any(|r| r.email.is_some()) {
             r.kind = Kind::Dsn;
@@ -512,7 +513,9 @@ fn arf<'a>(
         _ => BounceReason::Complaint,
     };
     let evidence = match reason {
-        BounceReason::Complaint => format!("an ARF feedback report (Feedback-Type: {feedback_type})"),
+        BounceReason::Complaint => {
+            format!("an ARF feedback report (Feedback-Type: {feedback_type})")
+        }
         r => format!(
             "an ARF report of type {feedback_type}: {}; acts on nobody",
             r.explain()
@@ -684,7 +687,9 @@ fn is_jmrp(msg: &mail_parser::Message<'_>, subject: &str) -> bool {
         .and_then(|a| a.address())
         .unwrap_or("")
         .to_ascii_lowercase();
-    subject.to_ascii_lowercase().starts_with("complaint about message from")
+    subject
+        .to_ascii_lowercase()
+        .starts_with("complaint about message from")
         && (from.starts_with("staff@hotmail") || from.starts_with("staff@msn"))
         && returned_header(msg, "x-hmxmroriginalrecipient").is_some()
 }
@@ -765,4 +770,3 @@ mod tests {
         assert_eq!(read(forged.as_bytes(), &ctx).recipients[0].delivery, None);
     }
 }
-
