@@ -727,6 +727,7 @@ pub fn answered(text: &str) -> Option<Answered> {
     for (words, cmd) in [
         ("in reply to mail from", Answered::MailFrom),
         ("after mail from", Answered::MailFrom),
+        ("after pipelined mail from", Answered::MailFrom),
         ("did not like our mail from", Answered::MailFrom),
         ("sender was rejected", Answered::MailFrom),
         ("in reply to rcpt to", Answered::RcptTo),
@@ -1040,6 +1041,12 @@ mod tests {
     fn the_command_answered_is_read_from_transcripts() {
         let t = ">>> MAIL From:<bounces@example.org> SIZE=1234\n<<< 553 5.1.1 ... user unknown\n";
         assert_eq!(answered(t), Some(Answered::MailFrom));
+        assert_eq!(
+            answered(
+                "SMTP error from remote mail server after pipelined MAIL FROM:<b@example.org>: 550 no"
+            ),
+            Some(Answered::MailFrom)
+        );
         let t = ">>> MAIL From:<bounces@example.org>\n<<< 250 ok\n>>> RCPT To:<a@example.net>\n<<< 550 5.1.1 user unknown\n";
         assert_eq!(answered(t), Some(Answered::RcptTo));
         assert_eq!(reason(None, None, t), R::UserUnknown);
