@@ -123,6 +123,11 @@ pub fn is_internal(kind: &str, addr: &str) -> bool {
     if !(kind == "rfc822" || kind == "utf-8" || kind.is_empty()) {
         return true;
     }
+    // A pipe to a command (`|/usr/local/bin/deliver user@example.org`) or a file is a routing
+    // step, whatever address its arguments carry.
+    if addr.starts_with(['|', '/']) || addr.contains(char::is_whitespace) {
+        return true;
+    }
     let Some((local, domain)) = addr.rsplit_once('@') else {
         return true;
     };
@@ -207,6 +212,10 @@ mod tests {
             ("a@example.org".into(), "Final-Recipient")
         );
         let g = groups("Final-Recipient: rfc822; root@localhost\nAction: failed\n");
+        assert_eq!(recipient(&g[0]), None);
+        let g = groups(
+            "Final-Recipient: rfc822; |/usr/local/bin/deliver reader@example.org\nAction: failed\n",
+        );
         assert_eq!(recipient(&g[0]), None);
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod classify;
 pub mod dsn;
+pub mod esp;
 pub mod intake;
 pub mod mailto;
 mod parse;
@@ -57,6 +58,8 @@ pub struct Recipient {
     /// The address the evidence names (may be absent when only the VERP identifies the delivery).
     pub email: Option<String>,
     pub class: Class,
+    /// Why it failed; the class follows the reason's group.
+    pub reason: crate::domain::BounceReason,
     /// The enhanced status code (`5.1.1`), when given, else a reply code (`550`).
     pub status: Option<String>,
     /// The remote server's words.

@@ -3,10 +3,10 @@
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 use super::{
-    Attribution, Class, Context, DeliveryRef, Kind, PARSE_LIMIT, Recipient, Report, classify, dsn,
-    mailto, text,
+    Attribution, Context, DeliveryRef, Kind, PARSE_LIMIT, Recipient, Report, classify, dsn, mailto,
+    text,
 };
-use crate::domain::{DsnAction, EnhancedStatus, Verp};
+use crate::domain::{BounceReason, DsnAction, EnhancedStatus, Verp};
 
 /// The headers of a message, as lowercase names and raw values.
 fn header_values<'a>(msg: &'a mail_parser::Message<'a>, name: &str) -> Vec<String> {
@@ -118,8 +118,15 @@ pub fn read(bytes: &[u8], ctx: &Context<'_>) -> Report {
         tied,
     };
 
+    // A provider's own notification (SES's JSON) names its recipients in its own fields.
+    if let Some(r) = super::esp::report(&human, delivery, tied, message_id.clone()) {
+        return r;
+    }
     let feedback = message_part(&msg, &["feedback-report"]);
-    if report_type.as_deref() == Some("feedback-report") || feedback.is_some() {
+    if report_type.as_deref() == Some("feedback-report")
+        || feedback.is_some()
+        || is_jmrp(&msg, &subject)
+    {
         return arf(&msg, feedback, delivery, tied, message_id);
     }
 
@@ -137,6 +144,39 @@ pub fn read(bytes: &[u8], ctx: &Context<'_>) -> Report {
         return dsn_report(&fields, &found, message_id);
     }
     if report_type.as_deref() == Some("delivery-status") {
+        // The delivery-status part is missing, or the boundary written is not the one declared:
+        // the fields may still stand in the raw body, and the human-readable text still names
+        // the address and the code.
+        let raw = msg.raw_message();
+        let body_at = (root.offset_body as usize).min(raw.len());
+        let body = String::from_utf8_lossy(&raw[body_at..]).into_owned();
+        if dsn::has_fields(&body) {
+            let whole = Found {
+                human: &body,
+                ..found
+            };
+            let mut r = dsn_report(&body, &whole, message_id.clone());
+            r.note = Some("a delivery report whose parts could not be told apart (its boundary does not match): read from its body".into());
+            return r;
+        }
+        let text_found = if human.trim().is_empty() {
+            Found {
+                human: &body,
+                ..found
+            }
+        } else {
+            found
+        };
+        let family =
+            text::recognise(&signals, text_found.human).unwrap_or("rfc3464 without its fields");
+        let mut r = text_report(family, &subject, &text_found, message_id.clone());
+        if r.recipients.iter().any(|r| r.email.is_some()) {
+            r.kind = Kind::Dsn;
+            r.note = Some(
+                "a delivery report without its delivery-status part: read from its text".into(),
+            );
+            return r;
+        }
         return Report::empty(
             Kind::Dsn,
             message_id,
@@ -296,14 +336,11 @@ fn dsn_report(fields: &str, found: &Found<'_>, message_id: Option<String>) -> Re
             diagnostic.as_deref().unwrap_or(""),
             false,
         );
-        let evidence = if g.get("status").is_some() && v.evidence.starts_with("status") {
-            format!("Status: {}", &v.evidence["status ".len()..])
-        } else {
-            v.evidence.clone()
-        };
+        let evidence = v.evidence.clone();
         let r = Recipient {
             email: None,
             class: v.class,
+            reason: v.reason,
             status: v.status.or(status),
             diagnostic,
             action,
@@ -361,23 +398,40 @@ fn dsn_report(fields: &str, found: &Found<'_>, message_id: Option<String>) -> Re
             });
         }
     }
-    // A group that says only "failed" or a generic code: the human-readable part may say why.
+    // The human-readable part, about each recipient (from its address to the next recipient's):
+    // it decides when the fields state no cause, and a statement there about us wins.
     let human_part = text::before_original(human);
-    for r in &mut recipients {
-        let weak = r.evidence.contains("(generic)") || r.evidence.contains("no status");
-        let Some(email) = r.email.clone().filter(|_| weak) else {
-            continue;
+    let lower_human = human_part.to_ascii_lowercase();
+    let positions: Vec<Option<usize>> = recipients
+        .iter()
+        .map(|r| {
+            r.email
+                .as_ref()
+                .and_then(|e| lower_human.find(&e.to_ascii_lowercase()))
+        })
+        .collect();
+    let first = positions.iter().flatten().min().copied();
+    let preamble = &human_part[..floor(human_part, first.unwrap_or(0))];
+    for (i, r) in recipients.iter_mut().enumerate() {
+        let window = match positions[i] {
+            Some(at) => {
+                let next = positions
+                    .iter()
+                    .flatten()
+                    .filter(|p| **p > at)
+                    .min()
+                    .copied()
+                    .unwrap_or(human_part.len());
+                let end = floor(human_part, next.min(at + 600));
+                format!("{preamble}\n{}", &human_part[at..end])
+            }
+            None => preamble.to_string(),
         };
-        let Some(at) = human_part
-            .to_ascii_lowercase()
-            .find(&email.to_ascii_lowercase())
-        else {
-            continue;
-        };
-        let window: String = human_part[at..].chars().take(400).collect();
         let v = classify::classify(None, r.action, &window, false);
-        if !(v.evidence.contains("(generic)") || v.evidence.contains("no status")) {
+        let sender_there = v.reason.is_sender_side() && !r.reason.is_sender_side();
+        if (r.reason == BounceReason::Undetermined && !v.is_weak()) || sender_there {
             r.class = v.class;
+            r.reason = v.reason;
             r.evidence = format!("{} in the human-readable part", v.evidence);
         }
     }
@@ -418,6 +472,7 @@ fn text_report(
         .map(|f| Recipient {
             email: f.email,
             class: f.class,
+            reason: f.reason,
             status: f.status,
             diagnostic: Some(f.diagnostic),
             action: None,
@@ -456,10 +511,55 @@ fn arf<'a>(
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.trim().to_string())
     };
-    let named = field("original-rcpt-to")
-        .map(|v| ("Original-Rcpt-To", v))
-        .or_else(|| field("removal-recipient").map(|v| ("Removal-Recipient", v)));
-    let email = named.as_ref().and_then(|(_, v)| {
+    // Every Original-Rcpt-To (a report may name several), else Removal-Recipient, else the
+    // old Hotmail JMRP header in the returned message.
+    let mut named: Vec<(&str, String)> = fields
+        .iter()
+        .filter(|(n, _)| n == "original-rcpt-to")
+        .map(|(_, v)| ("Original-Rcpt-To", v.trim().to_string()))
+        .collect();
+    if named.is_empty() {
+        named.extend(field("removal-recipient").map(|v| ("Removal-Recipient", v)));
+    }
+    if named.is_empty() {
+        named.extend(
+            returned_header(msg, "x-hmxmroriginalrecipient")
+                .map(|v| ("X-HmXmrOriginalRecipient (JMRP)", v)),
+        );
+    }
+    let feedback_type = field("feedback-type")
+        .map(|t| t.to_ascii_lowercase())
+        .unwrap_or_else(|| "abuse".into());
+    let reason = match feedback_type.as_str() {
+        "auth-failure" => BounceReason::AuthReport,
+        "not-spam" => BounceReason::NotSpam,
+        "opt-out" | "unsubscribe" => BounceReason::Unsubscribe,
+        _ => BounceReason::Complaint,
+    };
+    let evidence = match reason {
+        BounceReason::Complaint => {
+            format!("an ARF feedback report (Feedback-Type: {feedback_type})")
+        }
+        r => format!(
+            "an ARF report of type {feedback_type}: {}; acts on nobody",
+            r.explain()
+        ),
+    };
+    let complaint = |email: Option<String>, found_in: String| Recipient {
+        email,
+        class: reason.class(),
+        reason,
+        status: None,
+        diagnostic: Some(format!("feedback-type: {feedback_type}")),
+        action: None,
+        attribution: tied.unwrap_or(Attribution::DsnField),
+        delivery,
+        evidence: evidence.clone(),
+        found_in,
+    };
+    let mut recipients = Vec::new();
+    let mut redacted_field = None;
+    for (f, v) in &named {
         let addr = dsn::typed_address(v).1;
         let redacted = addr.to_ascii_lowercase().contains("redacted")
             || !addr.contains('@')
@@ -467,28 +567,22 @@ fn arf<'a>(
                 .split('@')
                 .next()
                 .is_some_and(|l| l.chars().all(|c| c == 'x' || c == '*'));
-        (!redacted).then_some(addr)
-    });
-    let found_in = match (&email, &named) {
-        (Some(_), Some((f, _))) => f.to_string(),
-        (None, Some((f, _))) => format!("{f} (redacted)"),
-        _ => "no recipient field".to_string(),
-    };
-    let recipients = if delivery.is_some() || email.is_some() {
-        vec![Recipient {
-            email,
-            class: Class::Complaint,
-            status: None,
-            diagnostic: field("feedback-type").map(|t| format!("feedback-type: {t}")),
-            action: None,
-            attribution: tied.unwrap_or(Attribution::DsnField),
-            delivery,
-            evidence: "an ARF feedback report".into(),
-            found_in,
-        }]
-    } else {
-        Vec::new()
-    };
+        if redacted {
+            redacted_field.get_or_insert(*f);
+        } else if !recipients
+            .iter()
+            .any(|r: &Recipient| r.email.as_deref() == Some(addr.as_str()))
+        {
+            recipients.push(complaint(Some(addr), f.to_string()));
+        }
+    }
+    if recipients.is_empty() && delivery.is_some() {
+        let found_in = match redacted_field {
+            Some(f) => format!("{f} (redacted)"),
+            None => "no recipient field".to_string(),
+        };
+        recipients.push(complaint(None, found_in));
+    }
     Report {
         kind: Kind::Arf,
         note: recipients
@@ -606,6 +700,42 @@ fn our_message_id(v: &str, verp: &Verp) -> Option<DeliveryRef> {
         issue: Some(id.issue),
         subscriber_id: id.subscriber_id,
     })
+}
+
+/// An old Hotmail JMRP complaint (before ARF): `staff@hotmail.*` reporting "complaint about
+/// message from IP" with the message attached.
+fn is_jmrp(msg: &mail_parser::Message<'_>, subject: &str) -> bool {
+    let from = msg
+        .from()
+        .and_then(|f| f.first())
+        .and_then(|a| a.address())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    subject
+        .to_ascii_lowercase()
+        .starts_with("complaint about message from")
+        && (from.starts_with("staff@hotmail") || from.starts_with("staff@msn"))
+        && returned_header(msg, "x-hmxmroriginalrecipient").is_some()
+}
+
+/// A header of the returned message (message/rfc822 part), by lowercase name.
+fn returned_header(msg: &mail_parser::Message<'_>, name: &str) -> Option<String> {
+    msg.parts.iter().find_map(|p| match &p.body {
+        PartType::Message(m) => m
+            .headers_raw()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_string()),
+        _ => None,
+    })
+}
+
+/// The largest char boundary at or below `i`.
+fn floor(s: &str, i: usize) -> usize {
+    let mut i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use super::classify::{self, Class};
 pub struct Found {
     pub email: Option<String>,
     pub class: Class,
+    pub reason: crate::domain::BounceReason,
     /// An enhanced status code (`5.1.1`) or, failing that, a reply code (`550`).
     pub status: Option<String>,
     /// The remote server's words about this recipient.
@@ -142,6 +143,9 @@ pub const FAMILIES: &[(&str, &str)] = &[
         "the message that you sent was not delivered to",
     ),
     ("generic", "could not be delivered to"),
+    ("generic", "there was an error delivering your mail"),
+    ("google groups", "the group you tried to contact"),
+    ("generic", "did not like our rcpt to"),
     ("generic", "could not deliver your message"),
     ("generic", "could not deliver the message"),
     ("generic", "was not delivered to"),
@@ -695,12 +699,16 @@ pub fn read(signals: &Signals, text: &str, noise: &Noise, delay: bool) -> Vec<Fo
         return vec![Found {
             email: None,
             class: v.class,
+            reason: v.reason,
             status: v.status,
             diagnostic: squeeze(body, 400),
             evidence: v.evidence,
             found_in: "no address in the text".into(),
         }];
     }
+    // The words before the first recipient speak for every recipient; the words after one
+    // recipient speak for it alone (never for the next).
+    let preamble = &body[..found.first().map_or(0, |(_, p, _)| *p).min(body.len())];
     let mut out = Vec::new();
     for (i, (addr, pos, found_in)) in found.iter().enumerate() {
         // The words about this recipient run to the next one.
@@ -711,16 +719,18 @@ pub fn read(signals: &Signals, text: &str, noise: &Noise, delay: bool) -> Vec<Fo
             .unwrap_or(body.len());
         let window = &body[(*pos).min(body.len())..end.max(*pos).min(body.len())];
         let mut v = classify::classify(None, None, window, delay);
-        if v.evidence.starts_with("a failure notice") || v.evidence == "a delay notice" {
-            // Nothing beside the address: the text as a whole says why.
-            let whole = classify::classify(None, None, body, delay);
-            if !whole.evidence.starts_with("a failure notice") {
+        if v.is_weak() || v.reason == crate::domain::BounceReason::Delayed {
+            // Nothing beside the address: the opening words may say why, with the address's
+            // own code if it gave one.
+            let whole = classify::classify(None, None, &format!("{preamble}\n{window}"), delay);
+            if !whole.is_weak() {
                 v = whole;
             }
         }
         out.push(Found {
             email: Some(addr.clone()),
             class: v.class,
+            reason: v.reason,
             status: v.status,
             diagnostic: squeeze(window, 400),
             evidence: v.evidence,

@@ -126,7 +126,7 @@ fn every_fixture_is_understood() {
         (
             "gmail-delayed.eml",
             Kind::NonStandardBounce,
-            Class::Soft,
+            Class::None,
             // A delay notice gives no code: the phrase decides, and no status is invented.
             None,
             Attribution::Verp,
@@ -189,7 +189,7 @@ fn every_fixture_is_understood() {
             ),
             (
                 Some("slow@example.com"),
-                Class::Soft,
+                Class::None,
                 Some("4.4.1"),
                 Attribution::DsnField
             ),
