@@ -843,6 +843,28 @@ pub fn classify(
             "the server refused our MAIL FROM (a refusal of the sender)".into(),
         );
     }
+    // A final failure under a temporary code, with no words about us: the remote kept answering
+    // 4xx until the message expired in a queue. The way there failed (soft), not the sender: a
+    // greylisting "451 4.7.1 Try again later" says nothing about our reputation. Words about the
+    // mailbox, the message or the network still name their reason below.
+    if let Some(s) = said.or(field)
+        && s.class() == 4
+        && !permanent
+        && action == Some(DsnAction::Failed)
+    {
+        if let Some((r, why)) = &words
+            && matches!(
+                r.group(),
+                ReasonGroup::Unwell | ReasonGroup::Message | ReasonGroup::Transport
+            )
+        {
+            return verdict(*r, why.clone());
+        }
+        return verdict(
+            R::Expired,
+            format!("Action: failed under the temporary status {s} (it expired in a queue)"),
+        );
+    }
     for (s, source) in [(said, "in the server's reply"), (field, "in Status")] {
         let Some(s) = s.filter(|s| is_sender_code(*s)) else {
             continue;
@@ -931,7 +953,15 @@ mod tests {
             reason(Some("4.4.1"), Some(DsnAction::Delayed), ""),
             R::Delayed
         );
-        assert_eq!(reason(Some("4.7.1"), f, ""), R::PolicyRefused);
+        assert_eq!(reason(Some("4.7.1"), f, ""), R::Expired);
+        assert_eq!(
+            reason(
+                Some("4.7.1"),
+                f,
+                "smtp; 451 4.7.1 Client host blocked using zen.example"
+            ),
+            R::Blocked
+        );
         assert_eq!(
             reason(Some("2.0.0"), Some(DsnAction::Delivered), ""),
             R::Delivered

@@ -12,7 +12,8 @@
 //!   at low load every outcome is written at once, at high load the database is not the bottleneck.
 //! - Transient failures go back to the queue with a retry time (exponential backoff with jitter),
 //!   kept in the database so it survives a crash; after `max_attempts` they are `deferred`.
-//! - A 5xx for a recipient is `failed` and a hard bounce, unless `fatal_streak` of them arrive in a
+//! - A 5xx for a recipient is `failed` and a bounce of its reply's class (hard only when the address
+//!   is gone; about us or the message, policy: nobody suppressed), unless `fatal_streak` of them arrive in a
 //!   row with no success between: then the relay is refusing us, the campaign stops, and those
 //!   deliveries go back to the queue untouched.
 //! - Claims happen only while the campaign is `sending`: a pause or a cancel from any process stops
@@ -543,12 +544,21 @@ async fn attempt(s: &Sender, d: &Delivery, buf: &mut Vec<u8>) -> Result<Outcome,
             bounce: None,
         }),
         Err(Failure::Recipient { status, message }) => {
-            tracing::info!(%status, "recipient refused");
+            // Hard only when the reply says the address is gone: "sender address rejected", a
+            // block list or a rate limit is about us, and suppresses nobody.
+            let reason = crate::bounce::classify::reply_reason(&message, false);
+            tracing::info!(%status, %reason, "recipient refused");
             Ok(Outcome::Failed {
                 error: one_line(&message),
                 bounce: Some(SyncBounce {
                     status,
                     diagnostic: message.split_whitespace().collect::<Vec<_>>().join(" "),
+                    class: match reason.class() {
+                        // A 5xx is a failure whatever its words: never "nothing happened".
+                        crate::domain::BounceClass::None
+                        | crate::domain::BounceClass::Complaint => crate::domain::BounceClass::Soft,
+                        c => c,
+                    },
                 }),
             })
         }

@@ -139,12 +139,15 @@ pub enum Outcome {
     Throttled { not_before: i64, error: String },
 }
 
-/// A recipient refused with a 5xx during the SMTP transaction: a hard bounce.
+/// A recipient refused with a 5xx during the SMTP transaction, logged as a bounce of `class`: hard
+/// only when the reply says the address is gone; a refusal about us or the message is `policy`
+/// and suppresses nobody (see `bounce::classify::reply_reason`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncBounce {
     /// Enhanced status code if the reply had one (`5.1.1`), else the basic code (`550`).
     pub status: String,
     pub diagnostic: String,
+    pub class: BounceClass,
 }
 
 /// One outcome to record for a delivery.
@@ -777,8 +780,8 @@ impl Store {
         let _writer = self.writer().await;
         let now = unix_now();
         let rows: Vec<OutcomeRow> = outcomes.iter().map(OutcomeRow::of).collect();
-        // A refusal during the send is a hard bounce, logged and applied in the same transaction as
-        // its outcome, by the policy every bounce goes through; only for outcomes that were recorded.
+        // A refusal during the send is a bounce of its reply's class, logged and applied in the same
+        // transaction as its outcome, by the policy every bounce goes through; only for outcomes that were recorded.
         macro_rules! log_refusals {
             ($tx:expr, $recorded:expr) => {
                 for r in outcomes {
@@ -795,7 +798,7 @@ impl Store {
                         subscriber_id: Some(r.subscriber_id),
                         campaign_id: Some(campaign_id),
                         email: Some(email),
-                        kind: BounceClass::Hard,
+                        kind: b.class,
                         status: Some(b.status.clone()),
                         diagnostic: Some(b.diagnostic.clone()),
                         source: BounceSource::Smtp,

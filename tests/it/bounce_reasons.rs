@@ -274,3 +274,59 @@ async fn only_a_gone_address_or_a_complaint_changes_a_reader() {
         wrong.join("\n")
     );
 }
+
+/// A relay answers RCPT with a refusal about us for a fifth of the list (a reputation block), one
+/// reader's mailbox is gone, and one is full: during `send`, only the gone address is suppressed;
+/// the refusals about us are logged as `policy` and suppress nobody.
+#[tokio::test]
+async fn refusals_about_us_during_send_suppress_nobody() {
+    use crate::send::{Env, emails, small_issue};
+    let env = Env::new(TestDb::sqlite());
+    let mut list = emails("reader", 20);
+    list.extend(emails("blocked", 5));
+    list.push("gone@example.org".into());
+    list.push("full@example.org".into());
+    env.subscribe(&list);
+    let server = common::smtp::Server::faulty(&[
+        "--refuse",
+        "blocked=550 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using a reputation list",
+        "--refuse",
+        "gone@=550 5.1.1 <gone@example.org>: Recipient address rejected: User unknown in virtual mailbox table",
+        "--refuse",
+        "full@=552 5.2.2 <full@example.org>: Mailbox full",
+    ]);
+    let out = env.send(&small_issue(), &server.url(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = env.store().await;
+    async fn status(store: &Store, who: &str) -> SubscriberStatus {
+        let who = EmailAddress::parse(who).unwrap();
+        store.find_by_email(&who).await.unwrap().unwrap().status
+    }
+    for who in list.iter().filter(|w| w.starts_with("blocked")) {
+        assert_eq!(status(&store, who).await, SubscriberStatus::Active, "{who}");
+    }
+    assert_eq!(
+        status(&store, "gone@example.org").await,
+        SubscriberStatus::Bounced
+    );
+    assert_eq!(
+        status(&store, "full@example.org").await,
+        SubscriberStatus::Active
+    );
+    let log = store.bounces(0, None, 100).await.unwrap();
+    let kind_of = |who: &str| {
+        log.iter()
+            .find(|b| b.email.as_deref() == Some(who))
+            .map(|b| b.kind.to_string())
+    };
+    assert_eq!(
+        kind_of("blocked00001@example.org").as_deref(),
+        Some("policy")
+    );
+    assert_eq!(kind_of("gone@example.org").as_deref(), Some("hard"));
+    assert_eq!(kind_of("full@example.org").as_deref(), Some("soft"));
+}

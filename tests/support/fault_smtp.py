@@ -3,6 +3,7 @@
 Each accepted message is stored as DIR/<n>-<recipient>.eml, prefixed with an X-Envelope-From line.
   --reject TEXT       recipients containing TEXT get "550 5.1.1" at RCPT
   --defer-once TEXT   recipients containing TEXT get "451 4.7.1" at RCPT the first time
+  --refuse TEXT=REPLY recipients containing TEXT get REPLY (a whole SMTP reply line) at RCPT
   --drop-every N      every Nth message is stored, then the connection is cut before the reply
   --auth USER:PASS    AUTH is required (PLAIN/LOGIN, no TLS) and only these credentials pass
   --throttle DOMAIN:RATE  recipients at DOMAIN are accepted at RATE per second at most (a token
@@ -29,6 +30,7 @@ parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--dir", required=True)
 parser.add_argument("--reject", action="append", default=[])
 parser.add_argument("--defer-once", action="append", default=[])
+parser.add_argument("--refuse", action="append", default=[])
 parser.add_argument("--drop-every", type=int, default=0)
 parser.add_argument("--auth")
 parser.add_argument("--throttle", action="append", default=[])
@@ -73,6 +75,10 @@ deferred = set()
 
 class Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        for rule in args.refuse:
+            text, reply = rule.split("=", 1)
+            if text in address:
+                return reply
         if any(t in address for t in args.reject):
             return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
         if any(t in address for t in args.defer_once) and address not in deferred:
