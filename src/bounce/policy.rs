@@ -96,6 +96,8 @@ pub enum Proof {
     Unproven,
     /// Delivered or relayed: nothing to act on.
     NothingToActOn,
+    /// Not checked: `bounces inspect` ran without the database the campaigns were sent from.
+    NotChecked,
 }
 
 impl Proof {
@@ -113,6 +115,9 @@ impl Proof {
                 "unproven: nothing we issued names this delivery; quarantined, changes nobody"
             }
             Proof::NothingToActOn => "nothing to act on",
+            Proof::NotChecked => {
+                "not checked: whether this proves a delivery of ours needs the campaigns' database"
+            }
         }
     }
 }

@@ -86,8 +86,28 @@ pub fn run(globals: &Globals, cmd: &BouncesCommand) -> anyhow::Result<ExitCode> 
         BouncesCommand::Inspect { files, format } => rt.block_on(async {
             // Inspect needs the VERP key to recognise our addresses and the deliveries to weigh
             // the proof, but writes nothing, and creates no database.
-            let store = open_existing_store(&config, globals).await?;
-            let verp = Verp::new(&store.verp_key().await?, &config.mail.bounce_domain);
+            // Without that database (a newcomer pasting a bounce), it still explains each message
+            // and says what it could not check.
+            let store = match open_existing_store(&config, globals).await {
+                Ok(store) => Some(store),
+                Err(e) => {
+                    eprintln!(
+                        "note: {e}\nnote: explaining without it: what each message is, whom it names and \
+                         why it came back are read from the message alone; whether it proves a delivery \
+                         of ours, and whom it would change, needs the database (--database-url)"
+                    );
+                    None
+                }
+            };
+            let key = match &store {
+                Some(store) => store.verp_key().await?,
+                // A key nobody has: no tag verifies, so nothing is taken as ours.
+                None => crate::domain::UnsubscribeToken::generate()
+                    .expose()
+                    .as_bytes()
+                    .to_vec(),
+            };
+            let verp = Verp::new(&key, &config.mail.bounce_domain);
             let own = bounce::intake::own_addresses(&config);
             let ctx = bounce::Context {
                 verp: &verp,
@@ -95,8 +115,10 @@ pub fn run(globals: &Globals, cmd: &BouncesCommand) -> anyhow::Result<ExitCode> 
                 own: &own,
                 unsubscribe_local: &config.mail.unsubscribe_local,
             };
-            let result = inspect(&store, &ctx, files, *format).await;
-            store.close().await;
+            let result = inspect(store.as_ref(), &ctx, files, *format).await;
+            if let Some(store) = store {
+                store.close().await;
+            }
             result
         }),
         BouncesCommand::List { since, format } => rt.block_on(async {
@@ -246,7 +268,7 @@ fn is_usage(e: &anyhow::Error) -> bool {
 struct Usage(&'static str);
 
 async fn inspect(
-    store: &Store,
+    store: Option<&Store>,
     ctx: &bounce::Context<'_>,
     files: &[PathBuf],
     format: StatusFormat,
@@ -255,7 +277,20 @@ async fn inspect(
     for f in files {
         let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
         let report = bounce::read(&bytes, ctx);
-        let proofs = bounce::proofs(store, &report).await?;
+        let proofs = match store {
+            Some(store) => bounce::proofs(store, &report).await?,
+            None => report
+                .recipients
+                .iter()
+                .map(|r| {
+                    if r.class == bounce::Class::None {
+                        bounce::Proof::NothingToActOn
+                    } else {
+                        bounce::Proof::NotChecked
+                    }
+                })
+                .collect(),
+        };
         all.push((f.clone(), report, proofs));
     }
     match format {

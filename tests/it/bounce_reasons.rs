@@ -330,3 +330,41 @@ async fn refusals_about_us_during_send_suppress_nobody() {
     assert_eq!(kind_of("gone@example.org").as_deref(), Some("hard"));
     assert_eq!(kind_of("full@example.org").as_deref(), Some("soft"));
 }
+
+/// Item 6: a newcomer pastes a bounce with no database anywhere: `bounces inspect` explains it (who,
+/// why, the reason) and says that whether it proves a delivery of ours needs the database; it
+/// creates no database.
+#[test]
+fn inspect_explains_a_bounce_without_a_database() {
+    let work = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(common::bin())
+        .current_dir(work.path())
+        .env_remove("NEWSLETTER_DATABASE_URL")
+        .env_remove("NEWSLETTER_CONFIG")
+        .args(["bounces", "inspect"])
+        .arg(dir().join("ses-relay-identity-not-verified.eml"))
+        .arg(dir().join("postfix-null-mx-5.1.10.eml"))
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("ses-relay-identity-not-verified.eml: "),
+        "{out}"
+    );
+    assert!(
+        out.contains("policy"),
+        "an identity refusal is about us: {out}"
+    );
+    assert!(out.contains("hard"), "a null MX is gone: {out}");
+    assert!(out.contains("not checked"), "{out}");
+    assert!(err.contains("needs the database"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(work.path()).unwrap().count(),
+        0,
+        "no database was created"
+    );
+}

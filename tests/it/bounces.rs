@@ -1344,8 +1344,8 @@ fn sisimai_second_opinion() {
 }
 
 /// `bounces inspect` reads the VERP key of an existing database: pointed at a file that is not
-/// there, it says so and leaves no new empty database behind (one would carry a fresh key, and
-/// every real bounce would look forged).
+/// there, it says so, explains the message without it (issue #22 item 6), and leaves no new empty
+/// database behind (one would carry a fresh key, and every real bounce would look forged).
 #[test]
 fn inspect_creates_no_database() {
     let dir = tempfile::tempdir().unwrap();
@@ -1356,9 +1356,17 @@ fn inspect_creates_no_database() {
         .arg(&fixture)
         .output()
         .unwrap();
-    assert!(!out.status.success(), "{}", show(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("creates none"), "{err}");
+    assert!(
+        err.contains("creates none") && err.contains("needs the database"),
+        "{err}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("not checked"),
+        "{}",
+        show(&out)
+    );
     assert!(!missing.exists(), "inspect created {}", missing.display());
 
     // With the database there, the same command reads the message.
