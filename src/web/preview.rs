@@ -309,7 +309,8 @@ pub async fn create(
             Ok(None) => break,
             Err(e) => return upload_error(&e, DRAFT_TOO_LARGE),
         };
-        let read = match field.name().unwrap_or("") {
+        let part = field.name().unwrap_or("").to_string();
+        let read = match part.as_str() {
             "csrf" => small_field(&mut field).await.map(|v| csrf = v),
             "draft" => small_field(&mut field).await.map(|v| draft = v),
             "text" => read_field(&mut field, limit).await.map(|v| match v {
@@ -608,4 +609,28 @@ pub async fn test_copy(
         StatusCode::BAD_REQUEST
     };
     preview_page(&state, &signed, &p, status, Some(result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Recent;
+    use std::sync::Arc;
+
+    #[test]
+    fn kept_previews_are_bounded_by_their_total_size_and_the_newest_stays() {
+        let kept = Recent::with_budget(20, 100);
+        for id in ["a", "b", "c"] {
+            kept.add_sized(id, Arc::new(id.to_string()), 40);
+        }
+        assert!(kept.get("a").is_none(), "120 bytes are over 100: the oldest goes");
+        assert!(kept.get("b").is_some() && kept.get("c").is_some());
+        kept.add_sized("huge", Arc::new("huge".to_string()), 500);
+        assert_eq!(kept.newest_first().len(), 1);
+        assert!(kept.get("huge").is_some(), "the newest is kept, however large");
+        let counted = Recent::new(2);
+        for id in ["a", "b", "c"] {
+            counted.add(id, Arc::new(()));
+        }
+        assert!(counted.get("a").is_none() && counted.get("c").is_some());
+    }
 }
