@@ -622,11 +622,17 @@ mod tests {
         for id in ["a", "b", "c"] {
             kept.add_sized(id, Arc::new(id.to_string()), 40);
         }
-        assert!(kept.get("a").is_none(), "120 bytes are over 100: the oldest goes");
+        assert!(
+            kept.get("a").is_none(),
+            "120 bytes are over 100: the oldest goes"
+        );
         assert!(kept.get("b").is_some() && kept.get("c").is_some());
         kept.add_sized("huge", Arc::new("huge".to_string()), 500);
         assert_eq!(kept.newest_first().len(), 1);
-        assert!(kept.get("huge").is_some(), "the newest is kept, however large");
+        assert!(
+            kept.get("huge").is_some(),
+            "the newest is kept, however large"
+        );
         let counted = Recent::new(2);
         for id in ["a", "b", "c"] {
             counted.add(id, Arc::new(()));

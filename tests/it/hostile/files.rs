@@ -243,12 +243,14 @@ fn mkfifo(path: &Path) {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
 }
 
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path)
+/// A file's permission bits, in octal as `ls` and `chmod` write them.
+fn mode(path: &Path) -> String {
+    let bits = std::fs::metadata(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .permissions()
         .mode()
-        & 0o777
+        & 0o777;
+    format!("{bits:o}")
 }
 
 /// Finding 3: a FIFO and a link to `/dev/zero` among the drafts. Each is refused at once with a
@@ -464,7 +466,7 @@ fn finding_21_09_the_database_and_the_outbox_are_private_whatever_the_umask() {
         .unwrap();
         assert!(r.status < 500, "{}", r.head);
         for f in [&file, &wal, &shm] {
-            assert_eq!(mode(f), 0o600, "{}", f.display());
+            assert_eq!(mode(f), "600", "{}", f.display());
         }
     }
 
@@ -489,7 +491,7 @@ fn finding_21_09_the_database_and_the_outbox_are_private_whatever_the_umask() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(&file), "600", "narrowed");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("readable by others") && err.contains("0600"),
@@ -511,13 +513,13 @@ fn finding_21_09_the_database_and_the_outbox_are_private_whatever_the_umask() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(mode(&outbox), 0o700, "the outbox folder");
+    assert_eq!(mode(&outbox), "700", "the outbox folder");
     let messages: Vec<_> = std::fs::read_dir(&outbox)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     assert!(!messages.is_empty(), "send wrote nothing");
     for m in &messages {
-        assert_eq!(mode(m), 0o600, "{}", m.display());
+        assert_eq!(mode(m), "600", "{}", m.display());
     }
 }
