@@ -310,6 +310,7 @@ fn finding_21_03_a_fifo_or_a_device_among_the_drafts_is_refused_and_blocks_nothi
     assert_eq!(zero.status, 422, "{}\n{}", zero.head, zero.body);
     assert!(zero.body.contains("symbolic link"), "{}", zero.body);
     let peak = peak_mib(&s);
+    eprintln!("peak resident memory after the FIFO and /dev/zero picks: {peak} MiB");
     assert!(peak < 200, "the server peaked at {peak} MiB");
 
     // The real draft next to them still previews.
@@ -362,8 +363,10 @@ fn finding_21_07_the_preview_obeys_the_issue_limit() {
         );
     }
     let peak = peak_mib(&s);
+    eprintln!("peak resident memory after three drafts over 4 MiB: {peak} MiB");
     assert!(peak < 200, "the server peaked at {peak} MiB");
     // Exactly at the limit is a draft like any other.
+    let start = Instant::now();
     let a = preview(
         &s.addr,
         &session,
@@ -371,6 +374,11 @@ fn finding_21_07_the_preview_obeys_the_issue_limit() {
         WAIT,
     )
     .unwrap();
+    eprintln!(
+        "a draft of 4 MiB exactly previewed in {:?}; peak {} MiB",
+        start.elapsed(),
+        peak_mib(&s)
+    );
     assert!(a.status == 303 || a.status == 422, "{}\n{}", a.head, a.body);
 }
 
