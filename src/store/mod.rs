@@ -56,6 +56,15 @@ pub enum StoreError {
     /// Stored data is not what this version expects.
     #[error("unexpected data in the database: {0}")]
     Corrupt(String),
+    /// The SQLite file could not be created private.
+    #[error(
+        "cannot create the database file {path}: {source}; check that its folder exists and is \
+         writable, or give another sqlite:// path"
+    )]
+    File {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
@@ -157,6 +166,58 @@ fn email_key(email: &EmailAddress) -> String {
     email.as_str().to_lowercase()
 }
 
+/// Makes the SQLite file at `path` private before SQLite opens it: created 0600 when `create` and
+/// missing (SQLite gives its -wal, -shm and -journal files the database file's mode), and an
+/// existing file (or one of those) that others may read is narrowed to 0600, with a warning. The
+/// database holds password hashes, session tokens, unsubscribe tokens and the salt the VERP key
+/// derives from.
+fn private_sqlite_file(path: &std::path::Path, create: bool) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.to_string_lossy();
+    if shown.is_empty() || shown.starts_with("file:") {
+        // An SQLite URI filename (`file:…`) is SQLite's to interpret.
+        return Ok(());
+    }
+    if create && std::fs::symlink_metadata(path).is_err() {
+        match crate::files::create_private_new(path) {
+            Ok(_) => return Ok(()),
+            // Created by another process meanwhile: narrowed below like any existing file.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => {
+                return Err(StoreError::File {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = std::path::PathBuf::from(name);
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if !meta.is_file() || mode & 0o077 == 0 {
+            continue;
+        }
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => tracing::warn!(
+                file = %file.display(),
+                "the database file was readable by others (mode {mode:o}); narrowed it to 0600"
+            ),
+            Err(e) => tracing::warn!(
+                file = %file.display(),
+                error = %e,
+                "the database file is readable by others (mode {mode:o}) and could not be narrowed: \
+                 run chmod 600 on it"
+            ),
+        }
+    }
+    Ok(())
+}
+
 /// How far a database's schema is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Schema {
@@ -207,7 +268,16 @@ impl Store {
 
     async fn open(url: &str, create: bool, migrate: bool) -> Result<Store> {
         let backend = if url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url)?
+            let opts = SqliteConnectOptions::from_str(url)?;
+            let file = opts.get_filename().to_path_buf();
+            if !url.contains(":memory:") && !url.contains("mode=memory") {
+                tokio::task::spawn_blocking(move || private_sqlite_file(&file, create))
+                    .await
+                    .map_err(|e| {
+                        StoreError::Corrupt(format!("opening the database file: {e}"))
+                    })??;
+            }
+            let opts = opts
                 .create_if_missing(create)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)

@@ -35,37 +35,55 @@ use sha2::{Digest, Sha256};
 use crate::store::Store;
 
 /// The last few things of a kind this server made (the console's imports, its previews), newest
-/// last, found by id. They live in memory: another `serve` process does not see them.
+/// last, found by id, bounded by number and by their total size. They live in memory: another
+/// `serve` process does not see them.
 pub struct Recent<T> {
     kept: usize,
-    items: std::sync::Mutex<std::collections::VecDeque<(String, Arc<T>)>>,
+    budget: usize,
+    items: std::sync::Mutex<std::collections::VecDeque<(String, Arc<T>, usize)>>,
 }
 
 impl<T> Recent<T> {
     pub fn new(kept: usize) -> Self {
+        Self::with_budget(kept, usize::MAX)
+    }
+
+    /// At most `kept` items, and at most `budget` bytes of them (the newest is kept regardless).
+    pub fn with_budget(kept: usize, budget: usize) -> Self {
         Self {
             kept,
+            budget,
             items: std::sync::Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
     pub fn add(&self, id: &str, item: Arc<T>) {
+        self.add_sized(id, item, 0);
+    }
+
+    /// Adds an item that weighs about `bytes`, dropping the oldest while over either bound.
+    pub fn add_sized(&self, id: &str, item: Arc<T>, bytes: usize) {
         let mut all = self.items.lock().unwrap_or_else(|e| e.into_inner());
-        all.push_back((id.to_string(), item));
-        while all.len() > self.kept {
-            all.pop_front();
+        all.push_back((id.to_string(), item, bytes));
+        let mut total: usize = all.iter().map(|i| i.2).sum();
+        while all.len() > 1 && (all.len() > self.kept || total > self.budget) {
+            if let Some(dropped) = all.pop_front() {
+                total -= dropped.2;
+            }
         }
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<T>> {
         let all = self.items.lock().unwrap_or_else(|e| e.into_inner());
-        all.iter().find(|(k, _)| k == id).map(|(_, v)| v.clone())
+        all.iter()
+            .find(|(k, _, _)| k == id)
+            .map(|(_, v, _)| v.clone())
     }
 
     /// Newest first.
     pub fn newest_first(&self) -> Vec<Arc<T>> {
         let all = self.items.lock().unwrap_or_else(|e| e.into_inner());
-        all.iter().rev().map(|(_, v)| v.clone()).collect()
+        all.iter().rev().map(|(_, v, _)| v.clone()).collect()
     }
 }
 
@@ -134,7 +152,7 @@ impl AppState {
             console: admin::Console::new(config),
             config: Arc::new(config.clone()),
             imports: Recent::new(20),
-            previews: Recent::new(20),
+            previews: Recent::with_budget(20, preview::KEPT_BYTES),
             limits: server::Limits::from_config(&config.web),
             csp: HeaderValue::from_str(&pages::content_security_policy())
                 .expect("the policy is ASCII"),

@@ -5,7 +5,14 @@
 //! The e-mail is shown in sandboxed frames served by `/admin/preview/{id}/html` with a policy of
 //! its own: its styles may apply, nothing in it may run, and only the console may frame it. Light
 //! and dark are fixed on the server (the e-mail's dark-scheme rules made unconditional, or
-//! switched off), so the preview does not depend on the viewer's own setting.
+//! switched off), so the preview does not depend on the viewer's own setting. The frames load no
+//! remote image (`img-src data:`): the author of a draft would otherwise learn who previewed it.
+//!
+//! A draft obeys the limit `send` obeys ([`MAX_ISSUE_BYTES`]) whichever way it comes: a draft from
+//! the folder is read through [`files::read_bounded_async`] (no symlink, FIFO or device, nothing past
+//! the limit, off the executor); an upload or a paste stops being kept at the limit. At most
+//! [`RENDERS_AT_ONCE`] drafts render at a time, on tokio's blocking pool, and the kept previews are
+//! bounded by their total size ([`KEPT_BYTES`]) as well as their number.
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
@@ -21,8 +28,30 @@ use super::admin::{Signed, admin_page, forbidden, random_token};
 use super::admin_list::upload_error;
 use crate::check::{FileReport, Severity};
 use crate::domain::EmailAddress;
+use crate::files::{self, ReadError};
+use crate::issue::MAX_ISSUE_BYTES;
 use crate::render::{self, Recipient, Rendered};
 use crate::send::campaign::{self, CampaignError};
+
+/// Drafts rendering at once; more wait up to [`RENDER_WAIT`], then get a 503. A draft within the
+/// limit can still take seconds of CPU (and its render goes on after its request timed out): two
+/// leave the server's other work a core on a small machine.
+pub const RENDERS_AT_ONCE: usize = 2;
+
+/// How long a preview waits for a turn to render before it is told to try again.
+const RENDER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The previews kept in memory, in total (about twice what their HTML and plaintext weigh). The
+/// newest is kept even when it alone is larger.
+pub const KEPT_BYTES: usize = 64 * 1024 * 1024;
+
+/// The drafts folder entries looked at, at most, when listing it.
+const DRAFTS_SCANNED: usize = 10_000;
+
+/// The largest form field other than the draft itself (the CSRF token, a draft's name).
+const SMALL_FIELD: usize = 4096;
+
+static RENDERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(RENDERS_AT_ONCE);
 
 /// One rendered draft.
 pub struct Preview {
@@ -39,6 +68,43 @@ pub struct Preview {
 
 /// What to do with a draft over the upload limit.
 const DRAFT_TOO_LARGE: &str = "a draft that large cannot be an issue; check the file";
+
+impl Preview {
+    /// About what this preview holds in memory, in bytes: its filled HTML and plaintext, the
+    /// templates they were filled from, and the findings.
+    pub fn weight(&self) -> usize {
+        let findings: usize = self
+            .findings
+            .iter()
+            .map(|(_, rule, _, message, help)| rule.len() + message.len() + help.len() + 64)
+            .sum();
+        let links: usize = self
+            .rendered
+            .as_ref()
+            .map(|r| {
+                r.dropped_links
+                    .iter()
+                    .chain(&r.unsafe_links)
+                    .map(|l| l.len() + 24)
+                    .sum()
+            })
+            .unwrap_or(0);
+        let templates = if self.rendered.is_some() {
+            self.html.len() + self.text.len()
+        } else {
+            0
+        };
+        self.html.len() + self.text.len() + templates + findings + links + self.name.len() + 256
+    }
+}
+
+/// What `send` would say of a draft over [`MAX_ISSUE_BYTES`], and what to do.
+fn too_large_message(what: &str) -> String {
+    format!(
+        "{what} is larger than {MAX_ISSUE_BYTES} bytes (4 MiB), the most `send` and `check` accept \
+         for an issue: split it, or remove what makes it that large (embedded data, pasted logs)."
+    )
+}
 
 fn findings(report: &FileReport) -> Vec<(Severity, String, usize, String, String)> {
     report
@@ -85,18 +151,21 @@ fn prepare(state: &AppState, name: &str, bytes: &[u8]) -> Preview {
     }
 }
 
-/// The drafts in `[admin] drafts`, newest first.
-fn drafts(state: &AppState) -> Vec<String> {
-    let dir = &state.config.admin.drafts;
+/// The drafts in `[admin] drafts`, newest first (at most [`DRAFTS_SCANNED`] entries looked at).
+/// Entries are listed as they are (a link or a FIFO too, by its own time, never followed): picking
+/// one that is not a regular file says so.
+fn list_drafts(dir: &str) -> Vec<String> {
     if dir.is_empty() {
         return Vec::new();
     }
     let mut found: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
+        .take(DRAFTS_SCANNED)
         .filter_map(Result::ok)
         .filter(|e| e.path().extension().is_some_and(|x| x == "md"))
         .filter_map(|e| {
+            // `DirEntry::metadata` does not follow a symlink.
             let modified = e.metadata().ok()?.modified().ok()?;
             Some((modified, e.file_name().to_string_lossy().into_owned()))
         })
@@ -105,17 +174,25 @@ fn drafts(state: &AppState) -> Vec<String> {
     found.into_iter().map(|(_, n)| n).collect()
 }
 
-fn draft_form(state: &AppState, signed: &Signed, error: Option<&str>) -> Markup {
-    let drafts = drafts(state);
+/// [`list_drafts`] off the executor: the folder may be large or on a slow disk.
+async fn drafts(state: &AppState) -> Vec<String> {
+    let dir = state.config.admin.drafts.clone();
+    tokio::task::spawn_blocking(move || list_drafts(&dir))
+        .await
+        .unwrap_or_default()
+}
+
+fn draft_form(state: &AppState, signed: &Signed, drafts: &[String], error: Option<&str>) -> Markup {
     html! {
         @if let Some(e) = error { p role="alert" { strong { (e) } } }
         form method="post" action="/admin/preview" enctype="multipart/form-data" {
             input type="hidden" name="csrf" value=(signed.session.csrf);
+            p { small { "A draft may be at most 4 MiB, as for `send`." } }
             @if !drafts.is_empty() {
                 p { label for="draft" { "A draft from " code { (state.config.admin.drafts) } } br;
                     select id="draft" name="draft" {
                         option value="" { "(none)" }
-                        @for d in &drafts { option value=(d) { (d) } }
+                        @for d in drafts { option value=(d) { (d) } }
                     }
                 }
             }
@@ -133,8 +210,82 @@ pub async fn form(
     State(state): State<Arc<AppState>>,
     axum::Extension(signed): axum::Extension<Signed>,
 ) -> Response {
-    let body = draft_form(&state, &signed, None);
+    let drafts = drafts(&state).await;
+    let body = draft_form(&state, &signed, &drafts, None);
     admin_page(&state, Some(&signed), "Preview an issue", body).into_response()
+}
+
+/// A form field, read in chunks and kept only up to `limit` bytes: past it the rest is read and
+/// dropped (so the browser gets the answer rather than a reset connection) and `None` is returned.
+async fn read_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, axum::extract::multipart::MultipartError> {
+    let mut kept = Some(Vec::new());
+    while let Some(chunk) = field.chunk().await? {
+        if let Some(k) = &mut kept {
+            if k.len() + chunk.len() > limit {
+                kept = None;
+            } else {
+                k.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Ok(kept)
+}
+
+/// A small field as text; one over [`SMALL_FIELD`] reads as empty (no CSRF token or draft name is
+/// that long).
+async fn small_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+) -> Result<String, axum::extract::multipart::MultipartError> {
+    Ok(read_field(field, SMALL_FIELD)
+        .await?
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default())
+}
+
+/// The draft form again, with what went wrong, under `status`.
+async fn refused(state: &AppState, signed: &Signed, status: StatusCode, why: &str) -> Response {
+    let drafts = drafts(state).await;
+    let body = draft_form(state, signed, &drafts, Some(why));
+    (
+        status,
+        admin_page(state, Some(signed), "Preview an issue", body),
+    )
+        .into_response()
+}
+
+/// Where the draft comes from, and why it cannot be had.
+type Source = Result<(String, Vec<u8>), (StatusCode, String)>;
+
+/// Reads a draft picked from the folder: only a name the folder lists, only a regular file, at
+/// most [`MAX_ISSUE_BYTES`], off the executor.
+async fn read_draft(state: &AppState, draft: &str) -> Source {
+    if !drafts(state).await.iter().any(|d| d == draft) {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!("There is no draft {draft} in the drafts folder: pick one from the list."),
+        ));
+    }
+    let path = FsPath::new(&state.config.admin.drafts).join(draft);
+    match files::read_bounded_async(path, MAX_ISSUE_BYTES).await {
+        Ok(bytes) => Ok((draft.to_string(), bytes)),
+        Err(ReadError::TooLarge { .. }) => Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            too_large_message(&format!("The draft {draft}")),
+        )),
+        Err(e @ (ReadError::Symlink { .. } | ReadError::NotRegular { .. })) => Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "The draft cannot be previewed: {e}. Put the draft itself in the drafts folder."
+            ),
+        )),
+        Err(e) => Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("The draft cannot be read: {e}. Check the file and its permissions."),
+        )),
+    }
 }
 
 /// `POST /admin/preview` (multipart: csrf and one of draft, file, text).
@@ -143,72 +294,105 @@ pub async fn create(
     axum::Extension(signed): axum::Extension<Signed>,
     mut form: Multipart,
 ) -> Response {
+    let limit = usize::try_from(MAX_ISSUE_BYTES).unwrap_or(usize::MAX);
     let (mut csrf, mut draft, mut upload, mut text) = (
         String::new(),
         String::new(),
         None::<(String, Vec<u8>)>,
         String::new(),
     );
+    // The first field over the limit, by what the page calls it.
+    let mut too_large: Option<String> = None;
     loop {
-        let field = match form.next_field().await {
+        let mut field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => return upload_error(&e, DRAFT_TOO_LARGE),
         };
-        match field.name().unwrap_or("") {
-            "csrf" => csrf = field.text().await.unwrap_or_default(),
-            "draft" => draft = field.text().await.unwrap_or_default(),
-            "text" => text = field.text().await.unwrap_or_default(),
+        let part = field.name().unwrap_or("").to_string();
+        let read = match part.as_str() {
+            "csrf" => small_field(&mut field).await.map(|v| csrf = v),
+            "draft" => small_field(&mut field).await.map(|v| draft = v),
+            "text" => read_field(&mut field, limit).await.map(|v| match v {
+                Some(b) => text = String::from_utf8_lossy(&b).into_owned(),
+                None => {
+                    too_large.get_or_insert_with(|| "The pasted draft".to_string());
+                }
+            }),
             "file" => {
                 let name = field.file_name().unwrap_or("upload.md").to_string();
-                match field.bytes().await {
-                    Ok(b) if !b.is_empty() => upload = Some((name, b.to_vec())),
-                    Ok(_) => {}
-                    Err(e) => return upload_error(&e, DRAFT_TOO_LARGE),
-                }
+                read_field(&mut field, limit).await.map(|v| match v {
+                    Some(b) if !b.is_empty() => upload = Some((name, b)),
+                    Some(_) => {}
+                    None => {
+                        too_large.get_or_insert_with(|| format!("The uploaded draft {name}"));
+                    }
+                })
             }
-            _ => {}
+            _ => read_field(&mut field, 0).await.map(|_| ()),
+        };
+        if let Err(e) = read {
+            return upload_error(&e, DRAFT_TOO_LARGE);
         }
     }
     if !signed.csrf_ok(&csrf) {
         return forbidden();
     }
-    let source = if let Some(u) = upload {
+    let source: Source = if let Some(what) = too_large {
+        Err((StatusCode::PAYLOAD_TOO_LARGE, too_large_message(&what)))
+    } else if let Some(u) = upload {
         Ok(u)
     } else if !text.trim().is_empty() {
         Ok(("pasted.md".to_string(), text.into_bytes()))
     } else if !draft.is_empty() {
-        // Only a name the folder lists: nothing outside it can be read.
-        if drafts(&state).contains(&draft) {
-            std::fs::read(FsPath::new(&state.config.admin.drafts).join(&draft))
-                .map(|b| (draft.clone(), b))
-                .map_err(|e| format!("cannot read the draft {draft}: {e}"))
-        } else {
-            Err(format!("there is no draft {draft}"))
-        }
+        read_draft(&state, &draft).await
     } else {
-        Err("Pick a draft, upload one or paste one.".to_string())
+        Err((
+            StatusCode::BAD_REQUEST,
+            "Pick a draft, upload one or paste one.".to_string(),
+        ))
     };
     let (name, bytes) = match source {
         Ok(s) => s,
-        Err(e) => {
-            let body = draft_form(&state, &signed, Some(&e));
-            return (
-                StatusCode::BAD_REQUEST,
-                admin_page(&state, Some(&signed), "Preview an issue", body),
-            )
-                .into_response();
-        }
+        Err((status, why)) => return refused(&state, &signed, status, &why).await,
+    };
+    let Ok(Ok(permit)) = tokio::time::timeout(RENDER_WAIT, RENDERS.acquire()).await else {
+        let mut r = refused(
+            &state,
+            &signed,
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("{RENDERS_AT_ONCE} drafts are rendering already; try again in a few seconds."),
+        )
+        .await;
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return r;
     };
     let worker_state = state.clone();
-    let preview =
-        match tokio::task::spawn_blocking(move || prepare(&worker_state, &name, &bytes)).await {
-            Ok(p) => Arc::new(p),
-            Err(e) => {
-                tracing::error!(error = %e, "preview: rendering crashed");
-                return super::pages::unavailable(&state);
-            }
-        };
+    let shown = name.clone();
+    // The permit goes with the render: a request that times out does not free its turn while its
+    // render still runs.
+    let rendered = tokio::task::spawn_blocking(move || {
+        let _turn = permit;
+        prepare(&worker_state, &name, &bytes)
+    })
+    .await;
+    let preview = match rendered {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            tracing::error!(error = %e, draft = %shown, "preview: rendering crashed");
+            return refused(
+                &state,
+                &signed,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!(
+                    "The draft {shown} could not be rendered: the renderer stopped on it. \
+                     `newsletter check` on the file shows where."
+                ),
+            )
+            .await;
+        }
+    };
     let _ = state
         .store
         .audit(
@@ -219,7 +403,8 @@ pub async fn create(
         )
         .await;
     let id = preview.id.clone();
-    state.previews.add(&id, preview);
+    let weight = preview.weight();
+    state.previews.add_sized(&id, preview, weight);
     Redirect::to(&format!("/admin/preview/{id}")).into_response()
 }
 
@@ -241,7 +426,13 @@ pub async fn show(
     let Some(p) = state.previews.get(&id) else {
         return super::pages::not_found(&state);
     };
-    preview_page(&state, &signed, &p, StatusCode::OK, None)
+    // A draft that cannot be rendered is shown with its findings, as unprocessable.
+    let status = if p.error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    preview_page(&state, &signed, &p, status, None)
 }
 
 /// The preview's page, with its own policy (frames from the console itself).
@@ -295,6 +486,8 @@ fn preview_body(p: &Preview, signed: &Signed, sent: Option<Result<String, String
                     button type="submit" { "Send a test copy" } }
             }
             h2 { "The e-mail" }
+            p { small { "Remote images are not loaded in this preview, so a draft's author cannot \
+                learn who looked at it; they load in the e-mail as sent." } }
             @for (width, scheme) in [(660, "light"), (660, "dark"), (375, "light"), (375, "dark")] {
                 h3 { (width) " px, " (scheme) }
                 iframe src={ "/admin/preview/" (p.id) "/html?scheme=" (scheme) }
@@ -328,7 +521,7 @@ pub async fn html(
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; \
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
              frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox",
         ),
     );
@@ -416,4 +609,34 @@ pub async fn test_copy(
         StatusCode::BAD_REQUEST
     };
     preview_page(&state, &signed, &p, status, Some(result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Recent;
+    use std::sync::Arc;
+
+    #[test]
+    fn kept_previews_are_bounded_by_their_total_size_and_the_newest_stays() {
+        let kept = Recent::with_budget(20, 100);
+        for id in ["a", "b", "c"] {
+            kept.add_sized(id, Arc::new(id.to_string()), 40);
+        }
+        assert!(
+            kept.get("a").is_none(),
+            "120 bytes are over 100: the oldest goes"
+        );
+        assert!(kept.get("b").is_some() && kept.get("c").is_some());
+        kept.add_sized("huge", Arc::new("huge".to_string()), 500);
+        assert_eq!(kept.newest_first().len(), 1);
+        assert!(
+            kept.get("huge").is_some(),
+            "the newest is kept, however large"
+        );
+        let counted = Recent::new(2);
+        for id in ["a", "b", "c"] {
+            counted.add(id, Arc::new(()));
+        }
+        assert!(counted.get("a").is_none() && counted.get("c").is_some());
+    }
 }
