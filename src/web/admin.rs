@@ -44,7 +44,13 @@ pub struct Console {
     per_ip: RateLimiter,
     /// One audit entry per refusal kind, client and window, however many requests were refused.
     refusals_logged: RateLimiter,
+    /// Test copies per account: an editor may send them, but the console is not a way to mail
+    /// anyone anything at volume.
+    pub(super) test_copies: RateLimiter,
 }
+
+/// Test copies one account may send from the console per hour.
+pub const TEST_COPIES_PER_HOUR: u32 = 20;
 
 impl Console {
     pub fn new(config: &crate::config::Config) -> Self {
@@ -68,6 +74,7 @@ impl Console {
             ),
             per_ip: RateLimiter::new(a.login_per_ip.max(1), window),
             refusals_logged: RateLimiter::new(1, window),
+            test_copies: RateLimiter::new(TEST_COPIES_PER_HOUR, Duration::from_secs(3600)),
         }
     }
 

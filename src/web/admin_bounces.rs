@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
 use super::AppState;
-use super::admin::{CsrfForm, Signed, admin_page, admins_only, forbidden, unavailable};
+use super::admin::{CsrfForm, Signed, admin_page, admins_only, csrf_refused, unavailable};
 use crate::bounce::intake::{Explanation, Intake, Quarantine, Tally};
 use crate::bounce::{self};
 use crate::files;
@@ -212,7 +212,7 @@ pub async fn act(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     if !signed.csrf_ok(&form.csrf) {
-        return forbidden();
+        return csrf_refused(&state, &signed).await;
     }
     if let Some(refused) = admins_only(&state, &signed, &action).await {
         return refused;
@@ -268,13 +268,11 @@ pub async fn act(
         }
         _ => return super::pages::not_found(&state),
     };
-    let _ = state
-        .store
+    signed
         .audit(
-            Some(signed.email()),
+            &state,
             &format!("quarantine {action}"),
             Some(&format!("{name}: {outcome}")),
-            None,
         )
         .await;
     if outcome.ends_with("kept") {

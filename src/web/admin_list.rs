@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
 use super::AppState;
-use super::admin::{Signed, admin_page, admins_only, forbidden, random_token, unavailable};
+use super::admin::{Signed, admin_page, admins_only, csrf_refused, random_token, unavailable};
 use crate::domain::SubscriberStatus;
 use crate::store::{ImportOptions, ImportSummary};
 
@@ -98,7 +98,7 @@ pub async fn import(
         }
     }
     if !signed.csrf_ok(&csrf) {
-        return forbidden();
+        return csrf_refused(&state, &signed).await;
     }
     if let Some(refused) = admins_only(&state, &signed, "import").await {
         return refused;
@@ -121,13 +121,11 @@ pub async fn import(
         result: Mutex::new(None),
     });
     state.imports.add(&job.id, job.clone());
-    let _ = state
-        .store
+    signed
         .audit(
-            Some(signed.email()),
+            &state,
             "import started",
             Some(&format!("{} ({} bytes)", job.file, bytes.len())),
-            None,
         )
         .await;
     let task_state = state.clone();
@@ -259,13 +257,11 @@ pub async fn export(
     if let Err(e) = state.store.ping().await {
         return unavailable(e);
     }
-    let _ = state
-        .store
+    signed
         .audit(
-            Some(signed.email()),
+            &state,
             "exported subscribers",
             Some(status.map_or("all", |s| s.as_str())),
-            None,
         )
         .await;
     let header_sent = false;

@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
 use super::AppState;
-use super::admin::{Signed, admin_page, forbidden, random_token};
+use super::admin::{Signed, admin_page, csrf_refused, random_token};
 use super::admin_list::upload_error;
 use crate::check::{FileReport, Severity};
 use crate::domain::EmailAddress;
@@ -336,7 +336,7 @@ pub async fn create(
         }
     }
     if !signed.csrf_ok(&csrf) {
-        return forbidden();
+        return csrf_refused(&state, &signed).await;
     }
     let source: Source = if let Some(what) = too_large {
         Err((StatusCode::PAYLOAD_TOO_LARGE, too_large_message(&what)))
@@ -393,14 +393,8 @@ pub async fn create(
             .await;
         }
     };
-    let _ = state
-        .store
-        .audit(
-            Some(signed.email()),
-            "previewed a draft",
-            Some(&preview.name),
-            None,
-        )
+    signed
+        .audit(&state, "previewed a draft", Some(&preview.name))
         .await;
     let id = preview.id.clone();
     let weight = preview.weight();
@@ -554,7 +548,7 @@ pub async fn test_copy(
     Form(form): Form<TestForm>,
 ) -> Response {
     if !signed.csrf_ok(&form.csrf) {
-        return forbidden();
+        return csrf_refused(&state, &signed).await;
     }
     let Some(p) = state.previews.get(&id) else {
         return super::pages::not_found(&state);
@@ -564,6 +558,11 @@ pub async fn test_copy(
     };
     let result = match EmailAddress::parse(form.to.trim()) {
         Err(e) => Err(format!("{}: {e}", form.to.trim())),
+        Ok(_) if !state.console.test_copies.allow(signed.email()) => Err(format!(
+            "Not sent: this account has sent {} test copies in the last hour, the most it may. \
+             Try again later, or use `newsletter send --test-to` on the server.",
+            super::admin::TEST_COPIES_PER_HOUR
+        )),
         Ok(to) => {
             let config = &state.config;
             match crate::transport::Transport::from_url(
@@ -582,13 +581,11 @@ pub async fn test_copy(
                     .await
                     {
                         Ok(c) => {
-                            let _ = state
-                                .store
+                            signed
                                 .audit(
-                                    Some(signed.email()),
+                                    &state,
                                     "sent a test copy",
                                     Some(&format!("{} to {}", p.name, to.as_str())),
-                                    None,
                                 )
                                 .await;
                             Ok(format!(

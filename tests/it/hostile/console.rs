@@ -408,3 +408,41 @@ fn finding_01_deeply_nested_json_is_refused() {
         200
     );
 }
+
+/// Item 10 (a choice, with its limit): an editor may send test copies, at most 20 an hour per
+/// account; the 21st is refused with a sentence.
+#[test]
+fn finding_10_test_copies_are_limited_per_account() {
+    let db = TestDb::sqlite();
+    add_account(&db, "ed@example.org", "editor", EDITOR_PASSWORD);
+    let s = serve_with(&db, &[LOOPBACK]);
+    let (session, _) = sign_in(
+        &s,
+        "nl_login",
+        "nl_admin",
+        "ed@example.org",
+        EDITOR_PASSWORD,
+    );
+    let session = session.unwrap();
+    let csrf = csrf_field(&get(&s, "/admin/preview", &session).body);
+    let draft = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md"),
+    )
+    .unwrap();
+    let r = multipart(
+        &s,
+        "/admin/preview",
+        &session,
+        &[("csrf", None, &csrf), ("text", None, &draft)],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = r.headers("location").into_iter().next().unwrap();
+    let body = format!("csrf={}&to=copy%40example.org", urlencode(&csrf));
+    for i in 0..20 {
+        let r = form(&s, &format!("{page}/test"), &session, &body);
+        assert!(r.body.contains("Sent a test copy"), "copy {i}: {}", r.body);
+    }
+    let r = form(&s, &format!("{page}/test"), &session, &body);
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("in the last hour"), "{}", r.body);
+}
