@@ -179,6 +179,8 @@ pub async fn apply(
             diagnostic: r.diagnostic.clone(),
             source,
             attribution,
+            reason: Some(r.reason),
+            evidence: Some(r.evidence.clone()),
         };
     let mut out = Vec::new();
     let delivery = relevant.iter().find_map(|r| r.delivery);

@@ -191,10 +191,13 @@ pub(crate) fn bounce_line(e: &crate::store::BounceEntry, with_email: bool) -> St
         String::new()
     };
     format!(
-        "{}  {:<9} {:<6} {email}{}  ({} via {}){}",
+        "{}  {:<9} {:<6} {email}{}{}  ({} via {}){}",
         crate::domain::rfc5322_date(e.received_at),
         e.kind,
         e.status.as_deref().unwrap_or("-"),
+        e.reason
+            .map(|r| format!("{r}: {}. ", r.explain()))
+            .unwrap_or_default(),
         e.diagnostic.as_deref().unwrap_or(""),
         e.source,
         e.attribution,

@@ -559,6 +559,7 @@ async fn attempt(s: &Sender, d: &Delivery, buf: &mut Vec<u8>) -> Result<Outcome,
                         | crate::domain::BounceClass::Complaint => crate::domain::BounceClass::Soft,
                         c => c,
                     },
+                    reason,
                 }),
             })
         }

@@ -4,7 +4,7 @@
 //! the outcome; it decides nothing.
 
 use super::*;
-use crate::domain::{Attribution, BounceClass, BounceSource, DeliveryState};
+use crate::domain::{Attribution, BounceClass, BounceReason, BounceSource, DeliveryState};
 
 /// One piece of evidence to log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,10 @@ pub struct BounceRecord {
     pub diagnostic: Option<String>,
     pub source: BounceSource,
     pub attribution: Attribution,
+    /// Why it came back, when the reader decided it.
+    pub reason: Option<BounceReason>,
+    /// What decided the class and reason (a field, a phrase); stored at most 500 characters.
+    pub evidence: Option<String>,
 }
 
 /// What the store reads about the subscriber, inside the transaction, for the policy to decide on.
@@ -86,6 +90,9 @@ pub struct BounceEntry {
     pub source: BounceSource,
     pub attribution: Attribution,
     pub received_at: i64,
+    /// `None` for rows logged before reasons were kept.
+    pub reason: Option<BounceReason>,
+    pub evidence: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -100,6 +107,8 @@ struct EntryRow {
     source: String,
     attribution: String,
     received_at: i64,
+    reason: Option<String>,
+    evidence: Option<String>,
 }
 
 impl TryFrom<EntryRow> for BounceEntry {
@@ -119,6 +128,12 @@ impl TryFrom<EntryRow> for BounceEntry {
             status: r.status,
             diagnostic: r.diagnostic,
             received_at: r.received_at,
+            // A word this version does not know (a newer one wrote it) is shown as no reason.
+            reason: r
+                .reason
+                .as_deref()
+                .and_then(|w| BounceReason::parse(w).ok()),
+            evidence: r.evidence,
         })
     }
 }
@@ -134,8 +149,8 @@ macro_rules! log_bounce {
         let now: i64 = $now;
         'apply: {
             sqlx::query(
-                "INSERT INTO bounces (subscriber_id, campaign_id, email, kind, status, diagnostic, source, attribution, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO bounces (subscriber_id, campaign_id, email, kind, status, diagnostic, source, attribution, received_at, reason, evidence) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(b.subscriber_id)
             .bind(b.campaign_id)
@@ -146,6 +161,8 @@ macro_rules! log_bounce {
             .bind(b.source.as_str())
             .bind(b.attribution.as_str())
             .bind(now)
+            .bind(b.reason.map(|r| r.as_str()))
+            .bind(b.evidence.as_deref().map(|e| e.chars().take(500).collect::<String>()))
             .execute(&mut **tx)
             .await?;
             let Some(sid) = b.subscriber_id else {
@@ -283,7 +300,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<BounceEntry>> {
         let rows: Vec<EntryRow> = with_pool!(self, p => sqlx::query_as(
-            "SELECT id, subscriber_id, campaign_id, email, kind, status, diagnostic, source, attribution, received_at \
+            "SELECT id, subscriber_id, campaign_id, email, kind, status, diagnostic, source, attribution, received_at, reason, evidence \
              FROM bounces WHERE received_at >= $1 AND (CAST($2 AS BIGINT) IS NULL OR subscriber_id = CAST($2 AS BIGINT)) \
              ORDER BY id DESC LIMIT $3",
         )

@@ -148,6 +148,8 @@ pub struct SyncBounce {
     pub status: String,
     pub diagnostic: String,
     pub class: BounceClass,
+    /// Why, read from the reply (`bounce::classify::reply_reason`).
+    pub reason: crate::domain::BounceReason,
 }
 
 /// One outcome to record for a delivery.
@@ -803,6 +805,8 @@ impl Store {
                         diagnostic: Some(b.diagnostic.clone()),
                         source: BounceSource::Smtp,
                         attribution: Attribution::Delivery,
+                        reason: Some(b.reason),
+                        evidence: Some(format!("the server's reply during the send: {}", b.diagnostic)),
                     };
                     log_bounce!(&mut $tx, &record, policy, now);
                 }

@@ -1041,7 +1041,8 @@ pub async fn bounces(
             table {
                 thead { tr {
                     th scope="col" { "When" } th scope="col" { "Address" } th scope="col" { "Kind" }
-                    th scope="col" { "Status" } th scope="col" { "How we know" } th scope="col" { "Evidence" }
+                    th scope="col" { "Why" } th scope="col" { "Status" } th scope="col" { "How we know" }
+                    th scope="col" { "Evidence" }
                 } }
                 tbody {
                     @for b in &log {
@@ -1053,9 +1054,18 @@ pub async fn bounces(
                                 } @else { (b.email.as_deref().unwrap_or("-")) }
                             }
                             td { (b.kind.as_str()) }
+                            td {
+                                @if let Some(r) = b.reason {
+                                    (r.explain()) " (" (r.as_str()) ")"
+                                    @if r.is_sender_side() { "; about us, so nobody was suppressed" }
+                                }
+                            }
                             td { (b.status.as_deref().unwrap_or("")) }
                             td { (b.source.as_str()) ", " (b.attribution.as_str()) }
-                            td { (b.diagnostic.as_deref().unwrap_or("")) }
+                            td {
+                                (b.diagnostic.as_deref().unwrap_or(""))
+                                @if let Some(e) = &b.evidence { br; small { "decided by: " (e) } }
+                            }
                         }
                     }
                 }

@@ -329,6 +329,43 @@ async fn refusals_about_us_during_send_suppress_nobody() {
     );
     assert_eq!(kind_of("gone@example.org").as_deref(), Some("hard"));
     assert_eq!(kind_of("full@example.org").as_deref(), Some("soft"));
+    // Each entry keeps why, and says so in `bounces list`.
+    let reason_of = |who: &str| {
+        log.iter()
+            .find(|b| b.email.as_deref() == Some(who))
+            .and_then(|b| b.reason)
+    };
+    assert!(
+        reason_of("blocked00001@example.org").is_some_and(|r| r.is_sender_side()),
+        "{log:?}"
+    );
+    assert_eq!(
+        reason_of("gone@example.org"),
+        Some(newsletter::domain::BounceReason::UserUnknown)
+    );
+    assert_eq!(
+        reason_of("full@example.org"),
+        Some(newsletter::domain::BounceReason::MailboxFull)
+    );
+    let listed = env.run(&["bounces", "list"]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        text.contains("user-unknown: the address does not exist"),
+        "{text}"
+    );
+    // The console's bounce log says it in words.
+    use crate::admin::{PASSWORD, add_account, get, sign_in};
+    add_account(&env.db, "boss@example.org", "admin", PASSWORD);
+    let s = common::web::serve_with(&env.db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")]);
+    let (session, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
+    let page = get(&s, "/admin/bounces", &session.unwrap());
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("about us, so nobody was suppressed")
+            && page.body.contains("the address does not exist"),
+        "{}",
+        page.body
+    );
 }
 
 /// Item 6: a newcomer pastes a bounce with no database anywhere: `bounces inspect` explains it (who,

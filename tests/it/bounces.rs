@@ -766,6 +766,8 @@ async fn soft_bounces_suppress_after_three_campaigns_unless_a_delivery_succeeds_
         diagnostic: Some("mailbox full".into()),
         source: newsletter::domain::BounceSource::Dsn,
         attribution: Attribution::Verp,
+        reason: Some(newsletter::domain::BounceReason::MailboxFull),
+        evidence: Some("Status: 4.2.2".into()),
     };
     // A bounce arrives an hour after the campaign it is about (week 0 is four weeks ago).
     let bounce_in_week = |sid: i64, week: i64| {

@@ -363,6 +363,7 @@ async fn outcomes_retry_release_skip_and_bounce(db: TestDb) {
                             status: "5.1.1".into(),
                             diagnostic: "550 5.1.1 unknown".into(),
                             class: newsletter::domain::BounceClass::Hard,
+                            reason: newsletter::domain::BounceReason::UserUnknown,
                         }),
                     },
                 ),
