@@ -95,6 +95,8 @@ pub struct BounceSettings {
     pub soft_limit: i64,
     /// The window, in days, in which those soft bounces must fall.
     pub soft_window_days: i64,
+    /// The least number of days from the first of them to the last.
+    pub soft_min_span_days: i64,
     /// Maildir where messages that cannot be attributed or parsed are kept.
     pub quarantine: String,
     /// The largest message `bounces process` takes, in bytes: larger ones are refused (stdin) or

@@ -16,14 +16,19 @@ pub struct BouncePolicy {
     pub soft_limit: i64,
     /// Window in which they must fall.
     pub soft_window_secs: i64,
+    /// The first and the last of them must be at least this far apart: a mailbox full for a few
+    /// days (a daily list's three issues) is not a mailbox that is gone.
+    pub soft_min_span_secs: i64,
 }
 
 impl Default for BouncePolicy {
-    /// The documented defaults of `[bounces]`: 3 soft bounces in 30 days.
+    /// The documented defaults of `[bounces]`: 3 soft bounces in 30 days, at least 10 days apart
+    /// from the first to the last.
     fn default() -> Self {
         BouncePolicy {
             soft_limit: 3,
             soft_window_secs: 30 * 86_400,
+            soft_min_span_secs: 10 * 86_400,
         }
     }
 }
@@ -34,6 +39,7 @@ impl BouncePolicy {
         BouncePolicy {
             soft_limit: b.soft_limit,
             soft_window_secs: b.soft_window_days * 86_400,
+            soft_min_span_secs: b.soft_min_span_days * 86_400,
         }
     }
 }
@@ -49,7 +55,10 @@ impl Decide for BouncePolicy {
             Class::Complaint => SubscriberStatus::Complained,
             Class::Soft => {
                 let count = facts.soft_count.unwrap_or(1);
-                if count < self.soft_limit {
+                // Enough of them, but all within a few days: still counting.
+                if count < self.soft_limit
+                    || facts.soft_span_secs.unwrap_or(0) < self.soft_min_span_secs
+                {
                     return Verdict::Counted {
                         count,
                         limit: self.soft_limit,
@@ -225,4 +234,56 @@ pub async fn apply(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::*;
+    use crate::domain::{Attribution, BounceSource};
+
+    fn soft() -> BounceRecord {
+        BounceRecord {
+            subscriber_id: Some(1),
+            campaign_id: Some(1),
+            email: None,
+            kind: Class::Soft,
+            status: Some("4.2.2".into()),
+            diagnostic: None,
+            source: BounceSource::Dsn,
+            attribution: Attribution::Verp,
+            reason: Some(crate::domain::BounceReason::MailboxFull),
+            evidence: None,
+        }
+    }
+
+    fn facts(count: i64, span_days: i64) -> BounceFacts {
+        BounceFacts {
+            current: SubscriberStatus::Active,
+            soft_count: Some(count),
+            soft_span_secs: Some(span_days * 86_400),
+        }
+    }
+
+    #[test]
+    fn soft_bounces_suppress_only_when_spread_over_the_minimum_span() {
+        let p = BouncePolicy::default();
+        // A daily list: three full-mailbox bounces in three days keep counting.
+        assert_eq!(
+            p.decide(&soft(), &facts(3, 2)),
+            Verdict::Counted { count: 3, limit: 3 }
+        );
+        assert_eq!(
+            p.decide(&soft(), &facts(5, 9)),
+            Verdict::Counted { count: 5, limit: 3 }
+        );
+        // A weekly one: the third arrives two weeks after the first.
+        assert_eq!(
+            p.decide(&soft(), &facts(3, 14)),
+            Verdict::Suppress(SubscriberStatus::Bounced)
+        );
+        assert_eq!(
+            p.decide(&soft(), &facts(2, 20)),
+            Verdict::Counted { count: 2, limit: 3 }
+        );
+    }
 }

@@ -32,6 +32,8 @@ pub struct BounceFacts {
     /// For a soft bounce: the soft bounces in distinct campaigns since `soft_since` and since the
     /// last delivery that did not bounce, this one included. `None` for other classes.
     pub soft_count: Option<i64>,
+    /// For a soft bounce: seconds from the first of those counted to this one.
+    pub soft_span_secs: Option<i64>,
 }
 
 /// What the policy decided for one logged bounce.
@@ -176,7 +178,7 @@ macro_rules! log_bounce {
                 break 'apply Applied::Unattributed;
             };
             let current = SubscriberStatus::parse(&current).map_err(|e| StoreError::Corrupt(e.0))?;
-            let soft_count = if b.kind == BounceClass::Soft {
+            let (soft_count, soft_span_secs) = if b.kind == BounceClass::Soft {
                 // Since the last delivery that did not bounce, and within the window.
                 let reset: Option<i64> = sqlx::query_scalar(
                     "SELECT MAX(d.sent_at) FROM deliveries d WHERE d.subscriber_id = $1 AND d.state = 'sent' \
@@ -186,19 +188,19 @@ macro_rules! log_bounce {
                 .fetch_one(&mut **tx)
                 .await?;
                 let since = $policy.soft_since(now).max(reset.map_or(i64::MIN, |r| r + 1));
-                let count: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(DISTINCT COALESCE(campaign_id, -id)) FROM bounces \
+                let (count, first): (i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(DISTINCT COALESCE(campaign_id, -id)), MIN(received_at) FROM bounces \
                      WHERE subscriber_id = $1 AND kind = 'soft' AND received_at >= $2",
                 )
                 .bind(sid)
                 .bind(since)
                 .fetch_one(&mut **tx)
                 .await?;
-                Some(count)
+                (Some(count), Some(first.map_or(0, |f| now - f)))
             } else {
-                None
+                (None, None)
             };
-            let facts = BounceFacts { current, soft_count };
+            let facts = BounceFacts { current, soft_count, soft_span_secs };
             let new_status = match $policy.decide(b, &facts) {
                 Verdict::Counted { count, limit } => {
                     tracing::info!(subscriber_id = sid, count, limit, "soft bounce counted");

@@ -688,6 +688,7 @@ async fn soft_bounces_suppress_after_three_campaigns_unless_a_delivery_succeeds_
     let policy = BouncePolicy {
         soft_limit: 3,
         soft_window_secs: 30 * 86_400,
+        soft_min_span_secs: 10 * 86_400,
     };
     for n in ["steady", "recovers"] {
         store
