@@ -177,23 +177,27 @@ struct BoundedStderr;
 
 impl std::io::Write for BoundedStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut err = std::io::stderr().lock();
-        if buf.len() <= MAX_LOG_LINE {
-            err.write_all(buf)?;
-        } else {
-            err.write_all(&buf[..MAX_LOG_LINE])?;
-            writeln!(
-                err,
-                "\u{2026} [log line cut: {} more bytes]",
-                buf.len() - MAX_LOG_LINE
-            )?;
-        }
+        write_bounded(&mut std::io::stderr().lock(), buf)?;
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
     }
+}
+
+/// Writes one log line to `out`, cut at [`MAX_LOG_LINE`] bytes with a marker saying how much
+/// was left out.
+fn write_bounded(out: &mut impl std::io::Write, buf: &[u8]) -> std::io::Result<()> {
+    if buf.len() <= MAX_LOG_LINE {
+        return out.write_all(buf);
+    }
+    out.write_all(&buf[..MAX_LOG_LINE])?;
+    writeln!(
+        out,
+        "\u{2026} [log line cut: {} more bytes]",
+        buf.len() - MAX_LOG_LINE
+    )
 }
 
 fn init_tracing(format: LogFormat, verbose: u8) {
@@ -212,4 +216,34 @@ fn init_tracing(format: LogFormat, verbose: u8) {
         LogFormat::Human => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    #[test]
+    fn long_log_lines_are_cut_with_a_marker() {
+        let mut out = Vec::new();
+        write_bounded(&mut out, b"short line\n").unwrap();
+        assert_eq!(out, b"short line\n");
+        let mut out = Vec::new();
+        let long = format!("email={}\n", "a".repeat(1 << 20));
+        write_bounded(&mut out, long.as_bytes()).unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert!(out.len() < MAX_LOG_LINE + 100, "{} bytes", out.len());
+        assert!(text.ends_with(&format!(
+            "[log line cut: {} more bytes]\n",
+            long.len() - MAX_LOG_LINE
+        )));
+    }
+
+    #[test]
+    fn the_smtp_client_is_never_traced() {
+        assert_eq!(without_smtp_client_detail("trace"), "trace,lettre=info");
+        assert_eq!(
+            without_smtp_client_detail("newsletter=debug, lettre=trace,lettre::transport=debug"),
+            "newsletter=debug,lettre=info"
+        );
+    }
 }
