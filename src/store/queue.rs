@@ -588,13 +588,15 @@ impl Store {
 
     /// Why the campaign paused itself, while it is paused by the circuit breaker.
     pub async fn pause_reason(&self, campaign_id: i64) -> Result<Option<String>> {
-        Ok(with_pool!(self, p => sqlx::query_scalar::<_, Option<String>>(
+        Ok(
+            with_pool!(self, p => sqlx::query_scalar::<_, Option<String>>(
             "SELECT pause_reason FROM campaigns WHERE id = $1 AND state = 'paused'",
         )
         .bind(campaign_id)
         .fetch_optional(p)
         .await?)
-        .flatten())
+            .flatten(),
+        )
     }
 
     /// Puts deferred deliveries back in the queue (a new `send` run retries them) and reopens the
