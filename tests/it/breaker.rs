@@ -145,6 +145,31 @@ async fn a_relay_refusing_our_identity_pauses_without_suppressing_anyone() {
     );
     assert_eq!(s["counts"]["sent"], 0, "{s}");
     all_active(&env, &list).await;
+    // The console's campaign page says the same.
+    crate::admin::add_account(&env.db, "boss@example.org", "admin", crate::admin::PASSWORD);
+    let web = crate::common::web::serve_logging(
+        &env.db,
+        &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")],
+        None,
+    );
+    let (session, _) = crate::admin::sign_in(
+        &web,
+        "nl_login",
+        "nl_admin",
+        "boss@example.org",
+        crate::admin::PASSWORD,
+    );
+    let page = crate::admin::get(&web, "/admin/campaigns/912", &session.unwrap());
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Paused by the circuit breaker: ")
+            && page
+                .body
+                .contains("other refused 10 of the last 10 messages")
+            && page.body.contains("newsletter resume 912"),
+        "{}",
+        page.body
+    );
     let store = env.store().await;
     let log = store.bounces(0, None, 100).await.unwrap();
     assert!(
