@@ -174,6 +174,34 @@ pub struct SendSettings {
     pub providers: std::collections::BTreeMap<String, ProviderSettings>,
     /// A daily cap that grows, for a new sending domain or IP.
     pub warmup: WarmupSettings,
+    /// The circuit breaker: refusals about us at one provider pause the campaign.
+    #[serde(default)]
+    pub breaker: BreakerSettings,
+}
+
+/// The campaign's circuit breaker ([`crate::send::breaker`]): per provider, over the last `window`
+/// attempts, refusals about the sender (block list, reputation, authentication, rate, identity) at
+/// `percent` % of them and at least `min_refusals`, or `in_a_row` of them in a row, pause the campaign.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerSettings {
+    pub enabled: bool,
+    pub window: usize,
+    pub percent: f64,
+    pub min_refusals: usize,
+    pub in_a_row: usize,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window: 500,
+            percent: 5.0,
+            min_refusals: 10,
+            in_a_row: 20,
+        }
+    }
 }
 
 /// One mailbox provider's shaping.

@@ -112,6 +112,9 @@ pub struct StatusArgs {
 
 /// Exit code after Ctrl-C (128 + SIGINT), as shells expect.
 const INTERRUPTED: u8 = 130;
+/// Exit code of `send` and `worker` when the circuit breaker paused a campaign: a provider refuses
+/// us, not the readers; `newsletter status N` says why, `newsletter resume N` goes on.
+const BREAKER: u8 = 3;
 
 fn load_config(
     globals: &Globals,
@@ -519,6 +522,14 @@ async fn finish(
         eprintln!("interrupted: run the same command again to resume; what was sent stays sent");
         return Ok(ExitCode::from(INTERRUPTED));
     }
+    if let Some(reason) = &report.breaker {
+        eprintln!(
+            "issue {number} was paused by the circuit breaker: {reason}. Nobody was suppressed. \
+             Fix the cause (the relay's or provider's logs and postmaster pages say more), then \
+             `newsletter resume {number}` and `newsletter worker --once` (or this command again) go on"
+        );
+        return Ok(ExitCode::from(BREAKER));
+    }
     match report.state {
         CampaignState::Paused => {
             eprintln!("issue {number} was paused; `newsletter resume {number}` continues it");
@@ -628,6 +639,7 @@ pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> 
         let reasons = store.failure_reasons(campaign.id, 5).await?;
         let times = store.campaign_times(campaign.id).await?;
         let providers = store.provider_counts(campaign.id).await?;
+        let pause_reason = store.pause_reason(campaign.id).await?;
         let rate = match (times.first_sent_at, times.last_sent_at) {
             (Some(a), Some(b)) if counts.sent > 0 => counts.sent as f64 / ((b - a).max(1)) as f64,
             _ => 0.0,
@@ -644,6 +656,7 @@ pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> 
                     "started_at": campaign.started_at,
                     "finished_at": campaign.finished_at,
                     "scheduled_at": campaign.scheduled_at,
+                    "pause_reason": pause_reason,
                     "providers": providers,
                     "counts": counts,
                     "total": counts.total(),
@@ -657,6 +670,10 @@ pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> 
             StatusFormat::Human => {
                 let t = |v: Option<i64>| v.map_or("-".to_string(), crate::domain::rfc5322_date);
                 println!("Issue {}: {} ({})", campaign.issue_number, campaign.subject, campaign.state);
+                if let Some(reason) = &pause_reason {
+                    println!("  Paused by the circuit breaker: {reason}");
+                    println!("  Nobody was suppressed. Once the cause is fixed, `newsletter resume {}` goes on.", campaign.issue_number);
+                }
                 if campaign.scheduled_at.is_some() {
                     println!("  scheduled {}", t(campaign.scheduled_at));
                 }

@@ -16,6 +16,10 @@
 //!   is gone; about us or the message, policy: nobody suppressed), unless `fatal_streak` of them arrive in a
 //!   row with no success between: then the relay is refusing us, the campaign stops, and those
 //!   deliveries go back to the queue untouched.
+//! - Refusals about us (block list, reputation, authentication, rate) feed the circuit breaker
+//!   ([`super::breaker`]): past its threshold at one provider the campaign pauses itself with a
+//!   sentence saying why, which `status` and the console show; nobody is suppressed, and the
+//!   refusals still arriving go back to the queue untouched for `resume`.
 //! - Claims happen only while the campaign is `sending`: a pause or a cancel from any process stops
 //!   new claims at once, and the run ends when what was in flight is recorded.
 
@@ -29,6 +33,7 @@ use thiserror::Error;
 use tokio::sync::{Mutex, Semaphore, mpsc, watch};
 use tracing::Instrument;
 
+use super::breaker::{Attempt, Breaker};
 use super::shaping::{Pace, Shape, Shapes, is_throttling};
 use crate::config::SendSettings;
 use crate::domain::{CampaignState, ProviderName, SubscriberStatus, Verp, unix_now};
@@ -94,6 +99,8 @@ pub struct RunReport {
     pub state: CampaignState,
     /// The warm-up's cap for the day was reached: sending may go on from this UNIX time.
     pub capped_until: Option<i64>,
+    /// The circuit breaker paused the campaign: why, in a sentence.
+    pub breaker: Option<String>,
     pub seconds: f64,
 }
 
@@ -177,9 +184,10 @@ pub async fn deliver(
         let batch = claim_size(settings);
         let in_flight = Arc::new(AtomicU64::new(0));
         let drained = Arc::new(tokio::sync::Notify::new());
-        let (done_tx, done_rx) = mpsc::channel::<Recorded>(concurrency * 4 + batch as usize);
+        let (done_tx, done_rx) = mpsc::channel::<(Recorded, ProviderName)>(concurrency * 4 + batch as usize);
         let fatal: Arc<std::sync::Mutex<Option<String>>> = Default::default();
         let halt = Arc::new(AtomicBool::new(false));
+        let tripped: Arc<std::sync::Mutex<Option<String>>> = Default::default();
 
         let recorder = tokio::spawn(
             record_outcomes(
@@ -193,6 +201,8 @@ pub async fn deliver(
                 fatal.clone(),
                 halt.clone(),
                 drained.clone(),
+                Breaker::new(settings.breaker.clone()),
+                tripped.clone(),
             )
             .in_current_span(),
         );
@@ -368,6 +378,11 @@ pub async fn deliver(
             finished: state == CampaignState::Done,
             state,
             capped_until: capped_until.filter(|_| state != CampaignState::Done),
+            breaker: tripped
+                .lock()
+                .expect("breaker lock")
+                .take()
+                .filter(|_| state == CampaignState::Paused),
             seconds: started.elapsed().as_secs_f64(),
         })
     }
@@ -426,7 +441,7 @@ struct Sender {
     job: Arc<Job>,
     lane: Arc<Lane>,
     work: Arc<Mutex<mpsc::Receiver<(Delivery, Instant)>>>,
-    done: mpsc::Sender<Recorded>,
+    done: mpsc::Sender<(Recorded, ProviderName)>,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
     slots: Arc<Semaphore>,
     halt: Arc<AtomicBool>,
@@ -479,7 +494,7 @@ async fn send_loop(s: Sender) {
             owner: d.owner,
             outcome,
         };
-        if s.done.send(rec).await.is_err() {
+        if s.done.send((rec, s.lane.provider.clone())).await.is_err() {
             return;
         }
     }
@@ -646,17 +661,19 @@ async fn record_outcomes(
     store: Store,
     policy: Arc<dyn Decide>,
     campaign_id: i64,
-    mut done: mpsc::Receiver<Recorded>,
+    mut done: mpsc::Receiver<(Recorded, ProviderName)>,
     counters: Arc<Counters>,
     in_flight: Arc<AtomicU64>,
     fatal_streak: usize,
     fatal: Arc<std::sync::Mutex<Option<String>>>,
     halt: Arc<AtomicBool>,
     drained: Arc<tokio::sync::Notify>,
+    mut breaker: Breaker,
+    tripped: Arc<std::sync::Mutex<Option<String>>>,
 ) -> Result<(), StoreError> {
     // Permanent refusals in a row are held back until a success shows the relay is fine.
     let mut streak: Vec<Recorded> = Vec::new();
-    let mut batch: Vec<Recorded> = Vec::new();
+    let mut batch: Vec<(Recorded, ProviderName)> = Vec::new();
     let mut open = true;
     while open {
         match done.recv().await {
@@ -687,8 +704,26 @@ async fn record_outcomes(
             }
         }
         let mut write = Vec::with_capacity(batch.len() + streak.len());
-        let mut stopped = fatal.lock().expect("fatal lock").is_some();
-        for mut r in batch.drain(..) {
+        let mut stopped = fatal.lock().expect("fatal lock").is_some() || breaker.tripped();
+        for (mut r, provider) in batch.drain(..) {
+            if !stopped
+                && let Some(attempt) = breaker_attempt(&r.outcome)
+                && let Some(trip) = breaker.record(&provider, attempt)
+            {
+                let sentence = trip.to_string();
+                tracing::warn!(%provider, "circuit breaker: {sentence}; pausing the campaign");
+                if store.pause_for(campaign_id, &sentence).await? {
+                    *tripped.lock().expect("breaker lock") = Some(sentence);
+                }
+                halt.store(true, Ordering::SeqCst);
+                // What is held back and what still arrives says nothing about its recipients: it
+                // goes back to the queue untouched, for `resume`.
+                stopped = true;
+                for mut s in streak.drain(..) {
+                    s.outcome = Outcome::Released;
+                    write.push(s);
+                }
+            }
             if stopped
                 && matches!(
                     r.outcome,
@@ -768,6 +803,24 @@ async fn record_outcomes(
         drained.notify_one();
     }
     Ok(())
+}
+
+/// What an outcome tells the circuit breaker: `None` when it was no attempt at the provider.
+fn breaker_attempt(outcome: &Outcome) -> Option<Attempt> {
+    match outcome {
+        Outcome::Sent => Some(Attempt::Accepted),
+        Outcome::Failed {
+            bounce: Some(b),
+            error,
+        } if b.reason.is_sender_side() => Some(Attempt::SenderRefused {
+            reason: b.reason,
+            reply: error.clone(),
+        }),
+        Outcome::Failed { .. } | Outcome::Retry { .. } | Outcome::Deferred { .. } => {
+            Some(Attempt::Other)
+        }
+        Outcome::Skipped { .. } | Outcome::Released | Outcome::Throttled { .. } => None,
+    }
 }
 
 #[cfg(test)]

@@ -531,7 +531,7 @@ impl Store {
                 &[CampaignState::Scheduled, CampaignState::Sending],
             ),
             Control::Resume => (
-                "UPDATE campaigns SET state = CASE WHEN started_at IS NULL THEN 'scheduled' ELSE 'sending' END \
+                "UPDATE campaigns SET state = CASE WHEN started_at IS NULL THEN 'scheduled' ELSE 'sending' END, pause_reason = NULL \
                  WHERE issue_number = $1 AND state = 'paused'",
                 &[CampaignState::Paused],
             ),
@@ -568,6 +568,35 @@ impl Store {
                 action.past()
             ),
         })
+    }
+
+    /// Pauses a sending campaign on its own (the circuit breaker), keeping `reason` for `status` and
+    /// the console. New claims stop at once, as with `pause`. Returns false when the campaign was no
+    /// longer sending (an operator paused or cancelled it first): nothing changes then.
+    pub async fn pause_for(&self, campaign_id: i64, reason: &str) -> Result<bool> {
+        let _writer = self.writer().await;
+        let changed = with_pool!(self, p => sqlx::query(
+            "UPDATE campaigns SET state = 'paused', pause_reason = $2 WHERE id = $1 AND state = 'sending'",
+        )
+        .bind(campaign_id)
+        .bind(reason)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(changed == 1)
+    }
+
+    /// Why the campaign paused itself, while it is paused by the circuit breaker.
+    pub async fn pause_reason(&self, campaign_id: i64) -> Result<Option<String>> {
+        Ok(
+            with_pool!(self, p => sqlx::query_scalar::<_, Option<String>>(
+            "SELECT pause_reason FROM campaigns WHERE id = $1 AND state = 'paused'",
+        )
+        .bind(campaign_id)
+        .fetch_optional(p)
+        .await?)
+            .flatten(),
+        )
     }
 
     /// Puts deferred deliveries back in the queue (a new `send` run retries them) and reopens the

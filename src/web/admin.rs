@@ -959,10 +959,11 @@ pub async fn campaign(
         let counts = store.delivery_counts(c.id).await?;
         let providers = store.provider_counts(c.id).await?;
         let reasons = store.failure_reasons(c.id, 10).await?;
-        Ok::<_, crate::store::StoreError>(Some((c, counts, providers, reasons)))
+        let pause_reason = store.pause_reason(c.id).await?;
+        Ok::<_, crate::store::StoreError>(Some((c, counts, providers, reasons, pause_reason)))
     }
     .await;
-    let (c, counts, providers, reasons) = match data {
+    let (c, counts, providers, reasons, pause_reason) = match data {
         Ok(Some(d)) => d,
         Ok(None) => return super::pages::not_found(&state),
         Err(e) => return unavailable(e),
@@ -977,6 +978,14 @@ pub async fn campaign(
         @if live { (super::pages::auto_refresh()) }
         dl {
             dt { "State" } dd { (c.state.as_str()) }
+            @if let Some(reason) = &pause_reason {
+                dt { "Why" }
+                dd role="status" {
+                    strong { "Paused by the circuit breaker: " } (without_addresses(reason))
+                    " Nobody was suppressed. Once the cause is fixed, "
+                    code { "newsletter resume " (c.issue_number) } " goes on."
+                }
+            }
             @if c.scheduled_at.is_some() { dt { "Scheduled" } dd { (t(c.scheduled_at)) } }
             dt { "Started" } dd { (t(c.started_at)) }
             dt { "Finished" } dd { (t(c.finished_at)) }

@@ -9,6 +9,7 @@ mod common;
 mod admin;
 mod bounce_reasons;
 mod bounces;
+mod breaker;
 mod browser;
 mod check;
 mod cli_render;

@@ -389,7 +389,11 @@ async fn bad_credentials_stop_the_campaign_before_anyone_is_touched() {
 
 #[tokio::test]
 async fn a_relay_refusing_every_recipient_stops_without_bouncing_anyone() {
-    let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SEND__FATAL_STREAK", "10");
+    // The fatal streak is the backstop behind the circuit breaker (which would pause this campaign
+    // at its tenth refusal about us, tests/it/breaker.rs): with the breaker off, it still stops.
+    let env = Env::new(TestDb::sqlite())
+        .var("NEWSLETTER_SEND__FATAL_STREAK", "10")
+        .var("NEWSLETTER_SEND__BREAKER__ENABLED", "false");
     env.subscribe(&emails("reader", 60));
     let refusing = Server::sink(&["-f", "mail", "-B", "550 5.7.1 Sender address rejected"]);
     let out = env.send(&small_issue(), &refusing.url(), &[]);

@@ -1,0 +1,223 @@
+//! The campaign's circuit breaker (issue #22 item 5), over the real binary and a real SMTP server
+//! that refuses some recipients at RCPT: refusals about us pause the campaign with a reason that
+//! `status` shows, nobody is suppressed, and `resume` goes on; readers' own refusals below the
+//! thresholds trip nothing.
+
+use std::collections::HashMap;
+
+use newsletter::domain::{EmailAddress, SubscriberStatus};
+use newsletter::store::Store;
+
+use crate::common::db::TestDb;
+use crate::common::smtp::Server;
+use crate::send::{Env, per_recipient, small_issue, stderr, stdout};
+
+both_backends!(a_provider_refusing_a_fifth_by_reputation_pauses_and_resume_goes_on);
+
+/// The exit code of `send` when the breaker paused the campaign.
+const BREAKER_EXIT: i32 = 3;
+
+async fn status_of(store: &Store, who: &str) -> SubscriberStatus {
+    let who = EmailAddress::parse(who).unwrap();
+    store.find_by_email(&who).await.unwrap().unwrap().status
+}
+
+/// Every address in `list` is still an active subscriber.
+async fn all_active(env: &Env, list: &[String]) {
+    let store = env.store().await;
+    for who in list {
+        assert_eq!(
+            status_of(&store, who).await,
+            SubscriberStatus::Active,
+            "{who}"
+        );
+    }
+    store.close().await;
+}
+
+/// 300 readers at one provider, every fifth refused by reputation: the campaign pauses itself after
+/// the tenth refusal, says why, suppresses nobody; `resume` then `send` delivers the rest once the
+/// block is lifted, each reader once.
+async fn a_provider_refusing_a_fifth_by_reputation_pauses_and_resume_goes_on(db: TestDb) {
+    let env = Env::new(db);
+    let list: Vec<String> = (0..300)
+        .map(|i| {
+            if i % 5 == 4 {
+                format!("blocked{i:05}@example.org")
+            } else {
+                format!("reader{i:05}@example.org")
+            }
+        })
+        .collect();
+    env.subscribe(&list);
+    let blocking = Server::faulty(&[
+        "--refuse",
+        "blocked=550 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using a reputation list",
+    ]);
+    let out = env.send(&small_issue(), &blocking.url(), &[]);
+    assert_eq!(out.status.code(), Some(BREAKER_EXIT), "{}", stderr(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("paused by the circuit breaker")
+            && err.contains("other refused")
+            && err.contains("reputation list")
+            && err.contains("newsletter resume 912"),
+        "{err}"
+    );
+    let s = env.status_json(912);
+    assert_eq!(s["state"], "paused", "{s}");
+    let reason = s["pause_reason"].as_str().unwrap_or_default().to_string();
+    assert!(
+        reason.contains("other refused")
+            && reason.contains("bad-reputation")
+            && reason.contains("of the last"),
+        "{s}"
+    );
+    let sent_first = s["counts"]["sent"].as_i64().unwrap();
+    assert!(
+        (40..240).contains(&sent_first),
+        "paused well before the end: {s}"
+    );
+    let human = env.run(&["status", "912"]);
+    assert!(
+        stdout(&human).contains(&format!("Paused by the circuit breaker: {reason}")),
+        "{}",
+        stderr(&human)
+    );
+    all_active(&env, &list).await;
+
+    // The block is lifted; resume clears the reason, and the same command goes on.
+    let out = env.run(&["resume", "912"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = env.status_json(912);
+    assert_eq!(s["state"], "sending", "{s}");
+    assert!(s["pause_reason"].is_null(), "{s}");
+    let fixed = Server::sink(&[]);
+    let env = env.var("NEWSLETTER_SEND__LEASE_SECS", "1");
+    let out = env.send(&small_issue(), &fixed.url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = env.status_json(912);
+    assert_eq!(s["state"], "done", "{s}");
+    let failed = s["counts"]["failed"].as_i64().unwrap();
+    // Each reader got the issue once, from one run or the other, except the blocked ones recorded
+    // as refused before the pause (policy bounces: still subscribed).
+    let mut got: HashMap<String, usize> = per_recipient(&blocking.messages());
+    for (k, n) in per_recipient(&fixed.messages()) {
+        *got.entry(k).or_insert(0) += n;
+    }
+    assert!(got.values().all(|&n| n == 1), "{got:?}");
+    assert_eq!(got.len() as i64 + failed, 300, "{s}");
+    assert!((1..10).contains(&failed), "fewer than the tenth: {s}");
+    for who in list.iter().filter(|w| w.starts_with("reader")) {
+        assert!(got.contains_key(who), "{who} never got the issue");
+    }
+    all_active(&env, &list).await;
+}
+
+/// A relay that refuses our sending identity for every recipient: the breaker pauses the campaign
+/// at the tenth refusal (10 of 10 attempts, before the fatal streak of 25 would stop it), nobody is
+/// suppressed, and `status` says why.
+#[tokio::test]
+async fn a_relay_refusing_our_identity_pauses_without_suppressing_anyone() {
+    let env = Env::new(TestDb::sqlite());
+    let list = crate::send::emails("reader", 80);
+    env.subscribe(&list);
+    let relay = Server::faulty(&[
+        "--refuse",
+        "@=554 5.7.1 Message rejected: Email address is not verified",
+    ]);
+    let out = env.send(&small_issue(), &relay.url(), &[]);
+    assert_eq!(out.status.code(), Some(BREAKER_EXIT), "{}", stderr(&out));
+    let s = env.status_json(912);
+    assert_eq!(s["state"], "paused", "{s}");
+    let reason = s["pause_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("other refused 10 of the last 10 messages")
+            && reason.contains("sender-rejected")
+            && reason.contains("not verified"),
+        "{s}"
+    );
+    // Those held back as a streak when it tripped go back untouched; any recorded before are
+    // policy bounces, which suppress nobody.
+    assert!(
+        s["counts"]["failed"].as_i64().unwrap() < 20,
+        "at most the row that tripped it: {s}"
+    );
+    assert_eq!(s["counts"]["sent"], 0, "{s}");
+    all_active(&env, &list).await;
+    // The console's campaign page says the same.
+    crate::admin::add_account(&env.db, "boss@example.org", "admin", crate::admin::PASSWORD);
+    let web = crate::common::web::serve_logging(
+        &env.db,
+        &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")],
+        None,
+    );
+    let (session, _) = crate::admin::sign_in(
+        &web,
+        "nl_login",
+        "nl_admin",
+        "boss@example.org",
+        crate::admin::PASSWORD,
+    );
+    let page = crate::admin::get(&web, "/admin/campaigns/912", &session.unwrap());
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Paused by the circuit breaker: ")
+            && page
+                .body
+                .contains("other refused 10 of the last 10 messages")
+            && page.body.contains("newsletter resume 912"),
+        "{}",
+        page.body
+    );
+    let store = env.store().await;
+    let log = store.bounces(0, None, 100).await.unwrap();
+    assert!(
+        log.iter()
+            .all(|b| b.kind != newsletter::domain::BounceClass::Hard),
+        "{log:?}"
+    );
+    store.close().await;
+}
+
+/// Readers' own refusals (user unknown) at 5 % and a few refusals about us under `min_refusals`
+/// trip nothing: the campaign finishes, the gone addresses are suppressed, the rest are not.
+#[tokio::test]
+async fn refusals_below_the_thresholds_do_not_pause() {
+    let env = Env::new(TestDb::sqlite());
+    let list: Vec<String> = (0..300)
+        .map(|i| match i % 20 {
+            7 => format!("gone{i:05}@example.org"),
+            13 if i < 180 => format!("blocked{i:05}@example.org"),
+            _ => format!("reader{i:05}@example.org"),
+        })
+        .collect();
+    env.subscribe(&list);
+    let server = Server::faulty(&[
+        "--reject",
+        "gone",
+        "--refuse",
+        "blocked=550 5.7.1 Client host blocked using a reputation list",
+    ]);
+    let out = env.send(&small_issue(), &server.url(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("circuit breaker"),
+        "{}",
+        stderr(&out)
+    );
+    let s = env.status_json(912);
+    assert_eq!(s["state"], "done", "{s}");
+    assert!(s["pause_reason"].is_null(), "{s}");
+    assert_eq!(s["counts"]["failed"], 15 + 9, "{s}");
+    let store = env.store().await;
+    for who in &list {
+        let want = if who.starts_with("gone") {
+            SubscriberStatus::Bounced
+        } else {
+            SubscriberStatus::Active
+        };
+        assert_eq!(status_of(&store, who).await, want, "{who}");
+    }
+    store.close().await;
+}
