@@ -106,6 +106,7 @@ const RULES: &[Rule] = &[
         any: &[
             &["too many connections"],
             &["too many concurrent"],
+            &["concurrent connections"],
             &["too many simultaneous"],
             &["too many sessions"],
             &["connection limit"],
@@ -470,6 +471,7 @@ const RULES: &[Rule] = &[
             &["null mx"],
             &["nxdomain"],
             &["unrouteable"],
+            &["mx records point to non-existent hosts"],
             &["unroutable"],
             &["domain", "accept no mail"],
             &["does not accept mail"],
@@ -554,23 +556,20 @@ const RULES: &[Rule] = &[
         ],
     },
     // The way there.
-    Rule {
-        reason: R::Expired,
-        any: &[
-            &["queue too long"],
-            &["in the queue too long"],
-            &["could not be delivered within"],
-            &["retry timeout exceeded"],
-            &["delivery time expired"],
-            &["message expired"],
-            &["expired", "queue"],
-        ],
-    },
+    // A stated network cause names the failure even when the queue then gave up.
     Rule {
         reason: R::NetworkError,
         any: &[
             &["timed out"],
-            &["timeout"],
+            // A bare "timeout" would also match Exim's "retry timeout exceeded", which is expiry.
+            &["smtp timeout"],
+            &["timeout after"],
+            &["read timeout"],
+            &["connection timeout"],
+            &["connect timeout"],
+            &["timeout", "connect"],
+            &["timeout while"],
+            &["timeout waiting"],
             &["connection refused"],
             &["connection reset"],
             &["lost connection"],
@@ -583,6 +582,18 @@ const RULES: &[Rule] = &[
             &["tls", "fail"],
             &["starttls"],
             &["certificate"],
+        ],
+    },
+    Rule {
+        reason: R::Expired,
+        any: &[
+            &["queue too long"],
+            &["in the queue too long"],
+            &["could not be delivered within"],
+            &["retry timeout exceeded"],
+            &["delivery time expired"],
+            &["message expired"],
+            &["expired", "queue"],
         ],
     },
     Rule {
@@ -837,7 +848,9 @@ pub fn classify(
     {
         return verdict(*r, why.clone());
     }
-    if command == Some(Answered::MailFrom) {
+    // "452 4.3.1 Insufficient system storage" often answers MAIL FROM (its SIZE): the remote's
+    // disk, not a refusal of our sender.
+    if command == Some(Answered::MailFrom) && !matches!(words, Some((R::SystemFull, _))) {
         return verdict(
             R::SenderRejected,
             "the server refused our MAIL FROM (a refusal of the sender)".into(),
@@ -869,9 +882,13 @@ pub fn classify(
         let Some(s) = s.filter(|s| is_sender_code(*s)) else {
             continue;
         };
-        // Under a policy code, a refusal of the content is the message's.
+        // Under a policy code, a refusal of the content is the message's; a provider's suppression
+        // list or the reader's own filter rule, when the words name it, is theirs (5.7.1 is the
+        // usual code for both). A bare "filtered" names no one's filter.
         if let Some((r, why)) = &words
-            && r.group() == ReasonGroup::Message
+            && (r.group() == ReasonGroup::Message
+                || *r == R::Suppressed
+                || (*r == R::Filtered && !why.ends_with("(\"filtered\")")))
         {
             return verdict(*r, format!("{why} under code {s}"));
         }
