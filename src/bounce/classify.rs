@@ -1075,6 +1075,43 @@ mod tests {
                 "552 5.3.4 Message size exceeds fixed limit",
                 R::MessageTooLarge,
             ),
+            // Issue #22's fixtures: the stated cause, not the code or the queue's lifetime.
+            (
+                Some("5.7.1"),
+                "554 5.7.1 recipient address was suppressed due to customer policy",
+                R::Suppressed,
+            ),
+            (
+                Some("5.7.1"),
+                "550 5.7.1 Message rejected by recipient's filter rule",
+                R::Filtered,
+            ),
+            (
+                Some("5.7.1"),
+                "550 5.7.1 Message filtered",
+                R::PolicyRefused,
+            ),
+            (
+                None,
+                "retry timeout exceeded host mx.example.at [203.0.113.140]: Connection refused",
+                R::NetworkError,
+            ),
+            (None, "retry timeout exceeded", R::Expired),
+            (
+                None,
+                "all relevant MX records point to non-existent hosts",
+                R::HostUnknown,
+            ),
+            (
+                Some("4.3.2"),
+                "421 4.3.2 The maximum number of concurrent connections has exceeded a limit",
+                R::TooManyConnections,
+            ),
+            (
+                Some("4.3.1"),
+                ">>> MAIL From:<b@example.org> SIZE=18233 <<< 452 4.3.1 Insufficient system storage",
+                R::SystemFull,
+            ),
         ] {
             assert_eq!(
                 reason(status, Some(DsnAction::Failed), text),
