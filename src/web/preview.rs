@@ -130,6 +130,16 @@ fn prepare(state: &AppState, name: &str, bytes: &[u8]) -> Preview {
         Err(CampaignError::Invalid { error, report }) => {
             (findings(&report), Some(error.to_string()), None)
         }
+        // Not renderable (nested too deep, say): `check` still says where and why.
+        Err(e @ CampaignError::Render { .. }) => {
+            let report = crate::check::CheckOptions::from_config(&state.config)
+                .map(|opts| crate::check::check_bytes(&path, bytes, &opts));
+            (
+                report.map(|r| findings(&r)).unwrap_or_default(),
+                Some(e.to_string()),
+                None,
+            )
+        }
         Err(e) => (Vec::new(), Some(e.to_string()), None),
     };
     let url = render::sample_unsubscribe_url(&state.config.site);

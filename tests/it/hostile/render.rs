@@ -283,7 +283,13 @@ fn finding_01_a_deep_paste_in_the_console_preview_leaves_the_server_up() {
         }
         _ => r,
     };
-    assert_eq!(shown.status, 200, "{}", shown.body);
+    // Shown, with the reason, as a draft that cannot be rendered (422), not a server error.
+    assert_eq!(shown.status, 422, "{}", shown.body);
+    assert!(
+        shown.body.contains("nesting"),
+        "check's finding is listed: {}",
+        shown.body
+    );
     assert!(
         shown.body.contains("cannot be rendered") && shown.body.contains("nested"),
         "{}",
