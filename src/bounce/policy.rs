@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::{Attribution, Class, Recipient, Report};
-use crate::domain::SubscriberStatus;
+use crate::domain::{BounceReason, SubscriberStatus};
 use crate::store::{Applied, BounceFacts, BounceRecord, Decide, Store, StoreError, Verdict};
 
 /// The suppression policy (`[bounces]` in config).
@@ -65,6 +65,12 @@ impl Decide for BouncePolicy {
                     };
                 }
                 SubscriberStatus::Bounced
+            }
+            // A feedback report that says the reader unsubscribed (ARF `opt-out`/`unsubscribe`):
+            // an unsubscribe is an unsubscribe, whoever carried it.
+            // It is logged as `policy` (the log's kinds are the failure classes), with its reason.
+            Class::Policy | Class::None if record.reason == Some(BounceReason::Unsubscribe) => {
+                SubscriberStatus::Unsubscribed
             }
             Class::Policy | Class::None => return Verdict::Log,
         };
@@ -136,7 +142,9 @@ pub async fn proofs(store: &Store, report: &Report) -> Result<Vec<Proof>, StoreE
     let mut out = Vec::with_capacity(report.recipients.len());
     for r in &report.recipients {
         out.push(match r.delivery {
-            _ if r.class == Class::None => Proof::NothingToActOn,
+            _ if r.class == Class::None && r.reason != BounceReason::Unsubscribe => {
+                Proof::NothingToActOn
+            }
             None => Proof::Unproven,
             Some(d) => match store
                 .find_delivery(d.campaign_id, d.issue, d.subscriber_id)
@@ -176,14 +184,18 @@ pub async fn apply(
     let relevant: Vec<&Recipient> = report
         .recipients
         .iter()
-        .filter(|r| r.class != Class::None)
+        .filter(|r| r.class != Class::None || r.reason == BounceReason::Unsubscribe)
         .collect();
     let record =
         |r: &Recipient, subscriber_id, campaign_id, attribution: Attribution| BounceRecord {
             subscriber_id,
             campaign_id,
             email: r.email.clone(),
-            kind: r.class,
+            kind: if r.reason == BounceReason::Unsubscribe {
+                Class::Policy
+            } else {
+                r.class
+            },
             status: r.status.clone(),
             diagnostic: r.diagnostic.clone(),
             source,

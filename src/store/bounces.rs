@@ -214,9 +214,13 @@ macro_rules! log_bounce {
                 }
                 Verdict::Suppress(status) => status,
             };
+            let what = if b.reason == Some($crate::domain::BounceReason::Unsubscribe) {
+                "an unsubscribe request in a feedback report".to_string()
+            } else {
+                format!("{} bounce", b.kind)
+            };
             let evidence = format!(
-                "{} bounce ({}, attributed by {}){}{}{}",
-                b.kind,
+                "{what} ({}, attributed by {}){}{}{}",
                 b.source,
                 b.attribution,
                 b.campaign_id.map(|c| format!(", campaign {c}")).unwrap_or_default(),

@@ -174,7 +174,7 @@ async fn every_reason_fixture_is_read_as_reviewed() {
 /// complained. A sender-side refusal, a message refusal, a rate, a delay or a DMARC report leaves the
 /// reader active.
 #[tokio::test]
-async fn only_a_gone_address_or_a_complaint_changes_a_reader() {
+async fn only_a_gone_address_a_complaint_or_an_unsubscribe_changes_a_reader() {
     let db = TestDb::sqlite();
     let store = Store::connect(&db.url()).await.unwrap();
     let verp = Verp::new(&store.verp_key().await.unwrap(), DOMAIN);
@@ -182,9 +182,18 @@ async fn only_a_gone_address_or_a_complaint_changes_a_reader() {
     let cases: Vec<(String, String, String)> = manifest()
         .into_iter()
         .filter_map(|e| {
-            let first = e.recipients.iter().find(|r| !r.ends_with(" none"))?;
+            // The first recipient the report acts on: a failure, a complaint, or an unsubscribe.
+            let first = e
+                .recipients
+                .iter()
+                .find(|r| !r.ends_with(" none") || r.ends_with(" unsubscribe none"))?;
             let mut words = first.split(' ');
-            let (addr, _, class) = (words.next()?, words.next()?, words.next()?);
+            let (addr, reason, class) = (words.next()?, words.next()?, words.next()?);
+            let class = if reason == "unsubscribe" {
+                reason
+            } else {
+                class
+            };
             (addr != "-").then(|| (e.file, addr.to_string(), class.to_string()))
         })
         .collect();
@@ -256,6 +265,7 @@ async fn only_a_gone_address_or_a_complaint_changes_a_reader() {
         let want = match class.as_str() {
             "hard" => SubscriberStatus::Bounced,
             "complaint" => SubscriberStatus::Complained,
+            "unsubscribe" => SubscriberStatus::Unsubscribed,
             _ => SubscriberStatus::Active,
         };
         if now != want {
