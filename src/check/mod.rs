@@ -252,6 +252,11 @@ impl FileReport {
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         scan::line_col(&self.text, offset)
     }
+
+    /// The line and column of each offset, in one pass over the text (for many at once).
+    pub fn line_cols(&self, offsets: &[usize]) -> Vec<(usize, usize)> {
+        scan::line_cols(&self.text, offsets)
+    }
 }
 
 /// Checks a file's bytes. Never fails: problems with the bytes themselves are diagnostics.

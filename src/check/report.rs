@@ -189,12 +189,20 @@ pub fn json(reports: &[FileReport], unreadable: &[(PathBuf, String)]) -> Value {
     let files: Vec<Value> = reports
         .iter()
         .map(|r| {
+            // Every start and end at once: one pass over the text, not one per diagnostic.
+            let offsets: Vec<usize> = r
+                .diagnostics
+                .iter()
+                .flat_map(|d| [d.range.start, d.range.end])
+                .collect();
+            let at = r.line_cols(&offsets);
             let diagnostics: Vec<Value> = r
                 .diagnostics
                 .iter()
-                .map(|d| {
-                    let (line, column) = r.line_col(d.range.start);
-                    let (end_line, end_column) = r.line_col(d.range.end);
+                .enumerate()
+                .map(|(i, d)| {
+                    let (line, column) = at[2 * i];
+                    let (end_line, end_column) = at[2 * i + 1];
                     json!({
                         "rule": d.rule,
                         "severity": d.severity,

@@ -107,14 +107,17 @@ fn too_large_message(what: &str) -> String {
 }
 
 fn findings(report: &FileReport) -> Vec<(Severity, String, usize, String, String)> {
+    let starts: Vec<usize> = report.diagnostics.iter().map(|d| d.range.start).collect();
+    let at = report.line_cols(&starts);
     report
         .diagnostics
         .iter()
-        .map(|d| {
+        .zip(at)
+        .map(|(d, (line, _))| {
             (
                 d.severity,
                 format!("{:?}", d.rule),
-                report.line_col(d.range.start).0,
+                line,
                 d.message.clone(),
                 d.help.clone(),
             )
