@@ -634,8 +634,21 @@ const RULES: &[Rule] = &[
 pub fn phrase(text: &str) -> Option<(BounceReason, String)> {
     let lower = text.to_lowercase();
     let squeezed: String = lower.split_whitespace().collect::<Vec<_>>().join(" ");
+    // One pass finds which first words occur at all; an alternative whose first word is absent
+    // cannot match, so it is skipped without a search of its own (the rules' order is unchanged).
+    let (firsts, index) = &*FIRST_WORDS;
+    let mut present = vec![false; firsts.patterns_len()];
+    for m in firsts.find_overlapping_iter(&squeezed) {
+        present[m.pattern().as_usize()] = true;
+    }
+    let mut alt_no = 0;
     for rule in RULES {
         for alt in rule.any {
+            let here = alt_no;
+            alt_no += 1;
+            if !present[index[here]] {
+                continue;
+            }
             if let Some(found) = find_in_order(&squeezed, alt) {
                 return Some((rule.reason, format!("{} (\"{found}\")", rule.reason)));
             }
@@ -643,6 +656,27 @@ pub fn phrase(text: &str) -> Option<(BounceReason, String)> {
     }
     None
 }
+
+/// An automaton over the distinct first words of every alternative of [`RULES`], and for each
+/// alternative (in rule order) the pattern number of its first word.
+static FIRST_WORDS: std::sync::LazyLock<(aho_corasick::AhoCorasick, Vec<usize>)> =
+    std::sync::LazyLock::new(|| {
+        let mut words: Vec<&str> = Vec::new();
+        let mut index = Vec::new();
+        for alt in RULES.iter().flat_map(|r| r.any.iter()) {
+            let first = alt[0];
+            let n = match words.iter().position(|w| *w == first) {
+                Some(n) => n,
+                None => {
+                    words.push(first);
+                    words.len() - 1
+                }
+            };
+            index.push(n);
+        }
+        let ac = aho_corasick::AhoCorasick::new(&words).expect("the phrase list builds");
+        (ac, index)
+    });
 
 /// Finds the words of `alt` in order, within 80 characters and one sentence; returns the stretch.
 fn find_in_order<'a>(text: &'a str, alt: &[&str]) -> Option<&'a str> {
