@@ -719,10 +719,7 @@ async fn record_outcomes(
                 // What is held back and what still arrives says nothing about its recipients: it
                 // goes back to the queue untouched, for `resume`.
                 stopped = true;
-                for mut s in streak.drain(..) {
-                    s.outcome = Outcome::Released;
-                    write.push(s);
-                }
+                release(&mut streak, &mut write);
             }
             if stopped
                 && matches!(
@@ -757,10 +754,7 @@ async fn record_outcomes(
                         halt.store(true, Ordering::SeqCst);
                         // The rest of this batch, too, says nothing about its recipients.
                         stopped = true;
-                        for mut s in streak.drain(..) {
-                            s.outcome = Outcome::Released;
-                            write.push(s);
-                        }
+                        release(&mut streak, &mut write);
                     }
                     continue;
                 }
@@ -803,6 +797,15 @@ async fn record_outcomes(
         drained.notify_one();
     }
     Ok(())
+}
+
+/// Moves the held-back refusals to `write` as released: after a stop they say nothing about their
+/// recipients, and go back to the queue untouched.
+fn release(streak: &mut Vec<Recorded>, write: &mut Vec<Recorded>) {
+    write.extend(streak.drain(..).map(|mut s| {
+        s.outcome = Outcome::Released;
+        s
+    }));
 }
 
 /// What an outcome tells the circuit breaker: `None` when it was no attempt at the provider.

@@ -99,21 +99,29 @@ pub fn serve_logging(db: &TestDb, env: &[(&str, &str)], log: Option<&std::path::
     if let Some(log) = log {
         cmd.arg("-vv").stderr(std::fs::File::create(log).unwrap());
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    stdout.read_line(&mut line).unwrap();
-    // Keep reading what the server prints after, so it never writes into a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected: {line}"))
-        .to_string();
-    Server {
-        child,
-        addr,
-        outbox,
+    Server::start(cmd, outbox)
+}
+
+impl Server {
+    /// Spawns `cmd` (a `serve` on a free port, stdout piped) and waits for the address it
+    /// announces; `outbox` is the file outbox it was given.
+    pub fn start(mut cmd: Command, outbox: tempfile::TempDir) -> Server {
+        let mut child = cmd.spawn().unwrap();
+        let mut line = String::new();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
+        // Keep reading what the server prints after, so it never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected: {line}"))
+            .to_string();
+        Server {
+            child,
+            addr,
+            outbox,
+        }
     }
 }
 

@@ -7,9 +7,10 @@ use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
 
+use crate::bounces::run;
 use common::db::TestDb;
+use common::show;
 use newsletter::bounce::BouncePolicy;
 use newsletter::domain::{EmailAddress, SubscriberStatus};
 use newsletter::mail::Verp;
@@ -39,33 +40,6 @@ fn manifest() -> Vec<Expected> {
     }
     let text = std::fs::read_to_string(dir().join("expected.toml")).unwrap();
     toml::from_str::<Manifest>(&text).unwrap().fixture
-}
-
-fn run(db: &TestDb, work: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut c = common::newsletter(work, &db.url());
-    c.args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    if let Some(input) = stdin {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// "ADDRESS REASON CLASS" for each recipient of one `inspect` report, sorted.

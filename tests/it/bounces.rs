@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::db::TestDb;
+use common::show;
 use newsletter::bounce::{self, Attribution, BouncePolicy, Class, Kind};
 use newsletter::domain::{EmailAddress, SubscriberStatus};
 use newsletter::mail::Verp;
@@ -249,7 +250,8 @@ fn process_maildir(db: &TestDb, dir: &Path, maildir: &Path, quarantine: &Path) -
     )
 }
 
-fn run(db: &TestDb, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+/// The binary against `db` in `dir` with `args`, and `stdin` on its standard input if given.
+pub(crate) fn run(db: &TestDb, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut c = common::newsletter(dir, &db.url());
     c.args(args)
         .stdin(if stdin.is_some() {
@@ -265,15 +267,6 @@ fn run(db: &TestDb, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
         child.stdin.take().unwrap().write_all(input).unwrap();
     }
     child.wait_with_output().unwrap()
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Subscribers with the given local parts, all active, and a campaign for issue 912 that was sent to

@@ -4,7 +4,7 @@
 //! loaded remote images). Each over the real `newsletter serve` or the real binary, started by
 //! `sh` under `umask 022` as an operator's shell would.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -50,21 +50,7 @@ fn serve_umask_022(db: &TestDb, env: &[(&str, &str)]) -> Server {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected: {line}"))
-        .to_string();
-    Server {
-        child,
-        addr,
-        outbox,
-    }
+    Server::start(cmd, outbox)
 }
 
 struct Answer {

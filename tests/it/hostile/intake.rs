@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::common;
 use crate::common::db::TestDb;
+use crate::common::show;
 use crate::common::web::{Reply, Server, http_with, serve_with};
 use newsletter::domain::SubscriberStatus;
 
@@ -40,15 +41,6 @@ fn deep_multipart(levels: usize) -> Vec<u8> {
     }
     m.push_str("Content-Type: text/plain\n\nmailbox unavailable\n");
     m.into_bytes()
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The binary in `dir` with `args`, `stdin` on its standard input, under umask 022.
@@ -383,34 +375,10 @@ fn console(db: &TestDb, quarantine: &Path) -> (Server, String) {
             ("NEWSLETTER_WEB__REQUEST_TIMEOUT_SECS", "5"),
         ],
     );
-    let page = http_with(&s.addr, "GET", "/admin/login", &[], "");
-    assert_eq!(page.status, 200);
-    let login = cookie(&page, "nl_login").expect("a sign-in cookie");
-    let at = page.body.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
-    let csrf = page.body[at..].split('"').next().unwrap().to_string();
-    let r = http_with(
-        &s.addr,
-        "POST",
-        "/admin/login",
-        &[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("Cookie", &format!("nl_login={login}")),
-        ],
-        &format!(
-            "csrf={csrf}&email=boss%40example.org&password={}",
-            PASSWORD.replace(' ', "+")
-        ),
-    );
+    let (session, r) =
+        crate::admin::sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
     assert_eq!(r.status, 303, "{}", r.body);
-    let session = cookie(&r, "nl_admin").expect("a session");
-    (s, format!("nl_admin={session}"))
-}
-
-fn cookie(r: &Reply, name: &str) -> Option<String> {
-    r.headers("set-cookie").iter().find_map(|c| {
-        let (k, v) = c.split(';').next()?.split_once('=')?;
-        (k == name).then(|| v.to_string())
-    })
+    (s, session.expect("a session"))
 }
 
 fn get(s: &Server, path: &str, session: &str) -> (Reply, Duration) {
