@@ -20,7 +20,7 @@ use crate::send::campaign::{self, CampaignError, Plan, Prepared};
 use crate::send::shaping::{self, Shapes};
 use crate::send::worker::{self, Flow};
 use crate::send::{Counters, RunReport};
-use crate::store::{Campaign, Control, DeliveryCounts, Store};
+use crate::store::{Campaign, CampaignDelivery, Control, DeliveryCounts, Store};
 use crate::transport::Transport;
 
 /// Arguments of `newsletter send`.
@@ -213,6 +213,15 @@ pub fn send(globals: &Globals, args: &SendArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|t| shaping::parse_at(t, &config.send.time_zone))
         .transpose()?;
+    if let Some(at) = at
+        && at < crate::domain::unix_now()
+    {
+        bail!(
+            "--at {} is in the past ({}); nothing was scheduled. Give a time to come, or leave out --at to send now",
+            args.at.as_deref().unwrap_or_default(),
+            shaping::local_time(at, &config.send.time_zone)
+        );
+    }
     let html_size = prepared
         .rendered
         .html_len(&render::sample_unsubscribe_url(&config.site));
@@ -293,6 +302,7 @@ fn confirm(
     rendered: &Rendered,
     transport: &Transport,
     html_size: usize,
+    at: Option<i64>,
 ) -> anyhow::Result<bool> {
     let number = plan.number;
     if !std::io::stdin().is_terminal() {
@@ -311,7 +321,13 @@ fn confirm(
     }
     eprintln!("HTML size:  {html_size} bytes");
     eprintln!("Transport:  {}", transport.describe());
-    eprint!("Send now? [y/N] ");
+    match at {
+        Some(at) => {
+            eprintln!("Starts:     {}", local_time(config, at));
+            eprint!("Schedule issue {number} for then? [y/N] ");
+        }
+        None => eprint!("Send issue {number} now? [y/N] "),
+    }
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
@@ -340,7 +356,13 @@ async fn send_campaign(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    if !args.yes && !confirm(config, &plan, rendered, &transport, html_size)? {
+    if plan.recipients == 0 && !plan.started {
+        bail!(
+            "issue {number} would go to nobody: there is no active subscriber. Nothing was {}. `newsletter subscribers list` shows the list; `newsletter subscribers import FILE.csv` fills it",
+            if at.is_some() { "scheduled" } else { "sent" }
+        );
+    }
+    if !args.yes && !confirm(config, &plan, rendered, &transport, html_size, at)? {
         eprintln!("not sent");
         return Ok(ExitCode::from(1));
     }
@@ -356,17 +378,29 @@ async fn send_campaign(
             copies.sent
         );
     }
-    let started = campaign::start(store, issue, rendered, &transport, &plan, at, shapes).await?;
+    let order = campaign::Order {
+        at,
+        delivery: CampaignDelivery {
+            transport: Some(
+                args.delivery
+                    .transport
+                    .clone()
+                    .unwrap_or_else(|| config.transport.url.clone()),
+            ),
+            rate: Some(config.send.rate),
+            concurrency: Some(config.send.concurrency as i64),
+        },
+    };
+    let started =
+        campaign::start(store, issue, rendered, &transport, &plan, &order, shapes).await?;
     if let Some(at) = at {
         let counts = started.counts;
         println!(
-            "issue {number} is scheduled for {} ({} recipient(s)); `newsletter worker` starts it then. `newsletter pause {number}` or `cancel {number}` stops it",
-            crate::domain::rfc5322_date(at),
-            counts.queued + counts.sending
+            "issue {number} is scheduled for {} ({} recipient(s), by {}); `newsletter worker` starts it then. `newsletter pause {number}` or `cancel {number}` stops it",
+            local_time(config, at),
+            counts.queued + counts.sending,
+            transport.describe()
         );
-        if at <= crate::domain::unix_now() {
-            eprintln!("note: that time has passed; the next `newsletter worker` starts it at once");
-        }
         return Ok(ExitCode::SUCCESS);
     }
     if started.requeued > 0 {
@@ -567,6 +601,11 @@ async fn finish(
     Ok(ExitCode::SUCCESS)
 }
 
+/// A time in the configured zone, with UTC beside it.
+fn local_time(config: &Config, at: i64) -> String {
+    shaping::local_time(at, &config.send.time_zone)
+}
+
 async fn report_campaign(store: &Store, number: i64) -> anyhow::Result<i64> {
     Ok(store
         .campaign_by_number(number)
@@ -707,48 +746,81 @@ pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> 
 }
 
 /// `newsletter worker`: delivers every campaign in the `sending` state, until Ctrl-C (or, with
-/// `--once`, until none is left).
+/// `--once`, until none is left). Each campaign goes the way `send` was told (its transport, rate
+/// and connections are kept with it); the worker's own options override them, with a warning.
 pub fn worker(globals: &Globals, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(globals, args.delivery.concurrency, args.delivery.rate)?;
     let theme = Theme::from_config(&config)?;
     let shapes = Arc::new(Shapes::from_settings(&config.send)?);
     runtime()?.block_on(async {
-        let transport = Arc::new(open_transport(&config, args.delivery.transport.as_deref())?);
         let store = open_store(&config, globals).await?;
         if store.is_embedded() {
             eprintln!("note: with SQLite, workers share the queue on this machine only; use PostgreSQL to spread one campaign over several machines");
         }
-        transport
-            .preflight()
+        // The worker's own transport (flag, environment or config) is checked before anything,
+        // so a wrong setting fails at once rather than at the first campaign.
+        let own = open_transport(&config, args.delivery.transport.as_deref())?;
+        own.preflight()
             .await
             .map_err(|e| anyhow!("the transport does not work: {e}"))?;
+        let transports = tokio::sync::Mutex::new(vec![(own_key(&config, args), Arc::new(own))]);
         let exit = std::cell::Cell::new(ExitCode::SUCCESS);
         let settings = worker::Settings {
             once: args.once,
             poll: Duration::from_secs(args.poll_secs),
         };
-        let flow = worker::run(&store, &theme, settings, |ready| {
-            let (config, store, transport, exit, shapes) = (&config, &store, transport.clone(), &exit, &shapes);
-            async move {
-                let number = ready.campaign.issue_number;
-                let outcome = run_campaign(config, store, ready.campaign, &ready.rendered, transport, shapes.clone(), &ready.counts).await;
-                let capped = outcome.as_ref().ok().and_then(|r| r.capped_until);
-                let code = finish(number, outcome, store).await?;
-                if let Some(until) = capped {
-                    return Ok(Flow::RestUntil(until));
+        let flow = worker::run(
+            &store,
+            &theme,
+            settings,
+            |ready| {
+                let (config, store, exit, shapes, transports) = (&config, &store, &exit, &shapes, &transports);
+                async move {
+                    let number = ready.campaign.issue_number;
+                    let (config, key) = campaign_settings(config, args, &ready.campaign);
+                    let transport = {
+                        let mut open = transports.lock().await;
+                        match open.iter().find(|(k, _)| *k == key) {
+                            Some((_, t)) => t.clone(),
+                            None => {
+                                let t = open_transport(&config, Some(&key.0))
+                                    .map_err(|e| anyhow!("issue {number}'s transport {}: {e}", key.0))?;
+                                t.preflight().await.map_err(|e| {
+                                    anyhow!("issue {number}'s transport ({}) does not work: {e}", t.describe())
+                                })?;
+                                let t = Arc::new(t);
+                                open.push((key.clone(), t.clone()));
+                                t
+                            }
+                        }
+                    };
+                    eprintln!(
+                        "sending issue {number} by {} ({} recipient(s) left)",
+                        transport.describe(),
+                        ready.counts.queued + ready.counts.sending
+                    );
+                    let outcome = run_campaign(&config, store, ready.campaign, &ready.rendered, transport, shapes.clone(), &ready.counts).await;
+                    let capped = outcome.as_ref().ok().and_then(|r| r.capped_until);
+                    let code = finish(number, outcome, store).await?;
+                    if let Some(until) = capped {
+                        return Ok(Flow::RestUntil(until));
+                    }
+                    if code == ExitCode::from(INTERRUPTED) {
+                        exit.set(code);
+                        return Ok::<_, anyhow::Error>(Flow::Stop);
+                    }
+                    if code != ExitCode::SUCCESS {
+                        exit.set(code);
+                    }
+                    Ok(Flow::Continue)
                 }
-                if code == ExitCode::from(INTERRUPTED) {
-                    exit.set(code);
-                    return Ok::<_, anyhow::Error>(Flow::Stop);
-                }
-                if code != ExitCode::SUCCESS {
-                    exit.set(code);
-                }
-                Ok(Flow::Continue)
-            }
-        })
+            },
+            |idle| say_idle(&config, idle),
+        )
         .await?;
-        transport.shutdown().await;
+        for (_, t) in transports.into_inner() {
+            t.shutdown().await;
+        }
         let exit = exit.get();
         if flow == Flow::Stop && exit == ExitCode::from(INTERRUPTED) {
             return Ok(exit);
@@ -758,25 +830,95 @@ pub fn worker(globals: &Globals, args: &WorkerArgs) -> anyhow::Result<ExitCode> 
     })
 }
 
+/// A transport as the worker keys its open connections: (URL, connections).
+type TransportKey = (String, usize);
+
+fn own_key(config: &Config, args: &WorkerArgs) -> TransportKey {
+    (
+        args.delivery
+            .transport
+            .clone()
+            .unwrap_or_else(|| config.transport.url.clone()),
+        config.send.concurrency,
+    )
+}
+
+/// The settings one campaign is sent with: what `send` kept with it, unless the worker was given
+/// its own (then a warning says which wins).
+fn campaign_settings(config: &Config, args: &WorkerArgs, c: &Campaign) -> (Config, TransportKey) {
+    let number = c.issue_number;
+    let mut config = config.clone();
+    let kept = &c.delivery;
+    let mut url = config.transport.url.clone();
+    match (&args.delivery.transport, &kept.transport) {
+        (Some(flag), Some(kept)) if flag != kept => {
+            eprintln!(
+                "warning: issue {number} was queued to go via {kept}; this worker's --transport (or NEWSLETTER_TRANSPORT) {flag} overrides it"
+            );
+            url = flag.clone();
+        }
+        (Some(flag), _) => url = flag.clone(),
+        (None, Some(kept)) => url = kept.clone(),
+        (None, None) => {}
+    }
+    match (args.delivery.rate, kept.rate) {
+        (Some(flag), Some(kept)) if flag != kept => eprintln!(
+            "warning: issue {number} was queued at --rate {kept}; this worker's --rate {flag} overrides it"
+        ),
+        (None, Some(kept)) => config.send.rate = kept,
+        _ => {}
+    }
+    match (args.delivery.concurrency, kept.concurrency) {
+        (Some(flag), Some(kept)) if flag as i64 != kept => eprintln!(
+            "warning: issue {number} was queued with --concurrency {kept}; this worker's --concurrency {flag} overrides it"
+        ),
+        (None, Some(kept)) if kept > 0 => config.send.concurrency = kept as usize,
+        _ => {}
+    }
+    let key = (url, config.send.concurrency);
+    (config, key)
+}
+
+/// What an idle worker says, once each time it runs out of work.
+fn say_idle(config: &Config, idle: worker::Idle) {
+    let next = idle
+        .next_scheduled
+        .map(|t| {
+            format!(
+                "; the next scheduled issue starts {}",
+                local_time(config, t)
+            )
+        })
+        .unwrap_or_default();
+    match (idle.ending, idle.ran) {
+        (true, 0) => eprintln!("nothing to send: no campaign is sending or due{next}"),
+        (true, n) => eprintln!("done: {n} campaign run(s), nothing left to send{next}"),
+        (false, _) => eprintln!("waiting for a campaign to send{next} (Ctrl-C stops)"),
+    }
+}
+
 /// `newsletter pause|resume|cancel ISSUE`: changes a campaign's state in the database, where every
-/// worker on every machine sees it before its next claim.
+/// worker on every machine sees it within a fraction of a second; a pause or a cancel returns once
+/// the messages already with the transport are recorded, with the final counts.
 pub fn control(globals: &Globals, args: &ControlArgs, action: Control) -> anyhow::Result<ExitCode> {
     let config = globals.config()?;
     runtime()?.block_on(async {
         let store = super::open_existing_store(&config, globals).await?;
-        let result = store.control(args.issue.into(), action).await;
-        let counts = match &result {
-            Ok(c) => Some(store.delivery_counts(c.id).await?),
-            Err(_) => None,
-        };
+        let result = crate::send::control::apply(
+            &store,
+            args.issue.into(),
+            action,
+            crate::send::control::SETTLE,
+        )
+        .await;
         store.close().await;
-        let campaign = result?;
-        let counts = counts.unwrap_or_default();
+        let done = result?;
+        let (campaign, counts) = (&done.campaign, &done.counts);
         let number = campaign.issue_number;
         let left = counts.queued + counts.sending;
         match campaign.state {
             CampaignState::Paused => println!(
-                "issue {number} is paused: no new message is claimed; those in flight finish and are recorded. {} sent, {left} waiting. `newsletter resume {number}` continues it",
+                "issue {number} is paused: {} sent, {left} not sent yet. Nothing more goes out until `newsletter resume {number}`",
                 counts.sent
             ),
             CampaignState::Cancelled => println!(
@@ -785,11 +927,19 @@ pub fn control(globals: &Globals, args: &ControlArgs, action: Control) -> anyhow
             ),
             CampaignState::Scheduled => println!(
                 "issue {number} is scheduled again for {}; `newsletter worker` starts it then",
-                campaign.scheduled_at.map_or("-".to_string(), crate::domain::rfc5322_date)
+                campaign.scheduled_at.map_or("-".to_string(), |t| local_time(&config, t))
             ),
             state => println!(
                 "issue {number} is {state} again: {left} to send; a running `newsletter worker` takes it up (or run `newsletter worker --once`)"
             ),
+        }
+        if done.unsettled > 0 {
+            eprintln!(
+                "note: {} message(s) were claimed by a worker that did not answer within {} s (it may have stopped); they go back to the queue when their lease ends and are not sent while the campaign is {}",
+                done.unsettled,
+                crate::send::control::SETTLE.as_secs(),
+                campaign.state
+            );
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -218,6 +218,14 @@ pub struct Started {
     pub counts: DeliveryCounts,
 }
 
+/// What the operator asked of a send: when (`None`: now) and how, kept with the campaign so that a
+/// later `worker` sends it the same way.
+#[derive(Debug, Clone, Default)]
+pub struct Order {
+    pub at: Option<i64>,
+    pub delivery: crate::store::CampaignDelivery,
+}
+
 /// Creates (or takes up) the campaign, checks the transport, queues deferred deliveries again and
 /// snapshots the active list (only the first time). The preflight comes before the snapshot, so bad
 /// credentials touch no subscriber. With `at`, the campaign is left `scheduled` for that time
@@ -228,9 +236,10 @@ pub async fn start(
     rendered: &Rendered,
     transport: &Transport,
     plan: &Plan,
-    at: Option<i64>,
+    order: &Order,
     shapes: &Shapes,
 ) -> Result<Started, CampaignError> {
+    let at = order.at;
     if let (Some(_), Some(c)) = (at, &plan.existing)
         && !matches!(c.state, CampaignState::Created | CampaignState::Scheduled)
     {
@@ -249,6 +258,7 @@ pub async fn start(
         .preflight()
         .await
         .map_err(CampaignError::Preflight)?;
+    store.set_delivery(campaign.id, &order.delivery).await?;
     let requeued = if plan.counts.deferred > 0 {
         store.requeue_deferred(campaign.id).await?
     } else {

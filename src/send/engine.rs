@@ -20,8 +20,11 @@
 //!   ([`super::breaker`]): past its threshold at one provider the campaign pauses itself with a
 //!   sentence saying why, which `status` and the console show; nobody is suppressed, and the
 //!   refusals still arriving go back to the queue untouched for `resume`.
-//! - Claims happen only while the campaign is `sending`: a pause or a cancel from any process stops
-//!   new claims at once, and the run ends when what was in flight is recorded.
+//! - Stop means stop: claims happen only while the campaign is `sending`, and the engine looks at
+//!   the campaign's state every [`WATCH`]; a pause or a cancel from any process (or the console)
+//!   gives back every claimed row that has not reached the transport (waits for a pace, the rate
+//!   limit or a connection end at once), and only messages already with the transport finish and are
+//!   recorded.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -133,6 +136,71 @@ pub struct Job {
     pub budget: Option<Budget>,
 }
 
+/// The run's stop signal: set once (an operator's pause or cancel seen in the database, a fatal
+/// reply, the circuit breaker, a shutdown), it wakes every wait at once, so that no claimed row
+/// waits out a pace or the rate limit before it is given back.
+#[derive(Debug, Default)]
+struct Halt {
+    set: AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+impl Halt {
+    fn set(&self) {
+        self.set.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
+    }
+
+    fn is_set(&self) -> bool {
+        self.set.load(Ordering::SeqCst)
+    }
+
+    /// Returns when the halt is set (at once if it is already).
+    async fn wait(&self) {
+        loop {
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.is_set() {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    /// Runs `f` unless the halt comes first: `None` then.
+    async fn unless<F: std::future::Future>(&self, f: F) -> Option<F::Output> {
+        tokio::select! {
+            biased;
+            _ = self.wait() => None,
+            v = f => Some(v),
+        }
+    }
+}
+
+/// How often a running engine looks at its campaign's state: a pause or a cancel from another
+/// process (or the console) stops the senders within this time.
+const WATCH: Duration = Duration::from_millis(200);
+
+/// Sets `halt` as soon as the campaign is no longer `sending` (paused or cancelled by anyone).
+async fn watch_state(store: Store, campaign_id: i64, halt: Arc<Halt>) {
+    loop {
+        tokio::time::sleep(WATCH).await;
+        match store.campaign_state(campaign_id).await {
+            Ok(Some(CampaignState::Sending)) => {}
+            Ok(_) => {
+                tracing::info!(
+                    "the campaign is no longer sending; giving back what is not yet sent"
+                );
+                halt.set();
+                return;
+            }
+            // A database hiccup: the claims and the recorder report it; keep watching.
+            Err(e) => tracing::debug!("cannot read the campaign's state: {e}"),
+        }
+    }
+}
+
 /// One provider's lane: its queue of claimed rows, its senders' pace, and how many of its rows are
 /// claimed and not yet sent.
 struct Lane {
@@ -186,8 +254,9 @@ pub async fn deliver(
         let drained = Arc::new(tokio::sync::Notify::new());
         let (done_tx, done_rx) = mpsc::channel::<(Recorded, ProviderName)>(concurrency * 4 + batch as usize);
         let fatal: Arc<std::sync::Mutex<Option<String>>> = Default::default();
-        let halt = Arc::new(AtomicBool::new(false));
+        let halt = Arc::new(Halt::default());
         let tripped: Arc<std::sync::Mutex<Option<String>>> = Default::default();
+        let watcher = tokio::spawn(watch_state(store.clone(), campaign_id, halt.clone()));
 
         let recorder = tokio::spawn(
             record_outcomes(
@@ -255,7 +324,7 @@ pub async fn deliver(
                     interrupted = true;
                     break;
                 }
-                if halt.load(Ordering::SeqCst) {
+                if halt.is_set() {
                     break;
                 }
                 if last_save.elapsed() >= Duration::from_secs(1) {
@@ -342,6 +411,7 @@ pub async fn deliver(
                     _ = tokio::time::sleep(wait) => {}
                     _ = drained.notified() => {}
                     _ = stop.changed() => {}
+                    _ = halt.wait() => {}
                 }
             }
             Ok(())
@@ -350,8 +420,9 @@ pub async fn deliver(
         // No more claims: let the senders drain what was claimed (they release it untouched when
         // stopping), then the recorder writes the last outcomes.
         if interrupted || result.is_err() {
-            halt.store(true, Ordering::SeqCst);
+            halt.set();
         }
+        watcher.abort();
         drop(queues);
         for s in senders {
             let _ = s.await;
@@ -444,7 +515,7 @@ struct Sender {
     done: mpsc::Sender<(Recorded, ProviderName)>,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
     slots: Arc<Semaphore>,
-    halt: Arc<AtomicBool>,
+    halt: Arc<Halt>,
     settings: SendSettings,
     fatal: Arc<std::sync::Mutex<Option<String>>>,
     counters: Arc<Counters>,
@@ -456,37 +527,39 @@ async fn send_loop(s: Sender) {
     loop {
         let next = s.work.lock().await.recv().await;
         let Some((d, claimed_at)) = next else { return };
-        // The provider's pace: wait for this lane's next slot (other lanes go on meanwhile).
-        let wait = s
-            .lane
-            .pace
-            .lock()
-            .expect("pace lock")
-            .reserve(Instant::now());
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+        // The provider's pace: wait for this lane's next slot (other lanes go on meanwhile). A
+        // halt ends the wait: the row goes back at once.
+        if !s.halt.is_set() {
+            let wait = s
+                .lane
+                .pace
+                .lock()
+                .expect("pace lock")
+                .reserve(Instant::now());
+            if !wait.is_zero() {
+                s.halt.unless(tokio::time::sleep(wait)).await;
+            }
         }
-        let slot = s.slots.acquire().await;
+        let slot = s.halt.unless(s.slots.acquire()).await.and_then(Result::ok);
         // A row that waited past half its lease may be claimed by another worker before this one
         // finishes sending it: give it back rather than risk a duplicate.
-        let outcome =
-            if slot.is_err() || s.halt.load(Ordering::SeqCst) || claimed_at.elapsed() > lease / 2 {
-                Outcome::Released
-            } else {
-                let span = tracing::debug_span!(
-                    "delivery",
-                    subscriber_id = d.subscriber_id,
-                    attempt = d.attempts
-                );
-                let outcome = attempt(&s, &d, &mut buf).instrument(span).await;
-                if let Err(reason) = &outcome {
-                    // Stop everyone at once; this message goes back to the queue.
-                    let mut f = s.fatal.lock().expect("fatal lock");
-                    f.get_or_insert_with(|| reason.clone());
-                    s.halt.store(true, Ordering::SeqCst);
-                }
-                outcome.unwrap_or(Outcome::Released)
-            };
+        let outcome = if slot.is_none() || s.halt.is_set() || claimed_at.elapsed() > lease / 2 {
+            Outcome::Released
+        } else {
+            let span = tracing::debug_span!(
+                "delivery",
+                subscriber_id = d.subscriber_id,
+                attempt = d.attempts
+            );
+            let outcome = attempt(&s, &d, &mut buf).instrument(span).await;
+            if let Err(reason) = &outcome {
+                // Stop everyone at once; this message goes back to the queue.
+                let mut f = s.fatal.lock().expect("fatal lock");
+                f.get_or_insert_with(|| reason.clone());
+                s.halt.set();
+            }
+            outcome.unwrap_or(Outcome::Released)
+        };
         drop(slot);
         s.lane.held.fetch_sub(1, Ordering::SeqCst);
         let rec = Recorded {
@@ -538,8 +611,14 @@ async fn attempt(s: &Sender, d: &Delivery, buf: &mut Vec<u8>) -> Result<Outcome,
     if let Some(signer) = &job.dkim {
         signer.sign(buf, unix_now());
     }
-    if let Some(l) = &s.limiter {
-        l.until_ready().await;
+    if let Some(l) = &s.limiter
+        && s.halt.unless(l.until_ready()).await.is_none()
+    {
+        return Ok(Outcome::Released);
+    }
+    // The last moment before the transport: a pause or cancel seen by now keeps this message.
+    if s.halt.is_set() {
+        return Ok(Outcome::Released);
     }
     let from = job.verp.address(job.campaign.id, d.subscriber_id);
     let name = format!("{}-s{}", job.campaign.issue_number, d.subscriber_id);
@@ -666,7 +745,7 @@ async fn record_outcomes(
     in_flight: Arc<AtomicU64>,
     fatal_streak: usize,
     fatal: Arc<std::sync::Mutex<Option<String>>>,
-    halt: Arc<AtomicBool>,
+    halt: Arc<Halt>,
     drained: Arc<tokio::sync::Notify>,
     mut breaker: Breaker,
     tripped: Arc<std::sync::Mutex<Option<String>>>,
@@ -715,7 +794,7 @@ async fn record_outcomes(
                 if store.pause_for(campaign_id, &sentence).await? {
                     *tripped.lock().expect("breaker lock") = Some(sentence);
                 }
-                halt.store(true, Ordering::SeqCst);
+                halt.set();
                 // What is held back and what still arrives says nothing about its recipients: it
                 // goes back to the queue untouched, for `resume`.
                 stopped = true;
@@ -751,7 +830,7 @@ async fn record_outcomes(
                             last_error
                         );
                         fatal.lock().expect("fatal lock").get_or_insert(reason);
-                        halt.store(true, Ordering::SeqCst);
+                        halt.set();
                         // The rest of this batch, too, says nothing about its recipients.
                         stopped = true;
                         release(&mut streak, &mut write);

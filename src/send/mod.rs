@@ -3,6 +3,7 @@
 //! - [`campaign`]: reading, checking and rendering the issue once; whether a campaign exists, is
 //!   done or changed; creating it, the preflight, the snapshot; the job the engine runs; a test copy
 //!   and a dry run.
+//! - [`control`]: pause, resume and cancel, waiting until what was in flight is recorded.
 //! - [`breaker`]: the circuit breaker that pauses a campaign when a provider refuses us.
 //! - [`engine`]: the delivery engine (claims, pacing, retries, group commit of outcomes).
 //! - [`shaping`]: mailbox providers' limits, the pace that adapts to throttling, the warm-up's
@@ -11,6 +12,7 @@
 
 pub mod breaker;
 pub mod campaign;
+pub mod control;
 pub mod engine;
 pub mod shaping;
 pub mod worker;

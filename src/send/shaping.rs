@@ -300,6 +300,27 @@ fn time_zone(tz: &str) -> Result<jiff::tz::TimeZone, ShapingError> {
     })
 }
 
+/// A UNIX time as the operator reads it: in the configured time zone, with UTC beside it when the
+/// zone is not UTC (`Wed, 2 Dec 2026 09:00 Europe/Berlin (08:00 UTC)`). Falls back to UTC when the
+/// zone is unknown.
+pub fn local_time(at: i64, tz: &str) -> String {
+    let Ok(t) = jiff::Timestamp::from_second(at) else {
+        return at.to_string();
+    };
+    let utc = t.strftime("%a, %-d %b %Y %H:%M UTC").to_string();
+    match time_zone(tz) {
+        Ok(zone) if !matches!(tz.trim(), "UTC" | "Etc/UTC" | "utc" | "") => {
+            let z = t.to_zoned(zone);
+            format!(
+                "{} {tz} ({} UTC)",
+                z.strftime("%a, %-d %b %Y %H:%M"),
+                t.strftime("%H:%M")
+            )
+        }
+        _ => utc,
+    }
+}
+
 /// Reads `send --at`: RFC 3339 (`2026-12-02T09:00:00+01:00`, `…Z`), or a local date and time
 /// (`2026-12-02 09:00`, `2026-12-02T09:00:30`) in the configured time zone. Returns UNIX seconds.
 pub fn parse_at(text: &str, tz: &str) -> Result<i64, ShapingError> {

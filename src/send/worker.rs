@@ -37,21 +37,37 @@ pub struct Ready {
     pub counts: DeliveryCounts,
 }
 
+/// The loop has nothing to send right now: told once each time it becomes idle, so that the
+/// operator knows it is alive and what it waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Idle {
+    /// When the next scheduled campaign starts, if one is scheduled.
+    pub next_scheduled: Option<i64>,
+    /// Campaigns run so far by this loop.
+    pub ran: usize,
+    /// The loop ends now (`once`) rather than waiting.
+    pub ending: bool,
+}
+
 /// Runs `each` for every sending campaign, looking again every `poll`, until Ctrl-C (while idle),
 /// `each` says [`Flow::Stop`], or, with `once`, nothing is left. A campaign without a stored issue
-/// text is skipped with a warning.
-pub async fn run<E, F, Fut>(
+/// text is skipped with a warning. `idle` hears each time the loop runs out of work.
+pub async fn run<E, F, Fut, I>(
     store: &Store,
     theme: &Theme,
     settings: Settings,
     mut each: F,
+    mut idle: I,
 ) -> Result<Flow, E>
 where
     E: From<StoreError> + From<IssueError> + From<RenderError>,
     F: FnMut(Ready) -> Fut,
     Fut: Future<Output = Result<Flow, E>>,
+    I: FnMut(Idle),
 {
     let mut resting: std::collections::HashMap<i64, i64> = Default::default();
+    let mut ran = 0usize;
+    let mut told: Option<Idle> = None;
     loop {
         for number in store.start_due().await? {
             tracing::info!(issue = number, "scheduled campaign started");
@@ -65,12 +81,22 @@ where
             .filter(|c| !resting.contains_key(&c.id))
             .collect();
         if campaigns.is_empty() {
+            let next = store.next_scheduled().await?;
+            let now_idle = Idle {
+                next_scheduled: next,
+                ran,
+                ending: settings.once,
+            };
+            if told != Some(now_idle) {
+                idle(now_idle);
+                told = Some(now_idle);
+            }
             if settings.once {
                 return Ok(Flow::Continue);
             }
             // Wake for the next scheduled campaign if it comes before the next look.
             let mut wait = settings.poll.max(Duration::from_secs(1));
-            if let Some(at) = store.next_scheduled().await? {
+            if let Some(at) = next {
                 wait = wait.min(Duration::from_secs((at - now).max(1) as u64));
             }
             tokio::select! {
@@ -91,6 +117,8 @@ where
             )?;
             let rendered = render::render(&issue, theme)?;
             let counts = store.delivery_counts(campaign.id).await?;
+            ran += 1;
+            told = None;
             match each(Ready {
                 campaign,
                 rendered,

@@ -390,7 +390,7 @@ pub use admins::{Admin, AdminSession, AuditEntry};
 pub use bounces::{Applied, BounceEntry, BounceFacts, BounceRecord, Decide, Verdict};
 pub use import::{IMPORT_BATCH, ImportOptions, ImportRow, ImportSummary};
 pub use queue::{
-    Campaign, CampaignTimes, Control, Delivery, DeliveryCounts, Outcome, ProviderPace,
-    ProviderStatus, Recorded, SyncBounce,
+    Campaign, CampaignDelivery, CampaignTimes, Control, Delivery, DeliveryCounts, Outcome,
+    ProviderPace, ProviderStatus, Recorded, SyncBounce,
 };
 pub use subscribers::{AddOutcome, Event, StatusChange, SubscribeOutcome, Subscriber};

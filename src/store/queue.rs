@@ -24,6 +24,19 @@ pub struct Campaign {
     /// The issue's Markdown as enqueued, so any worker renders the same message.
     #[serde(skip)]
     pub source: Option<String>,
+    /// How it is to be sent, as `send` was told (a later `worker` sends it the same way).
+    pub delivery: CampaignDelivery,
+}
+
+/// How a campaign is to be sent: given at `send` (or `send --at`), kept with the campaign.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct CampaignDelivery {
+    /// The transport URL (no password: that comes from the environment).
+    pub transport: Option<String>,
+    /// Messages per second, 0 for no limit.
+    pub rate: Option<f64>,
+    /// Connections at once.
+    pub concurrency: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -38,6 +51,9 @@ struct CampaignRow {
     finished_at: Option<i64>,
     scheduled_at: Option<i64>,
     source: Option<String>,
+    transport: Option<String>,
+    rate: Option<f64>,
+    concurrency: Option<i64>,
 }
 
 impl TryFrom<CampaignRow> for Campaign {
@@ -55,6 +71,11 @@ impl TryFrom<CampaignRow> for Campaign {
             finished_at: r.finished_at,
             scheduled_at: r.scheduled_at,
             source: r.source,
+            delivery: CampaignDelivery {
+                transport: r.transport,
+                rate: r.rate,
+                concurrency: r.concurrency,
+            },
         })
     }
 }
@@ -303,7 +324,7 @@ pub struct CampaignTimes {
     pub last_sent_at: Option<i64>,
 }
 
-const CAMPAIGN_COLUMNS: &str = "id, issue_number, content_hash, subject, state, created_at, started_at, finished_at, scheduled_at, source";
+const CAMPAIGN_COLUMNS: &str = "id, issue_number, content_hash, subject, state, created_at, started_at, finished_at, scheduled_at, source, transport, rate, concurrency";
 
 impl Store {
     /// The campaign for an issue, created on first use. If the issue's text changed, a campaign that
@@ -504,6 +525,22 @@ impl Store {
                 "campaign {campaign_id} changed state while it was being rescheduled"
             ))),
         }
+    }
+
+    /// Keeps how the campaign is to be sent (see [`CampaignDelivery`]).
+    pub async fn set_delivery(&self, campaign_id: i64, d: &CampaignDelivery) -> Result<()> {
+        let _writer = self.writer().await;
+        with_pool!(self, p => sqlx::query(
+            "UPDATE campaigns SET transport = $2, rate = $3, concurrency = $4 WHERE id = $1",
+        )
+        .bind(campaign_id)
+        .bind(d.transport.as_deref())
+        .bind(d.rate)
+        .bind(d.concurrency)
+        .execute(p)
+        .await
+        .map(|_| ())?);
+        Ok(())
     }
 
     /// The earliest time a scheduled campaign is due, if any is.
@@ -957,6 +994,32 @@ impl Store {
             );
         }
         Ok(c)
+    }
+
+    /// A campaign's state now (what a running engine watches to stop at once).
+    pub async fn campaign_state(&self, campaign_id: i64) -> Result<Option<CampaignState>> {
+        let state: Option<String> = with_pool!(self, p => sqlx::query_scalar(
+            "SELECT state FROM campaigns WHERE id = $1",
+        )
+        .bind(campaign_id)
+        .fetch_optional(p)
+        .await?);
+        state
+            .map(|s| CampaignState::parse(&s).map_err(|e| StoreError::Corrupt(e.0)))
+            .transpose()
+    }
+
+    /// Deliveries claimed under a lease that has not ended: messages some worker may still be
+    /// handing to the transport. (A row whose lease has ended belongs to a worker that died; nobody
+    /// sends it until the campaign runs again.)
+    pub async fn leased_now(&self, campaign_id: i64) -> Result<i64> {
+        Ok(with_pool!(self, p => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries WHERE campaign_id = $1 AND state = 'sending' AND lease_until >= $2",
+        )
+        .bind(campaign_id)
+        .bind(unix_now())
+        .fetch_one(p)
+        .await?))
     }
 
     /// The most common errors of failed and deferred deliveries, most frequent first.

@@ -13,12 +13,20 @@ use crate::send::{Env, assert_refused_with, emails, per_recipient, small_issue, 
 both_backends!(
     a_scheduled_campaign_waits_for_its_time_then_the_worker_sends_it,
     pause_resume_and_kill_9_send_everyone_once,
-    a_cancelled_campaign_sends_nothing_more
+    a_cancelled_campaign_sends_nothing_more,
+    pause_and_cancel_stop_at_once_at_a_low_rate,
+    a_scheduled_campaign_keeps_its_transport_and_rate
 );
 
 /// `worker` for the test campaign, paced so that a control command lands mid-run.
 fn worker(env: &Env, sink: &Server, rate: &str, once: bool) -> Child {
-    let mut args = vec!["worker", "--poll-secs", "1", "--rate", rate, "--transport"];
+    worker_with(env, sink, &["--rate", rate], once)
+}
+
+fn worker_with(env: &Env, sink: &Server, flags: &[&str], once: bool) -> Child {
+    let mut args = vec!["worker", "--poll-secs", "1"];
+    args.extend_from_slice(flags);
+    args.push("--transport");
     let url = sink.url();
     args.push(&url);
     if once {
@@ -228,4 +236,134 @@ async fn a_cancelled_campaign_sends_nothing_more(db: TestDb) {
     let list = stdout(&env.run(&["campaigns"]));
     assert!(list.contains("cancelled"), "{list}");
     assert_refused_with(&env.run(&["pause", "7"]), "no campaign");
+}
+
+/// The number in "N sent" of a control command's answer.
+fn sent_in(answer: &str) -> usize {
+    let at = answer
+        .find(" sent")
+        .unwrap_or_else(|| panic!("no count in {answer:?}"));
+    answer[..at]
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {answer:?}"))
+}
+
+/// Stop means stop: at 30 messages/s over 4 connections, `pause` and `cancel` return with final
+/// counts, and no message reaches the relay after they return (at most the 4 inside an SMTP
+/// transaction may finish, and those are recorded before the command answers).
+async fn pause_and_cancel_stop_at_once_at_a_low_rate(db: TestDb) {
+    let env = Env::new(db);
+    env.subscribe(&emails("reader", 600));
+    let sink = Server::sink(&[]);
+    let out = env.send(&small_issue(), &sink.url(), &["--enqueue-only"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let flags = ["--rate", "30", "--concurrency", "4"];
+
+    let w = worker_with(&env, &sink, &flags, true);
+    wait_for_sent(&env, 30);
+    let out = env.run(&["pause", "912"]);
+    let at_return = sink.messages().len();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let answer = stdout(&out);
+    let out = w.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = sink.messages().len();
+    assert!(
+        after - at_return <= 4,
+        "{} message(s) reached the relay after `pause` returned ({answer})",
+        after - at_return
+    );
+    eprintln!("pause: {} after it returned; {answer}", after - at_return);
+    assert_eq!(sent_in(&answer), after, "pause's count is final: {answer}");
+    let status = env.status_json(912);
+    assert_eq!(status["counts"]["sent"].as_u64().unwrap() as usize, after);
+    assert_eq!(status["counts"]["sending"], 0, "nothing left claimed");
+
+    assert!(env.run(&["resume", "912"]).status.success());
+    let w = worker_with(&env, &sink, &flags, true);
+    wait_for_sent(&env, after as i64 + 30);
+    let out = env.run(&["cancel", "912"]);
+    let at_return = sink.messages().len();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let answer = stdout(&out);
+    let out = w.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let last = sink.messages().len();
+    assert!(
+        last - at_return <= 4,
+        "{} message(s) reached the relay after `cancel` returned ({answer})",
+        last - at_return
+    );
+    eprintln!("cancel: {} after it returned; {answer}", last - at_return);
+    assert_eq!(sent_in(&answer), last, "cancel's count is final: {answer}");
+    assert!(last < 600, "cancelled before the end");
+    let counts = per_recipient(&sink.messages());
+    assert!(counts.values().all(|&n| n == 1), "each reader at most once");
+}
+
+/// `send --at … --transport smtp://relay --rate R` followed by a plain `worker`: the campaign goes
+/// over the relay it was scheduled for, at its rate, and nothing lands in the default `outbox/`.
+/// Times in the past and sends to nobody are refused; an idle `worker --once` says so.
+async fn a_scheduled_campaign_keeps_its_transport_and_rate(db: TestDb) {
+    let env = Env::new(db);
+    let out = env.run(&["worker", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing to send"),
+        "{}",
+        stderr(&out)
+    );
+    let sink = Server::sink(&[]);
+    let out = env.send(
+        &small_issue(),
+        &sink.url(),
+        &["--at", "2030-01-01T09:00:00Z"],
+    );
+    assert_refused_with(&out, "no active subscriber");
+    env.subscribe(&emails("reader", 20));
+    let out = env.send(
+        &small_issue(),
+        &sink.url(),
+        &["--at", "2020-01-01T09:00:00Z"],
+    );
+    assert_refused_with(&out, "in the past");
+    assert_eq!(
+        stdout(&env.run(&["campaigns"])).trim(),
+        "no campaigns yet",
+        "a refused schedule leaves nothing behind"
+    );
+
+    let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3);
+    let at_text = at.to_string();
+    let out = env.send(
+        &small_issue(),
+        &sink.url(),
+        &["--at", &at_text, "--rate", "50"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("by SMTP via 127.0.0.1"),
+        "{}",
+        stdout(&out)
+    );
+    while jiff::Timestamp::now() <= at {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A plain worker: no --transport, no --rate.
+    let out = env.run(&["worker", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        said.contains("sending issue 912 by SMTP via 127.0.0.1"),
+        "{said}"
+    );
+    let counts = per_recipient(&sink.messages());
+    assert_eq!(counts.len(), 20, "every reader over the relay: {said}");
+    assert!(counts.values().all(|&n| n == 1));
+    let outbox = env.dir.path().join("outbox");
+    let in_outbox = std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(in_outbox, 0, "nothing in outbox/: {said}");
+    assert_eq!(env.status_json(912)["state"], "done");
 }
