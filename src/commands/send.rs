@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 
-use super::{Globals, StatusFormat, open_store, runtime};
+use super::{Globals, StatusFormat, open_existing_store, open_store, runtime};
 use crate::bounce::BouncePolicy;
 use crate::check::{self, Severity};
 use crate::config::Config;
@@ -103,8 +103,9 @@ pub struct CampaignsArgs {
 /// Arguments of `newsletter status`.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The issue number (default: the latest campaign).
-    pub issue: Option<u32>,
+    /// The issue number, or the issue's Markdown file (default: the latest campaign).
+    #[arg(value_name = "ISSUE")]
+    pub issue: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
     pub format: StatusFormat,
@@ -494,7 +495,7 @@ async fn show_progress(counters: Arc<Counters>, total: u64, already: u64) {
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} sent+done  {per_sec}  ETA {eta}  {msg}",
+                "{bar:30} {pos}/{len} done  {per_sec}  ETA {eta}  {msg}",
             )
             .expect("progress template"),
         );
@@ -512,12 +513,13 @@ async fn show_progress(counters: Arc<Counters>, total: u64, already: u64) {
         loop {
             tokio::time::sleep(Duration::from_secs(10)).await;
             let n = done(&counters);
+            // The campaign's figures (what `status` shows), then this run's own.
             tracing::info!(
-                sent = counters.sent.load(Relaxed),
-                failed = counters.failed.load(Relaxed),
-                retrying = counters.retried.load(Relaxed),
-                done = already + n,
+                campaign_done = already + n,
                 total,
+                this_run_sent = counters.sent.load(Relaxed),
+                this_run_failed = counters.failed.load(Relaxed),
+                this_run_retrying = counters.retried.load(Relaxed),
                 rate = format!("{:.0}/s", n as f64 / started.elapsed().as_secs_f64()),
                 "progress"
             );
@@ -614,11 +616,12 @@ async fn report_campaign(store: &Store, number: i64) -> anyhow::Result<i64> {
         .id)
 }
 
-/// `newsletter campaigns`: every campaign, newest issue first, with its state and counts.
+/// `newsletter campaigns`: every campaign, newest issue first, with its state and counts. Reads an
+/// existing database only (it creates none).
 pub fn campaigns(globals: &Globals, args: &CampaignsArgs) -> anyhow::Result<ExitCode> {
     let config = globals.config()?;
     runtime()?.block_on(async {
-        let store = open_store(&config, globals).await?;
+        let store = open_existing_store(&config, globals).await?;
         let list = campaign::overview(&store).await;
         store.close().await;
         let list = list?;
@@ -628,13 +631,13 @@ pub fn campaigns(globals: &Globals, args: &CampaignsArgs) -> anyhow::Result<Exit
             StatusFormat::Human => {
                 println!(
                     "{:>6}  {:<9}  {:>7}  {:>7}  {:>6}  {:>8}  {:>7}  {:>7}  started / scheduled",
-                    "issue", "state", "total", "sent", "failed", "deferred", "skipped", "queued"
+                    "issue", "state", "total", "sent", "failed", "deferred", "skipped", "unsent"
                 );
                 for o in &list {
                     let (c, n) = (&o.campaign, &o.counts);
                     let when = match (c.started_at, c.scheduled_at) {
-                        (Some(t), _) => crate::domain::rfc5322_date(t),
-                        (None, Some(t)) => format!("scheduled {}", crate::domain::rfc5322_date(t)),
+                        (Some(t), _) => local_time(&config, t),
+                        (None, Some(t)) => format!("scheduled {}", local_time(&config, t)),
                         (None, None) => "-".to_string(),
                     };
                     println!(
@@ -656,15 +659,33 @@ pub fn campaigns(globals: &Globals, args: &CampaignsArgs) -> anyhow::Result<Exit
     })
 }
 
-/// `newsletter status [ISSUE]`.
+/// Which campaign `status` is about: an issue number, or an issue file (its `Number:`).
+fn issue_of(arg: &str) -> anyhow::Result<i64> {
+    if let Ok(n) = arg.trim().parse::<u32>() {
+        return Ok(n.into());
+    }
+    let path = Path::new(arg);
+    if path.is_file() {
+        let issue = crate::issue::Issue::load(path).map_err(|e| {
+            anyhow!("{arg}: {e}; give the issue number instead (`newsletter status 912`)")
+        })?;
+        return Ok(issue.header.number.get().into());
+    }
+    bail!(
+        "`{arg}` is neither an issue number nor an issue file; write `newsletter status 912` (or the issue's Markdown file)"
+    )
+}
+
+/// `newsletter status [ISSUE]`. Reads an existing database only (it creates none).
 pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let (issue, format) = (args.issue, args.format);
+    let format = args.format;
+    let issue = args.issue.as_deref().map(issue_of).transpose()?;
     let config = globals.config()?;
     runtime()?.block_on(async {
-        let store = open_store(&config, globals).await?;
+        let store = open_existing_store(&config, globals).await?;
         let campaign = match issue {
             Some(n) => store
-                .campaign_by_number(n.into())
+                .campaign_by_number(n)
                 .await?
                 .ok_or_else(|| anyhow!("issue {n} has not been sent: there is no campaign for it"))?,
             None => store
@@ -679,6 +700,14 @@ pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> 
         let times = store.campaign_times(campaign.id).await?;
         let providers = store.provider_counts(campaign.id).await?;
         let pause_reason = store.pause_reason(campaign.id).await?;
+        // The warm-up's cap is why a sending campaign with rows left stands still today.
+        let capped = if campaign.state == CampaignState::Sending && counts.queued > 0 {
+            campaign::budget(&config, &store)
+                .await?
+                .filter(|b| b.remaining == 0)
+        } else {
+            None
+        };
         let rate = match (times.first_sent_at, times.last_sent_at) {
             (Some(a), Some(b)) if counts.sent > 0 => counts.sent as f64 / ((b - a).max(1)) as f64,
             _ => 0.0,
@@ -707,28 +736,57 @@ pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> 
                 println!("{}", serde_json::to_string_pretty(&v)?);
             }
             StatusFormat::Human => {
-                let t = |v: Option<i64>| v.map_or("-".to_string(), crate::domain::rfc5322_date);
-                println!("Issue {}: {} ({})", campaign.issue_number, campaign.subject, campaign.state);
+                let t = |v: Option<i64>| v.map_or("-".to_string(), |t| local_time(&config, t));
+                let number = campaign.issue_number;
+                println!("Issue {number}: {} ({})", campaign.subject, campaign.state);
                 if let Some(reason) = &pause_reason {
                     println!("  Paused by the circuit breaker: {reason}");
-                    println!("  Nobody was suppressed. Once the cause is fixed, `newsletter resume {}` goes on.", campaign.issue_number);
+                    println!("  Nobody was suppressed. Once the cause is fixed, `newsletter resume {number}` goes on.");
+                }
+                if let Some(b) = capped {
+                    println!(
+                        "  Waiting for the warm-up: today's cap is reached; sending goes on from {} (`newsletter worker` does it)",
+                        local_time(&config, b.until)
+                    );
                 }
                 if campaign.scheduled_at.is_some() {
                     println!("  scheduled {}", t(campaign.scheduled_at));
                 }
-                println!("  started  {}", t(campaign.started_at));
-                println!("  finished {}", t(campaign.finished_at));
+                println!("  started   {}", t(campaign.started_at));
+                println!("  finished  {}", t(campaign.finished_at));
+                let unsent = counts.queued + counts.sending;
+                let rest = match campaign.state {
+                    CampaignState::Cancelled => format!("{unsent} will not be sent (cancelled)"),
+                    CampaignState::Done => String::new(),
+                    _ if counts.sending > 0 => format!(
+                        "{unsent} not sent yet ({} being sent now)",
+                        counts.sending
+                    ),
+                    _ => format!("{unsent} not sent yet"),
+                };
                 println!(
-                    "  {} recipients: sent {}, failed {}, deferred {}, skipped {}, queued {}, in flight {}",
-                    counts.total(), counts.sent, counts.failed, counts.deferred, counts.skipped, counts.queued, counts.sending
+                    "  {} recipients: {} sent, {} failed, {} deferred, {} skipped{}{rest}",
+                    counts.total(), counts.sent, counts.failed, counts.deferred, counts.skipped,
+                    if rest.is_empty() { "" } else { "; " }
                 );
-                println!("  rate     {rate:.1} messages/s");
+                let limit = match campaign.delivery.rate {
+                    Some(r) if r > 0.0 => format!(" (limit {r}/s)"),
+                    _ => String::new(),
+                };
+                println!("  rate      {rate:.1} messages/s{limit}");
+                if let Some(via) = &campaign.delivery.transport {
+                    println!("  transport {}", crate::config::redact_url(via));
+                }
                 if !providers.is_empty() {
-                    println!("  {:<12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}  pace", "provider", "sent", "queued", "waiting", "deferred", "failed", "throttled");
+                    println!("  {:<12} {:>8} {:>8} {:>11} {:>8} {:>8} {:>9}  pace", "provider", "sent", "unsent", "retry later", "deferred", "failed", "throttled");
                     for p in &providers {
-                        let pace = p.rate.map_or("full speed".to_string(), |r| format!("{r:.1}/s"));
+                        let pace = match p.rate {
+                            Some(r) => format!("{r:.1}/s (slowed by this provider)"),
+                            None if !limit.is_empty() => "the campaign's limit".to_string(),
+                            None => "no limit".to_string(),
+                        };
                         println!(
-                            "  {:<12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}  {pace}",
+                            "  {:<12} {:>8} {:>8} {:>11} {:>8} {:>8} {:>9}  {pace}",
                             p.provider, p.counts.sent, p.counts.queued + p.counts.sending, p.waiting, p.counts.deferred, p.counts.failed, p.throttled
                         );
                     }
@@ -903,7 +961,7 @@ fn say_idle(config: &Config, idle: worker::Idle) {
 pub fn control(globals: &Globals, args: &ControlArgs, action: Control) -> anyhow::Result<ExitCode> {
     let config = globals.config()?;
     runtime()?.block_on(async {
-        let store = super::open_existing_store(&config, globals).await?;
+        let store = open_existing_store(&config, globals).await?;
         let result = crate::send::control::apply(
             &store,
             args.issue.into(),

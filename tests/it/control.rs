@@ -367,3 +367,59 @@ async fn a_scheduled_campaign_keeps_its_transport_and_rate(db: TestDb) {
     assert_eq!(in_outbox, 0, "nothing in outbox/: {said}");
     assert_eq!(env.status_json(912)["state"], "done");
 }
+
+/// The terminal's words agree with what happened: read-only commands create no database, `status`
+/// takes the issue file too, a cancelled campaign's rest "will not be sent" (never "queued"), a
+/// rate limit is not "full speed", and a schedule is echoed in the configured time zone.
+#[tokio::test]
+async fn the_terminal_says_what_happened() {
+    let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SEND__TIME_ZONE", "Europe/Berlin");
+    let empty = tempfile::tempdir().unwrap();
+    for args in [&["status"][..], &["campaigns"][..], &["status", "912"][..]] {
+        let out = crate::common::newsletter(empty.path(), "sqlite://newsletter.db")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("creates none"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(
+            !empty.path().join("newsletter.db").exists(),
+            "`{}` created a database",
+            args.join(" ")
+        );
+    }
+
+    env.subscribe(&emails("reader", 40));
+    let sink = Server::sink(&[]);
+    let out = env.send(&small_issue(), &sink.url(), &["--at", "2099-07-01 09:30"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("09:30 Europe/Berlin (07:30 UTC)"),
+        "the schedule in the operator's zone: {}",
+        stdout(&out)
+    );
+    let out = env.run(&["status", small_issue().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("Issue 912:"), "{}", stdout(&out));
+    assert_refused_with(
+        &env.run(&["status", "next-week"]),
+        "neither an issue number nor an issue file",
+    );
+    assert!(env.run(&["cancel", "912"]).status.success());
+    let said = stdout(&env.run(&["status", "912"]));
+    assert!(said.contains("40 will not be sent (cancelled)"), "{said}");
+    assert!(!said.contains("queued"), "{said}");
+
+    let env = Env::new(TestDb::sqlite());
+    env.subscribe(&emails("reader", 10));
+    let out = env.send(&small_issue(), &sink.url(), &["--rate", "200"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&env.run(&["status", "912"]));
+    assert!(said.contains("(limit 200/s)"), "{said}");
+    assert!(said.contains("the campaign's limit"), "{said}");
+    assert!(!said.contains("full speed"), "{said}");
+}

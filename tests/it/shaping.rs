@@ -185,6 +185,11 @@ async fn the_warm_up_caps_each_day_and_the_next_day_goes_on() {
     let status = env.status_json(912);
     assert_eq!(status["state"], "sending");
     assert_eq!(status["counts"]["queued"], 25);
+    let human = crate::send::stdout(&env.run(&["status", "912"]));
+    assert!(
+        human.contains("Waiting for the warm-up: today's cap is reached"),
+        "status says why the send stands still: {human}"
+    );
     // Again the same day: nothing more.
     let out = env.run(&["worker", "--once", "--transport", &transport]);
     assert!(out.status.success(), "{}", stderr(&out));
