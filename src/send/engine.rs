@@ -182,10 +182,78 @@ impl Halt {
 /// process (or the console) stops the senders within this time.
 const WATCH: Duration = Duration::from_millis(200);
 
-/// Sets `halt` as soon as the campaign is no longer `sending` (paused or cancelled by anyone).
-async fn watch_state(store: Store, campaign_id: i64, halt: Arc<Halt>) {
+/// The circuit breaker as the watcher shares it with the recorder, and where the watcher's reading
+/// of the bounce log has got to.
+struct Trips {
+    breaker: Arc<std::sync::Mutex<Breaker>>,
+    tripped: Arc<std::sync::Mutex<Option<String>>>,
+    after: i64,
+}
+
+/// How often the watcher reads the bounce log for refusals about us that came back by mail.
+const BOUNCE_WATCH: u32 = 5;
+
+/// Pauses the campaign for `trip` (unless an operator stopped it first), keeps the sentence for the
+/// report, and stops the senders.
+async fn pause_for_trip(
+    store: &Store,
+    campaign_id: i64,
+    trip: &super::breaker::Trip,
+    tripped: &std::sync::Mutex<Option<String>>,
+    halt: &Halt,
+) -> Result<(), StoreError> {
+    let sentence = trip.to_string();
+    tracing::warn!(provider = %trip.provider, "circuit breaker: {sentence}; pausing the campaign");
+    if store.pause_for(campaign_id, &sentence).await? {
+        *tripped.lock().expect("breaker lock") = Some(sentence);
+    }
+    halt.set();
+    Ok(())
+}
+
+/// Feeds the breaker the refusals about us logged by bounce intake since the last look.
+async fn read_bounces(
+    store: &Store,
+    campaign_id: i64,
+    trips: &mut Trips,
+    halt: &Halt,
+) -> Result<(), StoreError> {
+    let (found, last) = store.sender_bounces_after(campaign_id, trips.after).await?;
+    trips.after = last;
+    for b in found {
+        let provider = ProviderName::parse(&b.provider).unwrap_or_else(|_| ProviderName::other());
+        let trip = {
+            let mut breaker = trips.breaker.lock().expect("breaker lock");
+            if breaker.tripped() {
+                return Ok(());
+            }
+            breaker.record(
+                &provider,
+                Attempt::SenderRefused {
+                    reason: b.reason,
+                    reply: format!("bounce by mail: {}", one_line(&b.diagnostic)),
+                },
+            )
+        };
+        if let Some(trip) = trip {
+            return pause_for_trip(store, campaign_id, &trip, &trips.tripped, halt).await;
+        }
+    }
+    Ok(())
+}
+
+/// Sets `halt` as soon as the campaign is no longer `sending` (paused or cancelled by anyone), and
+/// every [`BOUNCE_WATCH`] looks reads the bounce log for the breaker.
+async fn watch_state(store: Store, campaign_id: i64, halt: Arc<Halt>, mut trips: Trips) {
+    let mut looks = 0u32;
     loop {
         tokio::time::sleep(WATCH).await;
+        looks += 1;
+        if looks.is_multiple_of(BOUNCE_WATCH)
+            && let Err(e) = read_bounces(&store, campaign_id, &mut trips, &halt).await
+        {
+            tracing::debug!("cannot read the bounce log: {e}");
+        }
         match store.campaign_state(campaign_id).await {
             Ok(Some(CampaignState::Sending)) => {}
             Ok(_) => {
@@ -256,7 +324,21 @@ pub async fn deliver(
         let fatal: Arc<std::sync::Mutex<Option<String>>> = Default::default();
         let halt = Arc::new(Halt::default());
         let tripped: Arc<std::sync::Mutex<Option<String>>> = Default::default();
-        let watcher = tokio::spawn(watch_state(store.clone(), campaign_id, halt.clone()));
+        let breaker = Arc::new(std::sync::Mutex::new(Breaker::new(settings.breaker.clone())));
+        // Bounces logged from now on (by mail, while this run goes) count toward the breaker too.
+        let watcher = tokio::spawn(
+            watch_state(
+                store.clone(),
+                campaign_id,
+                halt.clone(),
+                Trips {
+                    breaker: breaker.clone(),
+                    tripped: tripped.clone(),
+                    after: store.last_bounce_id().await?,
+                },
+            )
+            .in_current_span(),
+        );
 
         let recorder = tokio::spawn(
             record_outcomes(
@@ -270,7 +352,7 @@ pub async fn deliver(
                 fatal.clone(),
                 halt.clone(),
                 drained.clone(),
-                Breaker::new(settings.breaker.clone()),
+                breaker.clone(),
                 tripped.clone(),
             )
             .in_current_span(),
@@ -747,7 +829,7 @@ async fn record_outcomes(
     fatal: Arc<std::sync::Mutex<Option<String>>>,
     halt: Arc<Halt>,
     drained: Arc<tokio::sync::Notify>,
-    mut breaker: Breaker,
+    breaker: Arc<std::sync::Mutex<Breaker>>,
     tripped: Arc<std::sync::Mutex<Option<String>>>,
 ) -> Result<(), StoreError> {
     // Permanent refusals in a row are held back until a success shows the relay is fine.
@@ -783,18 +865,22 @@ async fn record_outcomes(
             }
         }
         let mut write = Vec::with_capacity(batch.len() + streak.len());
-        let mut stopped = fatal.lock().expect("fatal lock").is_some() || breaker.tripped();
+        let mut stopped = fatal.lock().expect("fatal lock").is_some()
+            || breaker.lock().expect("breaker lock").tripped();
+        if stopped {
+            // Tripped meanwhile (by bounces read from the log): what is held back goes back too.
+            release(&mut streak, &mut write);
+        }
         for (mut r, provider) in batch.drain(..) {
-            if !stopped
-                && let Some(attempt) = breaker_attempt(&r.outcome)
-                && let Some(trip) = breaker.record(&provider, attempt)
-            {
-                let sentence = trip.to_string();
-                tracing::warn!(%provider, "circuit breaker: {sentence}; pausing the campaign");
-                if store.pause_for(campaign_id, &sentence).await? {
-                    *tripped.lock().expect("breaker lock") = Some(sentence);
-                }
-                halt.set();
+            let trip = match breaker_attempt(&r.outcome) {
+                Some(attempt) if !stopped => breaker
+                    .lock()
+                    .expect("breaker lock")
+                    .record(&provider, attempt),
+                _ => None,
+            };
+            if let Some(trip) = trip {
+                pause_for_trip(&store, campaign_id, &trip, &tripped, &halt).await?;
                 // What is held back and what still arrives says nothing about its recipients: it
                 // goes back to the queue untouched, for `resume`.
                 stopped = true;

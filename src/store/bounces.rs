@@ -248,7 +248,68 @@ macro_rules! log_bounce {
     }};
 }
 
+/// A bounce log entry as the breaker reads it: id, provider, reason, diagnostic.
+type LogRow = (i64, Option<String>, Option<String>, Option<String>);
+
+/// A refusal about us that came back by mail (or from a provider's event) while a campaign was
+/// going out: what its circuit breaker reads besides the replies of the send itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SenderBounce {
+    /// The bounce log entry's id (they come in id order).
+    pub id: i64,
+    /// The provider of the delivery it bounced.
+    pub provider: String,
+    pub reason: BounceReason,
+    /// What the remote said (one line).
+    pub diagnostic: String,
+}
+
 impl Store {
+    /// The newest bounce log entry's id (0 when the log is empty): where a run starts reading.
+    pub async fn last_bounce_id(&self) -> Result<i64> {
+        Ok(with_pool!(self, p => sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT MAX(id) FROM bounces",
+        )
+        .fetch_one(p)
+        .await?)
+        .unwrap_or(0))
+    }
+
+    /// The refusals about us logged for `campaign_id` after entry `after`, that did not come from
+    /// the send itself (those the engine has seen already): bounces by mail, provider events.
+    /// Reads at most 1,000 entries at a time, in id order; returns those about us and the last id
+    /// read (where the next call starts).
+    pub async fn sender_bounces_after(
+        &self,
+        campaign_id: i64,
+        after: i64,
+    ) -> Result<(Vec<SenderBounce>, i64)> {
+        let rows: Vec<LogRow> = with_pool!(self, p => sqlx::query_as(
+            "SELECT b.id, d.provider, b.reason, b.diagnostic FROM bounces b \
+             LEFT JOIN deliveries d ON d.campaign_id = b.campaign_id AND d.subscriber_id = b.subscriber_id \
+             WHERE b.id > $2 AND b.campaign_id = $1 AND b.source <> 'smtp' ORDER BY b.id LIMIT 1000",
+        )
+        .bind(campaign_id)
+        .bind(after)
+        .fetch_all(p)
+        .await?);
+        let last = rows.last().map_or(after, |r| r.0);
+        let about_us = rows
+            .into_iter()
+            .filter_map(|(id, provider, reason, diagnostic)| {
+                let reason = BounceReason::parse(reason.as_deref()?).ok()?;
+                reason.is_sender_side().then_some(())?;
+                Some(SenderBounce {
+                    id,
+                    provider: provider.unwrap_or_else(|| "other".into()),
+                    reason,
+                    diagnostic: diagnostic.unwrap_or_default(),
+                })
+            })
+            .collect();
+        Ok((about_us, last))
+    }
+
     /// Bounce log entries since a time, per kind (hard, soft, complaint, policy), most first.
     pub async fn bounce_counts_since(&self, since: i64) -> Result<Vec<(String, i64)>> {
         Ok(with_pool!(self, p => sqlx::query_as(

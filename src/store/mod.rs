@@ -387,7 +387,7 @@ mod queue;
 mod subscribers;
 pub use crate::domain::Source;
 pub use admins::{Admin, AdminSession, AuditEntry};
-pub use bounces::{Applied, BounceEntry, BounceFacts, BounceRecord, Decide, Verdict};
+pub use bounces::{Applied, BounceEntry, BounceFacts, BounceRecord, Decide, SenderBounce, Verdict};
 pub use import::{IMPORT_BATCH, ImportOptions, ImportRow, ImportSummary};
 pub use queue::{
     Campaign, CampaignDelivery, CampaignTimes, Control, Delivery, DeliveryCounts, Outcome,

@@ -221,3 +221,112 @@ async fn refusals_below_the_thresholds_do_not_pause() {
     }
     store.close().await;
 }
+
+/// A DSN from a receiving MTA for one message we sent (its envelope sender and Message-ID), refused
+/// because of a block list: about us, not the reader.
+fn block_list_dsn(sent: &crate::common::smtp::Stored, n: usize) -> String {
+    let to = &sent.rcpt;
+    let msgid = &sent.headers["message-id"];
+    format!(
+        "Return-Path: <>\r\nFrom: Mail Delivery System <MAILER-DAEMON@mx{m}.example.org>\r\n\
+         To: <{verp}>\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Date: Mon, 7 Dec 2026 09:{min:02}:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b{n}\"\r\n\r\n\
+         --b{n}\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\r\n\
+         --b{n}\r\nContent-Type: message/delivery-status\r\n\r\n\
+         Reporting-MTA: dns; mx{m}.example.org\r\n\r\n\
+         Final-Recipient: rfc822; {to}\r\nAction: failed\r\nStatus: 5.7.1\r\n\
+         Diagnostic-Code: smtp; 554 5.7.1 Service unavailable; Client host [192.0.2.7] blocked using zen.spamhaus.org\r\n\r\n\
+         --b{n}\r\nContent-Type: text/rfc822-headers\r\n\r\n\
+         From: This Week in Rust <newsletter@this-week-in-rust.org>\r\nTo: <{to}>\r\n\
+         Message-ID: {msgid}\r\nSubject: This Week in Rust 912\r\n\r\n--b{n}--\r\n",
+        m = n % 3,
+        min = n % 60,
+        verp = sent.mail_from,
+    )
+}
+
+/// Refusals about us that come back by mail while the send goes on (a provider accepted the messages
+/// and then bounced them for a block list): bounce intake logs them, the running send reads them,
+/// and the campaign pauses itself within seconds, says why, and suppresses nobody.
+#[tokio::test]
+async fn bounces_arriving_by_mail_during_the_send_pause_it() {
+    let env = Env::new(TestDb::sqlite());
+    let list: Vec<String> = (0..400)
+        .map(|i| format!("reader{i:05}@example.org"))
+        .collect();
+    env.subscribe(&list);
+    let sink = Server::sink(&[]);
+    let send = env
+        .command(&[
+            "send",
+            small_issue().to_str().unwrap(),
+            "--yes",
+            "--rate",
+            "25",
+            "--transport",
+            &sink.url(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while sink.messages().len() < 40 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fewer than 40 sent in 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let maildir = env.dir.path().join("Maildir");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    // Whole messages only (the sink may be writing the newest one).
+    let whole: Vec<_> = sink
+        .messages()
+        .into_iter()
+        .filter(|m| m.headers.contains_key("message-id") && !m.mail_from.is_empty())
+        .collect();
+    for (n, sent) in whole.iter().take(30).enumerate() {
+        std::fs::write(
+            maildir.join("new").join(format!("{n}.mx")),
+            block_list_dsn(sent, n),
+        )
+        .unwrap();
+    }
+    let quarantine = env.dir.path().join("quarantine");
+    let out = env.run(&[
+        "bounces",
+        "process",
+        "--maildir",
+        maildir.to_str().unwrap(),
+        "--quarantine",
+        quarantine.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("0 subscriber(s) suppressed"),
+        "{}",
+        stdout(&out)
+    );
+    let out = send.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(BREAKER_EXIT), "{}", stderr(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bounce by mail"), "{err}");
+    let s = env.status_json(912);
+    assert_eq!(s["state"], "paused", "{s}");
+    let reason = s["pause_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("example.org") || reason.contains("other"),
+        "{reason}"
+    );
+    assert!(reason.contains("blocked using"), "{reason}");
+    assert!(
+        sink.messages().len() < 400,
+        "paused before the end: {}",
+        sink.messages().len()
+    );
+    all_active(&env, &list).await;
+}
