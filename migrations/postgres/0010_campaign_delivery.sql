@@ -5,3 +5,8 @@
 ALTER TABLE campaigns ADD COLUMN transport TEXT;
 ALTER TABLE campaigns ADD COLUMN rate DOUBLE PRECISION;
 ALTER TABLE campaigns ADD COLUMN concurrency BIGINT;
+
+-- A subscriber's deliveries over every campaign: a soft bounce asks when the last delivery to its
+-- reader that did not bounce went out, and the console shows a reader's history. Without it each
+-- such question read every delivery of every campaign.
+CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id);
