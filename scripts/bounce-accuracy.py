@@ -26,7 +26,12 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def inspect(binary, path, work):
     """The recipients `bounces inspect` reads in one file: (address, reason or '?', class)."""
-    run = subprocess.run([binary, "--database-url", f"sqlite://{work}/inspect.db", "bounces", "inspect",
+    db = os.path.join(work, f"inspect-{abs(hash(binary))}.db")
+    if not os.path.exists(db):
+        # Older builds inspect only against an existing database: let this build create one.
+        subprocess.run([binary, "--database-url", f"sqlite://{db}", "subscribers", "list"],
+                       capture_output=True)
+    run = subprocess.run([binary, "--database-url", f"sqlite://{db}", "bounces", "inspect",
                           "--format", "json", path], capture_output=True, text=True)
     if run.returncode != 0:
         return [("-", "error", "error")]
