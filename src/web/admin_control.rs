@@ -507,33 +507,33 @@ fn order_of(
     n: i64,
     action: &str,
     at: &str,
-) -> Result<Order, Response> {
+) -> Result<Order, Box<Response>> {
     let at = if action == "reschedule" {
         match parse_local(state, at) {
             Some(t) if t > crate::domain::unix_now() => Some(t),
             Some(_) => {
-                return Err(refused(
+                return Err(Box::new(refused(
                     state,
                     signed,
                     n,
                     StatusCode::BAD_REQUEST,
                     html! { "that time has already passed. Choose a time in the future, or use " strong { "Send now" } "." },
-                ));
+                )));
             }
             None => {
-                return Err(refused(
+                return Err(Box::new(refused(
                     state,
                     signed,
                     n,
                     StatusCode::BAD_REQUEST,
                     html! { "choose a date and a time for the issue." },
-                ));
+                )));
             }
         }
     } else {
         None
     };
-    Order::parse(action, at).ok_or_else(|| super::pages::not_found(state))
+    Order::parse(action, at).ok_or_else(|| Box::new(super::pages::not_found(state)))
 }
 
 /// `GET /admin/campaigns/{issue}/{action}?at=`: what the action will do, and the button that does it.
@@ -548,7 +548,7 @@ pub async fn confirm(
     }
     let order = match order_of(&state, &signed, n, &action, &form.at) {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let store = &state.store;
     let c = match store.campaign_by_number(n).await {
@@ -598,7 +598,7 @@ pub async fn act(
     }
     let order = match order_of(&state, &signed, n, &action, &form.at) {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let store = &state.store;
     match control_campaign(store, n, order).await {
