@@ -372,6 +372,38 @@ pub(super) fn subscriber_status(s: SubscriberStatus) -> &'static str {
     }
 }
 
+/// A status change's stored detail as the console says it: "campaign ID" (the database's id)
+/// becomes "issue N", and the evidence in parentheses ("(smtp, attributed by delivery)") moves out
+/// of the sentence, to be shown one click away.
+fn plain_detail(detail: &str, campaigns: &[crate::store::Campaign]) -> (String, Option<String>) {
+    let mut text = String::with_capacity(detail.len());
+    let mut rest = detail;
+    while let Some(at) = rest.find("campaign ") {
+        let after = &rest[at + "campaign ".len()..];
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        text.push_str(&rest[..at]);
+        match after[..digits]
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| campaigns.iter().find(|c| c.id == id))
+        {
+            Some(c) => text.push_str(&format!("issue {}", c.issue_number)),
+            None => text.push_str(&rest[at..at + "campaign ".len() + digits]),
+        }
+        rest = &after[digits..];
+    }
+    text.push_str(rest);
+    if let (Some(open), Some(close)) = (text.find(" ("), text.find(')'))
+        && open < close
+        && text[open..close].contains("attributed by")
+    {
+        let technical = text[open + 2..close].to_string();
+        let plain = format!("{}{}", &text[..open], &text[close + 1..]);
+        return (plain, Some(technical));
+    }
+    (text, None)
+}
+
 /// Who or what changed a subscriber, in words.
 fn change_source(s: crate::domain::Source) -> &'static str {
     use crate::domain::Source::*;
@@ -859,7 +891,14 @@ pub async fn subscriber(
                         td { (when(&state, e.at)) }
                         td { (e.old_status.map_or("-", subscriber_status)) }
                         td { (subscriber_status(e.new_status)) }
-                        td { (change_source(e.source)) @if let Some(d) = &e.detail { ": " (d) } }
+                        td {
+                            (change_source(e.source))
+                            @if let Some(d) = &e.detail {
+                                @let (plain, technical) = plain_detail(d, &campaigns);
+                                ": " (plain)
+                                @if let Some(t) = technical { details { summary { "Technical" } p { (t) } } }
+                            }
+                        }
                     }
                 }
             }

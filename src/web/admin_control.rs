@@ -202,6 +202,22 @@ pub fn bounce_class(c: crate::domain::BounceClass) -> &'static str {
     }
 }
 
+/// A library message for the page: its `code` quotes become typographic ones (“x”), since a
+/// reader of the console sees no Markdown.
+pub fn quoted(s: &str) -> String {
+    let mut open = true;
+    s.chars()
+        .map(|c| {
+            if c == '`' {
+                open = !open;
+                if open { '”' } else { '“' }
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// The first letter of `s` in capitals: "mailbox full" becomes "Mailbox full".
 pub fn capitalised(s: &str) -> String {
     let mut c = s.chars();
@@ -672,6 +688,12 @@ pub fn campaign_flash(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backticks_become_quotes() {
+        assert_eq!(quoted("`x` is not `y`"), "“x” is not “y”");
+        assert_eq!(quoted("none"), "none");
+    }
 
     #[test]
     fn every_code_reads_back() {

@@ -14,6 +14,7 @@ use maud::html;
 
 use super::AppState;
 use super::admin::{Signed, admin_page, admins_only, csrf_refused, random_token, unavailable};
+use super::admin_control::quoted;
 use crate::domain::SubscriberStatus;
 use crate::store::{ImportOptions, ImportSummary};
 
@@ -200,7 +201,7 @@ pub async fn import_job(
                 (super::pages::auto_refresh())
                 p { progress max=(job.lines.max(1)) value=(read) aria-label="Lines read" {} }
             }
-            Some(Err(e)) => (super::admin_control::flash_error(html! { "the import failed and changed nothing: " (e) })),
+            Some(Err(e)) => (super::admin_control::flash_error(html! { "the import failed and changed nothing: " (quoted(e)) })),
             Some(Ok(s)) => {
                 @if s.rolled_back {
                     div class="flash error" role="alert" { p { strong { "Nothing was imported: " (s.invalid.len()) " invalid row(s)." }
@@ -209,14 +210,14 @@ pub async fn import_job(
                     div class="flash" role="status" { p { strong { "Imported." } " Added " (s.added) ", updated " (s.updated) ", skipped "
                         (s.skipped.values().sum::<u64>()) ", invalid " (s.invalid.len()) "." } }
                     @if !s.skipped.is_empty() {
-                        ul { @for (why, n) in &s.skipped { li { "skipped " (n) ": " (why) } } }
+                        ul { @for (why, n) in &s.skipped { li { "skipped " (n) ": " (quoted(why)) } } }
                     }
                 }
                 @if !s.invalid.is_empty() {
                     h2 { "Invalid rows" }
                     (super::pages::scroll("Invalid rows", html! { table {
                         thead { tr { th scope="col" { "Line" } th scope="col" { "Why" } } }
-                        tbody { @for (line, why) in s.invalid.iter().take(LISTED) { tr { td { (line) } td { (why) } } } }
+                        tbody { @for (line, why) in s.invalid.iter().take(LISTED) { tr { td { (line) } td { (quoted(why)) } } } }
                     } }))
                     @if s.invalid.len() > LISTED { p { "… and " (s.invalid.len() - LISTED) " more." } }
                 }

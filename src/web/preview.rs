@@ -473,7 +473,7 @@ fn preview_body(p: &Preview, signed: &Signed, sent: Option<Result<String, String
             }
         }
         h2 { "Check" }
-        @if let Some(e) = &p.error { (super::admin_control::flash_error(html! { "this draft cannot be rendered: " (e) })) }
+        @if let Some(e) = &p.error { (super::admin_control::flash_error(html! { "this draft cannot be rendered: " (super::admin_control::quoted(e)) })) }
         @if p.findings.is_empty() { p { "No findings." } } @else {
             p { (errors) " error(s), " (p.findings.len() - errors) " other finding(s). Errors block the send." }
             (super::pages::scroll("Findings", html! { table {
@@ -483,7 +483,7 @@ fn preview_body(p: &Preview, signed: &Signed, sent: Option<Result<String, String
                         tr {
                             td { (line) }
                             td { (format!("{sev:?}").to_lowercase()) }
-                            td { (message) @if !help.is_empty() { br; small { (help) } }
+                            td { (super::admin_control::quoted(message)) @if !help.is_empty() { br; small { (super::admin_control::quoted(help)) } }
                                  br; small { "Rule: " code { (rule) } } }
                         }
                     }
