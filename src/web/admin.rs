@@ -751,7 +751,7 @@ pub async fn subscribers(
         p id="q-hint" { small {
             @if short { strong { "Only the start of addresses was searched. " } }
             "One or two characters find addresses that begin with them; three or more find any part of an address or a name. "
-            "Capitals do not matter."
+            "Capitals and accents do not matter in names (Weiss finds Weiß)."
         } }
         @if rows.is_empty() { p { "Nobody matches." } } @else {
             (scroll("Subscribers found", html! { table {
