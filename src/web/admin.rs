@@ -320,7 +320,7 @@ fn campaign_table<'a>(
 ) -> Markup {
     scroll(
         "Issues",
-        html! { table {
+        html! { table class="cards" {
             thead { tr {
                 th scope="col" { "Issue" } th scope="col" { "State" } th scope="col" { "When" }
                 th scope="col" class="n" { "Sent" } th scope="col" class="n" { "Not yet" } th scope="col" class="n" { "Failed" }
@@ -329,12 +329,12 @@ fn campaign_table<'a>(
                 @for o in list {
                     @let c = &o.campaign;
                     tr {
-                        td { a href={ "/admin/campaigns/" (c.issue_number) } { "Issue " (c.issue_number) } br; small { (c.subject) } }
-                        td { (campaign_state(c.state)) }
-                        td { (campaign_date(state, c)) }
-                        td class="n" { (thousands(o.counts.sent)) }
-                        td class="n" { (thousands(not_yet(&o.counts))) }
-                        td class="n" { (thousands(o.counts.failed)) }
+                        td data-label="Issue" { a href={ "/admin/campaigns/" (c.issue_number) } { "Issue " (c.issue_number) } br; small { (c.subject) } }
+                        td data-label="State" { (campaign_state(c.state)) }
+                        td data-label="When" { (campaign_date(state, c)) }
+                        td class="n" data-label="Sent" { (thousands(o.counts.sent)) }
+                        td class="n" data-label="Not yet" { (thousands(not_yet(&o.counts))) }
+                        td class="n" data-label="Failed" { (thousands(o.counts.failed)) }
                     }
                 }
             }
@@ -883,15 +883,15 @@ pub async fn subscriber(
             p { a href={ "/admin/subscribers/" (id) "/forget" } { "Forget this subscriber…" } }
         }
         h2 { "Status history" }
-        (scroll("Status history", html! { table {
+        (scroll("Status history", html! { table class="cards" {
             thead { tr { th scope="col" { "When" } th scope="col" { "From" } th scope="col" { "To" } th scope="col" { "Why" } } }
             tbody {
                 @for e in &history {
                     tr {
-                        td { (when(&state, e.at)) }
-                        td { (e.old_status.map_or("-", subscriber_status)) }
-                        td { (subscriber_status(e.new_status)) }
-                        td {
+                        td data-label="When" { (when(&state, e.at)) }
+                        td data-label="From" { (e.old_status.map_or("-", subscriber_status)) }
+                        td data-label="To" { (subscriber_status(e.new_status)) }
+                        td data-label="Why" {
                             (change_source(e.source))
                             @if let Some(d) = &e.detail {
                                 @let (plain, technical) = plain_detail(d, &campaigns);
@@ -905,13 +905,13 @@ pub async fn subscriber(
         } }))
         h2 { "Deliveries" }
         @if deliveries.is_empty() { p { "None." } } @else {
-            (scroll("Deliveries", html! { table {
+            (scroll("Deliveries", html! { table class="cards" {
                 thead { tr { th scope="col" { "Issue" } th scope="col" { "Outcome" } th scope="col" class="n" { "Attempts" } th scope="col" { "Last error" } } }
                 tbody {
                     @for d in &deliveries {
                         tr {
-                            td { a href={ "/admin/campaigns/" (d.issue_number) } { "Issue " (d.issue_number) } }
-                            td {
+                            td data-label="Issue" { a href={ "/admin/campaigns/" (d.issue_number) } { "Issue " (d.issue_number) } }
+                            td data-label="Outcome" {
                                 @if let Some(b) = bounced_later(d.issue_number, d.state == "sent", d.sent_at) {
                                     strong { "bounced" } ": " (bounce_class(b.kind)) " on " (when(&state, b.received_at))
                                     br; small { "Their server first accepted it"
@@ -921,8 +921,8 @@ pub async fn subscriber(
                                     (delivery_state(&d.state))
                                 }
                             }
-                            td class="n" { (d.attempts) }
-                            td { (d.last_error.as_deref().unwrap_or("")) }
+                            td class="n" data-label="Attempts" { (d.attempts) }
+                            td data-label="Last error" { (d.last_error.as_deref().unwrap_or("")) }
                         }
                     }
                 }
@@ -930,15 +930,15 @@ pub async fn subscriber(
         }
         h2 { "Bounces" }
         @if bounces.is_empty() { p { "None." } } @else {
-            (scroll("Bounces", html! { table {
+            (scroll("Bounces", html! { table class="cards" {
                 thead { tr { th scope="col" { "When" } th scope="col" { "Issue" } th scope="col" { "What happened" } th scope="col" { "Details" } } }
                 tbody {
                     @for b in &bounces {
                         tr {
-                            td { (when(&state, b.received_at)) }
-                            td { @if let Some(n) = issue_of(b.campaign_id) { "Issue " (n) } @else { "-" } }
-                            td { strong { (bounce_class(b.kind)) } @if let Some(r) = b.reason { ": " (r.explain()) } }
-                            td {
+                            td data-label="When" { (when(&state, b.received_at)) }
+                            td data-label="Issue" { @if let Some(n) = issue_of(b.campaign_id) { "Issue " (n) } @else { "-" } }
+                            td data-label="What happened" { strong { (bounce_class(b.kind)) } @if let Some(r) = b.reason { ": " (r.explain()) } }
+                            td data-label="Details" {
                                 details {
                                     summary { "Evidence" }
                                     @if let Some(d) = &b.diagnostic { p { "The server said: " (d) } }
@@ -1131,15 +1131,15 @@ pub async fn audit(
     let entries = state.store.audit_log(200).await.unwrap_or_default();
     let body = html! {
         p { "The latest 200 sign-ins and actions in the console, newest first." }
-        (scroll("Audit log", html! { table {
+        (scroll("Audit log", html! { table class="cards" {
             thead { tr { th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "From" } } }
             tbody {
                 @for e in &entries {
                     tr {
-                        td { (when(&state, e.at)) }
-                        td { (e.admin_email.as_deref().unwrap_or("-")) }
-                        td { (e.action) @if let Some(d) = &e.detail { ": " (d) } }
-                        td { (e.ip.as_deref().unwrap_or("-")) }
+                        td data-label="When" { (when(&state, e.at)) }
+                        td data-label="Who" { (e.admin_email.as_deref().unwrap_or("-")) }
+                        td data-label="What" { (e.action) @if let Some(d) = &e.detail { ": " (d) } }
+                        td data-label="From" { (e.ip.as_deref().unwrap_or("-")) }
                     }
                 }
             }
@@ -1286,7 +1286,7 @@ pub async fn bounces(
     let body = html! {
         @if log.is_empty() { p { "No bounce or complaint in the last 30 days." } } @else {
             p { "Messages that came back, and readers who reported an issue as spam, in the last 30 days, newest first." }
-            (scroll("Bounces and complaints", html! { table {
+            (scroll("Bounces and complaints", html! { table class="cards" {
                 thead { tr {
                     th scope="col" { "When" } th scope="col" { "Address" } th scope="col" { "What happened" }
                     th scope="col" { "Details" }
@@ -1294,20 +1294,20 @@ pub async fn bounces(
                 tbody {
                     @for b in &log {
                         tr {
-                            td { (when(&state, b.received_at)) }
-                            td {
+                            td data-label="When" { (when(&state, b.received_at)) }
+                            td data-label="Address" {
                                 @if let Some(id) = b.subscriber_id {
                                     a href={ "/admin/subscribers/" (id) } { (b.email.as_deref().unwrap_or("(erased)")) }
                                 } @else { (b.email.as_deref().unwrap_or("-")) }
                             }
-                            td {
+                            td data-label="What happened" {
                                 strong { (bounce_class(b.kind)) }
                                 @if let Some(r) = b.reason {
                                     ": " (r.explain())
                                     @if r.is_sender_side() { "; about us, so nobody was suppressed" }
                                 }
                             }
-                            td {
+                            td data-label="Details" {
                                 details {
                                     summary { "Evidence" }
                                     p { "We learnt it from " (bounce_source(b.source)) ", and knew whose it was from "

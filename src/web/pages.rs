@@ -35,7 +35,7 @@ dl.facts{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.2rem 
 .flash.error{border-left-color:#a3161a;background:#fbe9e9;color:#5e0b0d}.flash p{margin:.2rem 0}\
 .flash form{display:inline-block;margin:.3rem 0 0}\
 .actions{display:flex;flex-wrap:wrap;gap:.75rem;align-items:flex-end;margin:.75rem 0}.actions form,.actions p{margin:0}\
-details{margin:.4rem 0}summary{cursor:pointer;padding:.5rem 0;min-height:44px}\
+@media (max-width:40rem){table.cards thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}table.cards,table.cards tbody,table.cards tr,table.cards td{display:block}table.cards tr{padding:.5rem 0;border-bottom:1px solid #c6c9cc}table.cards td{border:0;padding:.1rem 0;text-align:left}table.cards td[data-label]::before{content:attr(data-label) \": \";font-weight:bold}}details{margin:.4rem 0}summary{cursor:pointer;padding:.5rem 0;min-height:44px}\
 iframe{border:1px solid #c6c9cc;background:#fff;display:block}\
 pre{white-space:pre-wrap;overflow-wrap:anywhere}code{overflow-wrap:anywhere}progress{max-width:100%}\
 @media (prefers-color-scheme:dark){body{background:#111213;color:#eee}.site a,nav.console a[aria-current]{color:#eee}a{color:#ffb38a}\
@@ -43,7 +43,7 @@ button,.button{background:#ffb38a;border-color:#ffb38a;color:#111213}button.quie
 button.danger{background:#ff9c9c;border-color:#ff9c9c;color:#111213}\
 a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible,summary:focus-visible,[tabindex]:focus-visible{outline-color:#eee}\
 input,select,textarea{background:#1c1e20;color:#eee;border-color:#9a9ea2}\
-nav.console,th,td{border-color:#44484c}thead th{border-bottom-color:#9a9ea2}\
+nav.console,th,td,table.cards tr{border-color:#44484c}thead th{border-bottom-color:#9a9ea2}\
 .flash{background:#13291b;border-left-color:#5fd08a;color:#eee}.flash.error{background:#2f1213;border-left-color:#ff8a8a;color:#ffe0e0}}";
 
 /// The pages' one script, an enhancement: on a page with live figures it reloads the page every
