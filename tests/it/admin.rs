@@ -1224,3 +1224,120 @@ async fn the_search_folds_names_as_people_expect(db: TestDb) {
         "no hint for a full query"
     );
 }
+
+/// Issue #23, item 6: a reader's server accepted issue 912 and later sent it back: the subscriber's
+/// page says the delivery bounced (with the class in words), not "sent" beside a hard bounce, and
+/// names the issue by its number.
+#[tokio::test]
+async fn a_delivery_that_bounced_later_says_so() {
+    use newsletter::domain::EmailAddress;
+    let db = TestDb::sqlite();
+    add_account(&db, "boss@example.org", "admin", PASSWORD);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: Option<&[u8]>| {
+        let mut c = common::newsletter(dir.path(), &db.url());
+        c.args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        if let Some(input) = stdin {
+            child.stdin.take().unwrap().write_all(input).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let csv = dir.path().join("list.csv");
+    std::fs::write(&csv, "email\ngone@example.com\nfine@example.com\n").unwrap();
+    run(&["subscribers", "import", csv.to_str().unwrap()], None);
+    let issue =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md");
+    let outbox = format!("file:{}", dir.path().join("outbox").display());
+    run(
+        &[
+            "send",
+            issue.to_str().unwrap(),
+            "--yes",
+            "--transport",
+            &outbox,
+        ],
+        None,
+    );
+    let store = newsletter::store::Store::connect(&db.url()).await.unwrap();
+    let campaign = store.campaign_by_number(912).await.unwrap().unwrap().id;
+    let gone = store
+        .find_by_email(&EmailAddress::parse("gone@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let verp = newsletter::mail::Verp::new(
+        &store.verp_key().await.unwrap(),
+        "bounces.this-week-in-rust.org",
+    );
+    store.close().await;
+    let dsn = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/bounces/dsn-verp-hard.eml"),
+    )
+    .unwrap()
+    .replace("{{VERP}}", "bounces@bounces.this-week-in-rust.org")
+    .replace("{{EMAIL}}", "gone@example.com")
+    .replace("{{SUB}}", &gone.to_string())
+    .replace('\n', "\r\n");
+    run(
+        &[
+            "bounces",
+            "process",
+            "--stdin",
+            "--recipient",
+            &verp.address(campaign, gone),
+        ],
+        Some(dsn.as_bytes()),
+    );
+    let s = serve_logging(&db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")], None);
+    let (admin, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
+    let admin = admin.unwrap();
+    let page = get(&s, &format!("/admin/subscribers/{gone}"), &admin).body;
+    assert!(page.contains("</strong>: bounced"), "{page}");
+    let deliveries =
+        &page[page.find("<h2>Deliveries</h2>").unwrap()..page.find("<h2>Bounces</h2>").unwrap()];
+    assert!(
+        deliveries.contains("Issue 912")
+            && deliveries.contains("<strong>bounced</strong>: Permanent failure")
+            && deliveries.contains("then sent it back"),
+        "{deliveries}"
+    );
+    assert!(
+        !deliveries.contains("delivered to the reader") && !deliveries.contains(">sent<"),
+        "no bare 'sent' beside the bounce: {deliveries}"
+    );
+    let fine = store_id(&db, "fine@example.com").await;
+    let page = get(&s, &format!("/admin/subscribers/{fine}"), &admin).body;
+    assert!(
+        page.contains("delivered to the reader&#39;s server")
+            || page.contains("delivered to the reader's server"),
+        "{page}"
+    );
+    assert!(!page.to_lowercase().contains("campaign 1"), "{page}");
+}
+
+async fn store_id(db: &TestDb, email: &str) -> i64 {
+    let store = newsletter::store::Store::connect(&db.url()).await.unwrap();
+    let id = store
+        .find_by_email(&newsletter::domain::EmailAddress::parse(email).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    store.close().await;
+    id
+}
