@@ -1222,20 +1222,20 @@ pub async fn campaign(
             progress max=(counts.total().max(1)) value=(outcome) aria-label="Progress" {}
             " " (thousands(outcome)) " of " (thousands(counts.total())) " have an outcome"
         }
-        (scroll("Deliveries", html! { table {
+        (scroll("Deliveries", html! { table class="cards" {
             thead { tr {
                 th scope="col" class="n" { "Sent" } th scope="col" class="n" { "Failed" } th scope="col" class="n" { "To try again" }
                 th scope="col" class="n" { "Not sent" } th scope="col" class="n" { "Waiting" } th scope="col" class="n" { "Being sent" }
             } }
             tbody { tr {
-                td class="n" { (thousands(counts.sent)) } td class="n" { (thousands(counts.failed)) } td class="n" { (thousands(counts.deferred)) }
-                td class="n" { (thousands(counts.skipped)) } td class="n" { (thousands(counts.queued)) } td class="n" { (thousands(counts.sending)) }
+                td class="n" data-label="Sent" { (thousands(counts.sent)) } td class="n" data-label="Failed" { (thousands(counts.failed)) } td class="n" data-label="To try again" { (thousands(counts.deferred)) }
+                td class="n" data-label="Not sent" { (thousands(counts.skipped)) } td class="n" data-label="Waiting" { (thousands(counts.queued)) } td class="n" data-label="Being sent" { (thousands(counts.sending)) }
             } }
         } }))
         p { small { "“Not sent”: readers who left the list before their turn came. "
             "“To try again”: the reader's server asked us to come back later." } }
         h2 { "Per provider" }
-        (scroll("Per provider", html! { table {
+        (scroll("Per provider", html! { table class="cards" {
             thead { tr {
                 th scope="col" { "Provider" } th scope="col" class="n" { "Sent" } th scope="col" class="n" { "Waiting" }
                 th scope="col" class="n" { "Failed" } th scope="col" class="n" { "Asked us to slow down" } th scope="col" { "Pace" }
@@ -1243,21 +1243,21 @@ pub async fn campaign(
             tbody {
                 @for p in &providers {
                     tr {
-                        td { (p.provider) }
-                        td class="n" { (thousands(p.counts.sent)) }
-                        td class="n" { (thousands(p.counts.queued + p.counts.sending)) }
-                        td class="n" { (thousands(p.counts.failed)) }
-                        td class="n" { (thousands(p.throttled)) }
-                        td { (p.rate.map_or("no limit of its own".to_string(), |r| format!("{r:.1} a second"))) }
+                        td data-label="Provider" { (p.provider) }
+                        td class="n" data-label="Sent" { (thousands(p.counts.sent)) }
+                        td class="n" data-label="Waiting" { (thousands(p.counts.queued + p.counts.sending)) }
+                        td class="n" data-label="Failed" { (thousands(p.counts.failed)) }
+                        td class="n" data-label="Asked us to slow down" { (thousands(p.throttled)) }
+                        td data-label="Pace" { (p.rate.map_or("no limit of its own".to_string(), |r| format!("{r:.1} a second"))) }
                     }
                 }
             }
         } }))
         h2 { "Top failure reasons" }
         @if reasons.is_empty() { p { "None." } } @else {
-            (scroll("Top failure reasons", html! { table {
+            (scroll("Top failure reasons", html! { table class="cards" {
                 thead { tr { th scope="col" class="n" { "Readers" } th scope="col" { "What the receiving server said" } } }
-                tbody { @for (r, n) in &reasons { tr { td class="n" { (thousands(*n)) } td { (without_addresses(r)) } } } }
+                tbody { @for (r, n) in &reasons { tr { td class="n" data-label="Readers" { (thousands(*n)) } td data-label="What the receiving server said" { (without_addresses(r)) } } } }
             } }))
         }
     };

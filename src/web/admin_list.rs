@@ -215,9 +215,9 @@ pub async fn import_job(
                 }
                 @if !s.invalid.is_empty() {
                     h2 { "Invalid rows" }
-                    (super::pages::scroll("Invalid rows", html! { table {
+                    (super::pages::scroll("Invalid rows", html! { table class="cards" {
                         thead { tr { th scope="col" { "Line" } th scope="col" { "Why" } } }
-                        tbody { @for (line, why) in s.invalid.iter().take(LISTED) { tr { td { (line) } td { (quoted(why)) } } } }
+                        tbody { @for (line, why) in s.invalid.iter().take(LISTED) { tr { td data-label="Line" { (line) } td data-label="Why" { (quoted(why)) } } } }
                     } }))
                     @if s.invalid.len() > LISTED { p { "… and " (s.invalid.len() - LISTED) " more." } }
                 }

@@ -476,14 +476,14 @@ fn preview_body(p: &Preview, signed: &Signed, sent: Option<Result<String, String
         @if let Some(e) = &p.error { (super::admin_control::flash_error(html! { "this draft cannot be rendered: " (super::admin_control::quoted(e)) })) }
         @if p.findings.is_empty() { p { "No findings." } } @else {
             p { (errors) " error(s), " (p.findings.len() - errors) " other finding(s). Errors block the send." }
-            (super::pages::scroll("Findings", html! { table {
+            (super::pages::scroll("Findings", html! { table class="cards" {
                 thead { tr { th scope="col" { "Line" } th scope="col" { "Severity" } th scope="col" { "Finding" } } }
                 tbody {
                     @for (sev, rule, line, message, help) in &p.findings {
                         tr {
-                            td { (line) }
-                            td { (format!("{sev:?}").to_lowercase()) }
-                            td { (super::admin_control::quoted(message)) @if !help.is_empty() { br; small { (super::admin_control::quoted(help)) } }
+                            td data-label="Line" { (line) }
+                            td data-label="Severity" { (format!("{sev:?}").to_lowercase()) }
+                            td data-label="Finding" { (super::admin_control::quoted(message)) @if !help.is_empty() { br; small { (super::admin_control::quoted(help)) } }
                                  br; small { "Rule: " code { (rule) } } }
                         }
                     }

@@ -725,7 +725,7 @@ async fn an_admin_imports_and_exports_the_list_over_http(db: TestDb) {
         "{outcome}"
     );
     assert!(
-        outcome.contains("<td>7778</td>"),
+        outcome.contains("<td data-label=\"Line\">7778</td>"),
         "the line is named: {outcome}"
     );
     let export = get(&s, "/admin/export.csv", &session);
