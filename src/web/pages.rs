@@ -48,13 +48,15 @@ nav.console,th,td,table.cards tr{border-color:#44484c}thead th{border-bottom-col
 
 /// The pages' one script, an enhancement: on a page with live figures it reloads the page every
 /// 5 s while its "Refresh every 5 seconds" box is ticked (the box is shown only where scripts run,
-/// and unticking it stops the reloads for the rest of the visit, as WCAG 2.2.1 asks). Without
+/// and unticking it stops the reloads for the rest of the visit, as WCAG 2.2.1 asks). It does not
+/// reload while a form field has the focus (a new time being typed for a scheduled issue). Without
 /// scripts the page has a "Refresh now" link.
 pub const PAGE_JS: &str = "document.addEventListener('DOMContentLoaded',function(){\
 var p=document.getElementById('auto-refresh');if(!p)return;var c=p.querySelector('input'),k='nl-auto-refresh';\
 p.hidden=false;c.checked=sessionStorage.getItem(k)!=='off';\
 c.addEventListener('change',function(){sessionStorage.setItem(k,c.checked?'on':'off')});\
-setInterval(function(){if(c.checked)location.reload()},5000)});";
+setInterval(function(){var f=document.activeElement;\
+if(c.checked&&!(f&&f!==c&&/^(INPUT|SELECT|TEXTAREA)$/.test(f.tagName)))location.reload()},5000)});";
 
 /// The live pages' refresh controls (see [`PAGE_JS`]).
 pub fn auto_refresh() -> Markup {

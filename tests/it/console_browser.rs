@@ -736,6 +736,39 @@ async fn every_console_page_fits_a_phone_in_light_and_dark() {
             scheduled.contains("Pause…") && scheduled.contains("Send now…"),
             "{scheduled}"
         );
+        if scheme == "light" {
+            // The page refreshes itself every 5 s, but not while a new time is being typed.
+            c.execute("window.stillHere = true;", vec![]).await.unwrap();
+            click(&c, "#at").await;
+            tokio::time::sleep(Duration::from_secs(7)).await;
+            let kept = c
+                .execute("return window.stillHere === true;", vec![])
+                .await
+                .unwrap();
+            assert_eq!(
+                kept,
+                Value::from(true),
+                "the page reloaded under the typing"
+            );
+            c.execute(
+                "document.activeElement.blur(); window.stillHere = true;",
+                vec![],
+            )
+            .await
+            .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(12);
+            loop {
+                let same = c
+                    .execute("return window.stillHere === true;", vec![])
+                    .await
+                    .is_ok_and(|v| v == true);
+                if !same {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the page never refreshed itself");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
         click_button(&c, "Cancel the issue…").await;
         says(&c, "will not get issue 913").await;
         fits(&c, scheme, "06-cancel-confirmation", &paths).await;
