@@ -224,7 +224,18 @@ pub(super) async fn csrf_refused(state: &AppState, signed: &Signed) -> Response 
             .audit(state, "refused: form not from this session (CSRF)", None)
             .await;
     }
-    forbidden()
+    let body = html! {
+        (super::admin_control::flash_error(html! {
+            "this form is not from your current sign-in (it may be from an older page, or from another site). "
+            "Nothing was changed."
+        }))
+        p { "Go back, reload the page and try again." }
+    };
+    (
+        StatusCode::FORBIDDEN,
+        admin_page(state, Some(signed), "Not done", body),
+    )
+        .into_response()
 }
 
 /// Every `/admin/` route but the login form: no session, no page (GET goes to the login form,
@@ -601,14 +612,6 @@ pub async fn login(
 pub struct CsrfForm {
     #[serde(default)]
     pub(super) csrf: String,
-}
-
-pub(super) fn forbidden() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        "this form is not from your session; reload the page\n",
-    )
-        .into_response()
 }
 
 /// `POST /admin/logout`.

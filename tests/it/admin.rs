@@ -876,9 +876,14 @@ async fn an_admin_controls_an_issue_through_confirmations_and_sees_what_happened
     );
 
     // Without the session's token, nothing happens.
-    assert_eq!(
-        form(&s, "/admin/campaigns/912/cancel", &admin, "").status,
-        403
+    let forged = form(&s, "/admin/campaigns/912/cancel", &admin, "");
+    assert_eq!(forged.status, 403);
+    assert!(
+        forged.body.contains("class=\"flash error\"")
+            && forged.body.contains("not from your current sign-in")
+            && forged.body.contains("Nothing was changed."),
+        "a refusal in colour and words: {}",
+        forged.body
     );
     assert_eq!(state(&s), "scheduled");
 
