@@ -46,9 +46,9 @@ macro_rules! import_batch {
         if !batch.is_empty() {
             let now = unix_now();
             let sql = format!(
-                "INSERT INTO subscribers (email, email_key, name, status, token, created_at, updated_at) VALUES {} \
+                "INSERT INTO subscribers (email, email_key, name, status, token, created_at, updated_at, name_key) VALUES {} \
                  ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key",
-                placeholders($numbered, batch.len(), 6, |p| format!("({}, {}, {}, 'active', {}, {}, {})", p[0], p[1], p[2], p[3], p[4], p[5]))
+                placeholders($numbered, batch.len(), 7, |p| format!("({}, {}, {}, 'active', {}, {}, {}, {})", p[0], p[1], p[2], p[3], p[4], p[5], p[6]))
             );
             let mut q = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql));
             let tokens = UnsubscribeToken::generate_many(batch.len());
@@ -59,7 +59,8 @@ macro_rules! import_batch {
                     .bind(r.name.as_ref().map(SubscriberName::as_str))
                     .bind(token.expose().to_string())
                     .bind(now)
-                    .bind(now);
+                    .bind(now)
+                    .bind(r.name.as_ref().map(|n| super::subscribers::fold(n.as_str())));
             }
             let inserted: Vec<(i64, String)> = q.fetch_all(&mut **$tx).await?;
             if !inserted.is_empty() {

@@ -184,8 +184,8 @@ impl Store {
         Ok(with_pool!(self, p => {
             let mut tx = p.begin().await?;
             let id: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO subscribers (email, email_key, name, status, token, confirm_token, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (email_key) DO NOTHING RETURNING id",
+                "INSERT INTO subscribers (email, email_key, name, status, token, confirm_token, created_at, updated_at, name_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) ON CONFLICT (email_key) DO NOTHING RETURNING id",
             )
             .bind(email.as_str())
             .bind(email_key(email))
@@ -194,6 +194,7 @@ impl Store {
             .bind(token.expose())
             .bind(confirm.map(UnsubscribeToken::expose))
             .bind(now)
+            .bind(name.map(|n| fold(n.as_str())))
             .fetch_optional(&mut *tx)
             .await?;
             let Some(id) = id else {
@@ -518,16 +519,17 @@ impl Store {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<Subscriber>> {
+        self.fold_stored_names().await?;
         let q = q.trim().to_lowercase();
+        // Names are matched folded (case, accents, ß), addresses as they are written, lowercase.
+        let folded = fold(&q);
         let part = q.chars().count() >= 3;
         let sqlite = matches!(self.backend, Backend::Sqlite(_));
         let status_filter = "(CAST($2 AS TEXT) IS NULL OR status = CAST($2 AS TEXT))";
         let matches = match (sqlite, part) {
-            (true, true) => {
-                "(instr(email_key, $4) > 0 OR instr(lower(COALESCE(name, '')), $4) > 0)"
-            }
+            (true, true) => "(instr(email_key, $4) > 0 OR instr(COALESCE(name_key, ''), $5) > 0)",
             (false, true) => {
-                "(strpos(email_key, $4) > 0 OR strpos(lower(COALESCE(name, '')), $4) > 0)"
+                "(strpos(email_key, $4) > 0 OR strpos(COALESCE(name_key, ''), $5) > 0)"
             }
             (true, false) => "substr(email_key, 1, length($4)) = $4",
             (false, false) => "starts_with(email_key, $4)",
@@ -537,12 +539,13 @@ impl Store {
              WHERE {status_filter} AND ($4 = '' OR {matches}) ORDER BY id LIMIT $3"
         );
         let rows = self
-            .search_query(&window, &q, status, after_id, limit)
+            .search_query(&window, &q, Some(&folded), status, after_id, limit)
             .await?;
         if q.is_empty() || rows.len() as i64 >= limit {
             return rows.into_iter().map(Subscriber::try_from).collect();
         }
-        let (indexed, pattern) = match (sqlite, part) {
+        let phrase = |t: &str| format!("\"{}\"", t.replace('"', "\"\""));
+        let (indexed, pattern, second) = match (sqlite, part) {
             (true, true) => (
                 format!(
                     "SELECT {QUALIFIED_COLUMNS} FROM subscriber_search f JOIN subscribers ON subscribers.id = f.rowid \
@@ -550,15 +553,21 @@ impl Store {
                      AND (CAST($2 AS TEXT) IS NULL OR subscribers.status = CAST($2 AS TEXT)) \
                      ORDER BY f.rowid LIMIT $3"
                 ),
-                // One FTS5 phrase, quoted, so no character of the query is syntax.
-                format!("\"{}\"", q.replace('"', "\"\"")),
+                // One FTS5 phrase per column, quoted, so no character of the query is syntax.
+                format!(
+                    "email_key : {} OR name_key : {}",
+                    phrase(&q),
+                    phrase(&folded)
+                ),
+                None,
             ),
             (false, true) => (
                 format!(
                     "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id > $1 AND {status_filter} \
-                     AND (email_key LIKE $4 OR lower(COALESCE(name, '')) LIKE $4) ORDER BY id LIMIT $3"
+                     AND (email_key LIKE $4 OR COALESCE(name_key, '') LIKE $5) ORDER BY id LIMIT $3"
                 ),
                 format!("%{}%", like_escape(&q)),
+                Some(format!("%{}%", like_escape(&folded))),
             ),
             // A range of the address index (byte order in SQLite; "C" order in PostgreSQL, whose
             // index on email_key COLLATE "C" the migration adds), re-checked exactly.
@@ -568,6 +577,7 @@ impl Store {
                      AND substr(email_key, 1, length($4)) = $4 AND id > $1 AND {status_filter} ORDER BY id LIMIT $3"
                 ),
                 q.clone(),
+                None,
             ),
             (false, false) => (
                 format!(
@@ -576,31 +586,73 @@ impl Store {
                      AND starts_with(email_key, $4) AND id > $1 AND {status_filter} ORDER BY id LIMIT $3"
                 ),
                 q.clone(),
+                None,
             ),
         };
         let rows = self
-            .search_query(&indexed, &pattern, status, after_id, limit)
+            .search_query(
+                &indexed,
+                &pattern,
+                second.as_deref(),
+                status,
+                after_id,
+                limit,
+            )
             .await?;
         rows.into_iter().map(Subscriber::try_from).collect()
     }
 
+    /// Runs one step of [`Store::search`]: `$1` after, `$2` status, `$3` limit, `$4` the pattern
+    /// and, when the query has one, `$5` the folded pattern for names.
     async fn search_query(
         &self,
         sql: &str,
         pattern: &str,
+        names: Option<&str>,
         status: Option<SubscriberStatus>,
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<Row>> {
-        Ok(
-            with_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
-            .bind(after_id)
-            .bind(status.map(|s| s.as_str()))
-            .bind(limit)
-            .bind(pattern)
+        Ok(with_pool!(self, p => {
+            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
+                .bind(after_id)
+                .bind(status.map(|s| s.as_str()))
+                .bind(limit)
+                .bind(pattern);
+            let q = match names {
+                Some(n) => q.bind(n),
+                None => q,
+            };
+            q.fetch_all(p).await?
+        }))
+    }
+
+    /// Folds the names stored before names were folded (migration 0011), a batch at a time, so
+    /// that the search finds them; after that, the index it asks is empty and this costs one
+    /// lookup.
+    async fn fold_stored_names(&self) -> Result<()> {
+        loop {
+            let rows: Vec<(i64, String)> = with_pool!(self, p => sqlx::query_as(
+                "SELECT id, name FROM subscribers WHERE name IS NOT NULL AND name_key IS NULL ORDER BY id LIMIT 2000",
+            )
             .fetch_all(p)
-            .await?),
-        )
+            .await?);
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let _writer = self.writer().await;
+            with_pool!(self, p => {
+                let mut tx = p.begin().await?;
+                for (id, name) in &rows {
+                    sqlx::query("UPDATE subscribers SET name_key = $1 WHERE id = $2 AND name_key IS NULL")
+                        .bind(fold(name))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            });
+        }
     }
 
     /// A subscriber's history, oldest first.
@@ -628,6 +680,46 @@ impl Store {
     }
 }
 
+/// A name as the search compares it, folded as people expect: lowercase, accents removed, and
+/// letters written two ways written one way (ß and ss, æ and ae, ø and o), so that "Weiss" finds
+/// "Weiß" and "Muller" finds "Müller". Letters outside the Latin alphabets are kept as they are.
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars().flat_map(char::to_lowercase) {
+        let plain = match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' | 'ǎ' => "a",
+            'ç' | 'ć' | 'ĉ' | 'ċ' | 'č' => "c",
+            'ď' | 'đ' | 'ð' => "d",
+            'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => "e",
+            'ĝ' | 'ğ' | 'ġ' | 'ģ' => "g",
+            'ĥ' | 'ħ' => "h",
+            'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' | 'ǐ' => "i",
+            'ĵ' => "j",
+            'ķ' => "k",
+            'ĺ' | 'ļ' | 'ľ' | 'ŀ' | 'ł' => "l",
+            'ñ' | 'ń' | 'ņ' | 'ň' => "n",
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' | 'ǒ' => "o",
+            'ŕ' | 'ŗ' | 'ř' => "r",
+            'ś' | 'ŝ' | 'ş' | 'š' | 'ș' => "s",
+            'ţ' | 'ť' | 'ŧ' | 'ț' => "t",
+            'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' | 'ǔ' => "u",
+            'ŵ' => "w",
+            'ý' | 'ÿ' | 'ŷ' => "y",
+            'ź' | 'ż' | 'ž' => "z",
+            'ß' => "ss",
+            'æ' => "ae",
+            'œ' => "oe",
+            'þ' => "th",
+            _ => {
+                out.push(c);
+                continue;
+            }
+        };
+        out.push_str(plain);
+    }
+    out
+}
+
 /// `text` for a `LIKE` pattern: `%`, `_` and the escape character itself match only themselves
 /// (PostgreSQL's default escape is the backslash).
 fn like_escape(text: &str) -> String {
@@ -639,4 +731,20 @@ fn like_escape(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::fold;
+
+    #[test]
+    fn names_fold_as_people_expect() {
+        assert_eq!(fold("Weiß"), "weiss");
+        assert_eq!(fold("WEISS"), "weiss");
+        assert_eq!(fold("Müller"), "muller");
+        assert_eq!(fold("Muller"), "muller");
+        assert_eq!(fold("Zoë Ångström-Łukasz"), "zoe angstrom-lukasz");
+        assert_eq!(fold("Ærø"), "aero");
+        assert_eq!(fold("Дмитрий"), "дмитрий");
+    }
 }

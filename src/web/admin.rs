@@ -26,6 +26,11 @@ use maud::{Markup, html};
 use sha2::{Digest, Sha256};
 
 use super::AppState;
+use super::admin_control::{
+    Done, DoneQuery, attribution, bounce_class, bounce_source, campaign_state, delivery_state,
+    flash, not_yet, when,
+};
+use super::pages::{scroll, thousands};
 use super::rate_limit::RateLimiter;
 use crate::domain::{AdminRole, SubscriberStatus};
 use crate::store::AdminSession;
@@ -47,6 +52,8 @@ pub struct Console {
     /// Test copies per account: an editor may send them, but the console is not a way to mail
     /// anyone anything at volume.
     pub(super) test_copies: RateLimiter,
+    /// Unsubscribes made in the console that their session may still undo.
+    pub(super) undos: super::admin_control::Undos,
 }
 
 /// Test copies one account may send from the console per hour.
@@ -75,6 +82,7 @@ impl Console {
             per_ip: RateLimiter::new(a.login_per_ip.max(1), window),
             refusals_logged: RateLimiter::new(1, window),
             test_copies: RateLimiter::new(TEST_COPIES_PER_HOUR, Duration::from_secs(3600)),
+            undos: super::admin_control::Undos::default(),
         }
     }
 
@@ -183,6 +191,11 @@ impl Signed {
         self.session.admin.role == AdminRole::Admin
     }
 
+    /// The session's key in memory (the digest of its cookie, never the cookie itself).
+    pub(super) fn session_key(&self) -> &str {
+        &self.id_hash
+    }
+
     pub(super) fn csrf_ok(&self, given: &str) -> bool {
         same(&self.session.csrf, given)
     }
@@ -211,7 +224,18 @@ pub(super) async fn csrf_refused(state: &AppState, signed: &Signed) -> Response 
             .audit(state, "refused: form not from this session (CSRF)", None)
             .await;
     }
-    forbidden()
+    let body = html! {
+        (super::admin_control::flash_error(html! {
+            "this form is not from your current sign-in (it may be from an older page, or from another site). "
+            "Nothing was changed."
+        }))
+        p { "Go back, reload the page and try again." }
+    };
+    (
+        StatusCode::FORBIDDEN,
+        admin_page(state, Some(signed), "Not done", body),
+    )
+        .into_response()
 }
 
 /// Every `/admin/` route but the login form: no session, no page (GET goes to the login form,
@@ -278,26 +302,137 @@ pub(super) fn admin_page(
 ) -> Markup {
     let nav = html! {
         @if let Some(s) = signed {
-            nav aria-label="Console" {
-                a href="/admin/" { "Dashboard" } " · "
-                a href="/admin/campaigns" { "Campaigns" } " · "
-                a href="/admin/preview" { "Preview" } " · "
+            nav class="console" aria-label="Console" {
+                a href="/admin/" { "Dashboard" }
+                a href="/admin/campaigns" { "Issues" }
+                a href="/admin/preview" { "Preview" }
                 @if s.is_admin() {
-                    a href="/admin/subscribers" { "Subscribers" } " · "
-                    a href="/admin/import" { "Import" } " · "
-                    a href="/admin/bounces" { "Bounces" } " · "
-                    a href="/admin/quarantine" { "Quarantine" } " · "
-                    a href="/admin/audit" { "Audit log" } " · "
+                    a href="/admin/subscribers" { "Subscribers" }
+                    a href="/admin/import" { "Import" }
+                    a href="/admin/bounces" { "Bounces" }
+                    a href="/admin/quarantine" { "Quarantine" }
+                    a href="/admin/audit" { "Audit log" }
                 }
                 form method="post" action="/admin/logout" {
                     input type="hidden" name="csrf" value=(s.session.csrf);
-                    button type="submit" { "Sign out " (s.email()) }
+                    button type="submit" title={ "Signed in as " (s.email()) } { "Sign out" }
                 }
             }
         }
         (body)
     };
     super::pages::shell(state, title, nav, true)
+}
+
+/// A table of issues: each row a link to its page, with its state, its date and its counts.
+fn campaign_table<'a>(
+    state: &AppState,
+    list: impl Iterator<Item = &'a crate::send::campaign::Overview>,
+) -> Markup {
+    scroll(
+        "Issues",
+        html! { table class="cards" {
+            thead { tr {
+                th scope="col" { "Issue" } th scope="col" { "State" } th scope="col" { "When" }
+                th scope="col" class="n" { "Sent" } th scope="col" class="n" { "Not yet" } th scope="col" class="n" { "Failed" }
+            } }
+            tbody {
+                @for o in list {
+                    @let c = &o.campaign;
+                    tr {
+                        td data-label="Issue" { a href={ "/admin/campaigns/" (c.issue_number) } { "Issue " (c.issue_number) } br; small { (c.subject) } }
+                        td data-label="State" { (campaign_state(c.state)) }
+                        td data-label="When" { (campaign_date(state, c)) }
+                        td class="n" data-label="Sent" { (thousands(o.counts.sent)) }
+                        td class="n" data-label="Not yet" { (thousands(not_yet(&o.counts))) }
+                        td class="n" data-label="Failed" { (thousands(o.counts.failed)) }
+                    }
+                }
+            }
+        } },
+    )
+}
+
+/// The one date that says most about a campaign in its state.
+fn campaign_date(state: &AppState, c: &crate::store::Campaign) -> String {
+    use crate::domain::CampaignState::*;
+    let (what, at) = match c.state {
+        Done | Cancelled => (
+            if c.state == Done {
+                "finished"
+            } else {
+                "cancelled"
+            },
+            c.finished_at,
+        ),
+        Sending | Paused => ("started", c.started_at),
+        Scheduled => ("due", c.scheduled_at),
+        Created => ("prepared", Some(c.created_at)),
+    };
+    at.map_or(String::new(), |t| format!("{what} {}", when(state, t)))
+}
+
+/// A subscriber's status as the console says it.
+pub(super) fn subscriber_status(s: SubscriberStatus) -> &'static str {
+    match s {
+        SubscriberStatus::Pending => "waiting for confirmation",
+        SubscriberStatus::Active => "active",
+        SubscriberStatus::Unsubscribed => "unsubscribed",
+        SubscriberStatus::Bounced => "bounced",
+        SubscriberStatus::Complained => "complained",
+    }
+}
+
+/// A status change's stored detail as the console says it: "campaign ID" (the database's id)
+/// becomes "issue N", and the evidence in parentheses ("(smtp, attributed by delivery)") moves out
+/// of the sentence, to be shown one click away.
+fn plain_detail(detail: &str, campaigns: &[crate::store::Campaign]) -> (String, Option<String>) {
+    let mut text = String::with_capacity(detail.len());
+    let mut rest = detail;
+    while let Some(at) = rest.find("campaign ") {
+        let after = &rest[at + "campaign ".len()..];
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        text.push_str(&rest[..at]);
+        match after[..digits]
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| campaigns.iter().find(|c| c.id == id))
+        {
+            Some(c) => text.push_str(&format!("issue {}", c.issue_number)),
+            None => text.push_str(&rest[at..at + "campaign ".len() + digits]),
+        }
+        rest = &after[digits..];
+    }
+    text.push_str(rest);
+    if let (Some(open), Some(close)) = (text.find(" ("), text.find(')'))
+        && open < close
+        && text[open..close].contains("attributed by")
+    {
+        let technical = text[open + 2..close].to_string();
+        let plain = format!("{}{}", &text[..open], &text[close + 1..]);
+        return (plain, Some(technical));
+    }
+    (text, None)
+}
+
+/// Who or what changed a subscriber, in words.
+fn change_source(s: crate::domain::Source) -> &'static str {
+    use crate::domain::Source::*;
+    match s {
+        Cli => "an operator, from a terminal",
+        Web => "the reader, on the website",
+        Api => "the admin API",
+        Bounce => "a bounce or complaint",
+        Import => "an import",
+        Mail => "the reader, by e-mail",
+        Admin => "an administrator, in the console",
+    }
+}
+
+/// A bounce class as stored (`hard`, …), in words.
+fn kind_words(kind: &str) -> String {
+    crate::domain::BounceClass::parse(kind)
+        .map_or(kind.to_string(), |k| bounce_class(k).to_string())
 }
 
 /// `GET /admin/login`.
@@ -314,7 +449,7 @@ pub async fn login_form(State(state): State<Arc<AppState>>) -> Response {
 
 fn login_body(token: &str, error: Option<&str>) -> Markup {
     html! {
-        @if let Some(e) = error { p role="alert" { strong { (e) } } }
+        @if let Some(e) = error { (super::admin_control::flash_error(html! { (e) })) }
         form method="post" action="/admin/login" {
             input type="hidden" name="csrf" value=(token);
             p { label for="email" { "E-mail" } br; input id="email" name="email" type="email" autocomplete="username" required; }
@@ -479,14 +614,6 @@ pub struct CsrfForm {
     pub(super) csrf: String,
 }
 
-pub(super) fn forbidden() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        "this form is not from your session; reload the page\n",
-    )
-        .into_response()
-}
-
 /// `POST /admin/logout`.
 pub async fn logout(
     State(state): State<Arc<AppState>>,
@@ -531,30 +658,18 @@ pub async fn dashboard(
     };
     let body = html! {
         h2 { "Subscribers" }
-        table {
-            thead { tr { th scope="col" { "Status" } th scope="col" { "Count" } } }
-            tbody { @for (s, n) in &stats { tr { td { (s.as_str()) } td { (n) } } } }
-        }
-        h2 { "Campaigns" }
-        @if campaigns.is_empty() { p { "No campaign yet." } } @else {
-            table {
-                thead { tr { th scope="col" { "Issue" } th scope="col" { "State" } th scope="col" { "Sent" } th scope="col" { "Failed" } th scope="col" { "Waiting" } } }
-                tbody {
-                    @for o in campaigns.iter().take(10) {
-                        tr {
-                            td { (o.campaign.issue_number) " " (o.campaign.subject) }
-                            td { (o.campaign.state.as_str()) }
-                            td { (o.counts.sent) }
-                            td { (o.counts.failed) }
-                            td { (o.counts.queued + o.counts.sending + o.counts.deferred) }
-                        }
-                    }
-                }
-            }
+        (scroll("Subscribers by status", html! { table {
+            thead { tr { th scope="col" { "Status" } th scope="col" class="n" { "Count" } } }
+            tbody { @for (s, n) in &stats { tr { td { (subscriber_status(*s)) } td class="n" { (thousands(*n)) } } } }
+        } }))
+        h2 { "Issues" }
+        @if campaigns.is_empty() { p { "No issue has been sent or scheduled yet." } } @else {
+            (campaign_table(&state, campaigns.iter().take(10)))
+            p { a href="/admin/campaigns" { "Every issue" } }
         }
         h2 { "Bounces and complaints, last 30 days" }
         @if bounces.is_empty() { p { "None." } } @else {
-            ul { @for (kind, n) in &bounces { li { (kind) ": " (n) } } }
+            ul { @for (kind, n) in &bounces { li { (kind_words(kind)) ": " (thousands(*n)) } } }
         }
     };
     admin_page(&state, Some(&signed), "Dashboard", body).into_response()
@@ -599,6 +714,7 @@ pub async fn subscribers(
     State(state): State<Arc<AppState>>,
     axum::Extension(signed): axum::Extension<Signed>,
     Query(q): Query<SubscriberQuery>,
+    Query(done): Query<DoneQuery>,
 ) -> Response {
     if let Some(refused) = admins_only(&state, &signed, "subscribers").await {
         return refused;
@@ -614,39 +730,48 @@ pub async fn subscribers(
     let next = (rows.len() == 50)
         .then(|| rows.last().map(|s| s.id))
         .flatten();
+    let short = (1..3).contains(&q.q.trim().chars().count());
     let body = html! {
-        form method="get" action="/admin/subscribers" role="search" {
+        @if done.done() == Some(Done::Forgotten) {
+            (flash(html! { p { strong { "The subscriber is forgotten." } " Their address and name are erased." } }))
+        }
+        form method="get" action="/admin/subscribers" role="search" class="actions" {
             p {
                 label for="q" { "Address or name contains" } br;
-                input id="q" name="q" type="search" value=(q.q);
-                " "
-                label for="status" { "Status" } " "
+                input id="q" name="q" type="search" value=(q.q) aria-describedby="q-hint";
+            }
+            p {
+                label for="status" { "Status" } br;
                 select id="status" name="status" {
                     option value="" selected[status.is_none()] { "any" }
                     @for s in SubscriberStatus::ALL {
-                        option value=(s.as_str()) selected[status == Some(s)] { (s.as_str()) }
+                        option value=(s.as_str()) selected[status == Some(s)] { (subscriber_status(s)) }
                     }
                 }
-                " "
-                button type="submit" { "Search" }
             }
+            p { button type="submit" { "Search" } }
         }
+        p id="q-hint" { small {
+            @if short { strong { "Only the start of addresses was searched. " } }
+            "One or two characters find addresses that begin with them; three or more find any part of an address or a name. "
+            "Capitals and accents do not matter in names (Weiss finds Weiß)."
+        } }
         @if rows.is_empty() { p { "Nobody matches." } } @else {
-            table {
+            (scroll("Subscribers found", html! { table {
                 thead { tr { th scope="col" { "Address" } th scope="col" { "Name" } th scope="col" { "Status" } } }
                 tbody {
                     @for s in &rows {
                         tr {
                             td { a href={ "/admin/subscribers/" (s.id) } { (s.email.as_str()) } }
                             td { (s.name.as_deref().unwrap_or("")) }
-                            td { (s.status.as_str()) }
+                            td { (subscriber_status(s.status)) }
                         }
                     }
                 }
-            }
+            } }))
         }
         @if let Some(n) = next {
-            p { a href={ "/admin/subscribers?q=" (encode(&q.q)) "&status=" (q.status) "&after=" (n) } { "Next page" } }
+            p { a href={ "/admin/subscribers?q=" (encode(&q.q)) "&status=" (encode(&q.status)) "&after=" (n) } { "Next page" } }
         }
     };
     admin_page(&state, Some(&signed), "Subscribers", body).into_response()
@@ -677,6 +802,7 @@ pub async fn subscriber(
     State(state): State<Arc<AppState>>,
     axum::Extension(signed): axum::Extension<Signed>,
     axum::extract::Path(id): axum::extract::Path<i64>,
+    Query(done): Query<DoneQuery>,
 ) -> Response {
     if let Some(refused) = admins_only(&state, &signed, "a subscriber").await {
         return refused;
@@ -689,10 +815,11 @@ pub async fn subscriber(
         let history = store.history(id).await?;
         let deliveries = store.deliveries_of(id, 50).await?;
         let bounces = store.bounces(0, Some(id), 50).await?;
-        Ok::<_, crate::store::StoreError>(Some((s, history, deliveries, bounces)))
+        let campaigns = store.campaigns().await?;
+        Ok::<_, crate::store::StoreError>(Some((s, history, deliveries, bounces, campaigns)))
     }
     .await;
-    let (s, history, deliveries, bounces) = match data {
+    let (s, history, deliveries, bounces, campaigns) = match data {
         Ok(Some(d)) => d,
         Ok(None) => return super::pages::not_found(&state),
         Err(e) => return unavailable(e),
@@ -705,62 +832,127 @@ pub async fn subscriber(
         )
         .await;
     let csrf = &signed.session.csrf;
+    // A delivery the reader's server took and that came back later: its bounce, by campaign.
+    let issue_of = |campaign: Option<i64>| {
+        campaign.and_then(|cid| {
+            campaigns
+                .iter()
+                .find(|c| c.id == cid)
+                .map(|c| c.issue_number)
+        })
+    };
+    let bounced_later = |issue: i64, delivered: bool, sent_at: Option<i64>| {
+        bounces.iter().find(|b| {
+            delivered
+                && b.kind != crate::domain::BounceClass::None
+                && issue_of(b.campaign_id) == Some(issue)
+                && sent_at.is_none_or(|t| b.received_at >= t)
+        })
+    };
+    let may_undo = done.done() == Some(Done::Unsubscribed)
+        && s.status == SubscriberStatus::Unsubscribed
+        && state.console.undos.open(signed.session_key(), id);
     let body = html! {
+        @match done.done() {
+            Some(Done::Unsubscribed) => (flash(html! {
+                p { strong { (s.email.as_str()) " is unsubscribed." } " They get no further issue." }
+                @if may_undo {
+                    form method="post" action={ "/admin/subscribers/" (id) "/undo" } {
+                        input type="hidden" name="csrf" value=(csrf);
+                        button type="submit" { "Undo" }
+                    }
+                    p { small { "A mistake? Undo puts them back as they were, within 15 minutes, in this session." } }
+                }
+            })),
+            Some(Done::Resubscribed) => (flash(html! { p { strong { (s.email.as_str()) " is active again." } } })),
+            Some(Done::Undone) => (flash(html! { p { strong { "Undone: " (s.email.as_str()) " is " (subscriber_status(s.status)) " again." } } })),
+            _ => {}
+        }
         p { strong { (s.email.as_str()) } @if let Some(n) = &s.name { " (" (n) ")" } ": " (s.status.as_str()) }
         h2 { "Actions" }
-        @if may_unsubscribe(s.status) {
-            form method="post" action={ "/admin/subscribers/" (id) "/unsubscribe" } {
-                input type="hidden" name="csrf" value=(csrf);
-                button type="submit" { "Unsubscribe" }
+        div class="actions" {
+            @if may_unsubscribe(s.status) {
+                form method="post" action={ "/admin/subscribers/" (id) "/unsubscribe" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button type="submit" { "Unsubscribe" }
+                }
             }
-        }
-        @if may_resubscribe(s.status) {
-            form method="post" action={ "/admin/subscribers/" (id) "/resubscribe" } {
-                input type="hidden" name="csrf" value=(csrf);
-                button type="submit" { "Resubscribe" }
+            @if may_resubscribe(s.status) {
+                form method="post" action={ "/admin/subscribers/" (id) "/resubscribe" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button type="submit" { "Resubscribe" }
+                }
             }
+            p { a href={ "/admin/subscribers/" (id) "/forget" } { "Forget this subscriber…" } }
         }
-        p { a href={ "/admin/subscribers/" (id) "/forget" } { "Forget this subscriber…" } }
         h2 { "Status history" }
-        table {
+        (scroll("Status history", html! { table class="cards" {
             thead { tr { th scope="col" { "When" } th scope="col" { "From" } th scope="col" { "To" } th scope="col" { "Why" } } }
             tbody {
                 @for e in &history {
                     tr {
-                        td { (crate::domain::rfc5322_date(e.at)) }
-                        td { (e.old_status.map_or("-", |s| s.as_str())) }
-                        td { (e.new_status.as_str()) }
-                        td { (e.source.as_str()) @if let Some(d) = &e.detail { ": " (d) } }
-                    }
-                }
-            }
-        }
-        h2 { "Deliveries" }
-        @if deliveries.is_empty() { p { "None." } } @else {
-            table {
-                thead { tr { th scope="col" { "Issue" } th scope="col" { "State" } th scope="col" { "Attempts" } th scope="col" { "Last error" } } }
-                tbody {
-                    @for d in &deliveries {
-                        tr { td { (d.issue_number) } td { (d.state) } td { (d.attempts) } td { (d.last_error.as_deref().unwrap_or("")) } }
-                    }
-                }
-            }
-        }
-        h2 { "Bounces" }
-        @if bounces.is_empty() { p { "None." } } @else {
-            table {
-                thead { tr { th scope="col" { "When" } th scope="col" { "Kind" } th scope="col" { "Status" } th scope="col" { "Evidence" } } }
-                tbody {
-                    @for b in &bounces {
-                        tr {
-                            td { (crate::domain::rfc5322_date(b.received_at)) }
-                            td { (b.kind.as_str()) }
-                            td { (b.status.as_deref().unwrap_or("")) }
-                            td { (b.diagnostic.as_deref().unwrap_or("")) }
+                        td data-label="When" { (when(&state, e.at)) }
+                        td data-label="From" { (e.old_status.map_or("-", subscriber_status)) }
+                        td data-label="To" { (subscriber_status(e.new_status)) }
+                        td data-label="Why" {
+                            (change_source(e.source))
+                            @if let Some(d) = &e.detail {
+                                @let (plain, technical) = plain_detail(d, &campaigns);
+                                ": " (plain)
+                                @if let Some(t) = technical { details { summary { "Technical" } p { (t) } } }
+                            }
                         }
                     }
                 }
             }
+        } }))
+        h2 { "Deliveries" }
+        @if deliveries.is_empty() { p { "None." } } @else {
+            (scroll("Deliveries", html! { table class="cards" {
+                thead { tr { th scope="col" { "Issue" } th scope="col" { "Outcome" } th scope="col" class="n" { "Attempts" } th scope="col" { "Last error" } } }
+                tbody {
+                    @for d in &deliveries {
+                        tr {
+                            td data-label="Issue" { a href={ "/admin/campaigns/" (d.issue_number) } { "Issue " (d.issue_number) } }
+                            td data-label="Outcome" {
+                                @if let Some(b) = bounced_later(d.issue_number, d.state == "sent", d.sent_at) {
+                                    strong { "bounced" } ": " (bounce_class(b.kind)) " on " (when(&state, b.received_at))
+                                    br; small { "Their server first accepted it"
+                                        @if let Some(t) = d.sent_at { " (" (when(&state, t)) ")" }
+                                        ", then sent it back." }
+                                } @else {
+                                    (delivery_state(&d.state))
+                                }
+                            }
+                            td class="n" data-label="Attempts" { (d.attempts) }
+                            td data-label="Last error" { (d.last_error.as_deref().unwrap_or("")) }
+                        }
+                    }
+                }
+            } }))
+        }
+        h2 { "Bounces" }
+        @if bounces.is_empty() { p { "None." } } @else {
+            (scroll("Bounces", html! { table class="cards" {
+                thead { tr { th scope="col" { "When" } th scope="col" { "Issue" } th scope="col" { "What happened" } th scope="col" { "Details" } } }
+                tbody {
+                    @for b in &bounces {
+                        tr {
+                            td data-label="When" { (when(&state, b.received_at)) }
+                            td data-label="Issue" { @if let Some(n) = issue_of(b.campaign_id) { "Issue " (n) } @else { "-" } }
+                            td data-label="What happened" { strong { (bounce_class(b.kind)) } @if let Some(r) = b.reason { ": " (r.explain()) } }
+                            td data-label="Details" {
+                                details {
+                                    summary { "Evidence" }
+                                    @if let Some(d) = &b.diagnostic { p { "The server said: " (d) } }
+                                    p { small { "Technical: status " code { (b.status.as_deref().unwrap_or("-")) }
+                                        ", source " code { (b.source.as_str()) } "." } }
+                                }
+                            }
+                        }
+                    }
+                }
+            } }))
         }
     };
     admin_page(&state, Some(&signed), "Subscriber", body).into_response()
@@ -828,16 +1020,25 @@ pub async fn subscriber_action(
         Err(e) => return unavailable(e),
     };
     let detail = format!("by {} in the console", signed.email());
+    let page = |done: Done| format!("/admin/subscribers/{id}?done={}", done.code());
     let done = match action.as_str() {
-        "unsubscribe" if may_unsubscribe(s.status) => store
-            .change_status(
-                &s,
-                SubscriberStatus::Unsubscribed,
-                crate::domain::Source::Admin,
-                &detail,
-            )
-            .await
-            .map(|_| format!("/admin/subscribers/{id}")),
+        "unsubscribe" if may_unsubscribe(s.status) => {
+            let r = store
+                .change_status(
+                    &s,
+                    SubscriberStatus::Unsubscribed,
+                    crate::domain::Source::Admin,
+                    &detail,
+                )
+                .await;
+            if r.is_ok() {
+                state
+                    .console
+                    .undos
+                    .offer(signed.session_key(), id, s.status);
+            }
+            r.map(|_| page(Done::Unsubscribed))
+        }
         "resubscribe" if may_resubscribe(s.status) => store
             .change_status(
                 &s,
@@ -846,20 +1047,59 @@ pub async fn subscriber_action(
                 &detail,
             )
             .await
-            .map(|_| format!("/admin/subscribers/{id}")),
-        "forget" => {
-            match &s.email {
-                crate::store::StoredAddress::Valid(e) => store
-                    .forget(e, crate::domain::Source::Admin)
-                    .await
-                    .map(|_| "/admin/subscribers".to_string()),
-                crate::store::StoredAddress::Invalid { .. } => {
-                    return (StatusCode::CONFLICT, "this stored address cannot be parsed; use `newsletter subscribers forget`\n").into_response();
-                }
-            }
+            .map(|_| page(Done::Resubscribed)),
+        // The administrator's own mistake, taken back: no consent of the reader is needed, because
+        // the reader never gave the unsubscribe either.
+        "undo" => {
+            let previous = (s.status == SubscriberStatus::Unsubscribed)
+                .then(|| state.console.undos.take(signed.session_key(), id))
+                .flatten();
+            let Some(previous) = previous else {
+                let body = html! {
+                    (super::admin_control::flash_error(html! {
+                        "this unsubscribe can no longer be undone here (after 15 minutes, in another session, or once the subscriber changed again). "
+                        "Only the reader can sign up again."
+                    }))
+                    p { a href={ "/admin/subscribers/" (id) } { "Back to the subscriber" } }
+                };
+                return (
+                    StatusCode::CONFLICT,
+                    admin_page(&state, Some(&signed), "Not undone", body),
+                )
+                    .into_response();
+            };
+            store
+                .change_status(
+                    &s,
+                    previous,
+                    crate::domain::Source::Admin,
+                    &format!(
+                        "undo by {} of their own unsubscribe in the console",
+                        signed.email()
+                    ),
+                )
+                .await
+                .map(|_| page(Done::Undone))
         }
+        "forget" => match &s.email {
+            crate::store::StoredAddress::Valid(e) => store
+                .forget(e, crate::domain::Source::Admin)
+                .await
+                .map(|_| format!("/admin/subscribers?done={}", Done::Forgotten.code())),
+            crate::store::StoredAddress::Invalid { .. } => {
+                return (StatusCode::CONFLICT, "this stored address cannot be parsed: forget it from a terminal with: newsletter subscribers forget\n").into_response();
+            }
+        },
         "unsubscribe" | "resubscribe" => {
-            let body = html! { p { "That change is not allowed for a subscriber who is " (s.status.as_str()) "." } };
+            let body = html! {
+                (super::admin_control::flash_error(html! {
+                    "that change is not allowed for a subscriber who is " (subscriber_status(s.status)) "."
+                    @if s.status == SubscriberStatus::Unsubscribed || s.status == SubscriberStatus::Complained {
+                        " They left the list themselves; only they can sign up again."
+                    }
+                }))
+                p { a href={ "/admin/subscribers/" (id) } { "Back to the subscriber" } }
+            };
             return (
                 StatusCode::CONFLICT,
                 admin_page(&state, Some(&signed), "Not allowed", body),
@@ -893,19 +1133,20 @@ pub async fn audit(
     }
     let entries = state.store.audit_log(200).await.unwrap_or_default();
     let body = html! {
-        table {
+        p { "The latest 200 sign-ins and actions in the console, newest first." }
+        (scroll("Audit log", html! { table class="cards" {
             thead { tr { th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "From" } } }
             tbody {
                 @for e in &entries {
                     tr {
-                        td { (crate::domain::rfc5322_date(e.at)) }
-                        td { (e.admin_email.as_deref().unwrap_or("-")) }
-                        td { (e.action) @if let Some(d) = &e.detail { ": " (d) } }
-                        td { (e.ip.as_deref().unwrap_or("-")) }
+                        td data-label="When" { (when(&state, e.at)) }
+                        td data-label="Who" { (e.admin_email.as_deref().unwrap_or("-")) }
+                        td data-label="What" { (e.action) @if let Some(d) = &e.detail { ": " (d) } }
+                        td data-label="From" { (e.ip.as_deref().unwrap_or("-")) }
                     }
                 }
             }
-        }
+        } }))
     };
     admin_page(&state, Some(&signed), "Audit log", body).into_response()
 }
@@ -920,28 +1161,11 @@ pub async fn campaigns(
         Err(e) => return unavailable(e),
     };
     let body = html! {
-        @if list.is_empty() { p { "No campaign yet." } } @else {
-            table {
-                thead { tr {
-                    th scope="col" { "Issue" } th scope="col" { "State" } th scope="col" { "Sent" }
-                    th scope="col" { "Failed" } th scope="col" { "Deferred" } th scope="col" { "Waiting" }
-                } }
-                tbody {
-                    @for o in &list {
-                        tr {
-                            td { a href={ "/admin/campaigns/" (o.campaign.issue_number) } { (o.campaign.issue_number) " " (o.campaign.subject) } }
-                            td { (o.campaign.state.as_str()) }
-                            td { (o.counts.sent) }
-                            td { (o.counts.failed) }
-                            td { (o.counts.deferred) }
-                            td { (o.counts.queued + o.counts.sending) }
-                        }
-                    }
-                }
-            }
+        @if list.is_empty() { p { "No issue has been sent or scheduled yet." } } @else {
+            (campaign_table(&state, list.iter()))
         }
     };
-    admin_page(&state, Some(&signed), "Campaigns", body).into_response()
+    admin_page(&state, Some(&signed), "Issues", body).into_response()
 }
 
 /// `GET /admin/campaigns/{issue}`: counts per state and per provider, top failure reasons. While it
@@ -950,6 +1174,7 @@ pub async fn campaign(
     State(state): State<Arc<AppState>>,
     axum::Extension(signed): axum::Extension<Signed>,
     axum::extract::Path(issue): axum::extract::Path<i64>,
+    Query(done): Query<DoneQuery>,
 ) -> Response {
     let store = &state.store;
     let data = async {
@@ -972,55 +1197,71 @@ pub async fn campaign(
         c.state,
         crate::domain::CampaignState::Sending | crate::domain::CampaignState::Scheduled
     );
-    let t = |v: Option<i64>| v.map_or("-".to_string(), crate::domain::rfc5322_date);
+    let t = |v: Option<i64>| v.map_or("-".to_string(), |t| when(&state, t));
+    let outcome = counts.sent + counts.failed + counts.skipped + counts.deferred;
     let body = html! {
-        p { (c.subject) }
+        (super::admin_control::campaign_flash(&state, &c, &counts, done.done()))
+        p { "“" (c.subject) "”" }
         @if live { (super::pages::auto_refresh()) }
-        dl {
-            dt { "State" } dd { (c.state.as_str()) }
+        dl class="facts" {
+            dt { "State" } dd { (campaign_state(c.state)) }
             @if let Some(reason) = &pause_reason {
                 dt { "Why" }
                 dd role="status" {
                     strong { "Paused by the circuit breaker: " } (without_addresses(reason))
                     " Nobody was suppressed. Once the cause is fixed, "
-                    code { "newsletter resume " (c.issue_number) } " goes on."
+                    @if signed.is_admin() { "press Resume below." } @else { "an administrator can resume it." }
+                    details { summary { "From a terminal" } p { code { "newsletter resume " (c.issue_number) } } }
                 }
             }
-            @if c.scheduled_at.is_some() { dt { "Scheduled" } dd { (t(c.scheduled_at)) } }
+            @if c.scheduled_at.is_some() { dt { "Scheduled for" } dd { (t(c.scheduled_at)) } }
+            dt { "Prepared" } dd { (t(Some(c.created_at))) }
             dt { "Started" } dd { (t(c.started_at)) }
             dt { "Finished" } dd { (t(c.finished_at)) }
         }
+        @if signed.is_admin() { (super::admin_control::controls(&state, &c)) }
         h2 { "Deliveries" }
         p {
-            progress max=(counts.total().max(1)) value=(counts.sent + counts.failed + counts.skipped + counts.deferred) aria-label="Progress" {}
-            " " (counts.sent + counts.failed + counts.skipped + counts.deferred) " of " (counts.total()) " have an outcome"
+            progress max=(counts.total().max(1)) value=(outcome) aria-label="Progress" {}
+            " " (thousands(outcome)) " of " (thousands(counts.total())) " have an outcome"
         }
-        table {
-            thead { tr { th scope="col" { "Sent" } th scope="col" { "Failed" } th scope="col" { "Deferred" } th scope="col" { "Skipped" } th scope="col" { "Queued" } th scope="col" { "In flight" } } }
-            tbody { tr { td { (counts.sent) } td { (counts.failed) } td { (counts.deferred) } td { (counts.skipped) } td { (counts.queued) } td { (counts.sending) } } }
-        }
+        (scroll("Deliveries", html! { table class="cards" {
+            thead { tr {
+                th scope="col" class="n" { "Sent" } th scope="col" class="n" { "Failed" } th scope="col" class="n" { "To try again" }
+                th scope="col" class="n" { "Not sent" } th scope="col" class="n" { "Waiting" } th scope="col" class="n" { "Being sent" }
+            } }
+            tbody { tr {
+                td class="n" data-label="Sent" { (thousands(counts.sent)) } td class="n" data-label="Failed" { (thousands(counts.failed)) } td class="n" data-label="To try again" { (thousands(counts.deferred)) }
+                td class="n" data-label="Not sent" { (thousands(counts.skipped)) } td class="n" data-label="Waiting" { (thousands(counts.queued)) } td class="n" data-label="Being sent" { (thousands(counts.sending)) }
+            } }
+        } }))
+        p { small { "“Not sent”: readers who left the list before their turn came. "
+            "“To try again”: the reader's server asked us to come back later." } }
         h2 { "Per provider" }
-        table {
-            thead { tr { th scope="col" { "Provider" } th scope="col" { "Sent" } th scope="col" { "Waiting" } th scope="col" { "Failed" } th scope="col" { "Throttled" } th scope="col" { "Pace" } } }
+        (scroll("Per provider", html! { table class="cards" {
+            thead { tr {
+                th scope="col" { "Provider" } th scope="col" class="n" { "Sent" } th scope="col" class="n" { "Waiting" }
+                th scope="col" class="n" { "Failed" } th scope="col" class="n" { "Asked us to slow down" } th scope="col" { "Pace" }
+            } }
             tbody {
                 @for p in &providers {
                     tr {
-                        td { (p.provider) }
-                        td { (p.counts.sent) }
-                        td { (p.counts.queued + p.counts.sending) }
-                        td { (p.counts.failed) }
-                        td { (p.throttled) }
-                        td { (p.rate.map_or("full speed".to_string(), |r| format!("{r:.1}/s"))) }
+                        td data-label="Provider" { (p.provider) }
+                        td class="n" data-label="Sent" { (thousands(p.counts.sent)) }
+                        td class="n" data-label="Waiting" { (thousands(p.counts.queued + p.counts.sending)) }
+                        td class="n" data-label="Failed" { (thousands(p.counts.failed)) }
+                        td class="n" data-label="Asked us to slow down" { (thousands(p.throttled)) }
+                        td data-label="Pace" { (p.rate.map_or("no limit of its own".to_string(), |r| format!("{r:.1} a second"))) }
                     }
                 }
             }
-        }
+        } }))
         h2 { "Top failure reasons" }
         @if reasons.is_empty() { p { "None." } } @else {
-            table {
-                thead { tr { th scope="col" { "Count" } th scope="col" { "Reason" } } }
-                tbody { @for (r, n) in &reasons { tr { td { (n) } td { (without_addresses(r)) } } } }
-            }
+            (scroll("Top failure reasons", html! { table class="cards" {
+                thead { tr { th scope="col" class="n" { "Readers" } th scope="col" { "What the receiving server said" } } }
+                tbody { @for (r, n) in &reasons { tr { td class="n" data-label="Readers" { (thousands(*n)) } td data-label="What the receiving server said" { (without_addresses(r)) } } } }
+            } }))
         }
     };
     admin_page(
@@ -1047,38 +1288,49 @@ pub async fn bounces(
     };
     let body = html! {
         @if log.is_empty() { p { "No bounce or complaint in the last 30 days." } } @else {
-            table {
+            p { "Messages that came back, and readers who reported an issue as spam, in the last 30 days, newest first." }
+            (scroll("Bounces and complaints", html! { table class="cards" {
                 thead { tr {
-                    th scope="col" { "When" } th scope="col" { "Address" } th scope="col" { "Kind" }
-                    th scope="col" { "Why" } th scope="col" { "Status" } th scope="col" { "How we know" }
-                    th scope="col" { "Evidence" }
+                    th scope="col" { "When" } th scope="col" { "Address" } th scope="col" { "What happened" }
+                    th scope="col" { "Details" }
                 } }
                 tbody {
                     @for b in &log {
                         tr {
-                            td { (crate::domain::rfc5322_date(b.received_at)) }
-                            td {
+                            td data-label="When" { (when(&state, b.received_at)) }
+                            td data-label="Address" {
                                 @if let Some(id) = b.subscriber_id {
                                     a href={ "/admin/subscribers/" (id) } { (b.email.as_deref().unwrap_or("(erased)")) }
                                 } @else { (b.email.as_deref().unwrap_or("-")) }
                             }
-                            td { (b.kind.as_str()) }
-                            td {
+                            td data-label="What happened" {
+                                strong { (bounce_class(b.kind)) }
                                 @if let Some(r) = b.reason {
-                                    (r.explain()) " (" (r.as_str()) ")"
+                                    ": " (r.explain())
                                     @if r.is_sender_side() { "; about us, so nobody was suppressed" }
                                 }
                             }
-                            td { (b.status.as_deref().unwrap_or("")) }
-                            td { (b.source.as_str()) ", " (b.attribution.as_str()) }
-                            td {
-                                (b.diagnostic.as_deref().unwrap_or(""))
-                                @if let Some(e) = &b.evidence { br; small { "decided by: " (e) } }
+                            td data-label="Details" {
+                                details {
+                                    summary { "Evidence" }
+                                    p { "We learnt it from " (bounce_source(b.source)) ", and knew whose it was from "
+                                        (attribution(b.attribution)) "." }
+                                    @if let Some(d) = &b.diagnostic { p { "The server said: " (d) } }
+                                    p { small {
+                                        "Technical: class " code { (b.kind.as_str()) }
+                                        @if let Some(r) = b.reason { ", reason " code { (r.as_str()) } }
+                                        @if let Some(st) = &b.status { ", status " code { (st) } }
+                                        ", source " code { (b.source.as_str()) }
+                                        ", attribution " code { (b.attribution.as_str()) }
+                                        @if let Some(e) = &b.evidence { ", decided by " (e) }
+                                        "."
+                                    } }
+                                }
                             }
                         }
                     }
                 }
-            }
+            } }))
         }
     };
     admin_page(&state, Some(&signed), "Bounces and complaints", body).into_response()

@@ -9,13 +9,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
 use super::AppState;
 use super::admin::{CsrfForm, Signed, admin_page, admins_only, csrf_refused, unavailable};
+use super::admin_control::{Done, DoneQuery, bounce_class, capitalised, flash, flash_error, when};
 use crate::bounce::intake::{Explanation, Intake, Quarantine, Tally};
 use crate::bounce::{self};
 use crate::files;
@@ -103,25 +104,35 @@ async fn intake(state: &AppState) -> Result<Intake<'_>, Response> {
 fn explanation(h: &Held) -> Markup {
     html! {
         @match &h.why {
-            None => p { "No explanation was stored with this message (it was quarantined by an older version, or put here by hand). "
+            None => p { "No explanation was stored with this message (it was put here by an older version, or by hand). "
                 "Process it again to have one." },
             Some(w) => {
-                p {
-                    strong { (w.reason) }
-                    @if let Some(k) = &w.kind { " — " (k) }
-                    @if let Some(f) = &w.family { " (" (f) ")" }
-                    @if let Some(n) = &w.note { ": " (n) }
-                }
+                p { strong { (capitalised(&w.reason)) } }
                 @if w.kind.is_some() && w.recipients.is_empty() { p { "No recipient could be read from it." } }
                 @if !w.recipients.is_empty() {
                     ul {
                         @for rc in &w.recipients {
-                            li {
-                                (rc.email.as_deref().unwrap_or("(no address)")) ": " (rc.class)
-                                ", status " (rc.status.as_deref().unwrap_or("-"))
-                                ", attributed by " (rc.attribution) ". " (rc.proof) "."
-                                br; "Address from: " (rc.found_in) "; class from: " (rc.evidence) "."
-                                @if let Some(d) = &rc.diagnostic { br; (d) }
+                            li { (rc.email.as_deref().unwrap_or("(no address)")) ": " (class_words(&rc.class)) }
+                        }
+                    }
+                }
+                details {
+                    summary { "Technical details" }
+                    p {
+                        @if let Some(k) = &w.kind { "Read as: " (kind_words(k)) }
+                        @if let Some(f) = &w.family { " (" (f) ")" }
+                        @if let Some(n) = &w.note { ". " (n) }
+                    }
+                    @if !w.recipients.is_empty() {
+                        ul {
+                            @for rc in &w.recipients {
+                                li {
+                                    (rc.email.as_deref().unwrap_or("(no address)")) ": class " code { (rc.class) }
+                                    ", status " code { (rc.status.as_deref().unwrap_or("-")) }
+                                    ", attributed by " code { (rc.attribution) } ". " (rc.proof) "."
+                                    br; "Address from: " (rc.found_in) "; class from: " (rc.evidence) "."
+                                    @if let Some(d) = &rc.diagnostic { br; (d) }
+                                }
                             }
                         }
                     }
@@ -131,16 +142,36 @@ fn explanation(h: &Held) -> Markup {
     }
 }
 
+/// A bounce class as the explanation stores it, in words.
+fn class_words(class: &str) -> String {
+    crate::domain::BounceClass::parse(class)
+        .map_or(class.to_string(), |c| bounce_class(c).to_lowercase())
+}
+
+/// A message kind as the explanation stores it, in words.
+fn kind_words(kind: &str) -> &str {
+    match kind {
+        "dsn" => "a delivery report",
+        "arf" => "a complaint report",
+        "non-standard bounce" => "a bounce in a non-standard format",
+        "unsubscribe request" => "a request to unsubscribe",
+        "auto-reply" => "an automatic reply",
+        "not a bounce" => "not a bounce",
+        "not an e-mail message" => "not an e-mail message",
+        other => other,
+    }
+}
+
 /// `GET /admin/quarantine`: the stored explanations; no message is read or parsed.
 pub async fn list(
     State(state): State<Arc<AppState>>,
     axum::Extension(signed): axum::Extension<Signed>,
+    Query(done): Query<DoneQuery>,
 ) -> Response {
     if let Some(refused) = admins_only(&state, &signed, "the quarantine").await {
         return refused;
     }
     let q = quarantine(&state);
-    let dir = q.dir().to_path_buf();
     let Some(all) = blocking(move || held(&q)).await else {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -149,13 +180,20 @@ pub async fn list(
             .into_response();
     };
     let body = html! {
-        p { (all.len()) " message(s) in " code { (dir.display()) } "."
+        @match done.done() {
+            Some(Done::Discarded) => (flash(html! { p { strong { "The message is discarded." } } })),
+            Some(Done::Processed) => (flash(html! { p { strong { "The message was processed again" } " and has left the quarantine: it now counts as a bounce of the reader it names." } })),
+            _ => {}
+        }
+        p { "Messages that came back to the bounce address but could not be tied to anyone on the list. "
+            "Nobody was changed because of them." }
+        p { (all.len()) " message(s) held."
             @if all.len() > SHOWN { " The newest " (SHOWN) " are shown." } }
         @if all.is_empty() { p { "The quarantine is empty." } }
         @for h in all.iter().take(SHOWN) {
             section aria-labelledby={ "m-" (h.name) } {
                 h2 id={ "m-" (h.name) } { a href={ "/admin/quarantine/" (h.name) } { (h.name) } }
-                p { (crate::domain::rfc5322_date(h.modified)) ", " (h.size) " bytes" }
+                p { "Received " (when(&state, h.modified)) ", " (h.size) " bytes" }
                 (explanation(h))
             }
         }
@@ -188,20 +226,49 @@ pub async fn show(
     let text = String::from_utf8_lossy(&head).into_owned();
     let csrf = &signed.session.csrf;
     let body = html! {
-        p { (crate::domain::rfc5322_date(h.modified)) ", " (h.size) " bytes" }
+        p { "Received " (when(&state, h.modified)) ", " (h.size) " bytes" }
         (explanation(&h))
-        form method="post" action={ "/admin/quarantine/" (h.name) "/reprocess" } {
-            input type="hidden" name="csrf" value=(csrf);
-            button type="submit" { "Process again" }
-        }
-        form method="post" action={ "/admin/quarantine/" (h.name) "/discard" } {
-            input type="hidden" name="csrf" value=(csrf);
-            p { button type="submit" { "Discard" } }
+        div class="actions" {
+            form method="post" action={ "/admin/quarantine/" (h.name) "/reprocess" } {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { "Process again" }
+            }
+            form method="get" action={ "/admin/quarantine/" (h.name) "/discard" } {
+                button type="submit" class="quiet" { "Discard…" }
+            }
         }
         h2 { "The message" }
         pre tabindex="0" aria-label="The message's text" { (text) }
     };
     admin_page(&state, Some(&signed), "Quarantined message", body).into_response()
+}
+
+/// `GET /admin/quarantine/{name}/discard`: the confirmation step.
+pub async fn confirm(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(signed): axum::Extension<Signed>,
+    Path((name, action)): Path<(String, String)>,
+) -> Response {
+    if let Some(refused) = admins_only(&state, &signed, "the quarantine").await {
+        return refused;
+    }
+    if action != "discard" {
+        return super::pages::not_found(&state);
+    }
+    let q = quarantine(&state);
+    let Some(h) = blocking(move || find(&q, &name)).await.flatten() else {
+        return super::pages::not_found(&state);
+    };
+    let body = html! {
+        p { "Discarding deletes " strong { (h.name) } " (received " (when(&state, h.modified)) ") for good. "
+            "Nobody on the list is changed. This cannot be undone." }
+        form method="post" action={ "/admin/quarantine/" (h.name) "/discard" } class="actions" {
+            input type="hidden" name="csrf" value=(signed.session.csrf);
+            button type="submit" class="danger" { "Discard the message" }
+            a href={ "/admin/quarantine/" (h.name) } { "Keep it" }
+        }
+    };
+    admin_page(&state, Some(&signed), "Discard this message?", body).into_response()
 }
 
 /// `POST /admin/quarantine/{name}/{reprocess|discard}`.
@@ -277,10 +344,15 @@ pub async fn act(
         .await;
     if outcome.ends_with("kept") {
         let body = html! {
-            p role="status" { (name) ": " (outcome) "." }
+            (flash_error(html! { (name) ": " (outcome) "." }))
             p { a href={ "/admin/quarantine/" (name) } { "Back to the message" } }
         };
         return admin_page(&state, Some(&signed), "Quarantine", body).into_response();
     }
-    Redirect::to("/admin/quarantine").into_response()
+    let done = if action == "discard" {
+        Done::Discarded
+    } else {
+        Done::Processed
+    };
+    Redirect::to(&format!("/admin/quarantine?done={}", done.code())).into_response()
 }

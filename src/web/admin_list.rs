@@ -14,11 +14,13 @@ use maud::html;
 
 use super::AppState;
 use super::admin::{Signed, admin_page, admins_only, csrf_refused, random_token, unavailable};
+use super::admin_control::quoted;
 use crate::domain::SubscriberStatus;
 use crate::store::{ImportOptions, ImportSummary};
 
 /// What to do with a CSV over the upload limit.
-const IMPORT_TOO_LARGE: &str = "split it, or import it with `newsletter subscribers import`";
+const IMPORT_TOO_LARGE: &str =
+    "split it into smaller files, or import it from a terminal (newsletter subscribers import)";
 
 /// How many bad lines an import's page lists (all are counted).
 const LISTED: usize = 1000;
@@ -56,8 +58,9 @@ pub async fn import_form(
                 " " label for="resubscribe" { "Bring back addresses that unsubscribed, bounced or complained" } }
             p { button type="submit" { "Import" } }
         }
-        p { a href="/admin/export.csv" { "Export every subscriber as CSV" } " · "
-            a href="/admin/export.csv?status=active" { "Export the active ones" } }
+        h2 { "Export" }
+        ul { li { a href="/admin/export.csv" { "Export every subscriber as CSV" } }
+             li { a href="/admin/export.csv?status=active" { "Export the active ones" } } }
         @if !recent.is_empty() {
             h2 { "Recent imports" }
             ul { @for j in &recent { li { a href={ "/admin/import/" (j.id) } { (j.file) } " by " (j.by) } } }
@@ -104,7 +107,7 @@ pub async fn import(
         return refused;
     }
     let Some(bytes) = file.filter(|b| !b.is_empty()) else {
-        let body = html! { p role="alert" { "Choose a CSV file to import." } p { a href="/admin/import" { "Back" } } };
+        let body = html! { (super::admin_control::flash_error(html! { "choose a CSV file to import." })) p { a href="/admin/import" { "Back" } } };
         return (
             StatusCode::BAD_REQUEST,
             admin_page(&state, Some(&signed), "Import subscribers", body),
@@ -198,24 +201,24 @@ pub async fn import_job(
                 (super::pages::auto_refresh())
                 p { progress max=(job.lines.max(1)) value=(read) aria-label="Lines read" {} }
             }
-            Some(Err(e)) => p role="alert" { "The import failed and changed nothing: " (e) }
+            Some(Err(e)) => (super::admin_control::flash_error(html! { "the import failed and changed nothing: " (quoted(e)) })),
             Some(Ok(s)) => {
                 @if s.rolled_back {
-                    p role="alert" { strong { "Nothing was imported: " (s.invalid.len()) " invalid row(s)." }
-                        " Fix them and import the file again, or tick “import the valid rows”." }
+                    div class="flash error" role="alert" { p { strong { "Nothing was imported: " (s.invalid.len()) " invalid row(s)." }
+                        " Fix them and import the file again, or tick “import the valid rows”." } }
                 } @else {
-                    p role="status" { "Added " (s.added) ", updated " (s.updated) ", skipped "
-                        (s.skipped.values().sum::<u64>()) ", invalid " (s.invalid.len()) "." }
+                    div class="flash" role="status" { p { strong { "Imported." } " Added " (s.added) ", updated " (s.updated) ", skipped "
+                        (s.skipped.values().sum::<u64>()) ", invalid " (s.invalid.len()) "." } }
                     @if !s.skipped.is_empty() {
-                        ul { @for (why, n) in &s.skipped { li { "skipped " (n) ": " (why) } } }
+                        ul { @for (why, n) in &s.skipped { li { "skipped " (n) ": " (quoted(why)) } } }
                     }
                 }
                 @if !s.invalid.is_empty() {
                     h2 { "Invalid rows" }
-                    table {
+                    (super::pages::scroll("Invalid rows", html! { table class="cards" {
                         thead { tr { th scope="col" { "Line" } th scope="col" { "Why" } } }
-                        tbody { @for (line, why) in s.invalid.iter().take(LISTED) { tr { td { (line) } td { (why) } } } }
-                    }
+                        tbody { @for (line, why) in s.invalid.iter().take(LISTED) { tr { td data-label="Line" { (line) } td data-label="Why" { (quoted(why)) } } } }
+                    } }))
                     @if s.invalid.len() > LISTED { p { "… and " (s.invalid.len() - LISTED) " more." } }
                 }
             }

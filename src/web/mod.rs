@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod admin_bounces;
+pub mod admin_control;
 pub mod admin_list;
 pub mod api;
 pub mod metrics;
@@ -187,12 +188,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/audit", get(admin::audit))
         .route("/admin/campaigns", get(admin::campaigns))
         .route("/admin/campaigns/{issue}", get(admin::campaign))
+        .route(
+            "/admin/campaigns/{issue}/{action}",
+            get(admin_control::confirm).post(admin_control::act),
+        )
         .route("/admin/bounces", get(admin::bounces))
         .route("/admin/quarantine", get(admin_bounces::list))
         .route("/admin/quarantine/{name}", get(admin_bounces::show))
         .route(
             "/admin/quarantine/{name}/{action}",
-            axum::routing::post(admin_bounces::act),
+            get(admin_bounces::confirm).post(admin_bounces::act),
         )
         .route("/admin/export.csv", get(admin_list::export))
         .route(

@@ -101,8 +101,8 @@ impl Preview {
 /// What `send` would say of a draft over [`MAX_ISSUE_BYTES`], and what to do.
 fn too_large_message(what: &str) -> String {
     format!(
-        "{what} is larger than {MAX_ISSUE_BYTES} bytes (4 MiB), the most `send` and `check` accept \
-         for an issue: split it, or remove what makes it that large (embedded data, pasted logs)."
+        "{what} is larger than {MAX_ISSUE_BYTES} bytes (4 MiB), the most an issue may be \
+         (as when it is sent from a terminal): split it, or remove what makes it that large (embedded data, pasted logs)."
     )
 }
 
@@ -195,14 +195,19 @@ async fn drafts(state: &AppState) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn draft_form(state: &AppState, signed: &Signed, drafts: &[String], error: Option<&str>) -> Markup {
+fn draft_form(
+    _state: &AppState,
+    signed: &Signed,
+    drafts: &[String],
+    error: Option<&str>,
+) -> Markup {
     html! {
-        @if let Some(e) = error { p role="alert" { strong { (e) } } }
+        @if let Some(e) = error { (super::admin_control::flash_error(html! { (e) })) }
         form method="post" action="/admin/preview" enctype="multipart/form-data" {
             input type="hidden" name="csrf" value=(signed.session.csrf);
-            p { small { "A draft may be at most 4 MiB, as for `send`." } }
+            p { small { "A draft may be at most 4 MiB, as for any issue sent." } }
             @if !drafts.is_empty() {
-                p { label for="draft" { "A draft from " code { (state.config.admin.drafts) } } br;
+                p { label for="draft" { "A draft from the drafts folder" } br;
                     select id="draft" name="draft" {
                         option value="" { "(none)" }
                         @for d in drafts { option value=(d) { (d) } }
@@ -212,7 +217,7 @@ fn draft_form(state: &AppState, signed: &Signed, drafts: &[String], error: Optio
             p { label for="file" { "Or upload a draft (.md)" } br;
                 input id="file" name="file" type="file" accept=".md,.markdown,text/markdown,text/plain"; }
             p { label for="text" { "Or paste it" } br;
-                textarea id="text" name="text" rows="12" cols="60" {} }
+                textarea id="text" name="text" rows="12" {} }
             p { button type="submit" { "Preview" } }
         }
     }
@@ -400,7 +405,7 @@ pub async fn create(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &format!(
                     "The draft {shown} could not be rendered: the renderer stopped on it. \
-                     `newsletter check` on the file shows where."
+                     Checking the file from a terminal (newsletter check) shows where."
                 ),
             )
             .await;
@@ -463,27 +468,27 @@ fn preview_body(p: &Preview, signed: &Signed, sent: Option<Result<String, String
     html! {
         @if let Some(result) = &sent {
             @match result {
-                Ok(m) => p role="status" { strong { (m) } },
-                Err(m) => p role="alert" { strong { (m) } },
+                Ok(m) => (super::admin_control::flash(html! { p { strong { (m) } } })),
+                Err(m) => (super::admin_control::flash_error(html! { (m) })),
             }
         }
         h2 { "Check" }
-        @if let Some(e) = &p.error { p role="alert" { "This draft cannot be rendered: " (e) } }
+        @if let Some(e) = &p.error { (super::admin_control::flash_error(html! { "this draft cannot be rendered: " (super::admin_control::quoted(e)) })) }
         @if p.findings.is_empty() { p { "No findings." } } @else {
             p { (errors) " error(s), " (p.findings.len() - errors) " other finding(s). Errors block the send." }
-            table {
-                thead { tr { th scope="col" { "Line" } th scope="col" { "Severity" } th scope="col" { "Rule" } th scope="col" { "Finding" } } }
+            (super::pages::scroll("Findings", html! { table class="cards" {
+                thead { tr { th scope="col" { "Line" } th scope="col" { "Severity" } th scope="col" { "Finding" } } }
                 tbody {
                     @for (sev, rule, line, message, help) in &p.findings {
                         tr {
-                            td { (line) }
-                            td { (format!("{sev:?}").to_lowercase()) }
-                            td { (rule) }
-                            td { (message) @if !help.is_empty() { br; small { (help) } } }
+                            td data-label="Line" { (line) }
+                            td data-label="Severity" { (format!("{sev:?}").to_lowercase()) }
+                            td data-label="Finding" { (super::admin_control::quoted(message)) @if !help.is_empty() { br; small { (super::admin_control::quoted(help)) } }
+                                 br; small { "Rule: " code { (rule) } } }
                         }
                     }
                 }
-            }
+            } }))
         }
         @if p.rendered.is_some() {
             h2 { "Send a test copy" }
@@ -497,9 +502,11 @@ fn preview_body(p: &Preview, signed: &Signed, sent: Option<Result<String, String
                 learn who looked at it; they load in the e-mail as sent." } }
             @for (width, scheme) in [(660, "light"), (660, "dark"), (375, "light"), (375, "dark")] {
                 h3 { (width) " px, " (scheme) }
-                iframe src={ "/admin/preview/" (p.id) "/html?scheme=" (scheme) }
-                    title={ "The e-mail at " (width) " px, " (scheme) }
-                    width=(width) height="600" sandbox="" loading="lazy" {}
+                (super::pages::scroll(&format!("The e-mail at {width} px, {scheme}"), html! {
+                    iframe src={ "/admin/preview/" (p.id) "/html?scheme=" (scheme) }
+                        title={ "The e-mail at " (width) " px, " (scheme) }
+                        width=(width) height="600" sandbox="" loading="lazy" {}
+                }))
             }
             h2 { "Plaintext" }
             pre tabindex="0" aria-label="The plaintext e-mail" { (p.text) }
@@ -573,7 +580,7 @@ pub async fn test_copy(
         Err(e) => Err(format!("{}: {e}", form.to.trim())),
         Ok(_) if !state.console.test_copies.allow(signed.email()) => Err(format!(
             "Not sent: this account has sent {} test copies in the last hour, the most it may. \
-             Try again later, or use `newsletter send --test-to` on the server.",
+             Try again later.",
             super::admin::TEST_COPIES_PER_HOUR
         )),
         Ok(to) => {

@@ -56,15 +56,31 @@ fn start_driver() -> Driver {
 }
 
 async fn browser(driver: &Driver) -> Client {
+    browser_as(driver, false, false).await
+}
+
+/// A Chromium session: a desktop window of 1280 px, or a phone's 375 px viewport (emulated, as
+/// a desktop window cannot be made that narrow), in the light or the dark colour scheme.
+async fn browser_as(driver: &Driver, phone: bool, dark: bool) -> Client {
+    let mut args = vec![
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        "--lang=en-US",
+    ];
+    if dark {
+        // Makes `prefers-color-scheme: dark` match, as a phone in dark mode does.
+        args.push("--force-dark-mode");
+    }
+    let mut options = json!({ "binary": "/usr/bin/chromium", "args": args });
+    if phone {
+        options["mobileEmulation"] =
+            json!({ "deviceMetrics": { "width": PHONE, "height": 812, "pixelRatio": 1.0 } });
+    }
     let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,1000", "--lang=en-US"]
-        }),
-    );
+    caps.insert("goog:chromeOptions".into(), options);
     // WebDriver is plain http here, but the client is built with rustls, which needs a provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     ClientBuilder::rustls()
@@ -74,6 +90,9 @@ async fn browser(driver: &Driver) -> Client {
         .await
         .expect("a Chromium session")
 }
+
+/// The width of the phone the console must fit.
+const PHONE: i64 = 375;
 
 fn artifacts() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts/console");
@@ -412,7 +431,10 @@ async fn an_admin_does_the_weeks_work_in_a_browser() {
         q.contains("1 message(s)") && q.contains("1700000000.M1P1.test"),
         "{q}"
     );
-    assert!(q.contains("hard"), "the explanation names the class: {q}");
+    assert!(
+        q.contains("permanent failure"),
+        "the explanation names the class in words: {q}"
+    );
     click_link(&c, "1700000000.M1P1.test").await;
     says(&c, "The message").await;
     look(&c, "14-quarantined-message").await;
@@ -423,7 +445,15 @@ async fn an_admin_does_the_weeks_work_in_a_browser() {
     c.goto(&format!("{base}/admin/quarantine/1700000000.M1P1.test"))
         .await
         .unwrap();
-    click_button(&c, "Discard").await;
+    click_button(&c, "Discard…").await;
+    says(&c, "This cannot be undone").await;
+    assert_eq!(
+        std::fs::read_dir(quarantine.join("new")).unwrap().count(),
+        1,
+        "the confirmation page discards nothing"
+    );
+    click_button(&c, "Discard the message").await;
+    says(&c, "The message is discarded.").await;
     says(&c, "The quarantine is empty.").await;
     assert_eq!(
         std::fs::read_dir(quarantine.join("new")).unwrap().count(),
@@ -512,6 +542,404 @@ async fn an_admin_does_the_weeks_work_in_a_browser() {
     ] {
         assert!(audit.contains(action), "{action}: {audit}");
     }
+    c.close().await.unwrap();
+    drop(server);
+}
+
+/// Where the phone screenshots are kept: target/console-screenshots/{light,dark}/.
+fn screenshots(scheme: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/console-screenshots")
+        .join(scheme);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A page on the phone: no sideways scroll (the document is no wider than the 375 px viewport),
+/// axe-core's serious and critical violations none, no server path, no literal backtick or stray
+/// separator, and issues called issues. The screenshot is kept. Returns the page's text.
+async fn fits(c: &Client, scheme: &str, name: &str, server_paths: &[&Path]) -> String {
+    let widths = c
+        .execute(
+            "return [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let widths: Vec<i64> = serde_json::from_value(widths).unwrap();
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(screenshots(scheme).join(format!("{name}.png")), png).unwrap();
+    assert_eq!(
+        widths[2], PHONE,
+        "{scheme}/{name}: the viewport is a phone's"
+    );
+    assert!(
+        widths[0] <= PHONE && widths[1] <= PHONE,
+        "{scheme}/{name}: the page is {} px wide on a {PHONE} px phone",
+        widths[0].max(widths[1])
+    );
+    let dark = c
+        .execute(
+            "return matchMedia('(prefers-color-scheme: dark)').matches;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(dark, Value::from(scheme == "dark"), "{scheme}/{name}");
+    let text = look_at(c, &format!("{scheme}/{name}")).await;
+    let html = c.source().await.unwrap();
+    for p in server_paths {
+        let p = p.to_str().unwrap();
+        assert!(!html.contains(p), "{scheme}/{name}: a server path ({p})");
+    }
+    assert!(
+        !text.contains('`'),
+        "{scheme}/{name}: a literal backtick: {text}"
+    );
+    assert!(
+        !text.contains(" · "),
+        "{scheme}/{name}: a stray separator: {text}"
+    );
+    assert!(
+        !text.to_lowercase().contains("campaign 1"),
+        "{scheme}/{name}: a campaign's database id: {text}"
+    );
+    text
+}
+
+/// axe-core on the page as it is: no serious or critical violation.
+async fn look_at(c: &Client, name: &str) -> String {
+    let axe = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/node_modules/axe-core/axe.min.js"),
+    )
+    .expect("axe-core is installed in tests/tools (scripts/install-test-deps.sh)");
+    c.execute(&format!("{axe}\n;return true;"), vec![])
+        .await
+        .unwrap();
+    let result = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { iframes: false }).then(r => done(r.violations
+               .filter(v => v.impact === 'serious' || v.impact === 'critical')
+               .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let violations: Vec<String> = serde_json::from_value(result).unwrap();
+    assert!(violations.is_empty(), "{name}: {violations:#?}");
+    body_text(c).await
+}
+
+/// Issue #23, item 5: every page of the console on a 375 px phone, in the light and the dark
+/// scheme, has no sideways scroll and no serious accessibility fault, with data that stretches it:
+/// long addresses, failures with the server's long words, a scheduled issue with its controls, a
+/// quarantined bounce, an import with a bad line, and a preview.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_console_page_fits_a_phone_in_light_and_dark() {
+    let env = Env::new(TestDb::sqlite());
+    let dir = env.dir.path().to_path_buf();
+    let mut list = emails("reader", 30);
+    list.push("gone@example.org".into());
+    list.push("a.very.long.address.of.a.reader.who.likes.long.names@subdomain.example-of-a-long-domain.org".into());
+    list.extend(emails("blocked", 3));
+    env.subscribe(&list);
+    crate::admin::add_account(&env.db, "boss@example.org", "admin", PASSWORD);
+    let relay = crate::common::smtp::Server::faulty(&[
+        "--refuse",
+        "blocked=550 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using a reputation list, see https://blocklist.example.net/lookup?ip=127.0.0.1",
+        "--refuse",
+        "gone@=550 5.1.1 <gone@example.org>: Recipient address rejected: User unknown in virtual mailbox table",
+    ]);
+    let out = env.send(&small_issue(), &relay.url(), &[]);
+    assert!(out.status.success(), "{}", crate::send::stderr(&out));
+    // A second issue, scheduled, for the controls.
+    let next = dir.join("913.md");
+    std::fs::write(
+        &next,
+        std::fs::read_to_string(small_issue())
+            .unwrap()
+            .replace("Rust 912", "Rust 913")
+            .replace("Number: 912", "Number: 913"),
+    )
+    .unwrap();
+    let out = env.send(&next, &relay.url(), &["--at", "2099-07-01 09:30"]);
+    assert!(out.status.success(), "{}", crate::send::stderr(&out));
+    let quarantine = dir.join("quarantine");
+    let maildir = dir.join("Maildir");
+    std::fs::create_dir_all(maildir.join("new")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bounces/amazon-ses-dsn.eml"),
+        maildir.join("new/1700000000.M1P1.test"),
+    )
+    .unwrap();
+    let intake = crate::common::newsletter(&dir, &env.db.url())
+        .args(["bounces", "process", "--maildir"])
+        .arg(&maildir)
+        .arg("--quarantine")
+        .arg(&quarantine)
+        .output()
+        .unwrap();
+    assert!(intake.status.success(), "{intake:?}");
+    let drafts = dir.join("drafts");
+    std::fs::create_dir_all(&drafts).unwrap();
+    std::fs::copy(small_issue(), drafts.join("next-issue.md")).unwrap();
+    let csv = dir.join("readers.csv");
+    std::fs::write(
+        &csv,
+        "email,name\nnew.one@example.org,New One\nnot-an-address-at-all-and-rather-long-too,Broken\n",
+    )
+    .unwrap();
+    let server = serve_with(
+        &env.db,
+        &[
+            ("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true"),
+            (
+                "NEWSLETTER_BOUNCES__QUARANTINE",
+                quarantine.to_str().unwrap(),
+            ),
+            ("NEWSLETTER_ADMIN__DRAFTS", drafts.to_str().unwrap()),
+        ],
+    );
+    let base = format!("http://{}", server.addr);
+    let paths = [dir.as_path(), quarantine.as_path(), drafts.as_path()];
+    let driver = start_driver();
+    for scheme in ["light", "dark"] {
+        let c = browser_as(&driver, true, scheme == "dark").await;
+        c.goto(&format!("{base}/admin/login")).await.unwrap();
+        fits(&c, scheme, "01-sign-in", &paths).await;
+        fill(&c, "#email", "boss@example.org").await;
+        fill(&c, "#password", PASSWORD).await;
+        click(&c, "button[type=submit]").await;
+        says(&c, "Bounces and complaints").await;
+        let dash = fits(&c, scheme, "02-dashboard", &paths).await;
+        assert!(
+            dash.contains("Issue 912") && dash.contains("Issue 913"),
+            "{dash}"
+        );
+        c.goto(&format!("{base}/admin/campaigns")).await.unwrap();
+        let issues = fits(&c, scheme, "03-issues", &paths).await;
+        assert!(
+            issues.contains("finished ") && issues.contains("due "),
+            "dates: {issues}"
+        );
+        click_link(&c, "Issue 912").await;
+        says(&c, "Per provider").await;
+        let done = fits(&c, scheme, "04-issue-done", &paths).await;
+        assert!(done.contains("Top failure reasons"), "{done}");
+        c.goto(&format!("{base}/admin/campaigns/913"))
+            .await
+            .unwrap();
+        let scheduled = fits(&c, scheme, "05-issue-scheduled", &paths).await;
+        assert!(
+            scheduled.contains("Pause…") && scheduled.contains("Send now…"),
+            "{scheduled}"
+        );
+        if scheme == "light" {
+            // The page refreshes itself every 5 s, but not while a new time is being typed.
+            c.execute("window.stillHere = true;", vec![]).await.unwrap();
+            click(&c, "#at").await;
+            tokio::time::sleep(Duration::from_secs(7)).await;
+            let kept = c
+                .execute("return window.stillHere === true;", vec![])
+                .await
+                .unwrap();
+            assert_eq!(
+                kept,
+                Value::from(true),
+                "the page reloaded under the typing"
+            );
+            c.execute(
+                "document.activeElement.blur(); window.stillHere = true;",
+                vec![],
+            )
+            .await
+            .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(12);
+            loop {
+                let same = c
+                    .execute("return window.stillHere === true;", vec![])
+                    .await
+                    .is_ok_and(|v| v == true);
+                if !same {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the page never refreshed itself");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+        click_button(&c, "Cancel the issue…").await;
+        says(&c, "will not get issue 913").await;
+        fits(&c, scheme, "06-cancel-confirmation", &paths).await;
+        c.goto(&format!("{base}/admin/subscribers?q=gone"))
+            .await
+            .unwrap();
+        fits(&c, scheme, "07-subscribers", &paths).await;
+        click_link(&c, "gone@example.org").await;
+        says(&c, "Status history").await;
+        let gone = fits(&c, scheme, "08-subscriber", &paths).await;
+        assert!(gone.contains("Permanent failure"), "{gone}");
+        c.goto(&format!("{base}/admin/subscribers?q=a.very.long"))
+            .await
+            .unwrap();
+        click(&c, "main table a").await;
+        says(&c, "Status history").await;
+        fits(&c, scheme, "09-subscriber-long-address", &paths).await;
+        c.goto(&format!("{base}/admin/subscribers?q=re"))
+            .await
+            .unwrap();
+        let short = fits(&c, scheme, "10-subscribers-short-query", &paths).await;
+        assert!(
+            short.contains("Only the start of addresses was searched"),
+            "{short}"
+        );
+        c.goto(&format!("{base}/admin/import")).await.unwrap();
+        fits(&c, scheme, "11-import", &paths).await;
+        fill(&c, "#file", csv.to_str().unwrap()).await;
+        click(&c, "form[action='/admin/import'] button").await;
+        let url = arrived(&c, "/admin/import/").await;
+        wait_for(&c, &url, "Invalid rows", 20).await;
+        fits(&c, scheme, "12-import-refused", &paths).await;
+        c.goto(&format!("{base}/admin/bounces")).await.unwrap();
+        let bounces = fits(&c, scheme, "13-bounces", &paths).await;
+        assert!(
+            bounces.contains("Permanent failure") && bounces.contains("about us"),
+            "{bounces}"
+        );
+        for jargon in ["dsn-field", "rfc3464", "verp"] {
+            assert!(
+                !bounces.to_lowercase().contains(jargon),
+                "{jargon}: {bounces}"
+            );
+        }
+        c.goto(&format!("{base}/admin/quarantine")).await.unwrap();
+        fits(&c, scheme, "14-quarantine", &paths).await;
+        click_link(&c, "1700000000.M1P1.test").await;
+        says(&c, "The message").await;
+        fits(&c, scheme, "15-quarantined-message", &paths).await;
+        click_button(&c, "Discard…").await;
+        says(&c, "This cannot be undone").await;
+        fits(&c, scheme, "16-discard-confirmation", &paths).await;
+        c.goto(&format!("{base}/admin/preview")).await.unwrap();
+        fits(&c, scheme, "17-preview-form", &paths).await;
+        c.find(Locator::Css("#draft"))
+            .await
+            .unwrap()
+            .select_by_value("next-issue.md")
+            .await
+            .unwrap();
+        click(&c, "form[action='/admin/preview'] button").await;
+        arrived(&c, "/admin/preview/").await;
+        says(&c, "Plaintext").await;
+        fits(&c, scheme, "18-preview", &paths).await;
+        c.goto(&format!("{base}/admin/audit")).await.unwrap();
+        fits(&c, scheme, "19-audit-log", &paths).await;
+        c.close().await.unwrap();
+    }
+    drop(server);
+}
+
+/// Issue #23, items 1 and 3 from a phone: while `send` goes out at 10 messages a second, the
+/// administrator presses Pause… and confirms; once the page says it is paused, at most
+/// `concurrency` more messages may arrive. Then Resume… (a worker takes it up again) and Cancel…
+/// the same way.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_pauses_and_cancels_a_running_send_from_a_phone() {
+    const CONCURRENCY: usize = 2;
+    let env = Env::new(TestDb::sqlite())
+        .var("NEWSLETTER_SEND__RATE", "10")
+        .var("NEWSLETTER_SEND__CONCURRENCY", &CONCURRENCY.to_string());
+    let dir = env.dir.path().to_path_buf();
+    env.subscribe(&emails("reader", 400));
+    crate::admin::add_account(&env.db, "boss@example.org", "admin", PASSWORD);
+    let outbox = dir.join("outbox");
+    let transport = format!("file:{}", outbox.display());
+    let delivered = || std::fs::read_dir(&outbox).map_or(0, |d| d.count());
+    let mut sender = env
+        .command(&[
+            "send",
+            small_issue().to_str().unwrap(),
+            "--yes",
+            "--transport",
+            &transport,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = serve_with(&env.db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")]);
+    let base = format!("http://{}", server.addr);
+    let driver = start_driver();
+    let c = browser_as(&driver, true, false).await;
+    c.goto(&format!("{base}/admin/login")).await.unwrap();
+    fill(&c, "#email", "boss@example.org").await;
+    fill(&c, "#password", PASSWORD).await;
+    click(&c, "button[type=submit]").await;
+    says(&c, "Bounces and complaints").await;
+    let page = format!("{base}/admin/campaigns/912");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while delivered() < 20 {
+        assert!(Instant::now() < deadline, "the send never got going");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Pause.
+    c.goto(&page).await.unwrap();
+    click_button(&c, "Pause…").await;
+    says(&c, "are still waiting").await;
+    fits(&c, "light", "20-pause-confirmation", &[]).await;
+    click_button(&c, "Pause issue 912").await;
+    says(&c, "Issue 912 is paused.").await;
+    let at_pause = delivered();
+    fits(&c, "light", "21-paused", &[]).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let late = delivered() - at_pause;
+    eprintln!("pause: {at_pause} delivered when the page said paused, {late} after");
+    assert!(
+        late <= CONCURRENCY,
+        "{late} messages went out after the console said the issue was paused (at most {CONCURRENCY})"
+    );
+    let status = sender.wait().unwrap();
+    eprintln!("send after pause: {status}");
+
+    // Resume: a worker takes it up again.
+    click_button(&c, "Resume…").await;
+    says(&c, "are waiting for it").await;
+    click_button(&c, "Resume issue 912").await;
+    says(&c, "Issue 912 is resumed.").await;
+    let mut worker = env
+        .command(&["worker", "--once", "--transport", &transport])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while delivered() < at_pause + late + 20 {
+        assert!(Instant::now() < deadline, "the resumed send never went on");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Cancel.
+    c.goto(&page).await.unwrap();
+    click_button(&c, "Cancel the issue…").await;
+    says(&c, "will not get issue 912").await;
+    click_button(&c, "Cancel issue 912").await;
+    says(&c, "Issue 912 is cancelled.").await;
+    let at_cancel = delivered();
+    let flash = body_text(&c).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let late = delivered() - at_cancel;
+    eprintln!("cancel: {at_cancel} delivered when the page said cancelled, {late} after");
+    assert!(
+        late <= CONCURRENCY,
+        "{late} messages went out after the console said the issue was cancelled (at most {CONCURRENCY}): {flash}"
+    );
+    assert!(
+        delivered() < 400,
+        "a cancelled issue does not reach everyone"
+    );
+    let _ = worker.wait();
     c.close().await.unwrap();
     drop(server);
 }
