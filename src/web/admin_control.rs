@@ -340,9 +340,11 @@ pub async fn control_campaign(
     order: Order,
 ) -> Result<Campaign, StoreError> {
     match order {
-        Order::Pause => store.control(number, Control::Pause).await,
+        // A pause or a cancel answers once the messages already with the relay are recorded, so
+        // the page's counts are final and nothing more goes out after it shows them.
+        Order::Pause => stop(store, number, Control::Pause).await,
         Order::Resume => store.control(number, Control::Resume).await,
-        Order::Cancel => store.control(number, Control::Cancel).await,
+        Order::Cancel => stop(store, number, Control::Cancel).await,
         Order::Reschedule(_) | Order::StartNow => {
             let c = store
                 .campaign_by_number(number)
@@ -362,6 +364,17 @@ pub async fn control_campaign(
             store.reschedule(c.id, at).await
         }
     }
+}
+
+/// How long the console waits for in-flight messages after a pause or a cancel: below the server's
+/// per-request time limit; a worker that has not answered by then has died (its rows go back when
+/// their lease ends, and nothing is sent while the issue is paused or cancelled).
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(8);
+
+async fn stop(store: &Store, number: i64, action: Control) -> Result<Campaign, StoreError> {
+    crate::send::control::apply(store, number, action, SETTLE)
+        .await
+        .map(|done| done.campaign)
 }
 
 /// Readers who have not got the issue and still might (waiting, being sent, to be tried again).
