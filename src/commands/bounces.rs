@@ -8,7 +8,7 @@ use anyhow::{Context, anyhow};
 
 use clap::Subcommand;
 
-use super::{Globals, StatusFormat, open_existing_store, open_store, runtime};
+use super::{Globals, StatusFormat, open_existing_store, open_store, runtime_here};
 use crate::bounce::intake::{Intake, IntakeError, StdinOutcome};
 use crate::bounce::{self, Report};
 use crate::config::Config;
@@ -81,7 +81,7 @@ pub fn run(globals: &Globals, cmd: &BouncesCommand) -> anyhow::Result<ExitCode> 
         }
         Err(e) => return Err(e),
     };
-    let rt = runtime()?;
+    let rt = runtime_here()?;
     match cmd {
         BouncesCommand::Inspect { files, format } => rt.block_on(async {
             // Inspect needs the VERP key to recognise our addresses and the deliveries to weigh

@@ -53,6 +53,15 @@ pub enum StatusFormat {
 }
 
 /// The async runtime of commands that use the database or the network.
+/// A runtime on this thread alone, for work that goes one step at a time (bounce intake reads one
+/// message after another): no hand-over between runtime threads for each step.
+pub fn runtime_here() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

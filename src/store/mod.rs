@@ -288,8 +288,12 @@ impl Store {
                 // (`send` to 1,000,000 stays within 1.5x of 10,000); `import` raises it for its
                 // own transaction.
                 .pragma("cache_size", "-2048");
+            // No ping before each use: an embedded database cannot go away under a connection,
+            // and each ping is one more round trip to the connection's thread (the intake made
+            // one per statement).
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
+                .test_before_acquire(false)
                 .connect_with(opts)
                 .await?;
             if migrate {
