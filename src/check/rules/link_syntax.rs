@@ -100,7 +100,8 @@ fn target_problem(target: &str) -> Option<(String, String, Option<String>)> {
         Some(s) if BLOCKED_SCHEMES.contains(&s.as_str()) => None,
         Some(s) if KNOWN_SCHEMES.contains(&s.as_str()) => {
             let s = s.as_str();
-            let rest = &target[s.len() + 1..];
+            // After the `:` as written (the scheme parser skips leading control characters).
+            let rest = target.find(':').map_or("", |i| &target[i + 1..]);
             if (s == "http" || s == "https") && !rest.starts_with("//") {
                 let fixed = format!("{s}://{}", rest.trim_start_matches('/'));
                 Some((
@@ -119,7 +120,7 @@ fn target_problem(target: &str) -> Option<(String, String, Option<String>)> {
             if to_https.min(to_http) > 2 || s.len() < 3 {
                 return None;
             }
-            let fixed = format!("{best}{}", &target[s.len()..]);
+            let fixed = format!("{best}{}", target.find(':').map_or("", |i| &target[i..]));
             Some((
                 format!("link target `{target}` has the scheme `{s}:`, a misspelling of `{best}:`"),
                 format!("write `{fixed}`"),
