@@ -200,7 +200,10 @@ impl ArchiveEntry {
     /// (files named `YYYY-MM-DD-….md`), each read only as far as its header (4 KiB).
     pub fn around(files: &[PathBuf]) -> Vec<Self> {
         use std::io::Read;
-        let mut paths: Vec<PathBuf> = files.to_vec();
+        // Only regular files, not followed through symlinks: a FIFO or a device given to `check` is
+        // read (with its limits) by the check itself, never opened here.
+        let regular = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
+        let mut paths: Vec<PathBuf> = files.iter().filter(|f| regular(f)).cloned().collect();
         let mut dirs: Vec<PathBuf> = Vec::new();
         for f in files {
             let dir = match f.parent() {
@@ -221,7 +224,7 @@ impl ArchiveEntry {
                 let dated = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
                     n.ends_with(".md") && rules::header_date::file_date(n).is_some()
                 });
-                if dated && e.file_type().is_ok_and(|t| t.is_file()) && !paths.contains(&p) {
+                if dated && regular(&p) && !paths.contains(&p) {
                     paths.push(p);
                 }
             }
