@@ -25,17 +25,24 @@ pub(crate) const FAMILY: Family = Family {
 };
 
 const THREAD: &str = "this_week_in_rust_";
+/// The longest link text looked at.
+const MAX_LABEL: usize = 512;
 
 /// Links whose text says "Discuss" and whose target is a `this_week_in_rust_NNN` thread. Other
 /// links to threads (a quote taken from last week's discussion) are not the issue's own.
 fn discuss_links(text: &str, from: usize, number: IssueNumber, out: &mut Vec<Diagnostic>) {
     let body = &text[from..];
     for (i, _) in body.match_indices("](") {
-        let line_start = body[..i].rfind('\n').map_or(0, |j| j + 1);
-        let Some(open) = body[line_start..i].rfind('[') else {
+        // The link text: back to its `[` on the same line, at most a few hundred bytes (the
+        // search is bounded so that a line of thousands of links stays linear).
+        let from_at = crate::check::scan::floor_char(body, i.saturating_sub(MAX_LABEL));
+        let Some(open) = body[from_at..i].rfind('[') else {
             continue;
         };
-        let label = &body[line_start + open + 1..i];
+        let label = &body[from_at + open + 1..i];
+        if label.contains('\n') {
+            continue;
+        }
         if !label.to_ascii_lowercase().contains("discuss") {
             continue;
         }

@@ -42,7 +42,8 @@ fn duplicate_items(text: &str, lines: &Lines<'_>, out: &mut Vec<Diagnostic>) {
     // Top-level items of one section: (identity, line index, full item range).
     let mut seen: Vec<(String, usize)> = Vec::new();
     // Items of every section so far, events aside: (identity, line index, section heading).
-    let mut everywhere: Vec<(String, usize, String)> = Vec::new();
+    let mut everywhere: std::collections::HashMap<String, (usize, String)> =
+        std::collections::HashMap::new();
     let mut section = String::new();
     let mut in_events = false;
     let items = &lines.items;
@@ -87,11 +88,9 @@ fn duplicate_items(text: &str, lines: &Lines<'_>, out: &mut Vec<Diagnostic>) {
             let elsewhere = if event {
                 None
             } else {
-                everywhere
-                    .iter()
-                    .find(|(s, _, sec)| *s == id && *sec != section)
+                everywhere.get(&id).filter(|(_, sec)| *sec != section)
             };
-            if let Some((_, first, first_section)) = elsewhere
+            if let Some((first, first_section)) = elsewhere
                 && !seen.iter().any(|(s, _)| *s == id)
             {
                 let (first_line, _) = line_col(text, items[*first].0);
@@ -108,7 +107,9 @@ fn duplicate_items(text: &str, lines: &Lines<'_>, out: &mut Vec<Diagnostic>) {
                 );
             }
             if !event {
-                everywhere.push((id.clone(), i, section.clone()));
+                everywhere
+                    .entry(id.clone())
+                    .or_insert_with(|| (i, section.clone()));
             }
             if let Some(&(_, first)) = seen.iter().find(|(s, _)| *s == id) {
                 let (first_line, _) = line_col(text, items[first].0);
@@ -137,13 +138,14 @@ fn duplicate_items(text: &str, lines: &Lines<'_>, out: &mut Vec<Diagnostic>) {
 fn repeated_headings(text: &str, lines: &Lines<'_>, out: &mut Vec<Diagnostic>) {
     // (level, text) of the headings above, and every (path, line index) seen.
     let mut stack: Vec<(usize, String)> = Vec::new();
-    let mut seen: Vec<(Vec<(usize, String)>, usize)> = Vec::new();
+    let mut seen: std::collections::HashMap<Vec<(usize, String)>, usize> =
+        std::collections::HashMap::new();
     for (idx, level, line) in lines.headings() {
         while stack.last().is_some_and(|(l, _)| *l >= level) {
             stack.pop();
         }
         stack.push((level, plain_heading(line).to_lowercase()));
-        if let Some((_, first)) = seen.iter().find(|(p, _)| *p == stack) {
+        if let Some(first) = seen.get(&stack) {
             let start = lines.items[idx].0;
             let (first_line, _) = line_col(text, lines.items[*first].0);
             out.push(
@@ -159,7 +161,7 @@ fn repeated_headings(text: &str, lines: &Lines<'_>, out: &mut Vec<Diagnostic>) {
                     .help("merge the two sections into one, or remove the copy"),
             );
         } else {
-            seen.push((stack.clone(), idx));
+            seen.insert(stack.clone(), idx);
         }
     }
 }

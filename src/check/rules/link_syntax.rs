@@ -62,10 +62,16 @@ fn destination_end(target: &str) -> usize {
     target.len()
 }
 
+/// How far back the text of a link (or of a `(text)`) is looked for: longer is not a link's text,
+/// and the bound keeps a line of thousands of brackets linear.
+const MAX_LABEL: usize = 1024;
+
 /// The `[` that opens the link text ending at `close` (the `]`), brackets balanced.
 fn label_start(line: &str, close: usize) -> Option<usize> {
     let mut depth = 0usize;
-    for (i, c) in line[..close].char_indices().rev() {
+    let from = crate::check::scan::floor_char(line, close.saturating_sub(MAX_LABEL));
+    for (i, c) in line[from..close].char_indices().rev() {
+        let i = from + i;
         match c {
             ']' => depth += 1,
             '[' if depth == 0 => return Some(i),
@@ -318,7 +324,9 @@ fn not_links(start: usize, l: &str, out: &mut Vec<Diagnostic>) {
         // The `(` that opens the text, parentheses balanced.
         let mut depth = 0usize;
         let mut open = None;
-        for (i, c) in l[..mid].char_indices().rev() {
+        let from = crate::check::scan::floor_char(l, mid.saturating_sub(MAX_LABEL));
+        for (i, c) in l[from..mid].char_indices().rev() {
+            let i = from + i;
             match c {
                 ')' => depth += 1,
                 '(' if depth == 0 => {

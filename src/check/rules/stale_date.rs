@@ -85,7 +85,10 @@ fn url_ranges(line: &str) -> Vec<std::ops::Range<usize>> {
 
 /// Every `YYYY-MM-DD` of a line that stands as a word outside URLs: (offset, date).
 pub(crate) fn dates_in(line: &str) -> Vec<(usize, Date)> {
-    let urls = url_ranges(line);
+    let mut urls = url_ranges(line);
+    urls.sort_by_key(|r| r.start);
+    // URL ranges passed so far, as a sweep: the furthest end among those that start at or before `i`.
+    let (mut next_url, mut covered_to) = (0usize, 0usize);
     let b = line.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -99,7 +102,11 @@ pub(crate) fn dates_in(line: &str) -> Vec<(usize, Date)> {
         });
         let boundary = (i == 0 || !b[i - 1].is_ascii_alphanumeric())
             && b.get(i + 10).is_none_or(|c| !c.is_ascii_digit());
-        if is_date && boundary && !urls.iter().any(|r| r.contains(&i)) {
+        while next_url < urls.len() && urls[next_url].start <= i {
+            covered_to = covered_to.max(urls[next_url].end);
+            next_url += 1;
+        }
+        if is_date && boundary && i >= covered_to {
             if let Ok(d) = Date::parse(&line[i..i + 10]) {
                 out.push((i, d));
             }
@@ -111,20 +118,19 @@ pub(crate) fn dates_in(line: &str) -> Vec<(usize, Date)> {
     out
 }
 
-/// The sentence of `line` around byte `at`: up to the nearest `. `, `; `, `! ` or `? ` on each side.
-fn sentence_at(line: &str, at: usize) -> &str {
-    let ends = [". ", "; ", "! ", "? "];
-    let start = ends
-        .iter()
-        .filter_map(|e| line[..at].rfind(e).map(|i| i + e.len()))
-        .max()
-        .unwrap_or(0);
-    let end = ends
-        .iter()
-        .filter_map(|e| line[at..].find(e).map(|i| at + i))
-        .min()
-        .unwrap_or(line.len());
-    &line[start..end]
+/// The sentences of `line`, split after `. `, `; `, `! ` and `? `, in order.
+fn sentences(line: &str) -> Vec<std::ops::Range<usize>> {
+    let b = line.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 0..b.len().saturating_sub(1) {
+        if matches!(b[i], b'.' | b';' | b'!' | b'?') && b[i + 1] == b' ' {
+            out.push(start..i + 1);
+            start = i + 2;
+        }
+    }
+    out.push(start.min(line.len())..line.len());
+    out
 }
 
 fn stale_dates(lines: &Lines<'_>, issue: Date, out: &mut Vec<Diagnostic>) {
@@ -159,10 +165,16 @@ fn stale_dates(lines: &Lines<'_>, issue: Date, out: &mut Vec<Diagnostic>) {
         {
             continue;
         }
+        let sentences = if in_cfp { Vec::new() } else { sentences(line) };
+        let mut k = 0;
         for (at, d) in dates_in(line) {
             // Outside the calls for proposals, only a date in the sentence that gives the
             // deadline is one ("closes on 2024-01-19"; not "Rust 1.0 came out on 2015-05-15").
-            if d >= issue || !(in_cfp || has_deadline_word(sentence_at(line, at))) {
+            while k + 1 < sentences.len() && sentences[k].end <= at {
+                k += 1;
+            }
+            let in_deadline = in_cfp || sentences.get(k).is_some_and(|s| has_deadline_word(&line[s.clone()]));
+            if d >= issue || !in_deadline {
                 continue;
             }
             let ago = issue.to_unix_days() - d.to_unix_days();
