@@ -164,9 +164,10 @@ fn target_problem(target: &str) -> Option<(String, String, Option<String>)> {
 
 fn skip_target(target: &str, markers: &[String]) -> bool {
     // Script and data targets, however written, are `unsafe-link`'s.
-    let decoded = crate::render::rawhtml::decode_entities(target);
+    let blocked = |t: &str| scheme(t).is_some_and(|s| BLOCKED_SCHEMES.contains(&s.as_str()));
     target.is_empty()
-        || scheme(&decoded).is_some_and(|s| BLOCKED_SCHEMES.contains(&s.as_str()))
+        || blocked(target)
+        || (target.contains('&') && blocked(&crate::render::rawhtml::decode_entities(target)))
         || target.starts_with('<')
         || is_template_target(target)
         || is_note_target(target)

@@ -83,6 +83,15 @@ fn url_ranges(line: &str) -> Vec<std::ops::Range<usize>> {
     out
 }
 
+/// True when the line holds something shaped like `YYYY-MM-DD`.
+fn has_date_shape(line: &str) -> bool {
+    line.as_bytes().windows(10).any(|w| {
+        w[4] == b'-'
+            && w[7] == b'-'
+            && w[..4].iter().chain(&w[5..7]).chain(&w[8..]).all(u8::is_ascii_digit)
+    })
+}
+
 /// Every `YYYY-MM-DD` of a line that stands as a word outside URLs: (offset, date).
 pub(crate) fn dates_in(line: &str) -> Vec<(usize, Date)> {
     let mut urls = url_ranges(line);
@@ -158,7 +167,9 @@ fn stale_dates(lines: &Lines<'_>, issue: Date, out: &mut Vec<Diagnostic>) {
             in_events = true;
             continue;
         }
+        // Most lines hold no date at all: that is looked at first, byte by byte, without allocating.
         if in_events
+            || !has_date_shape(line)
             || event_date(line).is_some()
             || is_reference_definition(line)
             || !(in_cfp || has_deadline_word(line))
