@@ -204,8 +204,13 @@ fn link_syntax(text: &str, from: usize, markers: &[String], out: &mut Vec<Diagno
             }
             continue;
         }
-        inline_links(start, l, markers, out);
-        not_links(start, l, out);
+        // Most lines have no brackets at all: no substring searcher is built for them.
+        if l.bytes().any(|b| b == b']') {
+            inline_links(start, l, markers, out);
+        }
+        if l.bytes().any(|b| b == b')' || b == b']') {
+            not_links(start, l, out);
+        }
     }
 }
 

@@ -163,7 +163,8 @@ fn stale_dates(lines: &Lines<'_>, issue: Date, out: &mut Vec<Diagnostic>) {
             }
             continue;
         }
-        if window(line).is_some() {
+        // A window line has dates: the cheap byte test first.
+        if has_date_shape(line) && window(line).is_some() {
             in_events = true;
             continue;
         }
