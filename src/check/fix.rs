@@ -116,6 +116,7 @@ mod tests {
             budget: usize::MAX,
             allow: Vec::new(),
             theme: None,
+            archive: Vec::new(),
         };
         let report = check_bytes(&path, original, &opts);
         let Outcome::Fixed(f) = fix_file(&path, original, &report).unwrap() else {

@@ -172,6 +172,88 @@ pub struct CheckOptions {
     pub allow: Vec<Rule>,
     /// The look, to measure the rendered size; `None` skips the size rule.
     pub theme: Option<Theme>,
+    /// Other issues of the archive (number and date), for `header-date`'s weekly sequence. Empty:
+    /// that comparison is skipped.
+    pub archive: Vec<ArchiveEntry>,
+}
+
+/// One issue of the archive, as its header says: what `header-date` compares a Date with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveEntry {
+    pub path: PathBuf,
+    pub number: crate::domain::IssueNumber,
+    pub date: crate::domain::Date,
+}
+
+impl ArchiveEntry {
+    /// The entry of an issue file from its header, if it has a valid `Number:` and `Date:`.
+    pub fn from_text(path: &Path, text: &str) -> Option<Self> {
+        let raw = issue::parse_raw_header(text);
+        Some(Self {
+            path: path.to_path_buf(),
+            number: crate::domain::IssueNumber::parse(&raw.get("Number")?.value).ok()?,
+            date: crate::domain::Date::parse_pelican(&raw.get("Date")?.value).ok()?,
+        })
+    }
+
+    /// The archive around `files`: the files themselves and the issues beside them in their folders
+    /// (files named `YYYY-MM-DD-….md`), each read only as far as its header (4 KiB).
+    pub fn around(files: &[PathBuf]) -> Vec<Self> {
+        use std::io::Read;
+        // Only regular files, not followed through symlinks: a FIFO or a device given to `check` is
+        // read (with its limits) by the check itself, never opened here.
+        let regular = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
+        let mut paths: Vec<PathBuf> = files.iter().filter(|f| regular(f)).cloned().collect();
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for f in files {
+            let dir = match f.parent() {
+                Some(d) if d.as_os_str().is_empty() => PathBuf::from("."),
+                Some(d) => d.to_path_buf(),
+                None => continue,
+            };
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        for dir in dirs {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                let dated = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.ends_with(".md") && rules::header_date::file_date(n).is_some()
+                });
+                if dated && regular(&p) && !paths.contains(&p) {
+                    paths.push(p);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for p in paths {
+            let Ok(f) = std::fs::File::open(&p) else {
+                continue;
+            };
+            let mut head = Vec::with_capacity(4096);
+            if f.take(4096).read_to_end(&mut head).is_err() {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&head);
+            let text = text.trim_start_matches('\u{feff}').replace("\r\n", "\n");
+            // An issue whose Date disagrees with its own file name says nothing sure about the
+            // sequence (it is `header-date`'s finding in its own check).
+            let named = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(rules::header_date::file_date);
+            if let Some(entry) = Self::from_text(&p, &text)
+                && named.is_none_or(|d| d == entry.date)
+            {
+                out.push(entry);
+            }
+        }
+        out
+    }
 }
 
 impl CheckOptions {
@@ -192,6 +274,7 @@ impl CheckOptions {
             budget: config.theme.size_budget,
             allow,
             theme: Some(Theme::from_config(config)?),
+            archive: Vec::new(),
         })
     }
 }

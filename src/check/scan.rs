@@ -39,6 +39,15 @@ pub(crate) fn line_cols(text: &str, offsets: &[usize]) -> Vec<(usize, usize)> {
     out
 }
 
+/// The nearest char boundary at or before `i`.
+pub(crate) fn floor_char(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 pub(crate) fn line_range(text: &str, line: usize) -> Range<usize> {
     let mut start = 0;
     for _ in 1..line {

@@ -58,6 +58,9 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> anyhow::Result<ExitCode> {
         })?;
         opts.allow.push(rule);
     }
+    // `header-date` compares each Date with the weekly sequence of the issues given and of the
+    // dated issues beside them.
+    opts.archive = check::ArchiveEntry::around(&args.issues);
     let mut reports = Vec::new();
     let mut unreadable = Vec::new();
     for path in &args.issues {

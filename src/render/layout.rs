@@ -29,7 +29,9 @@ pub fn page(frame: &Frame<'_>, body_html: &str) -> Markup {
     let site = frame.site;
     html! {
         (DOCTYPE)
-        html lang="en" {
+        // `dir` beside `lang`, on the document and on the landmark: clients that drop <html> keep
+        // the landmark's.
+        html lang="en" dir="ltr" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -40,6 +42,9 @@ pub fn page(frame: &Frame<'_>, body_html: &str) -> Markup {
                 style { (PreEscaped(frame.stylesheet)) }
             }
             body class="body" {
+                // One landmark, named by the issue's title, so a screen reader announces the e-mail
+                // as what it is (the Email Markup Consortium's check).
+                div role="article" aria-roledescription="email" aria-label=(frame.title) lang="en" dir="ltr" {
                 div class="preheader" style="display:none;max-height:0;overflow:hidden;mso-hide:all" {
                     (frame.preheader) (PreEscaped(PREHEADER_PAD))
                 }
@@ -55,7 +60,8 @@ pub fn page(frame: &Frame<'_>, body_html: &str) -> Markup {
                                 // the alt text grow the box word by word.
                                 img class="logo" src=(site.logo_url) width=(site.logo_width) height=(site.logo_height)
                                     style=(format!("width:{}px;height:{}px", site.logo_width, site.logo_height)) alt=(site.name);
-                                div class="masthead" { (site.name) }
+                                // The first heading of the e-mail: the issue's sections (h2) follow it in order.
+                                h1 class="masthead" { (site.name) }
                                 div class="issue-line" { (frame.issue_line) }
                             } }
                             tr { td class="content" {
@@ -82,6 +88,7 @@ pub fn page(frame: &Frame<'_>, body_html: &str) -> Markup {
                         }
                         (PreEscaped(MSO_CLOSE))
                     } }
+                }
                 }
             }
         }

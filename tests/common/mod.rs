@@ -214,10 +214,13 @@ pub fn markdown_to_plain(s: &str) -> String {
     out.replace("**", "").replace('`', "").trim().to_string()
 }
 
-/// Heading texts in the HTML body, in order (the masthead is a div, not a heading).
+/// Heading texts of the content, in order (the masthead, the e-mail's h1, is the frame's).
 pub fn html_headings(html: &str) -> Vec<String> {
     let doc = Html::parse_document(html);
-    let sel = scraper::Selector::parse("h1, h2, h3, h4, h5, h6").unwrap();
+    let sel = scraper::Selector::parse(
+        "td.content h1, td.content h2, td.content h3, td.content h4, td.content h5, td.content h6",
+    )
+    .unwrap();
     doc.select(&sel)
         .map(|e| e.text().collect::<String>().trim().to_string())
         .collect()

@@ -417,3 +417,88 @@ fn the_header_reads_with_images_blocked() {
     let contrast = (fg.max(bg) + 0.05) / (fg.min(bg) + 0.05);
     assert!(contrast >= 4.5, "masthead contrast {contrast:.1}: {m}");
 }
+
+/// The e-mail as the Email Markup Consortium checks it: axe-core (in Chromium) finds nothing serious or
+/// critical, the document says its language and direction, one `role="article"` landmark carries the
+/// issue's title, and the headings go down one level at a time from the masthead's h1.
+#[test]
+fn the_email_passes_axe_with_its_landmark_and_headings_in_order() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let axe = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/node_modules/axe-core/axe.min.js"),
+    )
+    .expect("axe-core is installed in tests/tools (scripts/install-test-deps.sh)");
+    // The e-mail `newsletter render` writes (the binary under test).
+    let dir = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(common::bin())
+        .args(["render", "-o"])
+        .arg(dir.path())
+        .arg(common::fixtures_dir().join("large-2024.md"))
+        .env_remove("NEWSLETTER_CONFIG")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::show(&o));
+    let html = std::fs::read_to_string(dir.path().join("999.html")).unwrap();
+    let probe = format!(
+        "<script>{axe}</script><script>
+axe.run(document).then(function (r) {{
+  var d = document, art = d.querySelectorAll('[role=article]');
+  d.body.setAttribute('data-m', JSON.stringify({{
+    serious: r.violations.filter(function (v) {{ return v.impact === 'serious' || v.impact === 'critical'; }})
+      .map(function (v) {{ return v.id + ': ' + v.nodes.map(function (n) {{ return n.target.join(' '); }}).join(', '); }}),
+    all: r.violations.map(function (v) {{ return v.id + ' (' + v.impact + ')'; }}),
+    lang: d.documentElement.getAttribute('lang'),
+    dir: d.documentElement.getAttribute('dir'),
+    articles: art.length,
+    label: art.length ? art[0].getAttribute('aria-label') : null,
+    articleDir: art.length ? art[0].getAttribute('dir') : null,
+    levels: [].map.call(d.querySelectorAll('h1, h2, h3, h4, h5, h6'), function (h) {{ return +h.tagName[1]; }})
+  }}));
+}}, function (e) {{ d.body.setAttribute('data-m', JSON.stringify({{ error: String(e) }})); }});
+</script>"
+    );
+    let page_html = html.replacen("</body>", &format!("{probe}</body>"), 1);
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let page = artifacts.join("large-2024-axe.html");
+    std::fs::write(&page, page_html).unwrap();
+    let dom = run_chromium(
+        &bin,
+        false,
+        660,
+        &["--dump-dom".into(), format!("file://{}", page.display())],
+    );
+    let m = attr_json(&String::from_utf8_lossy(&dom.stdout));
+    assert!(m.get("error").is_none(), "axe failed: {m}");
+    assert_eq!(m["serious"], serde_json::json!([]), "{m}");
+    assert_eq!(
+        (m["lang"].as_str(), m["dir"].as_str()),
+        (Some("en"), Some("ltr")),
+        "{m}"
+    );
+    assert_eq!(m["articles"], 1, "{m}");
+    assert_eq!(m["label"], "This Week in Rust 999", "{m}");
+    assert_eq!(m["articleDir"], "ltr", "{m}");
+    let levels: Vec<u64> = m["levels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        levels.first(),
+        Some(&1),
+        "the masthead is the first heading: {m}"
+    );
+    for w in levels.windows(2) {
+        assert!(
+            w[1] <= w[0] + 1,
+            "a heading skips a level ({} after {}): {m}",
+            w[1],
+            w[0]
+        );
+    }
+    eprintln!("axe on the e-mail: {}", m["all"]);
+}

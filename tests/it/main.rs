@@ -12,6 +12,7 @@ mod bounces;
 mod breaker;
 mod browser;
 mod check;
+mod check_rules;
 mod cli_render;
 mod console_browser;
 mod control;

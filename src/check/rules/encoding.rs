@@ -47,8 +47,9 @@ pub(crate) fn invalid_utf8(raw: &[u8], text: &str, at: usize, bad: &[u8]) -> Dia
     raw_offset += prefix.len();
     let guess = encoding_rs::WINDOWS_1252.decode(bad).0;
     INVALID_UTF8.diag(at..at + '\u{FFFD}'.len_utf8(),
+        // The words `render` refuses the file with (IssueError::InvalidUtf8), then the spot.
         format!(
-            "invalid UTF-8 at line {line}, column {col} (byte offset {raw_offset}, byte 0x{:02X})",
+            "the file is not valid UTF-8 (byte offset {raw_offset}, byte 0x{:02X}): line {line}, column {col}",
             bad[0]
         ),
     )

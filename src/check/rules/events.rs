@@ -5,12 +5,15 @@ use crate::check::scan::Lines;
 use crate::check::{Diagnostic, RuleDef, Severity};
 use crate::domain::Date;
 
-/// `event-date`: an event outside the window, or a date that is not one
+/// `event-date`: an event already past, one far beyond the window (a wrong year), or a date that is not one
 pub const EVENT_DATE: RuleDef = RuleDef {
     name: "event-date",
     severity: Severity::Warning,
-    summary: "an event outside the issue's window, or a date that is not one",
+    summary: "an event already past, one far beyond the issue's window (a wrong year), or a date that is not one",
 };
+
+/// How far past the window an event may be listed early without a warning (eight weeks).
+pub const EARLY_LISTING_DAYS: i64 = 56;
 
 pub(crate) const FAMILY: Family = Family {
     rules: &[&EVENT_DATE],
@@ -58,16 +61,24 @@ fn event_dates(lines: &Lines<'_>, out: &mut Vec<Diagnostic>) {
             .and_then(|r| r.get(..10))
             .and_then(|e| Date::parse(e).ok());
         match Date::parse(d) {
-            Ok(date) if last.unwrap_or(date) < a || date > b => out.push(
+            Ok(date) if last.unwrap_or(date) < a => out.push(
                 EVENT_DATE.diag(at..at + d.len(),
-                    format!("event dated {date} is outside this issue's window {a} - {b}"),
+                    format!("event dated {date} is already past: this issue's window is {a} - {b}"),
                 )
-                .label(if date < a {
-                    "before the window"
-                } else {
-                    "after the window"
-                })
+                .label("before the window")
                 .help("remove the event or correct its date"),
+            ),
+            // Events listed a few weeks early (a conference just past the window) are deliberate;
+            // one far beyond it has the wrong year or month.
+            Ok(date) if date.to_unix_days() - b.to_unix_days() > EARLY_LISTING_DAYS => out.push(
+                EVENT_DATE.diag(at..at + d.len(),
+                    format!(
+                        "event dated {date} is {} days after this issue's window {a} - {b}: is the year (or month) right?",
+                        date.to_unix_days() - b.to_unix_days()
+                    ),
+                )
+                .label("far after the window")
+                .help("correct the date, or list the event nearer the time"),
             ),
             Err(e) => out.push(
                 EVENT_DATE.diag(at..at + d.len(),

@@ -44,14 +44,10 @@ fn nesting(text: &str, from: usize, out: &mut Vec<Diagnostic>) {
         NESTING
             .diag(
                 start..end,
-                format!(
-                    "{} nested at least {} deep, more than the {} the renderer allows: the issue cannot be rendered",
-                    e.kind.what(),
-                    e.depth,
-                    e.kind.limit()
-                ),
+                // `render`'s own words (RenderError::TooDeep), so an editor sees one message.
+                format!("{e}; flatten the structure (or put the text in a code block)"),
             )
-            .label("nested too deep")
+            .label("nested too deep: `render` refuses the issue")
             .help("flatten the structure, or put the text in a code block if it is an example"),
     );
 }

@@ -47,14 +47,21 @@ macro_rules! families {
 
 families![
     header,
+    header_date,
+    conflict,
     comments,
     encoding,
     placeholder,
+    todo,
     structure,
     duplicates,
     events,
+    stale_date,
+    discuss,
     urls,
     links,
+    link_syntax,
+    emphasis,
     raw_html,
     html,
     size

@@ -59,7 +59,7 @@ fn marker_matches(text: &str, from: usize, marker: &str) -> Vec<(usize, usize)> 
 /// A link target that is the template's description of one (`Item URL`, `URL to issue`,
 /// `<Feature URL>`) rather than an address: no scheme, not a path, and either words with spaces or a
 /// word such as `URL` or `LINK` on its own.
-fn is_template_target(target: &str) -> bool {
+pub(crate) fn is_template_target(target: &str) -> bool {
     let t = target.trim();
     let t = t
         .strip_prefix('<')
@@ -182,7 +182,10 @@ fn link_placeholders(
         let target = line[close + 2..close + 2 + end].trim();
         let link_end = close + 2 + end + 1;
         // A marker in the target has been reported already, by name.
+        // `[https://…](Name)` is text and target swapped: `link-syntax` reports it.
+        let swapped = label.starts_with("https://") || label.starts_with("http://");
         let template = is_template_target(target)
+            && !swapped
             && !markers
                 .iter()
                 .any(|m| !marker_matches(target, 0, m).is_empty());
