@@ -54,22 +54,23 @@ impl Done {
         }
     }
 
+    /// Every outcome, in the order the flash codes were added.
+    pub const ALL: [Done; 11] = [
+        Done::Unsubscribed,
+        Done::Resubscribed,
+        Done::Undone,
+        Done::Forgotten,
+        Done::Discarded,
+        Done::Processed,
+        Done::Paused,
+        Done::Resumed,
+        Done::Cancelled,
+        Done::Rescheduled,
+        Done::Started,
+    ];
+
     pub fn parse(code: &str) -> Option<Done> {
-        [
-            Done::Unsubscribed,
-            Done::Resubscribed,
-            Done::Undone,
-            Done::Forgotten,
-            Done::Discarded,
-            Done::Processed,
-            Done::Paused,
-            Done::Resumed,
-            Done::Cancelled,
-            Done::Rescheduled,
-            Done::Started,
-        ]
-        .into_iter()
-        .find(|d| d.code() == code)
+        Done::ALL.into_iter().find(|d| d.code() == code)
     }
 }
 
@@ -710,19 +711,7 @@ mod tests {
 
     #[test]
     fn every_code_reads_back() {
-        for d in [
-            Done::Unsubscribed,
-            Done::Resubscribed,
-            Done::Undone,
-            Done::Forgotten,
-            Done::Discarded,
-            Done::Processed,
-            Done::Paused,
-            Done::Resumed,
-            Done::Cancelled,
-            Done::Rescheduled,
-            Done::Started,
-        ] {
+        for d in Done::ALL {
             assert_eq!(Done::parse(d.code()), Some(d));
         }
         assert_eq!(Done::parse("<script>"), None);

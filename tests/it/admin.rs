@@ -22,6 +22,19 @@ both_backends!(
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 pub(crate) const EDITOR_PASSWORD: &str = "an editor's own long password";
 
+/// Runs the binary in `dir` against `db` with `args`, and asserts it succeeded.
+pub(crate) fn cli_ok(dir: &std::path::Path, db: &TestDb, args: &[&str]) {
+    let out = common::newsletter(dir, &db.url())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub(crate) fn add_account(db: &TestDb, email: &str, role: &str, password: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mut child = common::newsletter(dir.path(), &db.url())
@@ -591,20 +604,9 @@ async fn campaigns_and_bounces_are_shown_to_whom_they_may_be() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("list.csv");
     std::fs::write(&csv, "email\na@gmail.com\nb@example.org\nc@outlook.de\n").unwrap();
-    let run = |args: &[&str]| {
-        let out = common::newsletter(dir.path(), &db.url())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| cli_ok(dir.path(), &db, args);
     run(&["subscribers", "import", csv.to_str().unwrap()]);
-    let issue =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md");
+    let issue = crate::send::small_issue();
     let outbox = format!("file:{}", dir.path().join("outbox").display());
     run(&[
         "send",
@@ -807,20 +809,9 @@ async fn an_admin_controls_an_issue_through_confirmations_and_sees_what_happened
         list.push_str(&format!("reader{i:04}@example.org\n"));
     }
     std::fs::write(&csv, list).unwrap();
-    let run = |args: &[&str]| {
-        let out = common::newsletter(dir.path(), &db.url())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| cli_ok(dir.path(), &db, args);
     run(&["subscribers", "import", csv.to_str().unwrap()]);
-    let issue =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md");
+    let issue = crate::send::small_issue();
     let outbox = format!("file:{}", dir.path().join("outbox").display());
     run(&[
         "send",
@@ -1170,17 +1161,7 @@ async fn the_search_folds_names_as_people_expect(db: TestDb) {
         "jw@example.de,Jürgen Weiß\nam@example.at,Anna Müller\nzoe@example.fr,ZOË DUPRÉ\n",
     );
     std::fs::write(&csv, list).unwrap();
-    let run = |args: &[&str]| {
-        let out = common::newsletter(dir.path(), &db.url())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| cli_ok(dir.path(), &db, args);
     run(&["subscribers", "import", csv.to_str().unwrap()]);
     run(&[
         "subscribers",
@@ -1263,8 +1244,7 @@ async fn a_delivery_that_bounced_later_says_so() {
     let csv = dir.path().join("list.csv");
     std::fs::write(&csv, "email\ngone@example.com\nfine@example.com\n").unwrap();
     run(&["subscribers", "import", csv.to_str().unwrap()], None);
-    let issue =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md");
+    let issue = crate::send::small_issue();
     let outbox = format!("file:{}", dir.path().join("outbox").display());
     run(
         &[
