@@ -138,8 +138,13 @@ fn load_config(
     Ok(config)
 }
 
+/// The transport URL a command uses: its `--transport` (or `NEWSLETTER_TRANSPORT`), else config.
+fn transport_url<'a>(config: &'a Config, flag: Option<&'a str>) -> &'a str {
+    flag.unwrap_or(&config.transport.url)
+}
+
 fn open_transport(config: &Config, url: Option<&str>) -> anyhow::Result<Transport> {
-    let url = url.unwrap_or(&config.transport.url);
+    let url = transport_url(config, url);
     let password = crate::transport::password_from_env();
     Ok(Transport::from_url(
         url,
@@ -382,12 +387,7 @@ async fn send_campaign(
     let order = campaign::Order {
         at,
         delivery: CampaignDelivery {
-            transport: Some(
-                args.delivery
-                    .transport
-                    .clone()
-                    .unwrap_or_else(|| config.transport.url.clone()),
-            ),
+            transport: Some(transport_url(config, args.delivery.transport.as_deref()).to_string()),
             rate: Some(config.send.rate),
             concurrency: Some(config.send.concurrency as i64),
         },
@@ -893,10 +893,7 @@ type TransportKey = (String, usize);
 
 fn own_key(config: &Config, args: &WorkerArgs) -> TransportKey {
     (
-        args.delivery
-            .transport
-            .clone()
-            .unwrap_or_else(|| config.transport.url.clone()),
+        transport_url(config, args.delivery.transport.as_deref()).to_string(),
         config.send.concurrency,
     )
 }
