@@ -190,6 +190,16 @@ struct Trips {
     after: i64,
 }
 
+/// A task that ends when its handle is dropped: the watcher must not outlive its run, also when the
+/// run returns early with an error.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// How often the watcher reads the bounce log for refusals about us that came back by mail.
 const BOUNCE_WATCH: u32 = 5;
 
@@ -326,7 +336,7 @@ pub async fn deliver(
         let tripped: Arc<std::sync::Mutex<Option<String>>> = Default::default();
         let breaker = Arc::new(std::sync::Mutex::new(Breaker::new(settings.breaker.clone())));
         // Bounces logged from now on (by mail, while this run goes) count toward the breaker too.
-        let watcher = tokio::spawn(
+        let watcher = AbortOnDrop(tokio::spawn(
             watch_state(
                 store.clone(),
                 campaign_id,
@@ -338,7 +348,7 @@ pub async fn deliver(
                 },
             )
             .in_current_span(),
-        );
+        ));
 
         let recorder = tokio::spawn(
             record_outcomes(
@@ -504,7 +514,7 @@ pub async fn deliver(
         if interrupted || result.is_err() {
             halt.set();
         }
-        watcher.abort();
+        drop(watcher);
         drop(queues);
         for s in senders {
             let _ = s.await;
