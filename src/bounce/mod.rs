@@ -28,7 +28,7 @@ use serde::Serialize;
 
 pub use crate::domain::{Attribution, BounceClass as Class, BounceKind as Kind};
 pub use parse::read;
-pub use policy::{BouncePolicy, Decision, Proof, apply, proofs};
+pub use policy::{BouncePolicy, Decision, Plan, Proof, apply, proofs};
 
 use crate::domain::{DsnAction, UnsubscribeToken, Verp};
 

@@ -166,44 +166,62 @@ pub struct Decision {
     pub applied: Applied,
 }
 
-/// Logs a report's recipients in the store and applies the policy, **only when the report is tied to
-/// a delivery we made**: a VERP address whose keyed tag verifies, or our own tagged Message-ID (or
-/// VERP Return-Path) in the returned headers, naming a delivery row that was handed over. Such a
-/// report acts on that delivery's subscriber only. A report that merely names an address proves
-/// nothing (anyone can send one to the bounce address): its recipients come back `Unproven`,
-/// nothing is written, and the intake quarantines the message. Reports that are not bounces change
-/// nothing.
-pub async fn apply(
-    store: &Store,
-    report: &Report,
-    policy: BouncePolicy,
-) -> Result<Vec<Decision>, StoreError> {
+/// What a report comes to before anything is written: which recipient, if any, a delivery of
+/// ours proves, and the record that would log it. Reading it only reads the store.
+#[derive(Debug, Clone)]
+pub enum Plan {
+    /// Not a bounce, or only deliveries that succeeded: nothing to log.
+    Nothing,
+    /// Proven: one delivery, one recipient, one record.
+    Record(Box<(Recipient, BounceRecord)>),
+    /// Names no delivery we made (or one we never handed over): nothing is written.
+    Unproven(Vec<Recipient>),
+}
+
+impl Plan {
+    /// The record to write, when there is one.
+    pub fn record(&self) -> Option<&BounceRecord> {
+        match self {
+            Plan::Record(r) => Some(&r.1),
+            _ => None,
+        }
+    }
+
+    /// What was done for each recipient, given what writing the record did (`None` when nothing
+    /// was written).
+    pub fn decisions(self, applied: Option<Applied>) -> Vec<Decision> {
+        match self {
+            Plan::Nothing => Vec::new(),
+            Plan::Record(r) => vec![Decision {
+                recipient: r.0,
+                applied: applied.unwrap_or(Applied::Unattributed),
+            }],
+            Plan::Unproven(rs) => rs
+                .into_iter()
+                .map(|recipient| Decision {
+                    recipient,
+                    applied: Applied::Unproven,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Settles what a report may log, **only when it is tied to a delivery we made**: a VERP address
+/// whose keyed tag verifies, or our own tagged Message-ID (or VERP Return-Path) in the returned
+/// headers, naming a delivery row that was handed over. Such a report acts on that delivery's
+/// subscriber only. A report that merely names an address proves nothing (anyone can send one to
+/// the bounce address): its recipients come back unproven, and the intake quarantines the
+/// message. Reports that are not bounces change nothing.
+pub async fn plan(store: &Store, report: &Report) -> Result<Plan, StoreError> {
     let Some(source) = report.kind.log_source() else {
-        return Ok(Vec::new());
+        return Ok(Plan::Nothing);
     };
     let relevant: Vec<&Recipient> = report
         .recipients
         .iter()
         .filter(|r| r.class != Class::None || r.reason == BounceReason::Unsubscribe)
         .collect();
-    let record =
-        |r: &Recipient, subscriber_id, campaign_id, attribution: Attribution| BounceRecord {
-            subscriber_id,
-            campaign_id,
-            email: r.email.clone(),
-            kind: if r.reason == BounceReason::Unsubscribe {
-                Class::Policy
-            } else {
-                r.class
-            },
-            status: r.status.clone(),
-            diagnostic: r.diagnostic.clone(),
-            source,
-            attribution,
-            reason: Some(r.reason),
-            evidence: Some(r.evidence.clone()),
-        };
-    let mut out = Vec::new();
     let delivery = relevant.iter().find_map(|r| r.delivery);
     if let Some(d) = delivery
         && let Some((c, sent_to)) = store
@@ -221,31 +239,48 @@ pub async fn apply(
             })
             .or(relevant.first())
             .expect("relevant has the recipient that carried the delivery");
-        let applied = store
-            .record_bounce(
-                &record(chosen, Some(d.subscriber_id), Some(c), chosen.attribution),
-                policy,
-            )
-            .await?;
-        out.push(Decision {
-            recipient: (*chosen).clone(),
-            applied,
-        });
-        return Ok(out);
+        let record = BounceRecord {
+            subscriber_id: Some(d.subscriber_id),
+            campaign_id: Some(c),
+            email: chosen.email.clone(),
+            kind: if chosen.reason == BounceReason::Unsubscribe {
+                Class::Policy
+            } else {
+                chosen.class
+            },
+            status: chosen.status.clone(),
+            diagnostic: chosen.diagnostic.clone(),
+            source,
+            attribution: chosen.attribution,
+            reason: Some(chosen.reason),
+            evidence: Some(chosen.evidence.clone()),
+        };
+        return Ok(Plan::Record(Box::new(((*chosen).clone(), record))));
     }
-    for r in relevant {
+    for r in &relevant {
         if let Some(d) = r.delivery {
             tracing::warn!(
                 subscriber_id = d.subscriber_id,
                 "a bounce names a delivery we have no record of sending; quarantined"
             );
         }
-        out.push(Decision {
-            recipient: r.clone(),
-            applied: Applied::Unproven,
-        });
     }
-    Ok(out)
+    Ok(Plan::Unproven(relevant.into_iter().cloned().collect()))
+}
+
+/// Logs a report in the store and applies the policy, in one transaction, when [`plan`] finds it
+/// proven; what was done for each recipient.
+pub async fn apply(
+    store: &Store,
+    report: &Report,
+    policy: BouncePolicy,
+) -> Result<Vec<Decision>, StoreError> {
+    let plan = plan(store, report).await?;
+    let applied = match plan.record() {
+        Some(r) => Some(store.record_bounce(r, policy).await?),
+        None => None,
+    };
+    Ok(plan.decisions(applied))
 }
 
 #[cfg(test)]

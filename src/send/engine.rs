@@ -188,6 +188,10 @@ struct Trips {
     breaker: Arc<std::sync::Mutex<Breaker>>,
     tripped: Arc<std::sync::Mutex<Option<String>>>,
     after: i64,
+    /// The readers whose copy already counted once: one delivery is one refusal at most, so a
+    /// reader who mails many forged "refused as spam" reports about their own copy (each proven
+    /// by the same tagged Message-ID) weighs as one refusal, not a pause.
+    counted: std::collections::HashSet<i64>,
 }
 
 /// A task that ends when its handle is dropped: the watcher must not outlive its run, also when the
@@ -231,6 +235,9 @@ async fn read_bounces(
     let (found, last) = store.sender_bounces_after(campaign_id, trips.after).await?;
     trips.after = last;
     for b in found {
+        if !trips.counted.insert(b.subscriber_id) {
+            continue;
+        }
         let provider = ProviderName::parse(&b.provider).unwrap_or_else(|_| ProviderName::other());
         let trip = {
             let mut breaker = trips.breaker.lock().expect("breaker lock");
@@ -345,6 +352,7 @@ pub async fn deliver(
                     breaker: breaker.clone(),
                     tripped: tripped.clone(),
                     after: store.last_bounce_id().await?,
+                    counted: Default::default(),
                 },
             )
             .in_current_span(),

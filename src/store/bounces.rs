@@ -248,8 +248,8 @@ macro_rules! log_bounce {
     }};
 }
 
-/// A bounce log entry as the breaker reads it: id, provider, reason, diagnostic.
-type LogRow = (i64, Option<String>, Option<String>, Option<String>);
+/// A bounce log entry as the breaker reads it: id, subscriber, provider, reason, diagnostic.
+type LogRow = (i64, i64, Option<String>, Option<String>, Option<String>);
 
 /// A refusal about us that came back by mail (or from a provider's event) while a campaign was
 /// going out: what its circuit breaker reads besides the replies of the send itself.
@@ -257,6 +257,8 @@ type LogRow = (i64, Option<String>, Option<String>, Option<String>);
 pub struct SenderBounce {
     /// The bounce log entry's id (they come in id order).
     pub id: i64,
+    /// Whose copy it bounced.
+    pub subscriber_id: i64,
     /// The provider of the delivery it bounced.
     pub provider: String,
     pub reason: BounceReason,
@@ -285,9 +287,10 @@ impl Store {
         after: i64,
     ) -> Result<(Vec<SenderBounce>, i64)> {
         let rows: Vec<LogRow> = with_pool!(self, p => sqlx::query_as(
-            "SELECT b.id, d.provider, b.reason, b.diagnostic FROM bounces b \
+            "SELECT b.id, b.subscriber_id, d.provider, b.reason, b.diagnostic FROM bounces b \
              LEFT JOIN deliveries d ON d.campaign_id = b.campaign_id AND d.subscriber_id = b.subscriber_id \
-             WHERE b.id > $2 AND b.campaign_id = $1 AND b.source <> 'smtp' ORDER BY b.id LIMIT 1000",
+             WHERE b.id > $2 AND b.campaign_id = $1 AND b.source <> 'smtp' AND b.subscriber_id IS NOT NULL \
+             ORDER BY b.id LIMIT 1000",
         )
         .bind(campaign_id)
         .bind(after)
@@ -296,11 +299,12 @@ impl Store {
         let last = rows.last().map_or(after, |r| r.0);
         let about_us = rows
             .into_iter()
-            .filter_map(|(id, provider, reason, diagnostic)| {
+            .filter_map(|(id, subscriber_id, provider, reason, diagnostic)| {
                 let reason = BounceReason::parse(reason.as_deref()?).ok()?;
                 reason.is_sender_side().then_some(())?;
                 Some(SenderBounce {
                     id,
+                    subscriber_id,
                     provider: provider.unwrap_or_else(|| "other".into()),
                     reason,
                     diagnostic: diagnostic.unwrap_or_default(),
@@ -356,6 +360,30 @@ impl Store {
             let applied = log_bounce!(&mut tx, b, policy, now);
             tx.commit().await?;
             Ok(applied)
+        })
+    }
+
+    /// Logs many bounces and applies the policy to each, in order, in one transaction: what a
+    /// Maildir run does with a few hundred messages at a time. Each sees the ones before it (a
+    /// soft bounce counts the earlier ones of the batch); all or none are written.
+    pub async fn record_bounces(
+        &self,
+        records: &[&BounceRecord],
+        policy: impl Decide,
+    ) -> Result<Vec<Applied>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _writer = self.writer().await;
+        let now = unix_now();
+        with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let mut out = Vec::with_capacity(records.len());
+            for b in records {
+                out.push(log_bounce!(&mut tx, b, &policy, now));
+            }
+            tx.commit().await?;
+            Ok(out)
         })
     }
 

@@ -246,13 +246,18 @@ fn block_list_dsn(sent: &crate::common::smtp::Stored, n: usize) -> String {
     )
 }
 
-/// Refusals about us that come back by mail while the send goes on (a provider accepted the messages
-/// and then bounced them for a block list): bounce intake logs them, the running send reads them,
-/// and the campaign pauses itself within seconds, says why, and suppresses nobody.
-#[tokio::test]
-async fn bounces_arriving_by_mail_during_the_send_pause_it() {
-    let env = Env::new(TestDb::sqlite());
-    let list: Vec<String> = (0..400)
+/// A send at 25 a second to `n` readers at example.org, and the relay it goes to, once 40 whole
+/// messages have reached it (with those messages).
+fn slow_send(
+    env: &Env,
+    n: usize,
+) -> (
+    Vec<String>,
+    std::process::Child,
+    Server,
+    Vec<crate::common::smtp::Stored>,
+) {
+    let list: Vec<String> = (0..n)
         .map(|i| format!("reader{i:05}@example.org"))
         .collect();
     env.subscribe(&list);
@@ -279,22 +284,23 @@ async fn bounces_arriving_by_mail_during_the_send_pause_it() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let maildir = env.dir.path().join("Maildir");
-    for sub in ["new", "cur", "tmp"] {
-        std::fs::create_dir_all(maildir.join(sub)).unwrap();
-    }
     // Whole messages only (the sink may be writing the newest one).
     let whole: Vec<_> = sink
         .messages()
         .into_iter()
         .filter(|m| m.headers.contains_key("message-id") && !m.mail_from.is_empty())
         .collect();
-    for (n, sent) in whole.iter().take(30).enumerate() {
-        std::fs::write(
-            maildir.join("new").join(format!("{n}.mx")),
-            block_list_dsn(sent, n),
-        )
-        .unwrap();
+    (list, send, sink, whole)
+}
+
+/// `bounces process` on a Maildir holding `bounces`; it must succeed and suppress nobody.
+fn process_bounces(env: &Env, bounces: &[String]) {
+    let maildir = env.dir.path().join("Maildir");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    for (n, b) in bounces.iter().enumerate() {
+        std::fs::write(maildir.join("new").join(format!("{n:03}.mx")), b).unwrap();
     }
     let quarantine = env.dir.path().join("quarantine");
     let out = env.run(&[
@@ -311,6 +317,22 @@ async fn bounces_arriving_by_mail_during_the_send_pause_it() {
         "{}",
         stdout(&out)
     );
+}
+
+/// Refusals about us that come back by mail while the send goes on (a provider accepted the messages
+/// and then bounced them for a block list): bounce intake logs them, the running send reads them,
+/// and the campaign pauses itself within seconds, says why, and suppresses nobody.
+#[tokio::test]
+async fn bounces_arriving_by_mail_during_the_send_pause_it() {
+    let env = Env::new(TestDb::sqlite());
+    let (list, send, sink, whole) = slow_send(&env, 400);
+    let bounces: Vec<String> = whole
+        .iter()
+        .take(30)
+        .enumerate()
+        .map(|(n, sent)| block_list_dsn(sent, n))
+        .collect();
+    process_bounces(&env, &bounces);
     let out = send.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(BREAKER_EXIT), "{}", stderr(&out));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -328,5 +350,22 @@ async fn bounces_arriving_by_mail_during_the_send_pause_it() {
         "paused before the end: {}",
         sink.messages().len()
     );
+    all_active(&env, &list).await;
+}
+
+/// One reader cannot stop everyone's issue: thirty "blocked" reports about the same copy (each
+/// proven by that copy's tagged Message-ID, as a reader who forwards their own message to the
+/// bounce address can make them) weigh as one refusal, and the send goes on to the end.
+#[tokio::test]
+async fn one_reader_forging_refusals_about_their_own_copy_does_not_pause_the_send() {
+    let env = Env::new(TestDb::sqlite());
+    let (list, send, sink, whole) = slow_send(&env, 240);
+    let bounces: Vec<String> = (0..30).map(|n| block_list_dsn(&whole[0], n)).collect();
+    process_bounces(&env, &bounces);
+    let out = send.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = env.status_json(912);
+    assert_eq!(s["state"], "done", "{s}");
+    assert_eq!(sink.messages().len(), 240);
     all_active(&env, &list).await;
 }

@@ -80,9 +80,20 @@ async fn a_throttling_provider_slows_down_alone_and_everyone_gets_one_copy() {
         "healthy finished after {fast:.2} s, slow after {slow:.2} s, {} throttled replies for 250 slow messages",
         seen["slow.test"].throttled
     );
-    // 250 at 25/s take at least 9 s; the healthy ones do not wait for them.
+    // 250 at 25/s take at least 9 s; the healthy ones do not wait for them:
+    // they are done while most of the slow ones are still to go (a slow
+    // machine stretches the healthy time, never the slow pace, so the bound
+    // is on the share of slow mail out when the healthy mail is done).
     assert!(slow > 8.0, "the slow domain was paced: {slow}");
-    assert!(fast < slow / 3.0, "healthy {fast} s vs slow {slow} s");
+    let slow_done_by_then = seen["slow.test"]
+        .accepted
+        .iter()
+        .filter(|&&t| t - start <= fast)
+        .count();
+    assert!(
+        fast < slow / 2.0 && slow_done_by_then < 250 * 6 / 10,
+        "healthy {fast} s vs slow {slow} s; {slow_done_by_then} of 250 slow out by then"
+    );
     assert_eq!(
         seen["fast-a.test"].throttled + seen["fast-b.test"].throttled,
         0

@@ -124,6 +124,27 @@ pub(crate) enum Fate {
     Quarantine(Explanation),
 }
 
+/// Where one message stands after [`Intake::prepare`].
+pub(crate) enum Step {
+    Settled(Fate),
+    /// A proven bounce, still to be logged.
+    Write(Box<Held>),
+}
+
+/// A message whose proven bounce is still to be logged.
+pub(crate) struct Held {
+    report: Report,
+    plan: bounce::Plan,
+}
+
+impl Held {
+    pub(crate) fn record(&self) -> &crate::store::BounceRecord {
+        self.plan
+            .record()
+            .expect("a held message carries a record to log")
+    }
+}
+
 /// Everything one intake run needs.
 pub struct Intake<'a> {
     pub store: &'a Store,
@@ -184,39 +205,83 @@ impl<'a> Intake<'a> {
         tally: &mut Tally,
     ) -> Result<Fate, StoreError> {
         let report = bounce::read(bytes, &self.context(envelope_to));
+        match self.prepare(report, tally).await? {
+            Step::Settled(fate) => Ok(fate),
+            Step::Write(held) => {
+                let applied = self.store.record_bounce(held.record(), self.policy).await?;
+                self.settle(*held, applied, tally).await
+            }
+        }
+    }
+
+    /// Everything one message does short of logging a proven bounce: an unsubscribe request is
+    /// honoured, what is not a bounce is counted, what proves nothing is explained for the
+    /// quarantine. A proven bounce comes back as [`Step::Write`], for the caller to log (alone,
+    /// or with others in one transaction) and [`settle`](Self::settle).
+    pub(crate) async fn prepare(
+        &self,
+        report: Report,
+        tally: &mut Tally,
+    ) -> Result<Step, StoreError> {
         tally.handled += 1;
         match report.kind {
             Kind::AutoReply | Kind::NotABounce => {
                 tally.ignored += 1;
-                return Ok(Fate::Done);
+                return Ok(Step::Settled(Fate::Done));
             }
             Kind::Unparsable => {
-                return Ok(Fate::Quarantine(Explanation::of(
+                return Ok(Step::Settled(Fate::Quarantine(Explanation::of(
                     "it cannot be read as an e-mail message",
                     &report,
                     &[],
-                )));
+                ))));
             }
             Kind::Unsubscribe => {
-                return match &report.unsubscribe {
-                    Some(token) => self.unsubscribe(token, &report, tally).await,
-                    None => Ok(Fate::Quarantine(Explanation::of(
+                return Ok(Step::Settled(match &report.unsubscribe {
+                    Some(token) => self.unsubscribe(token, &report, tally).await?,
+                    None => Fate::Quarantine(Explanation::of(
                         "an unsubscribe request without a valid token",
                         &report,
                         &[],
-                    ))),
-                };
+                    )),
+                }));
             }
             _ => {}
         }
-        let decisions = bounce::apply(self.store, &report, self.policy).await?;
-        if acted_on(&report, &decisions, tally) {
+        let plan = bounce::policy::plan(self.store, &report).await?;
+        if plan.record().is_some() {
+            return Ok(Step::Write(Box::new(Held { report, plan })));
+        }
+        let decisions = plan.decisions(None);
+        self.conclude(&report, &decisions, tally)
+            .await
+            .map(Step::Settled)
+    }
+
+    /// What became of a message once its bounce was logged (`applied` is what logging it did).
+    pub(crate) async fn settle(
+        &self,
+        held: Held,
+        applied: Applied,
+        tally: &mut Tally,
+    ) -> Result<Fate, StoreError> {
+        let decisions = held.plan.decisions(Some(applied));
+        self.conclude(&held.report, &decisions, tally).await
+    }
+
+    async fn conclude(
+        &self,
+        report: &Report,
+        decisions: &[bounce::Decision],
+        tally: &mut Tally,
+    ) -> Result<Fate, StoreError> {
+        if acted_on(report, decisions, tally) {
             return Ok(Fate::Done);
         }
-        let proofs = bounce::proofs(self.store, &report).await?;
+        let proofs = bounce::proofs(self.store, report).await?;
         Ok(Fate::Quarantine(Explanation::of(
             "it proves nothing about any subscriber of ours",
-            &report,
+            report,
             &proofs,
         )))
     }
