@@ -522,10 +522,9 @@ pub fn scan_comments(source: &str, from: usize) -> Vec<Comment> {
             }
         }
         let rest = &source[pos..eol];
-        let next = [rest.find("<!--"), rest.find("<!~~")]
-            .into_iter()
-            .flatten()
-            .min();
+        let r = rest.as_bytes();
+        let next = memchr::memchr_iter(b'<', r)
+            .find(|&i| r[i..].starts_with(b"<!--") || r[i..].starts_with(b"<!~~"));
         let Some(rel) = next else {
             pos = eol + 1;
             continue;

@@ -112,21 +112,23 @@ const MAX_RUN: usize = 96;
 pub fn find(text: &str) -> Vec<Repair> {
     let mut repairs = Vec::new();
     let mut run: Vec<(usize, char)> = Vec::new();
-    for (i, c) in text
-        .char_indices()
-        .chain(std::iter::once((text.len(), ' ')))
-    {
-        if !c.is_ascii() && run.len() < MAX_RUN {
-            run.push((i, c));
-            continue;
+    let bytes = text.as_bytes();
+    let mut pos = 0;
+    // Runs of at most MAX_RUN non-ASCII characters; the ASCII between them is skipped byte-wise
+    // (the first byte of 0x80 or more after ASCII starts a character).
+    while let Some(k) = bytes[pos..].iter().position(|&b| b >= 0x80) {
+        pos += k;
+        run.clear();
+        for (i, c) in text[pos..].char_indices() {
+            if c.is_ascii() || run.len() >= MAX_RUN {
+                break;
+            }
+            run.push((pos + i, c));
         }
         if run.len() >= 2 {
             scan_run(text, &run, &mut repairs);
         }
-        run.clear();
-        if !c.is_ascii() {
-            run.push((i, c));
-        }
+        pos = run.last().map_or(pos + 1, |&(i, c)| i + c.len_utf8());
     }
     repairs
 }

@@ -22,7 +22,8 @@ pub(crate) const FAMILY: Family = Family {
 };
 
 fn first_link(line: &str) -> Option<&str> {
-    let i = line.find("](")?;
+    let b = line.as_bytes();
+    let i = memchr::memchr_iter(b']', b).find(|&i| b.get(i + 1) == Some(&b'('))?;
     let rest = &line[i + 2..];
     let end = rest.find(')')?;
     let url = rest[..end].trim();
@@ -74,7 +75,8 @@ fn duplicate_items(text: &str, lines: &Lines<'_>, out: &mut Vec<Diagnostic>) {
             j += 1;
         }
         let end = items.get(j - 1).map_or(text.len(), |&(s, l)| s + l.len());
-        let identity = match event_date(line) {
+        let dated = event_date(line);
+        let identity = match dated {
             // Events repeat their group's URL by design: an event is its date and its own page.
             Some(date) => items[i + 1..j]
                 .iter()
@@ -84,7 +86,7 @@ fn duplicate_items(text: &str, lines: &Lines<'_>, out: &mut Vec<Diagnostic>) {
             None => first_link(line).map(normalize_url),
         };
         if let Some(id) = identity {
-            let event = in_events || event_date(line).is_some();
+            let event = in_events || dated.is_some();
             let elsewhere = if event {
                 None
             } else {
@@ -106,10 +108,8 @@ fn duplicate_items(text: &str, lines: &Lines<'_>, out: &mut Vec<Diagnostic>) {
                         .help("keep it in the section where it belongs and remove the other"),
                 );
             }
-            if !event {
-                everywhere
-                    .entry(id.clone())
-                    .or_insert_with(|| (i, section.clone()));
+            if !event && !everywhere.contains_key(&id) {
+                everywhere.insert(id.clone(), (i, section.clone()));
             }
             if let Some(&(_, first)) = seen.iter().find(|(s, _)| *s == id) {
                 let (first_line, _) = line_col(text, items[first].0);

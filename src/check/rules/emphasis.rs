@@ -28,11 +28,12 @@ fn empty_emphasis(text: &str, from: usize, out: &mut Vec<Diagnostic>) {
         let b = l.as_bytes();
         let mut i = 0;
         while i < b.len() {
+            // The next `*` or `_`, by a vectorised search.
+            let Some(next) = memchr::memchr2(b'*', b'_', &b[i..]) else {
+                break;
+            };
+            i += next;
             let c = b[i];
-            if c != b'*' && c != b'_' {
-                i += 1;
-                continue;
-            }
             let run = b[i..].iter().take_while(|&&x| x == c).count();
             // `****` or `** **`: an opener and a closer with nothing but spaces between.
             let spaced = run == 2 && {

@@ -171,10 +171,17 @@ fn skip_target(target: &str, markers: &[String]) -> bool {
         || target.starts_with('<')
         || is_template_target(target)
         || is_note_target(target)
-        || markers
-            .iter()
-            .filter(|m| !m.is_empty())
-            .any(|m| target.contains(m.trim_end_matches('*')))
+        || markers.iter().any(|m| contains(target, m.trim_end_matches('*')))
+}
+
+/// `needle` (not empty) occurs in `hay`: a target is a few dozen bytes, too short to pay for
+/// building a substring searcher, so only where its first byte is is it compared.
+fn contains(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else {
+        return false;
+    };
+    memchr::memchr_iter(first, h).any(|i| h[i..].starts_with(n))
 }
 
 fn link_syntax(text: &str, from: usize, markers: &[String], out: &mut Vec<Diagnostic>) {
@@ -204,11 +211,12 @@ fn link_syntax(text: &str, from: usize, markers: &[String], out: &mut Vec<Diagno
             }
             continue;
         }
-        // Most lines have no brackets at all: no substring searcher is built for them.
-        if l.bytes().any(|b| b == b']') {
+        // Most lines have no brackets at all: one vectorised byte search each tells.
+        let lb = l.as_bytes();
+        if memchr::memchr(b']', lb).is_some() {
             inline_links(start, l, markers, out);
-        }
-        if l.bytes().any(|b| b == b')' || b == b']') {
+            not_links(start, l, out);
+        } else if memchr::memchr(b')', lb).is_some() {
             not_links(start, l, out);
         }
     }
@@ -216,7 +224,8 @@ fn link_syntax(text: &str, from: usize, markers: &[String], out: &mut Vec<Diagno
 
 /// `[text](target)` links of one line.
 fn inline_links(start: usize, l: &str, markers: &[String], out: &mut Vec<Diagnostic>) {
-    for (close, _) in l.match_indices("](") {
+    let lb = l.as_bytes();
+    for close in memchr::memchr_iter(b']', lb).filter(|&i| lb.get(i + 1) == Some(&b'(')) {
         let Some(open) = label_start(l, close) else {
             continue;
         };
@@ -249,7 +258,9 @@ fn inline_links(start: usize, l: &str, markers: &[String], out: &mut Vec<Diagnos
             );
             continue;
         }
-        if skip_target(target, markers) || skip_target(up_to_paren, markers) {
+        if skip_target(target, markers)
+            || (up_to_paren != target && skip_target(up_to_paren, markers))
+        {
             continue;
         }
         let after = rest[end..].trim_start();
@@ -289,7 +300,8 @@ fn inline_links(start: usize, l: &str, markers: &[String], out: &mut Vec<Diagnos
 /// `[text] (https://…)` (a space between) and `(text)(https://…)` / `(text)[https://…]`: Markdown
 /// reads neither as a link.
 fn not_links(start: usize, l: &str, out: &mut Vec<Diagnostic>) {
-    for (close, _) in l.match_indices(']') {
+    let lb = l.as_bytes();
+    for close in memchr::memchr_iter(b']', lb) {
         let after = &l[close + 1..];
         let gap = after.len() - after.trim_start_matches([' ', '\t']).len();
         if gap == 0 || !after[gap..].starts_with('(') {
@@ -318,7 +330,8 @@ fn not_links(start: usize, l: &str, out: &mut Vec<Diagnostic>) {
                 .fix(whole, fixed),
         );
     }
-    for (mid, _) in l.match_indices(")(").chain(l.match_indices(")[")) {
+    let pairs = memchr::memchr_iter(b')', lb).filter(|&i| matches!(lb.get(i + 1), Some(b'(' | b'[')));
+    for mid in pairs {
         let t = &l[mid + 2..];
         let closer = if l[mid + 1..].starts_with('(') { ')' } else { ']' };
         let Some(end) = t.find(closer) else {

@@ -46,12 +46,14 @@ fn unsafe_links(
     let blocked =
         |url: &str| scheme(&decode_entities(url)).filter(|s| BLOCKED_SCHEMES.contains(&s.as_str()));
     let body = &text[from..];
-    for (i, opener) in body
-        .match_indices("](")
-        .chain(body.match_indices("]:"))
-        .chain(body.match_indices('<'))
-        .map(|(i, m)| (i, m.len()))
-    {
+    // `](`, `]:` and `<`, found in one vectorised pass.
+    let b = body.as_bytes();
+    let openers = memchr::memchr2_iter(b']', b'<', b).filter_map(|i| match b[i] {
+        b'<' => Some((i, 1)),
+        _ if matches!(b.get(i + 1), Some(b'(' | b':')) => Some((i, 2)),
+        _ => None,
+    });
+    for (i, opener) in openers {
         let start = from + i + opener;
         let rest = &text[start..];
         let target_start = start + (rest.len() - rest.trim_start().len());

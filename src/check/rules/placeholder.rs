@@ -41,9 +41,8 @@ fn marker_matches(text: &str, from: usize, marker: &str) -> Vec<(usize, usize)> 
         return Vec::new();
     }
     let first_is_word = needle.bytes().next().is_some_and(is_word_byte);
-    text[from..]
-        .match_indices(needle)
-        .filter_map(|(i, _)| {
+    memchr::memmem::find_iter(&text.as_bytes()[from..], needle.as_bytes())
+        .filter_map(|i| {
             let start = from + i;
             let mut end = start + needle.len();
             if prefix {
@@ -168,10 +167,8 @@ fn link_placeholders(
     markers: &[String],
     out: &mut Vec<Diagnostic>,
 ) {
-    let mut search = 0;
-    while let Some(i) = searched[search..].find("](") {
-        let close = search + i;
-        search = close + 2;
+    let sb = searched.as_bytes();
+    for close in memchr::memchr_iter(b']', sb).filter(|&i| sb.get(i + 1) == Some(&b'(')) {
         let Some(open) = line[..close].rfind('[') else {
             continue;
         };

@@ -60,10 +60,10 @@ fn todo_rule(text: &str, from: usize, out: &mut Vec<Diagnostic>) {
             continue;
         }
         // `[text](TODO)`: the link was never filled in.
-        let mut search = 0;
-        while let Some(i) = l[search..].find("](") {
-            let open = search + i + 2;
-            search = open;
+        let lb = l.as_bytes();
+        let opens = memchr::memchr_iter(b']', lb).filter(|&i| lb.get(i + 1) == Some(&b'('));
+        for i in opens {
+            let open = i + 2;
             let Some(close) = l[open..].find(')') else {
                 break;
             };

@@ -24,10 +24,10 @@ pub(crate) const FAMILY: Family = Family {
 
 fn url_rules(text: &str, from: usize, out: &mut Vec<Diagnostic>) {
     let body = &text[from..];
-    for (i, _) in body.match_indices("http").filter(|(i, _)| {
-        let r = &body[*i..];
+    for i in memchr::memmem::find_iter(body.as_bytes(), b"http").filter(|&i| {
+        let r = &body[i..];
         // `hhttps://` is a misspelt scheme (`link-syntax`), not a bare URL.
-        let glued = body[..*i].bytes().next_back().is_some_and(|b| b.is_ascii_alphabetic());
+        let glued = body[..i].bytes().next_back().is_some_and(|b| b.is_ascii_alphabetic());
         !glued && (r.starts_with("http://") || r.starts_with("https://"))
     }) {
         let start = from + i;
