@@ -34,6 +34,9 @@ pub struct Relay {
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
     keep: usize,
     down_until: Mutex<Option<Instant>>,
+    /// Whether the relay offers PIPELINING (RFC 2920), as its last EHLO said: 0 not known yet,
+    /// 1 no, 2 yes.
+    pipelining: std::sync::atomic::AtomicU8,
 }
 
 /// Why a connection could not be made or used.
@@ -93,6 +96,7 @@ impl Relay {
             idle: Mutex::new(Vec::new()),
             keep: pool.max(1) as usize,
             down_until: Mutex::new(None),
+            pipelining: std::sync::atomic::AtomicU8::new(0),
         })
     }
 
@@ -133,6 +137,25 @@ impl Relay {
             conn.starttls(tls()?, &self.helo)
                 .await
                 .map_err(ConnError::Smtp)?;
+        }
+        if self.pipelining.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            // lettre keeps only the extensions it uses from the EHLO reply: ask once more (before
+            // AUTH, which a new EHLO would reset) to learn whether the relay pipelines.
+            let ehlo = conn
+                .command(lettre::transport::smtp::commands::Ehlo::new(
+                    self.helo.clone(),
+                ))
+                .await
+                .map_err(ConnError::Smtp)?;
+            let offered = ehlo.message().any(|l| {
+                l.split_whitespace()
+                    .next()
+                    .is_some_and(|w| w.eq_ignore_ascii_case("PIPELINING"))
+            });
+            self.pipelining.store(
+                if offered { 2 } else { 1 },
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         if let Some(c) = &self.credentials {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], c)
@@ -340,14 +363,27 @@ pub(super) async fn deliver(
                 r.label
             )));
         }
-        let sent = tokio::time::timeout(r.timeout, conn.send(&envelope, message)).await;
+        let sent = tokio::time::timeout(
+            r.timeout,
+            transaction(
+                &mut conn,
+                &envelope,
+                to.as_str(),
+                message,
+                r.pipelining.load(std::sync::atomic::Ordering::Relaxed) == 2,
+            ),
+        )
+        .await;
         return match sent {
-            Ok(Ok(_)) => {
+            Ok(Ok(())) => {
                 r.put_back(conn);
                 Ok(())
             }
-            // lettre has closed the connection after an error reply; it is dropped.
-            Ok(Err(e)) => Err(classify(&e)),
+            // After an error reply the connection is closed (QUIT) and dropped, as lettre does.
+            Ok(Err(e)) => {
+                conn.abort().await;
+                Err(e)
+            }
             Err(_) => Err(Failure::Transient(format!(
                 "{}: no answer within {} s",
                 r.label,
@@ -356,6 +392,104 @@ pub(super) async fn deliver(
         };
     }
     Err(last)
+}
+
+/// One SMTP transaction on `conn`: MAIL (with `SMTPUTF8` and `BODY=8BITMIME` when the addresses
+/// or the content need them, as lettre's `send` sets them), RCPT, DATA, then the content. With a
+/// relay that offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go out in one write and their
+/// three replies are read after it: one round trip instead of three.
+///
+/// The content goes out in one write, dot-stuffed by a vectorised search for `CRLF.`, through
+/// lettre's public `command` (which writes what it is given and reads the reply). lettre's own
+/// `message()` passes every byte through its transparency codec one at a time: `perf` measured it
+/// at 63% of the process's CPU when sending 110 KB messages at 1,600 a second. Content that is
+/// not UTF-8 (never ours: the message factory writes ASCII and UTF-8) takes lettre's path.
+async fn transaction(
+    conn: &mut AsyncSmtpConnection,
+    envelope: &Envelope,
+    to: &str,
+    message: &[u8],
+    pipelining: bool,
+) -> Result<(), Failure> {
+    use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+    use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+    let mut params = Vec::new();
+    let from_ascii = envelope
+        .from()
+        .is_none_or(|f| AsRef::<str>::as_ref(f).is_ascii());
+    if !to.is_ascii() || !from_ascii {
+        params.push(MailParameter::SmtpUtfEight);
+    }
+    if !message.is_ascii() {
+        if !conn.server_info().supports_feature(Extension::EightBitMime) {
+            // Every message of the campaign would fail the same way: a setup problem.
+            return Err(Failure::Fatal(
+                "the relay does not offer 8BITMIME, which this message's 8-bit content needs"
+                    .into(),
+            ));
+        }
+        params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let smtp = |e: lettre::transport::smtp::Error| classify(&e);
+    let mail = Mail::new(envelope.from().cloned(), params);
+    let rcpts: Vec<Rcpt> = envelope
+        .to()
+        .iter()
+        .map(|a| Rcpt::new(a.clone(), Vec::new()))
+        .collect();
+    if pipelining {
+        // One write; the first reply comes back from `command`, the others are read in order.
+        // Any refusal ends the transaction: the caller closes the connection.
+        let batch = format!(
+            "{mail}{}{Data}",
+            rcpts.iter().map(ToString::to_string).collect::<String>()
+        );
+        conn.command(Verbatim(&batch)).await.map_err(smtp)?;
+        for _ in 0..rcpts.len() + 1 {
+            conn.read_response().await.map_err(smtp)?;
+        }
+    } else {
+        conn.command(mail).await.map_err(smtp)?;
+        for rcpt in rcpts {
+            conn.command(rcpt).await.map_err(smtp)?;
+        }
+        conn.command(Data).await.map_err(smtp)?;
+    }
+    match std::str::from_utf8(message) {
+        Ok(text) => conn.command(DataPayload(text)).await.map_err(smtp)?,
+        Err(_) => conn.message(message).await.map_err(smtp)?,
+    };
+    Ok(())
+}
+
+/// Commands already written out, each with its CRLF.
+struct Verbatim<'a>(&'a str);
+
+impl std::fmt::Display for Verbatim<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// A message's content as SMTP DATA sends it: every line that starts with `.` gets another
+/// (RFC 5321 4.5.2), then the `CRLF.CRLF` that ends it.
+struct DataPayload<'a>(&'a str);
+
+impl std::fmt::Display for DataPayload<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.0;
+        if s.starts_with('.') {
+            f.write_str(".")?;
+        }
+        let mut from = 0;
+        for i in memchr::memmem::find_iter(s.as_bytes(), b"\r\n.") {
+            f.write_str(&s[from..i + 2])?;
+            f.write_str(".")?;
+            from = i + 2;
+        }
+        f.write_str(&s[from..])?;
+        f.write_str("\r\n.\r\n")
+    }
 }
 
 /// Closes pooled connections politely (QUIT).
@@ -372,6 +506,34 @@ pub(super) async fn shutdown(relays: &[Relay]) {
 mod tests {
     use super::*;
     use crate::transport::Transport;
+
+    #[test]
+    fn data_is_dot_stuffed_as_lettre_does_it() {
+        for text in [
+            "Subject: x\r\n\r\n.hidden\r\nmid.dle\r\n..two\r\n.\r\nend",
+            ".first line\r\nsecond",
+            "no dots at all",
+            "",
+            "\r\n.",
+        ] {
+            let ours = DataPayload(text).to_string();
+            // The same transform written out the slow way: after CRLF (or at the start), a `.`
+            // is doubled.
+            let mut expected = String::new();
+            let mut at_line_start = true;
+            let mut prev = '\0';
+            for c in text.chars() {
+                if at_line_start && c == '.' {
+                    expected.push('.');
+                }
+                expected.push(c);
+                at_line_start = prev == '\r' && c == '\n';
+                prev = c;
+            }
+            expected.push_str("\r\n.\r\n");
+            assert_eq!(ours, expected, "{text:?}");
+        }
+    }
 
     #[tokio::test]
     async fn weighted_order_prefers_healthy_relays() {

@@ -286,13 +286,23 @@ async fn transient_failures_beyond_the_attempts_are_deferred_then_retried_by_a_r
 
 #[tokio::test]
 async fn permanent_5xx_fails_and_suppresses_only_those_recipients() {
+    permanent_5xx(&[]).await;
+}
+
+/// The same refusals through a relay that does not offer PIPELINING: one command at a time.
+#[tokio::test]
+async fn permanent_5xx_reads_the_same_from_a_relay_without_pipelining() {
+    permanent_5xx(&["--no-pipelining"]).await;
+}
+
+async fn permanent_5xx(relay_options: &[&str]) {
     let env = Env::new(TestDb::sqlite());
     let mut list = emails("reader", 35);
     for i in [3, 11, 19, 27, 31] {
         list.insert(i, format!("bad{i}@example.org"));
     }
     env.subscribe(&list);
-    let server = Server::faulty(&["--reject", "bad"]);
+    let server = Server::faulty(&[&["--reject", "bad"], relay_options].concat());
     let out = env.send(&small_issue(), &server.url(), &[]);
     assert_ok_with(&out, "sent 35, failed permanently 5");
     let counts = per_recipient(&server.messages());

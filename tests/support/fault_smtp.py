@@ -35,6 +35,8 @@ parser.add_argument("--drop-every", type=int, default=0)
 parser.add_argument("--auth")
 parser.add_argument("--throttle", action="append", default=[])
 parser.add_argument("--stats")
+# Real MTAs offer PIPELINING (RFC 2920); this server reads pipelined commands in order either way.
+parser.add_argument("--no-pipelining", action="store_true")
 args = parser.parse_args()
 
 import time
@@ -74,6 +76,12 @@ deferred = set()
 
 
 class Handler:
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if args.no_pipelining:
+            return responses
+        return responses[:-1] + ["250-PIPELINING", responses[-1]]
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         for rule in args.refuse:
             text, reply = rule.split("=", 1)
