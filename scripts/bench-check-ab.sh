@@ -25,6 +25,9 @@ else
   git -C "$WT" checkout -q --detach "$BASE"
 fi
 build() { # DIR -> prints the check and render bench executables
+  # The benches find their fixture through CARGO_MANIFEST_DIR, fixed when they compile: rebuilt
+  # each time, in case the checkout has moved.
+  touch "$1"/benches/*.rs
   (cd "$1" && cargo bench --locked --bench check --bench render --no-run --message-format=json 2>/dev/null) |
     python3 -c '
 import json, sys
@@ -45,7 +48,8 @@ for line in sys.stdin:
     m = re.search(r"time:\s+\[\S+ \S+ (\S+) (\S+) ", line)
     if m:
         v, unit = float(m.group(1)), m.group(2)
-        print(f"{v / 1000 if unit == \"µs\" else v:.3f}")
+        ms = v / 1000 if unit.startswith("\u00b5") else v
+        print(f"{ms:.3f}")
         break'
 }
 declare -A RUNS
