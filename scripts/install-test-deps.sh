@@ -27,6 +27,8 @@ command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
 { command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ]; } || missing+=(nsd)
 # Sisimai: the second opinion on every bounce fixture (tests/it/bounces.rs sisimai_second_opinion).
 perl -MSisimai -e 1 >/dev/null 2>&1 || missing+=(libsisimai-perl)
+# systemd-analyze verifies the service units in deploy/ (tests/it/deploy.rs).
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   if [[ " ${missing[*]} " == *" postfix "* ]]; then

@@ -87,6 +87,8 @@ pub enum Command {
     /// Manage the accounts of the administrators' console (`serve` answers it at /admin/).
     #[command(subcommand)]
     Admins(AdminsCommand),
+    /// Write a consistent copy of the SQLite database, while it is in use, to a new private file.
+    Backup(commands::backup::BackupArgs),
     /// Serve the subscriber-facing web pages (unsubscribe, RFC 8058 one-click) until Ctrl-C.
     Serve(ServeArgs),
 }
@@ -122,6 +124,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Worker(args) => commands::send::worker(&globals, args),
         Command::Bounces(cmd) => commands::bounces::run(&globals, cmd),
         Command::Subscribers(cmd) => commands::subscribers::run(&globals, cmd),
+        Command::Backup(args) => commands::backup::run(&globals, args),
     };
     match result {
         Ok(code) => code,
@@ -136,7 +139,7 @@ pub fn run(cli: Cli) -> ExitCode {
 fn prints_and_exits(command: &Command) -> bool {
     match command {
         Command::Render(_) | Command::Check(_) | Command::Status(_) | Command::Campaigns(_) => true,
-        Command::Subscribers(_) | Command::Admins(_) => true,
+        Command::Subscribers(_) | Command::Admins(_) | Command::Backup(_) => true,
         Command::Pause(_) | Command::Resume(_) | Command::Cancel(_) | Command::Doctor(_) => true,
         Command::Bounces(b) => !matches!(b, BouncesCommand::Process { .. }),
         Command::Send(_) | Command::Worker(_) | Command::Serve(_) => false,

@@ -2,6 +2,7 @@
 //! that owns the work, and prints. Shared here: the global options, the runtime and the store.
 
 pub mod admins;
+pub mod backup;
 pub mod bounces;
 pub mod check;
 pub mod doctor;

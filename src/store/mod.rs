@@ -385,12 +385,14 @@ impl Store {
 #[macro_use]
 mod bounces;
 mod admins;
+mod backup;
 pub mod csv;
 mod import;
 mod queue;
 mod subscribers;
 pub use crate::domain::Source;
 pub use admins::{Admin, AdminSession, AuditEntry};
+pub use backup::{Backup, BackupError};
 pub use bounces::{Applied, BounceEntry, BounceFacts, BounceRecord, Decide, SenderBounce, Verdict};
 pub use import::{IMPORT_BATCH, ImportOptions, ImportRow, ImportSummary};
 pub use queue::{

@@ -37,6 +37,25 @@ pub fn bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_newsletter")))
 }
 
+/// The path of a tool a test needs (on PATH, or in /usr/sbin). Missing: in CI (`CI` set) the test
+/// fails, since `scripts/install-test-deps.sh` installs every tool; elsewhere it says so in one line
+/// and the caller skips.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let dirs = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&dirs)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{name} is missing: scripts/install-test-deps.sh installs it"
+        );
+        eprintln!("skipped: {name} is not installed (scripts/install-test-deps.sh installs it)");
+    }
+    found
+}
+
 pub fn newsletter(dir: &Path, db_url: &str) -> std::process::Command {
     let mut c = std::process::Command::new(bin());
     c.current_dir(dir)

@@ -7,6 +7,7 @@
 mod common;
 
 mod admin;
+mod backup;
 mod bounce_reasons;
 mod bounces;
 mod breaker;
@@ -16,6 +17,7 @@ mod check_rules;
 mod cli_render;
 mod console_browser;
 mod control;
+mod deploy;
 mod doctor;
 mod hostile;
 mod no_panic;
