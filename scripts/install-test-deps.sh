@@ -29,6 +29,8 @@ command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
 perl -MSisimai -e 1 >/dev/null 2>&1 || missing+=(libsisimai-perl)
 # systemd-analyze verifies the service units in deploy/ (tests/it/deploy.rs).
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# groff reads the generated manual pages (tests/it/man.rs).
+command -v groff >/dev/null 2>&1 || missing+=(groff-base)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   if [[ " ${missing[*]} " == *" postfix "* ]]; then

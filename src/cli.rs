@@ -89,6 +89,8 @@ pub enum Command {
     Admins(AdminsCommand),
     /// Write a consistent copy of the SQLite database, while it is in use, to a new private file.
     Backup(commands::backup::BackupArgs),
+    /// Write the manual pages (newsletter.1 and one per command) into a folder.
+    Man(commands::man::ManArgs),
     /// Serve the subscriber-facing web pages (unsubscribe, RFC 8058 one-click) until Ctrl-C.
     Serve(ServeArgs),
 }
@@ -125,6 +127,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Bounces(cmd) => commands::bounces::run(&globals, cmd),
         Command::Subscribers(cmd) => commands::subscribers::run(&globals, cmd),
         Command::Backup(args) => commands::backup::run(&globals, args),
+        Command::Man(args) => commands::man::run(args, <Cli as clap::CommandFactory>::command()),
     };
     match result {
         Ok(code) => code,
@@ -139,7 +142,7 @@ pub fn run(cli: Cli) -> ExitCode {
 fn prints_and_exits(command: &Command) -> bool {
     match command {
         Command::Render(_) | Command::Check(_) | Command::Status(_) | Command::Campaigns(_) => true,
-        Command::Subscribers(_) | Command::Admins(_) | Command::Backup(_) => true,
+        Command::Subscribers(_) | Command::Admins(_) | Command::Backup(_) | Command::Man(_) => true,
         Command::Pause(_) | Command::Resume(_) | Command::Cancel(_) | Command::Doctor(_) => true,
         Command::Bounces(b) => !matches!(b, BouncesCommand::Process { .. }),
         Command::Send(_) | Command::Worker(_) | Command::Serve(_) => false,

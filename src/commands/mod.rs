@@ -6,6 +6,7 @@ pub mod backup;
 pub mod bounces;
 pub mod check;
 pub mod doctor;
+pub mod man;
 pub mod render;
 pub mod send;
 pub mod serve;

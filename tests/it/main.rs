@@ -20,6 +20,7 @@ mod control;
 mod deploy;
 mod doctor;
 mod hostile;
+mod man;
 mod no_panic;
 mod postfix;
 mod queue;
