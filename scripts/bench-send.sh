@@ -6,7 +6,8 @@
 #     (default 8) connections, then has Postfix's own C client smtp-source send the same number of
 #     messages of the same size over the same number of reused sessions (-d) to the same sink.
 #     Prints both rates and their ratio. Our time is the whole command: check, render, snapshot,
-#     delivery and recording every outcome in the database.
+#     delivery and recording every outcome in the database. ROUNDS=N alternates the two N times
+#     and prints the medians (a machine whose speed drifts then weighs on both alike).
 #
 #     With BENCH_DB=postgres the database is a fresh PostgreSQL database on 127.0.0.1:5432 (user
 #     postgres, or BENCH_PG=postgres://user@host:port) instead of SQLite.
@@ -47,6 +48,7 @@ PY
 # Runs one send of ISSUE to N fresh subscribers; sets WALL (s), RSS (MB) and SUMMARY.
 send_once() { # N ISSUE SESSIONS
   local n=$1 issue=$2 sessions=$3 db="sqlite://$WORK/bench-$1.db"
+  rm -f "$WORK/bench-$1.db" "$WORK/bench-$1.db-wal" "$WORK/bench-$1.db-shm"
   if [ "${BENCH_DB:-sqlite}" = postgres ]; then
     local server=${BENCH_PG:-postgres://postgres@127.0.0.1:5432} name="newsletter_bench_$1"
     psql "$server/postgres" -q -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name" >/dev/null
@@ -72,15 +74,31 @@ speed)
   "$BIN" render "$ISSUE" --out "$WORK/render" >/dev/null
   SIZE=$(stat -c %s "$WORK"/render/*.eml)
   echo "issue $ISSUE: $SIZE-byte messages, $N messages, $SESSIONS sessions, sink on 127.0.0.1:$PORT, database ${BENCH_DB:-sqlite}"
-  send_once "$N" "$ISSUE" "$SESSIONS"
-  OURS=$(python3 -c "print(f'{$N / $WALL:.0f}')")
-  echo "newsletter send: $N messages in $WALL s = $OURS msg/s, peak RSS $RSS MB ($SUMMARY)"
-  start=$(date +%s.%N)
-  smtp-source -d -s "$SESSIONS" -m "$N" -l "$SIZE" -f bench@example.org -t sink@example.org "127.0.0.1:$PORT"
-  end=$(date +%s.%N)
-  THEIRS=$(python3 -c "print(f'{$N / ($end - $start):.0f}')")
-  echo "smtp-source:     $N messages in $(python3 -c "print(f'{$end - $start:.2f}')") s = $THEIRS msg/s"
-  echo "ratio: $(python3 -c "print(f'{100 * $OURS / $THEIRS:.0f}')")% of smtp-source (goal: at least 95% on SQLite, 80% on PostgreSQL)"
+  # ROUNDS (default 1) alternations of both senders: a machine whose speed drifts weighs on both;
+  # with more than one, the medians and their ratio are printed last.
+  RATIOS=()
+  for round in $(seq "${ROUNDS:-1}"); do
+    send_once "$N" "$ISSUE" "$SESSIONS"
+    OURS=$(python3 -c "print(f'{$N / $WALL:.0f}')")
+    echo "newsletter send: $N messages in $WALL s = $OURS msg/s, peak RSS $RSS MB ($SUMMARY)"
+    start=$(date +%s.%N)
+    smtp-source -d -s "$SESSIONS" -m "$N" -l "$SIZE" -f bench@example.org -t sink@example.org "127.0.0.1:$PORT"
+    end=$(date +%s.%N)
+    THEIRS=$(python3 -c "print(f'{$N / ($end - $start):.0f}')")
+    echo "smtp-source:     $N messages in $(python3 -c "print(f'{$end - $start:.2f}')") s = $THEIRS msg/s"
+    echo "ratio: $(python3 -c "print(f'{100 * $OURS / $THEIRS:.0f}')")% of smtp-source (goal: at least 95% on SQLite, 80% on PostgreSQL)"
+    RATIOS+=("$OURS:$THEIRS")
+  done
+  if [ "${ROUNDS:-1}" -gt 1 ]; then
+    python3 - "${RATIOS[@]}" <<'PY'
+import statistics, sys
+ours = [float(r.split(":")[0]) for r in sys.argv[1:]]
+theirs = [float(r.split(":")[1]) for r in sys.argv[1:]]
+ratios = [100 * o / t for o, t in zip(ours, theirs)]
+print(f"medians over {len(ours)} rounds: ours {statistics.median(ours):.0f} msg/s, smtp-source "
+      f"{statistics.median(theirs):.0f} msg/s; median ratio {statistics.median(ratios):.0f}%")
+PY
+  fi
   ;;
 memory)
   SMALL=${2:-10000}
