@@ -34,9 +34,8 @@ pub struct Relay {
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
     keep: usize,
     down_until: Mutex<Option<Instant>>,
-    /// Whether the relay offers PIPELINING (RFC 2920), as its last EHLO said: 0 not known yet,
-    /// 1 no, 2 yes.
-    pipelining: std::sync::atomic::AtomicU8,
+    /// Whether the relay offers PIPELINING (RFC 2920), as the EHLO of its first connection said.
+    pipelining: std::sync::OnceLock<bool>,
 }
 
 /// Why a connection could not be made or used.
@@ -96,7 +95,7 @@ impl Relay {
             idle: Mutex::new(Vec::new()),
             keep: pool.max(1) as usize,
             down_until: Mutex::new(None),
-            pipelining: std::sync::atomic::AtomicU8::new(0),
+            pipelining: std::sync::OnceLock::new(),
         })
     }
 
@@ -138,7 +137,7 @@ impl Relay {
                 .await
                 .map_err(ConnError::Smtp)?;
         }
-        if self.pipelining.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        if self.pipelining.get().is_none() {
             // lettre keeps only the extensions it uses from the EHLO reply: ask once more (before
             // AUTH, which a new EHLO would reset) to learn whether the relay pipelines.
             let ehlo = conn
@@ -152,10 +151,8 @@ impl Relay {
                     .next()
                     .is_some_and(|w| w.eq_ignore_ascii_case("PIPELINING"))
             });
-            self.pipelining.store(
-                if offered { 2 } else { 1 },
-                std::sync::atomic::Ordering::Relaxed,
-            );
+            // Two first connections at once may both ask; they learn the same.
+            let _ = self.pipelining.set(offered);
         }
         if let Some(c) = &self.credentials {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], c)
@@ -368,9 +365,8 @@ pub(super) async fn deliver(
             transaction(
                 &mut conn,
                 &envelope,
-                to.as_str(),
                 message,
-                r.pipelining.load(std::sync::atomic::Ordering::Relaxed) == 2,
+                r.pipelining.get() == Some(&true),
             ),
         )
         .await;
@@ -407,17 +403,18 @@ pub(super) async fn deliver(
 async fn transaction(
     conn: &mut AsyncSmtpConnection,
     envelope: &Envelope,
-    to: &str,
     message: &[u8],
     pipelining: bool,
 ) -> Result<(), Failure> {
     use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
     use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
     let mut params = Vec::new();
-    let from_ascii = envelope
+    let all_ascii = envelope
         .from()
-        .is_none_or(|f| AsRef::<str>::as_ref(f).is_ascii());
-    if !to.is_ascii() || !from_ascii {
+        .into_iter()
+        .chain(envelope.to())
+        .all(|a| AsRef::<str>::as_ref(a).is_ascii());
+    if !all_ascii {
         params.push(MailParameter::SmtpUtfEight);
     }
     if !message.is_ascii() {

@@ -131,17 +131,16 @@ pub(crate) enum Step {
     Write(Box<Held>),
 }
 
-/// A message whose proven bounce is still to be logged.
+/// A message whose proven bounce is still to be logged: the report, and the recipient and record
+/// [`bounce::Plan::Record`] proved.
 pub(crate) struct Held {
     report: Report,
-    plan: bounce::Plan,
+    proven: Box<(bounce::Recipient, crate::store::BounceRecord)>,
 }
 
 impl Held {
     pub(crate) fn record(&self) -> &crate::store::BounceRecord {
-        self.plan
-            .record()
-            .expect("a held message carries a record to log")
+        &self.proven.1
     }
 }
 
@@ -248,11 +247,12 @@ impl<'a> Intake<'a> {
             }
             _ => {}
         }
-        let plan = bounce::policy::plan(self.store, &report).await?;
-        if plan.record().is_some() {
-            return Ok(Step::Write(Box::new(Held { report, plan })));
-        }
-        let decisions = plan.decisions(None);
+        let decisions = match bounce::policy::plan(self.store, &report).await? {
+            bounce::Plan::Record(proven) => {
+                return Ok(Step::Write(Box::new(Held { report, proven })));
+            }
+            other => other.decisions(None),
+        };
         self.conclude(&report, &decisions, tally)
             .await
             .map(Step::Settled)
@@ -265,7 +265,7 @@ impl<'a> Intake<'a> {
         applied: Applied,
         tally: &mut Tally,
     ) -> Result<Fate, StoreError> {
-        let decisions = held.plan.decisions(Some(applied));
+        let decisions = bounce::Plan::Record(held.proven).decisions(Some(applied));
         self.conclude(&held.report, &decisions, tally).await
     }
 

@@ -22,8 +22,7 @@ pub(crate) const FAMILY: Family = Family {
 };
 
 fn first_link(line: &str) -> Option<&str> {
-    let b = line.as_bytes();
-    let i = memchr::memchr_iter(b']', b).find(|&i| b.get(i + 1) == Some(&b'('))?;
+    let i = crate::check::scan::link_opens(line).next()?;
     let rest = &line[i + 2..];
     let end = rest.find(')')?;
     let url = rest[..end].trim();

@@ -224,8 +224,7 @@ fn link_syntax(text: &str, from: usize, markers: &[String], out: &mut Vec<Diagno
 
 /// `[text](target)` links of one line.
 fn inline_links(start: usize, l: &str, markers: &[String], out: &mut Vec<Diagnostic>) {
-    let lb = l.as_bytes();
-    for close in memchr::memchr_iter(b']', lb).filter(|&i| lb.get(i + 1) == Some(&b'(')) {
+    for close in crate::check::scan::link_opens(l) {
         let Some(open) = label_start(l, close) else {
             continue;
         };

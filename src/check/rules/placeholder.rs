@@ -167,8 +167,7 @@ fn link_placeholders(
     markers: &[String],
     out: &mut Vec<Diagnostic>,
 ) {
-    let sb = searched.as_bytes();
-    for close in memchr::memchr_iter(b']', sb).filter(|&i| sb.get(i + 1) == Some(&b'(')) {
+    for close in crate::check::scan::link_opens(searched) {
         let Some(open) = line[..close].rfind('[') else {
             continue;
         };

@@ -60,9 +60,7 @@ fn todo_rule(text: &str, from: usize, out: &mut Vec<Diagnostic>) {
             continue;
         }
         // `[text](TODO)`: the link was never filled in.
-        let lb = l.as_bytes();
-        let opens = memchr::memchr_iter(b']', lb).filter(|&i| lb.get(i + 1) == Some(&b'('));
-        for i in opens {
+        for i in crate::check::scan::link_opens(l) {
             let open = i + 2;
             let Some(close) = l[open..].find(')') else {
                 break;
