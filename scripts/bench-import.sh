@@ -8,7 +8,7 @@ ROWS=${1:-1000000}
 PG=${2:-postgres://postgres@127.0.0.1:5432/postgres}
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)"; exit 1; }
 cargo build --release --locked -q
-BIN=$PWD/target/release/newsletter
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/newsletter
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"; psql "$PG" -qc "DROP DATABASE IF EXISTS nl_bench_import" >/dev/null 2>&1 || true' EXIT
 

@@ -7,6 +7,15 @@ use super::*;
 /// Rows per multi-row insert (6 parameters each: well under SQLite's and PostgreSQL's limits).
 pub const IMPORT_BATCH: usize = 2000;
 
+/// SQLite: the memory FTS5 may fill with new index entries before it writes them out, while an import
+/// indexes its rows (16 MB), and otherwise (its default, 1 MB).
+const FTS_BULK_HASH: i64 = 16 << 20;
+const FTS_DEFAULT_HASH: i64 = 1 << 20;
+
+/// On PostgreSQL, an import into a list with fewer rows than this builds the trigram indexes again
+/// at its end instead of keeping them up to date row by row.
+const REBUILD_BELOW: i64 = 50_000;
+
 struct PendingRow {
     email: EmailAddress,
     key: String,
@@ -38,6 +47,120 @@ fn placeholders(
         .join(", ")
 }
 
+/// What one batch's insert did.
+struct Added {
+    /// Rows added.
+    count: usize,
+    /// Their keys, where the backend says (PostgreSQL).
+    keys: HashSet<String>,
+    /// SQLite: the largest id before the batch; the rows already there are the ids up to it.
+    last: Option<i64>,
+}
+
+/// Inserts a batch's new rows (`ON CONFLICT DO NOTHING`) and their "imported" events, the way each
+/// backend does it fastest.
+trait InsertNew {
+    async fn insert_new(
+        &mut self,
+        batch: &[PendingRow],
+        now: i64,
+        tokens: &[UnsubscribeToken],
+        folded: &[Option<String>],
+    ) -> Result<Added>;
+}
+
+impl InsertNew for sqlx::SqliteConnection {
+    /// SQLite has one writer, this import, whose ids only grow: the rows a batch adds are the ids
+    /// above the largest before it, so nothing is returned row by row.
+    async fn insert_new(
+        &mut self,
+        batch: &[PendingRow],
+        now: i64,
+        tokens: &[UnsubscribeToken],
+        folded: &[Option<String>],
+    ) -> Result<Added> {
+        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM subscribers")
+            .fetch_one(&mut *self)
+            .await?;
+        let sql = format!(
+            "INSERT INTO subscribers (email, email_key, name, status, token, created_at, updated_at, name_key) VALUES {} \
+             ON CONFLICT (email_key) DO NOTHING",
+            placeholders(false, batch.len(), 7, |p| {
+                format!(
+                    "({}, {}, {}, 'active', {}, {}, {}, {})",
+                    p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+                )
+            }),
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for ((r, token), folded) in batch.iter().zip(tokens).zip(folded) {
+            q = q
+                .bind(r.email.as_str())
+                .bind(&r.key)
+                .bind(r.name.as_ref().map(SubscriberName::as_str))
+                .bind(token.expose().to_string())
+                .bind(now)
+                .bind(now)
+                .bind(folded.as_deref());
+        }
+        let count = q.execute(&mut *self).await?.rows_affected() as usize;
+        if count > 0 {
+            sqlx::query(
+                "INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) \
+                 SELECT id, $1, 'import', NULL, 'active', 'imported' FROM subscribers WHERE id > $2 ORDER BY id",
+            )
+            .bind(now)
+            .bind(last)
+            .execute(&mut *self)
+            .await?;
+        }
+        Ok(Added {
+            count,
+            keys: HashSet::new(),
+            last: Some(last),
+        })
+    }
+}
+
+impl InsertNew for sqlx::PgConnection {
+    /// PostgreSQL's sequences hand out ids to every session at once, so the added keys come back.
+    /// Seven arrays instead of 14,000 parameters (a long VALUES list is slow to plan), and the
+    /// events are written by the same statement from what it inserted.
+    async fn insert_new(
+        &mut self,
+        batch: &[PendingRow],
+        now: i64,
+        tokens: &[UnsubscribeToken],
+        folded: &[Option<String>],
+    ) -> Result<Added> {
+        let keys: Vec<String> = sqlx::query_scalar(
+            "WITH added AS ( \
+                 INSERT INTO subscribers (email, email_key, name, status, token, created_at, updated_at, name_key) \
+                 SELECT e, k, n, 'active', t, $5, $5, f \
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $6::text[]) WITH ORDINALITY AS u(e, k, n, t, f, o) \
+                 ORDER BY o \
+                 ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key), \
+             events AS ( \
+                 INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) \
+                 SELECT id, $5, 'import', NULL, 'active', 'imported' FROM added ORDER BY id) \
+             SELECT email_key FROM added",
+        )
+        .bind(batch.iter().map(|r| r.email.as_str()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.name.as_ref().map(SubscriberName::as_str)).collect::<Vec<_>>())
+        .bind(tokens.iter().map(|t| t.expose().to_string()).collect::<Vec<_>>())
+        .bind(now)
+        .bind(folded)
+        .fetch_all(&mut *self)
+        .await?;
+        Ok(Added {
+            count: keys.len(),
+            keys: keys.into_iter().collect(),
+            last: None,
+        })
+    }
+}
+
 /// Writes one batch of import rows inside the import's transaction: insert the new ones, record their
 /// events, then look at the addresses that were already there.
 macro_rules! import_batch {
@@ -45,51 +168,31 @@ macro_rules! import_batch {
         let batch: &mut Vec<PendingRow> = $batch;
         if !batch.is_empty() {
             let now = unix_now();
-            let sql = format!(
-                "INSERT INTO subscribers (email, email_key, name, status, token, created_at, updated_at, name_key) VALUES {} \
-                 ON CONFLICT (email_key) DO NOTHING RETURNING id, email_key",
-                placeholders($numbered, batch.len(), 7, |p| format!("({}, {}, {}, 'active', {}, {}, {}, {})", p[0], p[1], p[2], p[3], p[4], p[5], p[6]))
-            );
-            let mut q = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql));
             let tokens = UnsubscribeToken::generate_many(batch.len());
-            for (r, token) in batch.iter().zip(&tokens) {
-                q = q
-                    .bind(r.email.as_str())
-                    .bind(&r.key)
-                    .bind(r.name.as_ref().map(SubscriberName::as_str))
-                    .bind(token.expose().to_string())
-                    .bind(now)
-                    .bind(now)
-                    .bind(r.name.as_ref().map(|n| super::subscribers::fold(n.as_str())));
-            }
-            let inserted: Vec<(i64, String)> = q.fetch_all(&mut **$tx).await?;
-            if !inserted.is_empty() {
+            let folded: Vec<Option<String>> = batch.iter().map(|r| r.name.as_ref().map(|n| super::subscribers::fold(n.as_str()))).collect();
+            let Added { count: added, keys: new, last } = InsertNew::insert_new(&mut **$tx, batch, now, &tokens, &folded).await?;
+            $summary.added += added as u64;
+            if added < batch.len() {
+                // The rows that were there before this batch: on SQLite, every key of the batch
+                // among the ids up to `last`; on PostgreSQL, the keys that did not come back.
+                let existing: std::collections::HashMap<&str, &PendingRow> = batch
+                    .iter()
+                    .filter(|r| !new.contains(r.key.as_str()))
+                    .map(|r| (r.key.as_str(), r))
+                    .collect();
                 let sql = format!(
-                    "INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES {}",
-                    placeholders($numbered, inserted.len(), 2, |p| format!("({}, {}, 'import', NULL, 'active', 'imported')", p[0], p[1]))
-                );
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (id, _) in &inserted {
-                    q = q.bind(*id).bind(now);
-                }
-                q.execute(&mut **$tx).await?;
-            }
-            $summary.added += inserted.len() as u64;
-            if inserted.len() < batch.len() {
-                let new: HashSet<&str> = inserted.iter().map(|(_, k)| k.as_str()).collect();
-                let existing: Vec<&PendingRow> = batch.iter().filter(|r| !new.contains(r.key.as_str())).collect();
-                let sql = format!(
-                    "SELECT id, email_key, status FROM subscribers WHERE email_key IN ({})",
-                    placeholders($numbered, existing.len(), 1, |p| p[0].clone())
+                    "SELECT id, email_key, status FROM subscribers WHERE email_key IN ({}){}",
+                    placeholders($numbered, existing.len(), 1, |p| p[0].clone()),
+                    last.map(|last| format!(" AND id <= {last}")).unwrap_or_default()
                 );
                 let mut q = sqlx::query_as::<_, (i64, String, String)>(sqlx::AssertSqlSafe(sql));
-                for r in &existing {
-                    q = q.bind(&r.key);
+                for key in existing.keys() {
+                    q = q.bind(*key);
                 }
                 let found: Vec<(i64, String, String)> = q.fetch_all(&mut **$tx).await?;
                 for (id, key, status) in found {
                     let status = SubscriberStatus::parse(&status).map_err(|e| StoreError::Corrupt(e.0))?;
-                    let name = existing.iter().find(|r| r.key == key).and_then(|r| r.name.clone());
+                    let name = existing.get(key.as_str()).and_then(|r| r.name.clone());
                     if id > $before {
                         $summary.skip("listed earlier in the file");
                     } else if status.is_suppressed() && !$options.resubscribe {
@@ -114,11 +217,13 @@ macro_rules! import_batch {
                     } else if status.is_suppressed() || status == SubscriberStatus::Pending {
                         // A returning address gets a new token; a pending one keeps its own.
                         let new_token = status.is_suppressed().then(|| UnsubscribeToken::generate().expose().to_string());
-                        sqlx::query("UPDATE subscribers SET status = 'active', token = COALESCE(CAST($1 AS TEXT), token), updated_at = $2, name = COALESCE(CAST($3 AS TEXT), name) WHERE id = $4")
+                        sqlx::query("UPDATE subscribers SET status = 'active', token = COALESCE(CAST($1 AS TEXT), token), updated_at = $2, \
+                                     name = COALESCE(CAST($3 AS TEXT), name), name_key = COALESCE(CAST($5 AS TEXT), name_key) WHERE id = $4")
                             .bind(new_token)
                             .bind(now)
                             .bind(name.as_ref().map(SubscriberName::as_str))
                             .bind(id)
+                            .bind(name.as_ref().map(|n| super::subscribers::fold(n.as_str())))
                             .execute(&mut **$tx)
                             .await?;
                         sqlx::query("INSERT INTO subscriber_events (subscriber_id, at, source, old_status, new_status, detail) VALUES ($1, $2, 'import', $3, 'active', 'import')")
@@ -170,6 +275,34 @@ impl Store {
                 sqlx::query("PRAGMA temp_store = MEMORY").execute(&mut *conn).await?;
             }
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            // The search index is written once, after the rows, instead of row by row. SQLite: its
+            // insert trigger stands aside while `search_deferred` holds a row (migration 0012 says
+            // why). PostgreSQL: into a small list (a first load), the trigram indexes are dropped
+            // and built again at the end, three times faster than keeping them up to date row by
+            // row; this holds the table's lock until the import commits, so into a larger list,
+            // where readers would wait, they are kept up to date as rows come.
+            let mut rebuild: Vec<(String, String)> = Vec::new();
+            if sqlite {
+                sqlx::query("INSERT INTO search_deferred (one) VALUES (1)").execute(&mut *tx).await?;
+            } else {
+                let small: bool = sqlx::query_scalar("SELECT COUNT(*) < $1 FROM (SELECT 1 FROM subscribers LIMIT $1) s")
+                    .bind(REBUILD_BELOW)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if small {
+                    rebuild = sqlx::query_as(
+                        "SELECT indexname::text, indexdef FROM pg_indexes \
+                         WHERE schemaname = current_schema() AND tablename = 'subscribers' AND indexdef LIKE '% USING gin %'",
+                    )
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for (index, _) in &rebuild {
+                        sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{}\"", index.replace('"', "\"\""))))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+            }
             let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM subscribers").fetch_one(&mut *tx).await?;
             let mut summary = ImportSummary::default();
             let mut in_batch: HashSet<String> = HashSet::with_capacity(IMPORT_BATCH);
@@ -200,6 +333,36 @@ impl Store {
                 }
             }
             import_batch!(&mut tx, numbered, before, &mut batch, &mut summary, options);
+            if sqlite {
+                // Every row this import added has an id above `before`; the rows it updated were
+                // indexed when they were added and re-indexed by the update trigger. FTS5 keeps
+                // FTS_BULK_HASH bytes of new index in memory between writes (1 MB by default):
+                // fewer, larger segments to merge. The setting is stored with the index, so it is
+                // set back before the commit; the page cache gives up the same room meanwhile.
+                sqlx::query("PRAGMA cache_size = -16384").execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO subscriber_search (subscriber_search, rank) VALUES ('hashsize', $1)")
+                    .bind(FTS_BULK_HASH)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO subscriber_search (rowid, email_key, name_key, status) \
+                     SELECT id, email_key, name_key, status FROM subscribers WHERE id > $1",
+                )
+                .bind(before)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO subscriber_search (subscriber_search, rank) VALUES ('hashsize', $1)")
+                    .bind(FTS_DEFAULT_HASH)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM search_deferred").execute(&mut *tx).await?;
+            } else if !rebuild.is_empty() {
+                // A million rows' trigrams: more than the default 64 MB to sort them in fewer passes.
+                sqlx::query("SET LOCAL maintenance_work_mem = '128MB'").execute(&mut *tx).await?;
+                for (_, definition) in &rebuild {
+                    sqlx::query(sqlx::AssertSqlSafe(definition.clone())).execute(&mut *tx).await?;
+                }
+            }
             if !summary.invalid.is_empty() && !options.skip_invalid {
                 tx.rollback().await?;
                 summary.rolled_back = true;

@@ -12,7 +12,7 @@
 use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -227,6 +227,10 @@ pub struct Schema {
     pub known: usize,
 }
 
+/// How slow a statement is before sqlx notes it, and at which level.
+const SLOW_STATEMENT: std::time::Duration = std::time::Duration::from_secs(1);
+const SLOW_STATEMENT_LEVEL: log::LevelFilter = log::LevelFilter::Debug;
+
 impl Store {
     /// Connects (creating a SQLite file if needed) and runs migrations.
     pub async fn connect(url: &str) -> Result<Store> {
@@ -266,7 +270,11 @@ impl Store {
         })
     }
 
+    /// Connects; a statement slower than [`SLOW_STATEMENT`] is noted at debug level, not as a
+    /// warning: a bulk import's one-statement index build takes seconds by design, and the operator
+    /// reading its output has nothing to do about it.
     async fn open(url: &str, create: bool, migrate: bool) -> Result<Store> {
+        use sqlx::ConnectOptions;
         let backend = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?;
             let file = opts.get_filename().to_path_buf();
@@ -287,7 +295,8 @@ impl Store {
                 // 2 MB of page cache per connection keeps memory flat however long the list is
                 // (`send` to 1,000,000 stays within 1.5x of 10,000); `import` raises it for its
                 // own transaction.
-                .pragma("cache_size", "-2048");
+                .pragma("cache_size", "-2048")
+                .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT);
             // No ping before each use: an embedded database cannot go away under a connection,
             // and each ping is one more round trip to the connection's thread (the intake made
             // one per statement).
@@ -303,10 +312,12 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             // A server that is down is reported within 10 s (sqlx waits 30 s by default), so an MTA
             // piping a bounce gets its "try again later" promptly.
+            let opts = PgConnectOptions::from_str(url)?
+                .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT);
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(std::time::Duration::from_secs(10))
-                .connect(url)
+                .connect_with(opts)
                 .await?;
             if migrate {
                 sqlx::migrate!("./migrations/postgres").run(&pool).await?;

@@ -18,6 +18,7 @@ both_backends!(
     import_respects_suppression,
     list_export_and_stats,
     search_finds_any_part_of_an_address_or_name,
+    search_indexes_after_an_import_that_rolled_back_or_updated,
 );
 
 fn email(s: &str) -> EmailAddress {
@@ -526,4 +527,114 @@ async fn search_finds_any_part_of_an_address_or_name(db: TestDb) {
     assert_eq!(found("brewster", None).await, Vec::<String>::new());
     assert_eq!(found("example.", None).await.len(), 3, "the others stay");
     assert_eq!(found("gr", None).await, Vec::<String>::new());
+}
+
+/// An import indexes its rows once, at its end, instead of row by row; whatever way it ends (rolled
+/// back for an invalid row, or bringing a suppressed address back with a new name), the rows written
+/// after it are indexed again as they are added, and what it changed is found by what is true now.
+async fn search_indexes_after_an_import_that_rolled_back_or_updated(db: TestDb) {
+    let store = Store::connect(&db.url()).await.unwrap();
+    let options = newsletter::store::ImportOptions::default();
+    let rows = |from: u64, to: u64| {
+        (from..to).map(|i| newsletter::store::ImportRow {
+            line: i + 1,
+            email: Ok(email(&format!("filler{i}@list.example"))),
+            name: None,
+        })
+    };
+    // More rows than the search's first window, so a rare query is answered by the index.
+    store.import(rows(0, 6000), &options).await.unwrap();
+    let rolled_back = store
+        .import(
+            rows(6000, 6100).chain([newsletter::store::ImportRow {
+                line: 7000,
+                email: Err("not an address".to_string()),
+                name: None,
+            }]),
+            &options,
+        )
+        .await
+        .unwrap();
+    assert!(rolled_back.rolled_back);
+    store
+        .add(
+            &email("late.comer@example.org"),
+            Some(&name("Late Comer")),
+            SubscriberStatus::Active,
+            Source::Cli,
+        )
+        .await
+        .unwrap();
+    let found = |q: &'static str| {
+        let store = &store;
+        async move {
+            store
+                .search(q, None, 0, 50)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.email.as_str().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("comer").await, ["late.comer@example.org"]);
+    assert_eq!(found("filler6050@").await, Vec::<String>::new());
+    assert_eq!(found("filler5999@").await, ["filler5999@list.example"]);
+
+    // An import that brings an unsubscribed address back: found under its new status.
+    let late = store
+        .find_by_email(&email("late.comer@example.org"))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .change_status(&late, SubscriberStatus::Unsubscribed, Source::Cli, "test")
+        .await
+        .unwrap();
+    let back = store
+        .import(
+            [newsletter::store::ImportRow {
+                line: 2,
+                email: Ok(email("late.comer@example.org")),
+                name: Some(name("Lätë Returner")),
+            }]
+            .into_iter()
+            .chain(rows(6000, 6010)),
+            &newsletter::store::ImportOptions {
+                resubscribe: true,
+                skip_invalid: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((back.added, back.updated), (10, 1));
+    let active = store
+        .search("comer", Some(SubscriberStatus::Active), 0, 50)
+        .await
+        .unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(
+        found("late returner").await,
+        ["late.comer@example.org"],
+        "the name it brought, folded"
+    );
+    assert_eq!(found("filler6009@").await, ["filler6009@list.example"]);
+
+    // PostgreSQL: the first load dropped the trigram indexes and built them again; both are there.
+    if let TestDb::Postgres(_) = db {
+        let o = Command::new("psql")
+            .args([&db.url(), "-tA", "-c"])
+            .arg(
+                "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes \
+                 WHERE tablename = 'subscribers' AND indexdef LIKE '% USING gin %'",
+            )
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            "subscribers_email_trgm,subscribers_name_key_trgm",
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
 }
