@@ -4,6 +4,7 @@
 pub mod admins;
 pub mod backup;
 pub mod bounces;
+pub mod campaigns;
 pub mod check;
 pub mod doctor;
 pub mod man;
@@ -11,15 +12,18 @@ pub mod render;
 pub mod send;
 pub mod serve;
 pub mod subscribers;
+pub mod worker;
 
 pub use admins::AdminsCommand;
 pub use bounces::BouncesCommand;
+pub use campaigns::{CampaignsArgs, ControlArgs, StatusArgs};
 pub use check::CheckArgs;
 pub use doctor::DoctorArgs;
 pub use render::RenderArgs;
-pub use send::{CampaignsArgs, ControlArgs, SendArgs, StatusArgs, WorkerArgs};
+pub use send::SendArgs;
 pub use serve::ServeArgs;
 pub use subscribers::SubscribersCommand;
+pub use worker::WorkerArgs;
 
 use std::path::PathBuf;
 
@@ -101,4 +105,9 @@ pub async fn open_existing_store(config: &Config, globals: &Globals) -> anyhow::
             crate::config::redact_url(url)
         )
     })
+}
+
+/// A time in the configured zone, with UTC beside it.
+pub(crate) fn local_time(config: &Config, at: i64) -> String {
+    crate::send::shaping::local_time(at, &config.send.time_zone)
 }
