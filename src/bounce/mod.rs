@@ -7,7 +7,7 @@
 //! - an RFC 5965 ARF complaint, attributed by our tagged Message-ID or VERP `Return-Path` in the
 //!   returned headers when the provider redacts the recipient;
 //! - RFC 3464 delivery status fields, wherever the reporting MTA put them ([`dsn`]);
-//! - the bounce texts of MTAs that write their own ([`text`]), the returned original cut off first;
+//! - the bounce texts of MTAs that write their own ([`heuristic`]), the returned original cut off first;
 //! - RFC 3834 automatic replies and challenge-response requests, which are not bounces.
 //!
 //! Each failed recipient carries its class and the field or words that decided it ([`classify`]),
@@ -17,12 +17,12 @@
 pub mod classify;
 pub mod dsn;
 pub mod esp;
+pub mod heuristic;
 pub mod intake;
 pub mod mailto;
 mod parse;
 pub mod policy;
 pub mod structure;
-pub mod text;
 
 use serde::Serialize;
 
