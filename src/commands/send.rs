@@ -172,7 +172,7 @@ pub fn send(globals: &Globals, args: &SendArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(globals, args.delivery.concurrency, args.delivery.rate)?;
     let prepared = prepare(&config, &args.issue, args.force)?;
     // A DKIM key that does not load stops the send before anything is written.
-    campaign::dkim_signer(&config)?;
+    crate::dkim::Signer::from_config(&config.dkim)?;
     // So do a bad --at or provider settings: nothing is asked, no seed is mailed.
     let shapes = Arc::new(Shapes::from_settings(&config.send)?);
     let at = args
