@@ -1,5 +1,6 @@
 //! One module per command: its arguments (clap) and one function that takes them, calls the stage
-//! that owns the work, and prints. Shared here: the global options, the runtime and the store.
+//! that owns the work, and prints. Shared here: the global options, the runtimes, opening the store
+//! and showing a time in the configured zone.
 
 pub mod admins;
 pub mod backup;
@@ -58,7 +59,6 @@ pub enum StatusFormat {
     Json,
 }
 
-/// The async runtime of commands that use the database or the network.
 /// A runtime on this thread alone, for work that goes one step at a time (bounce intake reads one
 /// message after another): no hand-over between runtime threads for each step.
 pub fn runtime_here() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -68,6 +68,7 @@ pub fn runtime_here() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// The async runtime of commands that use the database or the network.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

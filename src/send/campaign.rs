@@ -3,7 +3,8 @@
 //! what was deferred, snapshot the list), build the engine's [`Job`], and run it until it is done or
 //! interrupted. A test copy and a dry run use the same rendering without creating a campaign.
 //!
-//! Nothing here prints or asks: `commands::send` shows the plan, asks for confirmation and reports.
+//! Nothing here prints or asks: `commands::send` shows the plan, asks for confirmation and reports;
+//! `commands::worker` reports the runs it makes.
 
 use std::future::Future;
 use std::path::Path;
