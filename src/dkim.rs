@@ -10,6 +10,8 @@ use ring::signature::RsaKeyPair;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::config::DkimSettings;
+
 /// The headers signed when present: everything a receiver shows or acts on, including RFC 8058's
 /// List-Unsubscribe pair, so neither can be added or changed in transit.
 pub const SIGNED_HEADERS: &[&str] = &[
@@ -55,6 +57,15 @@ pub struct Signer {
 }
 
 impl Signer {
+    /// The signer `[dkim]` asks for: `None` when signing is off, an error when the key does not load
+    /// (what `send` refuses on before anything is written, and `doctor` reports).
+    pub fn from_config(settings: &DkimSettings) -> Result<Option<Signer>, DkimError> {
+        if !settings.enabled {
+            return Ok(None);
+        }
+        Self::from_pem_file(&settings.key_file, &settings.domain, &settings.selector).map(Some)
+    }
+
     /// Loads the key from a PEM file.
     pub fn from_pem_file(path: &str, domain: &str, selector: &str) -> Result<Signer, DkimError> {
         let pem = std::fs::read_to_string(path).map_err(|source| DkimError::Read {

@@ -4,10 +4,12 @@
 //! such. In order, it looks for:
 //! - a message to the per-recipient `List-Unsubscribe` mailto address (`unsubscribe+TOKEN@…`):
 //!   an unsubscribe request ([`mailto`]);
+//! - an e-mail service provider's own notification (SES's JSON) ([`esp`]);
 //! - an RFC 5965 ARF complaint, attributed by our tagged Message-ID or VERP `Return-Path` in the
 //!   returned headers when the provider redacts the recipient;
 //! - RFC 3464 delivery status fields, wherever the reporting MTA put them ([`dsn`]);
-//! - the bounce texts of MTAs that write their own ([`text`]), the returned original cut off first;
+//! - the bounce texts of MTAs that write their own, read by heuristics ([`heuristic`]), the returned
+//!   original cut off first;
 //! - RFC 3834 automatic replies and challenge-response requests, which are not bounces.
 //!
 //! Each failed recipient carries its class and the field or words that decided it ([`classify`]),
@@ -17,12 +19,12 @@
 pub mod classify;
 pub mod dsn;
 pub mod esp;
+pub mod heuristic;
 pub mod intake;
 pub mod mailto;
 mod parse;
 pub mod policy;
 pub mod structure;
-pub mod text;
 
 use serde::Serialize;
 

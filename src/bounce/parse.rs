@@ -3,8 +3,8 @@
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 use super::{
-    Attribution, Context, DeliveryRef, Kind, PARSE_LIMIT, Recipient, Report, classify, dsn, mailto,
-    text,
+    Attribution, Context, DeliveryRef, Kind, PARSE_LIMIT, Recipient, Report, classify, dsn,
+    heuristic, mailto,
 };
 use crate::domain::{BounceReason, DsnAction, EnhancedStatus, Verp};
 
@@ -36,7 +36,7 @@ fn header_value_raw(bytes: &[u8], name: &str) -> Option<String> {
 
 /// The addresses in a header value, lowercase.
 fn addresses_of(value: &str) -> Vec<String> {
-    text::addresses(value)
+    heuristic::addresses(value)
         .into_iter()
         .map(|(a, _)| a.to_lowercase())
         .collect()
@@ -100,7 +100,7 @@ pub fn read(bytes: &[u8], ctx: &Context<'_>) -> Report {
     // after the cut can still name our delivery.
     if original_delivery.is_none() {
         original_delivery =
-            inline_original_delivery(&human[text::before_original(&human).len()..], verp);
+            inline_original_delivery(&human[heuristic::before_original(&human).len()..], verp);
     }
     let delivery = verp_delivery.or(original_delivery);
     let tied = if verp_delivery.is_some() {
@@ -110,7 +110,7 @@ pub fn read(bytes: &[u8], ctx: &Context<'_>) -> Report {
     } else {
         None
     };
-    let found = Found {
+    let facts = MessageFacts {
         signals: &signals,
         human: &human,
         noise: &noise,
@@ -136,12 +136,12 @@ pub fn read(bytes: &[u8], ctx: &Context<'_>) -> Report {
         .or_else(|| {
             let fields_in_text = dsn::has_fields(&human);
             let bouncy = report_type.as_deref() == Some("delivery-status")
-                || text::recognise(&signals, &human).is_some()
-                || text::is_mail_system(&signals);
+                || heuristic::recognise(&signals, &human).is_some()
+                || heuristic::is_mail_system(&signals);
             (fields_in_text && bouncy).then(|| human.clone())
         });
     if let Some(fields) = status_text {
-        return dsn_report(&fields, &found, message_id);
+        return dsn_report(&fields, &facts, message_id);
     }
     if report_type.as_deref() == Some("delivery-status") {
         // The delivery-status part is missing, or the boundary written is not the one declared:
@@ -151,25 +151,25 @@ pub fn read(bytes: &[u8], ctx: &Context<'_>) -> Report {
         let body_at = (root.offset_body as usize).min(raw.len());
         let body = String::from_utf8_lossy(&raw[body_at..]).into_owned();
         if dsn::has_fields(&body) {
-            let whole = Found {
+            let whole = MessageFacts {
                 human: &body,
-                ..found
+                ..facts
             };
             let mut r = dsn_report(&body, &whole, message_id.clone());
             r.note = Some("a delivery report whose parts could not be told apart (its boundary does not match): read from its body".into());
             return r;
         }
-        let text_found = if human.trim().is_empty() {
-            Found {
+        let text_facts = if human.trim().is_empty() {
+            MessageFacts {
                 human: &body,
-                ..found
+                ..facts
             }
         } else {
-            found
+            facts
         };
-        let family =
-            text::recognise(&signals, text_found.human).unwrap_or("rfc3464 without its fields");
-        let mut r = text_report(family, &subject, &text_found, message_id.clone());
+        let family = heuristic::recognise(&signals, text_facts.human)
+            .unwrap_or("rfc3464 without its fields");
+        let mut r = text_report(family, &subject, &text_facts, message_id.clone());
         if r.recipients.iter().any(|r| r.email.is_some()) {
             r.kind = Kind::Dsn;
             r.note = Some(
@@ -186,15 +186,15 @@ pub fn read(bytes: &[u8], ctx: &Context<'_>) -> Report {
 
     // Challenges and automatic replies carry bounce-like words; MTAs mark their bounces
     // auto-replied too, so a recognised bounce text wins over the auto-reply markers.
-    if text::is_challenge(&subject, &human) && !text::is_mail_system(&signals) {
+    if heuristic::is_challenge(&subject, &human) && !heuristic::is_mail_system(&signals) {
         return Report::empty(
             Kind::AutoReply,
             message_id,
             "a challenge-response request (asks the sender to prove they are a person); not a bounce",
         );
     }
-    if let Some(family) = text::recognise(&signals, &human) {
-        return text_report(family, &subject, &found, message_id);
+    if let Some(family) = heuristic::recognise(&signals, &human) {
+        return text_report(family, &subject, &facts, message_id);
     }
     if is_auto_reply(&msg) {
         return Report::empty(
@@ -234,9 +234,9 @@ fn delivered_to(msg: &mail_parser::Message<'_>, ctx: &Context<'_>) -> Vec<String
 fn returned_original(
     msg: &mail_parser::Message<'_>,
     ctx: &Context<'_>,
-) -> (Option<DeliveryRef>, text::Noise) {
+) -> (Option<DeliveryRef>, heuristic::Noise) {
     let verp = ctx.verp;
-    let mut noise = text::Noise {
+    let mut noise = heuristic::Noise {
         addresses: ctx.own.iter().map(|a| a.to_lowercase()).collect(),
         domains: vec![verp.domain().to_string()],
     };
@@ -263,7 +263,7 @@ fn returned_original(
             _ => None,
         };
         let Some(h) = headers_text else { continue };
-        for (n, v) in header_block(&h) {
+        for (n, v) in header_fields(&h) {
             match n.as_str() {
                 "message-id" => {
                     original_delivery = original_delivery.or_else(|| our_message_id(&v, verp));
@@ -285,9 +285,9 @@ fn returned_original(
 
 /// What the message says about itself outside its body: subject, sender, null Return-Path,
 /// `X-Failed-Recipients`.
-fn signals_of(msg: &mail_parser::Message<'_>, subject: &str) -> text::Signals {
+fn signals_of(msg: &mail_parser::Message<'_>, subject: &str) -> heuristic::Signals {
     let from = msg.from().and_then(|f| f.first());
-    text::Signals {
+    heuristic::Signals {
         subject: subject.to_string(),
         from_address: from.and_then(|a| a.address()).unwrap_or("").to_string(),
         from_name: from.and_then(|a| a.name()).unwrap_or("").to_string(),
@@ -296,31 +296,31 @@ fn signals_of(msg: &mail_parser::Message<'_>, subject: &str) -> text::Signals {
             .any(|v| v.trim() == "<>"),
         failed_recipients: header_values(msg, "X-Failed-Recipients")
             .iter()
-            .flat_map(|v| text::addresses(v).into_iter().map(|(a, _)| a))
+            .flat_map(|v| heuristic::addresses(v).into_iter().map(|(a, _)| a))
             .collect(),
     }
 }
 
 /// What the reader found around the report itself: the message's signals and text, the addresses
 /// that are never a failed recipient, and the delivery our identifiers name.
-struct Found<'a> {
-    signals: &'a text::Signals,
+struct MessageFacts<'a> {
+    signals: &'a heuristic::Signals,
     human: &'a str,
-    noise: &'a text::Noise,
+    noise: &'a heuristic::Noise,
     delivery: Option<DeliveryRef>,
     tied: Option<Attribution>,
 }
 
 /// An RFC 3464 report: one recipient per field group, named by its recipient fields (or, when those
 /// name an internal address, by `X-Failed-Recipients` or the human-readable part).
-fn dsn_report(fields: &str, found: &Found<'_>, message_id: Option<String>) -> Report {
-    let Found {
+fn dsn_report(fields: &str, facts: &MessageFacts<'_>, message_id: Option<String>) -> Report {
+    let MessageFacts {
         signals,
         human,
         noise,
         delivery,
         tied,
-    } = *found;
+    } = *facts;
     let mut recipients = Vec::new();
     let groups = dsn::groups(fields);
     let mut unnamed = Vec::new();
@@ -367,7 +367,7 @@ fn dsn_report(fields: &str, found: &Found<'_>, message_id: Option<String>) -> Re
             .map(|a| (a.clone(), "X-Failed-Recipients".to_string()))
             .collect();
         if named.is_empty() {
-            let human_only = text::before_original(human);
+            let human_only = heuristic::before_original(human);
             let without_fields: String = human_only
                 .lines()
                 .filter(|l| {
@@ -378,7 +378,7 @@ fn dsn_report(fields: &str, found: &Found<'_>, message_id: Option<String>) -> Re
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
-            named = text::read(signals, &without_fields, noise, false)
+            named = heuristic::read(signals, &without_fields, noise, false)
                 .into_iter()
                 .filter_map(|f| f.email.map(|e| (e, f.found_in)))
                 .collect();
@@ -400,7 +400,7 @@ fn dsn_report(fields: &str, found: &Found<'_>, message_id: Option<String>) -> Re
     }
     // The human-readable part, about each recipient (from its address to the next recipient's):
     // it decides when the fields state no cause, and a statement there about us wins.
-    let human_part = text::before_original(human);
+    let human_part = heuristic::before_original(human);
     let lower_human = human_part.to_ascii_lowercase();
     let positions: Vec<Option<usize>> = recipients
         .iter()
@@ -456,18 +456,18 @@ fn dsn_report(fields: &str, found: &Found<'_>, message_id: Option<String>) -> Re
 fn text_report(
     family: &str,
     subject: &str,
-    found: &Found<'_>,
+    facts: &MessageFacts<'_>,
     message_id: Option<String>,
 ) -> Report {
-    let Found {
+    let MessageFacts {
         signals,
         human,
         noise,
         delivery,
         tied,
-    } = *found;
-    let delay = text::is_delay(subject, human);
-    let recipients = text::read(signals, human, noise, delay)
+    } = *facts;
+    let delay = heuristic::is_delay(subject, human);
+    let recipients = heuristic::read(signals, human, noise, delay)
         .into_iter()
         .map(|f| Recipient {
             email: f.email,
@@ -503,7 +503,7 @@ fn arf<'a>(
     message_id: Option<String>,
 ) -> Report {
     let fields = part
-        .map(|p| header_block(&String::from_utf8_lossy(raw_body(msg, p))))
+        .map(|p| header_fields(&String::from_utf8_lossy(raw_body(msg, p))))
         .unwrap_or_default();
     let field = |name: &str| {
         fields
@@ -659,7 +659,7 @@ fn is_auto_reply(msg: &mail_parser::Message<'_>) -> bool {
 }
 
 /// Header-style `Name: value` lines (with continuation lines) into lowercase names and values.
-fn header_block(text: &str) -> Vec<(String, String)> {
+fn header_fields(text: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for line in text.lines() {
         if line.trim().is_empty() {

@@ -1,9 +1,11 @@
 //! One module per command: its arguments (clap) and one function that takes them, calls the stage
-//! that owns the work, and prints. Shared here: the global options, the runtime and the store.
+//! that owns the work, and prints. Shared here: the global options, the runtimes, opening the store
+//! and showing a time in the configured zone.
 
 pub mod admins;
 pub mod backup;
 pub mod bounces;
+pub mod campaigns;
 pub mod check;
 pub mod doctor;
 pub mod man;
@@ -11,15 +13,18 @@ pub mod render;
 pub mod send;
 pub mod serve;
 pub mod subscribers;
+pub mod worker;
 
 pub use admins::AdminsCommand;
 pub use bounces::BouncesCommand;
+pub use campaigns::{CampaignsArgs, ControlArgs, StatusArgs};
 pub use check::CheckArgs;
 pub use doctor::DoctorArgs;
 pub use render::RenderArgs;
-pub use send::{CampaignsArgs, ControlArgs, SendArgs, StatusArgs, WorkerArgs};
+pub use send::SendArgs;
 pub use serve::ServeArgs;
 pub use subscribers::SubscribersCommand;
+pub use worker::WorkerArgs;
 
 use std::path::PathBuf;
 
@@ -54,7 +59,6 @@ pub enum StatusFormat {
     Json,
 }
 
-/// The async runtime of commands that use the database or the network.
 /// A runtime on this thread alone, for work that goes one step at a time (bounce intake reads one
 /// message after another): no hand-over between runtime threads for each step.
 pub fn runtime_here() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -64,6 +68,7 @@ pub fn runtime_here() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// The async runtime of commands that use the database or the network.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -101,4 +106,9 @@ pub async fn open_existing_store(config: &Config, globals: &Globals) -> anyhow::
             crate::config::redact_url(url)
         )
     })
+}
+
+/// A time in the configured zone, with UTC beside it.
+pub(crate) fn local_time(config: &Config, at: i64) -> String {
+    crate::send::shaping::local_time(at, &config.send.time_zone)
 }

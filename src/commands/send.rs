@@ -1,5 +1,6 @@
-//! `newsletter send`, `status` and `worker`: the operator's weekly job. The campaign's life is
-//! [`crate::send::campaign`]'s; this file shows the plan, asks, shows progress and reports.
+//! `newsletter send`: the operator's weekly job. The campaign's life is [`crate::send::campaign`]'s;
+//! this file shows the plan, asks, shows progress and reports. Running a campaign with its progress
+//! display and its final report, and the delivery options, are shared with [`super::worker`].
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -9,18 +10,17 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 
-use super::{Globals, StatusFormat, open_existing_store, open_store, runtime};
+use super::{Globals, local_time, open_store, runtime};
 use crate::bounce::BouncePolicy;
 use crate::check::{self, Severity};
 use crate::config::Config;
 use crate::domain::CampaignState;
 use crate::domain::EmailAddress;
-use crate::render::{self, Rendered, Theme};
+use crate::render::{self, Rendered};
 use crate::send::campaign::{self, CampaignError, Plan, Prepared};
 use crate::send::shaping::{self, Shapes};
-use crate::send::worker::{self, Flow};
 use crate::send::{Counters, RunReport};
-use crate::store::{Campaign, CampaignDelivery, Control, DeliveryCounts, Store};
+use crate::store::{Campaign, CampaignDelivery, DeliveryCounts, Store};
 use crate::transport::Transport;
 
 /// Arguments of `newsletter send`.
@@ -58,26 +58,6 @@ pub struct SendArgs {
     pub at: Option<String>,
 }
 
-/// Arguments of `newsletter pause`, `resume` and `cancel`.
-#[derive(Debug, clap::Args)]
-pub struct ControlArgs {
-    /// The issue number of the campaign.
-    pub issue: u32,
-}
-
-/// Arguments of `newsletter worker`.
-#[derive(Debug, clap::Args)]
-pub struct WorkerArgs {
-    /// Exit when no campaign has anything left to claim, instead of waiting for the next one.
-    #[arg(long)]
-    pub once: bool,
-    /// Seconds between looks for new campaigns.
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
-    pub poll_secs: u64,
-    #[command(flatten)]
-    pub delivery: DeliveryArgs,
-}
-
 /// How `send` and `worker` deliver.
 #[derive(Debug, clap::Args)]
 pub struct DeliveryArgs {
@@ -92,32 +72,13 @@ pub struct DeliveryArgs {
     pub transport: Option<String>,
 }
 
-/// Arguments of `newsletter campaigns`.
-#[derive(Debug, clap::Args)]
-pub struct CampaignsArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
-    pub format: StatusFormat,
-}
-
-/// Arguments of `newsletter status`.
-#[derive(Debug, clap::Args)]
-pub struct StatusArgs {
-    /// The issue number, or the issue's Markdown file (default: the latest campaign).
-    #[arg(value_name = "ISSUE")]
-    pub issue: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
-    pub format: StatusFormat,
-}
-
 /// Exit code after Ctrl-C (128 + SIGINT), as shells expect.
-const INTERRUPTED: u8 = 130;
+pub(super) const INTERRUPTED: u8 = 130;
 /// Exit code of `send` and `worker` when the circuit breaker paused a campaign: a provider refuses
 /// us, not the readers; `newsletter status N` says why, `newsletter resume N` goes on.
 const BREAKER: u8 = 3;
 
-fn load_config(
+pub(super) fn load_config(
     globals: &Globals,
     concurrency: Option<usize>,
     rate: Option<f64>,
@@ -139,11 +100,11 @@ fn load_config(
 }
 
 /// The transport URL a command uses: its `--transport` (or `NEWSLETTER_TRANSPORT`), else config.
-fn transport_url<'a>(config: &'a Config, flag: Option<&'a str>) -> &'a str {
+pub(super) fn transport_url<'a>(config: &'a Config, flag: Option<&'a str>) -> &'a str {
     flag.unwrap_or(&config.transport.url)
 }
 
-fn open_transport(config: &Config, url: Option<&str>) -> anyhow::Result<Transport> {
+pub(super) fn open_transport(config: &Config, url: Option<&str>) -> anyhow::Result<Transport> {
     let url = transport_url(config, url);
     let password = crate::transport::password_from_env();
     Ok(Transport::from_url(
@@ -211,7 +172,7 @@ pub fn send(globals: &Globals, args: &SendArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(globals, args.delivery.concurrency, args.delivery.rate)?;
     let prepared = prepare(&config, &args.issue, args.force)?;
     // A DKIM key that does not load stops the send before anything is written.
-    campaign::dkim_signer(&config)?;
+    crate::dkim::Signer::from_config(&config.dkim)?;
     // So do a bad --at or provider settings: nothing is asked, no seed is mailed.
     let shapes = Arc::new(Shapes::from_settings(&config.send)?);
     let at = args
@@ -434,7 +395,7 @@ async fn send_campaign(
 }
 
 /// Runs the engine with Ctrl-C handling and a progress display.
-async fn run_campaign(
+pub(super) async fn run_campaign(
     config: &Config,
     store: &Store,
     campaign: Campaign,
@@ -527,7 +488,7 @@ async fn show_progress(counters: Arc<Counters>, total: u64, already: u64) {
     }
 }
 
-async fn finish(
+pub(super) async fn finish(
     number: i64,
     outcome: anyhow::Result<RunReport>,
     store: &Store,
@@ -603,399 +564,10 @@ async fn finish(
     Ok(ExitCode::SUCCESS)
 }
 
-/// A time in the configured zone, with UTC beside it.
-fn local_time(config: &Config, at: i64) -> String {
-    shaping::local_time(at, &config.send.time_zone)
-}
-
 async fn report_campaign(store: &Store, number: i64) -> anyhow::Result<i64> {
     Ok(store
         .campaign_by_number(number)
         .await?
         .ok_or_else(|| anyhow!("issue {number} has no campaign"))?
         .id)
-}
-
-/// `newsletter campaigns`: every campaign, newest issue first, with its state and counts. Reads an
-/// existing database only (it creates none).
-pub fn campaigns(globals: &Globals, args: &CampaignsArgs) -> anyhow::Result<ExitCode> {
-    let config = globals.config()?;
-    runtime()?.block_on(async {
-        let store = open_existing_store(&config, globals).await?;
-        let list = campaign::overview(&store).await;
-        store.close().await;
-        let list = list?;
-        match args.format {
-            StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&list)?),
-            StatusFormat::Human if list.is_empty() => println!("no campaigns yet"),
-            StatusFormat::Human => {
-                println!(
-                    "{:>6}  {:<9}  {:>7}  {:>7}  {:>6}  {:>8}  {:>7}  {:>7}  started / scheduled",
-                    "issue", "state", "total", "sent", "failed", "deferred", "skipped", "unsent"
-                );
-                for o in &list {
-                    let (c, n) = (&o.campaign, &o.counts);
-                    let when = match (c.started_at, c.scheduled_at) {
-                        (Some(t), _) => local_time(&config, t),
-                        (None, Some(t)) => format!("scheduled {}", local_time(&config, t)),
-                        (None, None) => "-".to_string(),
-                    };
-                    println!(
-                        "{:>6}  {:<9}  {:>7}  {:>7}  {:>6}  {:>8}  {:>7}  {:>7}  {}",
-                        c.issue_number,
-                        c.state.as_str(),
-                        n.total(),
-                        n.sent,
-                        n.failed,
-                        n.deferred,
-                        n.skipped,
-                        n.queued + n.sending,
-                        when
-                    );
-                }
-            }
-        }
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-/// Which campaign `status` is about: an issue number, or an issue file (its `Number:`).
-fn issue_of(arg: &str) -> anyhow::Result<i64> {
-    if let Ok(n) = arg.trim().parse::<u32>() {
-        return Ok(n.into());
-    }
-    let path = Path::new(arg);
-    if path.is_file() {
-        let issue = crate::issue::Issue::load(path).map_err(|e| {
-            anyhow!("{arg}: {e}; give the issue number instead (`newsletter status 912`)")
-        })?;
-        return Ok(issue.header.number.get().into());
-    }
-    bail!(
-        "`{arg}` is neither an issue number nor an issue file; write `newsletter status 912` (or the issue's Markdown file)"
-    )
-}
-
-/// `newsletter status [ISSUE]`. Reads an existing database only (it creates none).
-pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let format = args.format;
-    let issue = args.issue.as_deref().map(issue_of).transpose()?;
-    let config = globals.config()?;
-    runtime()?.block_on(async {
-        let store = open_existing_store(&config, globals).await?;
-        let campaign = match issue {
-            Some(n) => store
-                .campaign_by_number(n)
-                .await?
-                .ok_or_else(|| anyhow!("issue {n} has not been sent: there is no campaign for it"))?,
-            None => store
-                .campaigns()
-                .await?
-                .into_iter()
-                .next()
-                .ok_or_else(|| anyhow!("nothing has been sent yet: there are no campaigns"))?,
-        };
-        let counts = store.delivery_counts(campaign.id).await?;
-        let reasons = store.failure_reasons(campaign.id, 5).await?;
-        let times = store.campaign_times(campaign.id).await?;
-        let providers = store.provider_counts(campaign.id).await?;
-        let pause_reason = store.pause_reason(campaign.id).await?;
-        // The warm-up's cap is why a sending campaign with rows left stands still today.
-        let capped = if campaign.state == CampaignState::Sending && counts.queued > 0 {
-            campaign::budget(&config, &store)
-                .await?
-                .filter(|b| b.remaining == 0)
-        } else {
-            None
-        };
-        let rate = match (times.first_sent_at, times.last_sent_at) {
-            (Some(a), Some(b)) if counts.sent > 0 => counts.sent as f64 / ((b - a).max(1)) as f64,
-            _ => 0.0,
-        };
-        store.close().await;
-        match format {
-            StatusFormat::Json => {
-                let v = serde_json::json!({
-                    "issue": campaign.issue_number,
-                    "subject": campaign.subject,
-                    "state": campaign.state,
-                    "content_hash": campaign.content_hash,
-                    "created_at": campaign.created_at,
-                    "started_at": campaign.started_at,
-                    "finished_at": campaign.finished_at,
-                    "scheduled_at": campaign.scheduled_at,
-                    "pause_reason": pause_reason,
-                    "providers": providers,
-                    "counts": counts,
-                    "total": counts.total(),
-                    "top_failures": reasons.iter().map(|(r, n)| serde_json::json!({"reason": r, "count": n})).collect::<Vec<_>>(),
-                    "first_sent_at": times.first_sent_at,
-                    "last_sent_at": times.last_sent_at,
-                    "messages_per_second": (rate * 10.0).round() / 10.0,
-                });
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            }
-            StatusFormat::Human => {
-                let t = |v: Option<i64>| v.map_or("-".to_string(), |t| local_time(&config, t));
-                let number = campaign.issue_number;
-                println!("Issue {number}: {} ({})", campaign.subject, campaign.state);
-                if let Some(reason) = &pause_reason {
-                    println!("  Paused by the circuit breaker: {reason}");
-                    println!("  Nobody was suppressed. Once the cause is fixed, `newsletter resume {number}` goes on.");
-                }
-                if let Some(b) = capped {
-                    println!(
-                        "  Waiting for the warm-up: today's cap is reached; sending goes on from {} (`newsletter worker` does it)",
-                        local_time(&config, b.until)
-                    );
-                }
-                if campaign.scheduled_at.is_some() {
-                    println!("  scheduled {}", t(campaign.scheduled_at));
-                }
-                println!("  started   {}", t(campaign.started_at));
-                println!("  finished  {}", t(campaign.finished_at));
-                let unsent = counts.queued + counts.sending;
-                let rest = match campaign.state {
-                    CampaignState::Cancelled => format!("{unsent} will not be sent (cancelled)"),
-                    CampaignState::Done => String::new(),
-                    _ if counts.sending > 0 => format!(
-                        "{unsent} not sent yet ({} being sent now)",
-                        counts.sending
-                    ),
-                    _ => format!("{unsent} not sent yet"),
-                };
-                println!(
-                    "  {} recipients: {} sent, {} failed, {} deferred, {} skipped{}{rest}",
-                    counts.total(), counts.sent, counts.failed, counts.deferred, counts.skipped,
-                    if rest.is_empty() { "" } else { "; " }
-                );
-                let limit = match campaign.delivery.rate {
-                    Some(r) if r > 0.0 => format!(" (limit {r}/s)"),
-                    _ => String::new(),
-                };
-                println!("  rate      {rate:.1} messages/s{limit}");
-                if let Some(via) = &campaign.delivery.transport {
-                    println!("  transport {}", crate::config::redact_url(via));
-                }
-                if !providers.is_empty() {
-                    println!("  {:<12} {:>8} {:>8} {:>11} {:>8} {:>8} {:>9}  pace", "provider", "sent", "unsent", "retry later", "deferred", "failed", "throttled");
-                    for p in &providers {
-                        let pace = match p.rate {
-                            Some(r) => format!("{r:.1}/s (slowed by this provider)"),
-                            None if !limit.is_empty() => "the campaign's limit".to_string(),
-                            None => "no limit".to_string(),
-                        };
-                        println!(
-                            "  {:<12} {:>8} {:>8} {:>11} {:>8} {:>8} {:>9}  {pace}",
-                            p.provider, p.counts.sent, p.counts.queued + p.counts.sending, p.waiting, p.counts.deferred, p.counts.failed, p.throttled
-                        );
-                    }
-                }
-                if !reasons.is_empty() {
-                    println!("  top failure reasons:");
-                    for (r, n) in &reasons {
-                        println!("    {n:>7}  {r}");
-                    }
-                }
-            }
-        }
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-/// `newsletter worker`: delivers every campaign in the `sending` state, until Ctrl-C (or, with
-/// `--once`, until none is left). Each campaign goes the way `send` was told (its transport, rate
-/// and connections are kept with it); the worker's own options override them, with a warning.
-pub fn worker(globals: &Globals, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(globals, args.delivery.concurrency, args.delivery.rate)?;
-    let theme = Theme::from_config(&config)?;
-    let shapes = Arc::new(Shapes::from_settings(&config.send)?);
-    runtime()?.block_on(async {
-        let store = open_store(&config, globals).await?;
-        if store.is_embedded() {
-            eprintln!("note: with SQLite, workers share the queue on this machine only; use PostgreSQL to spread one campaign over several machines");
-        }
-        // The worker's own transport (flag, environment or config) is checked before anything,
-        // so a wrong setting fails at once rather than at the first campaign.
-        let own = open_transport(&config, args.delivery.transport.as_deref())?;
-        own.preflight()
-            .await
-            .map_err(|e| anyhow!("the transport does not work: {e}"))?;
-        let transports = tokio::sync::Mutex::new(vec![(own_key(&config, args), Arc::new(own))]);
-        let exit = std::cell::Cell::new(ExitCode::SUCCESS);
-        let settings = worker::Settings {
-            once: args.once,
-            poll: Duration::from_secs(args.poll_secs),
-        };
-        let flow = worker::run(
-            &store,
-            &theme,
-            settings,
-            |ready| {
-                let (config, store, exit, shapes, transports) = (&config, &store, &exit, &shapes, &transports);
-                async move {
-                    let number = ready.campaign.issue_number;
-                    let (config, key) = campaign_settings(config, args, &ready.campaign);
-                    let transport = {
-                        let mut open = transports.lock().await;
-                        match open.iter().find(|(k, _)| *k == key) {
-                            Some((_, t)) => t.clone(),
-                            None => {
-                                let t = open_transport(&config, Some(&key.0))
-                                    .map_err(|e| anyhow!("issue {number}'s transport {}: {e}", key.0))?;
-                                t.preflight().await.map_err(|e| {
-                                    anyhow!("issue {number}'s transport ({}) does not work: {e}", t.describe())
-                                })?;
-                                let t = Arc::new(t);
-                                open.push((key.clone(), t.clone()));
-                                t
-                            }
-                        }
-                    };
-                    eprintln!(
-                        "sending issue {number} by {} ({} recipient(s) left)",
-                        transport.describe(),
-                        ready.counts.queued + ready.counts.sending
-                    );
-                    let outcome = run_campaign(&config, store, ready.campaign, &ready.rendered, transport, shapes.clone(), &ready.counts).await;
-                    let capped = outcome.as_ref().ok().and_then(|r| r.capped_until);
-                    let code = finish(number, outcome, store).await?;
-                    if let Some(until) = capped {
-                        return Ok(Flow::RestUntil(until));
-                    }
-                    if code == ExitCode::from(INTERRUPTED) {
-                        exit.set(code);
-                        return Ok::<_, anyhow::Error>(Flow::Stop);
-                    }
-                    if code != ExitCode::SUCCESS {
-                        exit.set(code);
-                    }
-                    Ok(Flow::Continue)
-                }
-            },
-            |idle| say_idle(&config, idle),
-        )
-        .await?;
-        for (_, t) in transports.into_inner() {
-            t.shutdown().await;
-        }
-        let exit = exit.get();
-        if flow == Flow::Stop && exit == ExitCode::from(INTERRUPTED) {
-            return Ok(exit);
-        }
-        store.close().await;
-        Ok(exit)
-    })
-}
-
-/// A transport as the worker keys its open connections: (URL, connections).
-type TransportKey = (String, usize);
-
-fn own_key(config: &Config, args: &WorkerArgs) -> TransportKey {
-    (
-        transport_url(config, args.delivery.transport.as_deref()).to_string(),
-        config.send.concurrency,
-    )
-}
-
-/// The settings one campaign is sent with: what `send` kept with it, unless the worker was given
-/// its own (then a warning says which wins).
-fn campaign_settings(config: &Config, args: &WorkerArgs, c: &Campaign) -> (Config, TransportKey) {
-    let number = c.issue_number;
-    let mut config = config.clone();
-    let kept = &c.delivery;
-    let mut url = config.transport.url.clone();
-    match (&args.delivery.transport, &kept.transport) {
-        (Some(flag), Some(kept)) if flag != kept => {
-            eprintln!(
-                "warning: issue {number} was queued to go via {kept}; this worker's --transport (or NEWSLETTER_TRANSPORT) {flag} overrides it"
-            );
-            url = flag.clone();
-        }
-        (Some(flag), _) => url = flag.clone(),
-        (None, Some(kept)) => url = kept.clone(),
-        (None, None) => {}
-    }
-    match (args.delivery.rate, kept.rate) {
-        (Some(flag), Some(kept)) if flag != kept => eprintln!(
-            "warning: issue {number} was queued at --rate {kept}; this worker's --rate {flag} overrides it"
-        ),
-        (None, Some(kept)) => config.send.rate = kept,
-        _ => {}
-    }
-    match (args.delivery.concurrency, kept.concurrency) {
-        (Some(flag), Some(kept)) if flag as i64 != kept => eprintln!(
-            "warning: issue {number} was queued with --concurrency {kept}; this worker's --concurrency {flag} overrides it"
-        ),
-        (None, Some(kept)) if kept > 0 => config.send.concurrency = kept as usize,
-        _ => {}
-    }
-    let key = (url, config.send.concurrency);
-    (config, key)
-}
-
-/// What an idle worker says, once each time it runs out of work.
-fn say_idle(config: &Config, idle: worker::Idle) {
-    let next = idle
-        .next_scheduled
-        .map(|t| {
-            format!(
-                "; the next scheduled issue starts {}",
-                local_time(config, t)
-            )
-        })
-        .unwrap_or_default();
-    match (idle.ending, idle.ran) {
-        (true, 0) => eprintln!("nothing to send: no campaign is sending or due{next}"),
-        (true, n) => eprintln!("done: {n} campaign run(s), nothing left to send{next}"),
-        (false, _) => eprintln!("waiting for a campaign to send{next} (Ctrl-C stops)"),
-    }
-}
-
-/// `newsletter pause|resume|cancel ISSUE`: changes a campaign's state in the database, where every
-/// worker on every machine sees it within a fraction of a second; a pause or a cancel returns once
-/// the messages already with the transport are recorded, with the final counts.
-pub fn control(globals: &Globals, args: &ControlArgs, action: Control) -> anyhow::Result<ExitCode> {
-    let config = globals.config()?;
-    runtime()?.block_on(async {
-        let store = open_existing_store(&config, globals).await?;
-        let result = crate::send::control::apply(
-            &store,
-            args.issue.into(),
-            action,
-            crate::send::control::SETTLE,
-        )
-        .await;
-        store.close().await;
-        let done = result?;
-        let (campaign, counts) = (&done.campaign, &done.counts);
-        let number = campaign.issue_number;
-        let left = counts.queued + counts.sending;
-        match campaign.state {
-            CampaignState::Paused => println!(
-                "issue {number} is paused: {} sent, {left} not sent yet. Nothing more goes out until `newsletter resume {number}`",
-                counts.sent
-            ),
-            CampaignState::Cancelled => println!(
-                "issue {number} is cancelled: {} sent, {left} will not be sent",
-                counts.sent
-            ),
-            CampaignState::Scheduled => println!(
-                "issue {number} is scheduled again for {}; `newsletter worker` starts it then",
-                campaign.scheduled_at.map_or("-".to_string(), |t| local_time(&config, t))
-            ),
-            state => println!(
-                "issue {number} is {state} again: {left} to send; a running `newsletter worker` takes it up (or run `newsletter worker --once`)"
-            ),
-        }
-        if done.unsettled > 0 {
-            eprintln!(
-                "note: {} message(s) were claimed by a worker that did not answer within {} s (it may have stopped); they go back to the queue when their lease ends and are not sent while the campaign is {}",
-                done.unsettled,
-                crate::send::control::SETTLE.as_secs(),
-                campaign.state
-            );
-        }
-        Ok(ExitCode::SUCCESS)
-    })
 }

@@ -199,7 +199,7 @@ fn check_dkim_config(config: &Config, out: &mut Findings) -> Option<crate::dkim:
         ));
         return None;
     }
-    match crate::send::campaign::dkim_signer(config) {
+    match crate::dkim::Signer::from_config(&config.dkim) {
         Ok(signer) => {
             out.push(Finding::ok(
                 area,

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{ParseError, err};
+use super::error::{ParseError, err};
 
 /// A provider's name: lowercase letters, digits and `-` (`google`, `microsoft`, `other`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

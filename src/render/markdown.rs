@@ -3,6 +3,10 @@
 use comrak::nodes::{AstNode, ListDelimType, ListType, NodeList, NodeValue};
 use comrak::{Arena, Options};
 
+// The scheme rules live with the raw HTML reader, which judges `href`s with them; they are named here
+// too, where links are classified.
+pub use super::rawhtml::{BLOCKED_SCHEMES, Scheme, scheme};
+
 /// The comrak options every stage uses: TWiR's Markdown with GFM tables, strikethrough, autolinks and
 /// footnotes, and the raw inline HTML it relies on (`<small>`).
 pub fn options() -> Options<'static> {
@@ -53,25 +57,6 @@ pub struct LinkReport {
     pub unsafe_targets: Vec<String>,
 }
 
-/// Schemes a subscriber must never be sent to: they run script, embed content, or point into the
-/// reader's own machine. Every other syntactically valid scheme (`https`, `mailto`, `irc`, `ftp`,
-/// `tel`, …) is kept as written.
-pub const BLOCKED_SCHEMES: &[&str] = &[
-    "javascript",
-    "vbscript",
-    "livescript",
-    "mocha",
-    "data",
-    "blob",
-    "filesystem",
-    "view-source",
-    "jar",
-    "about",
-    "file",
-    "mhtml",
-    "ms-its",
-];
-
 /// What a link target is, as a browser reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -81,63 +66,6 @@ pub enum Target {
     Blocked(String),
     /// Not absolute and not resolvable (`INSERT_LINK_HERE`, `#anchor`, empty).
     Unresolvable,
-}
-
-/// A URI scheme, lowercase, held without allocating (schemes are short; longer ones are not schemes
-/// we care about and are cut at 32 bytes).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Scheme {
-    buf: [u8; 32],
-    len: u8,
-}
-
-impl Scheme {
-    /// The scheme, lowercase, e.g. `https`.
-    pub fn as_str(&self) -> &str {
-        // Only ASCII letters, digits, `+`, `-` and `.` are ever stored.
-        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
-    }
-
-    /// True for a scheme that must never reach a subscriber ([`BLOCKED_SCHEMES`]).
-    pub fn is_blocked(&self) -> bool {
-        BLOCKED_SCHEMES.contains(&self.as_str())
-    }
-}
-
-impl std::fmt::Debug for Scheme {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The scheme of `url` as a browser finds it (tabs and newlines removed, leading spaces and control
-/// characters ignored, case folded), if it has one: RFC 3986 `ALPHA *( ALPHA / DIGIT / + / - / . )`,
-/// at least two characters (so `C:\` is not a scheme).
-pub fn scheme(url: &str) -> Option<Scheme> {
-    let mut out = Scheme {
-        buf: [0; 32],
-        len: 0,
-    };
-    for c in url
-        .trim_start_matches(|c: char| c <= ' ')
-        .chars()
-        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
-    {
-        if c == ':' {
-            return (out.len >= 2).then_some(out);
-        }
-        let ok = if out.len == 0 {
-            c.is_ascii_alphabetic()
-        } else {
-            c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')
-        };
-        if !ok || usize::from(out.len) == out.buf.len() {
-            return None;
-        }
-        out.buf[usize::from(out.len)] = c.to_ascii_lowercase() as u8;
-        out.len += 1;
-    }
-    None
 }
 
 /// Classifies a link or image target; `site_url` resolves `/path` and `//host/path`.

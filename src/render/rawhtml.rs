@@ -1,6 +1,7 @@
 //! Raw HTML in an issue, read the way CommonMark reads it: which `<…>` are tags, what they are called,
-//! and what their attributes say. The renderer uses it to decide what may pass to a mail client;
-//! `check` uses it to find what a mail client would hide.
+//! and what their attributes say; and a URL's scheme as a browser reads it, with the schemes that must
+//! never reach a subscriber. The renderer uses it to decide what may pass to a mail client; `check`
+//! uses it to find what a mail client would hide. It depends on no other part of `render`.
 
 use std::ops::Range;
 
@@ -193,7 +194,7 @@ impl Tag {
         self.attributes.iter().any(|(n, v)| {
             (n.starts_with("on") && n.len() > 2)
                 || (URL_ATTRIBUTES.contains(&n.as_str())
-                    && super::markdown::scheme(&decode_entities(v)).is_some_and(|s| s.is_blocked()))
+                    && scheme(&decode_entities(v)).is_some_and(|s| s.is_blocked()))
         })
     }
 }
@@ -214,6 +215,82 @@ const URL_ATTRIBUTES: &[&str] = &[
     "lowsrc",
     "dynsrc",
 ];
+
+/// Schemes a subscriber must never be sent to: they run script, embed content, or point into the
+/// reader's own machine. Every other syntactically valid scheme (`https`, `mailto`, `irc`, `ftp`,
+/// `tel`, …) is kept as written.
+pub const BLOCKED_SCHEMES: &[&str] = &[
+    "javascript",
+    "vbscript",
+    "livescript",
+    "mocha",
+    "data",
+    "blob",
+    "filesystem",
+    "view-source",
+    "jar",
+    "about",
+    "file",
+    "mhtml",
+    "ms-its",
+];
+
+/// A URI scheme, lowercase, held without allocating (schemes are short; longer ones are not schemes
+/// we care about and are cut at 32 bytes).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Scheme {
+    buf: [u8; 32],
+    len: u8,
+}
+
+impl Scheme {
+    /// The scheme, lowercase, e.g. `https`.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII letters, digits, `+`, `-` and `.` are ever stored.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
+    }
+
+    /// True for a scheme that must never reach a subscriber ([`BLOCKED_SCHEMES`]).
+    pub fn is_blocked(&self) -> bool {
+        BLOCKED_SCHEMES.contains(&self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Scheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The scheme of `url` as a browser finds it (tabs and newlines removed, leading spaces and control
+/// characters ignored, case folded), if it has one: RFC 3986 `ALPHA *( ALPHA / DIGIT / + / - / . )`,
+/// at least two characters (so `C:\` is not a scheme).
+pub fn scheme(url: &str) -> Option<Scheme> {
+    let mut out = Scheme {
+        buf: [0; 32],
+        len: 0,
+    };
+    for c in url
+        .trim_start_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+    {
+        if c == ':' {
+            return (out.len >= 2).then_some(out);
+        }
+        let ok = if out.len == 0 {
+            c.is_ascii_alphabetic()
+        } else {
+            c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')
+        };
+        if !ok || usize::from(out.len) == out.buf.len() {
+            return None;
+        }
+        out.buf[usize::from(out.len)] = c.to_ascii_lowercase() as u8;
+        out.len += 1;
+    }
+    None
+}
 
 /// Numeric and the common named character references, so `java&#x73;cript:` is read as a browser
 /// reads it. Borrows when there is nothing to decode.

@@ -142,7 +142,7 @@ pub fn clean(html: &str, extra_schemes: &[String]) -> String {
         extra_schemes
             .iter()
             .map(String::as_str)
-            .filter(|s| !super::markdown::BLOCKED_SCHEMES.contains(s)),
+            .filter(|s| !super::rawhtml::BLOCKED_SCHEMES.contains(s)),
     );
     let tag_attributes: HashMap<&str, HashSet<&str>> = TAG_ATTRIBUTES
         .iter()

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use comrak::nodes::{AstNode, ListType, NodeValue, TableAlignment};
 
-use super::{markdown, rawhtml};
+use super::rawhtml;
 use unicode_width::UnicodeWidthStr;
 
 /// Column at which prose wraps.
@@ -325,7 +325,7 @@ impl Writer {
                     let src = tag
                         .attribute("src")
                         .map(rawhtml::decode_entities)
-                        .filter(|u| markdown::scheme(u).is_some());
+                        .filter(|u| rawhtml::scheme(u).is_some());
                     if emoji && !alt.is_empty() {
                         out.push_str(&alt);
                     } else {

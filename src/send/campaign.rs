@@ -3,7 +3,8 @@
 //! what was deferred, snapshot the list), build the engine's [`Job`], and run it until it is done or
 //! interrupted. A test copy and a dry run use the same rendering without creating a campaign.
 //!
-//! Nothing here prints or asks: `commands::send` shows the plan, asks for confirmation and reports.
+//! Nothing here prints or asks: `commands::send` shows the plan, asks for confirmation and reports;
+//! `commands::worker` reports the runs it makes.
 
 use std::future::Future;
 use std::path::Path;
@@ -17,6 +18,7 @@ use super::engine::{Budget, Counters, Job, RunReport, SendError, deliver};
 use super::shaping::{self, Shapes, ShapingError};
 use crate::check::{self, CheckOptions, FileReport};
 use crate::config::{Config, ConfigError};
+use crate::dkim::Signer;
 use crate::domain::{CampaignState, EmailAddress, SubscriberStatus, Verp, campaign_key, unix_now};
 use crate::issue::{Issue, IssueError};
 use crate::mail::{MailRecipient, MessageFactory};
@@ -289,15 +291,6 @@ pub async fn start(
     })
 }
 
-/// The DKIM signer, when `[dkim] enabled`.
-pub fn dkim_signer(config: &Config) -> Result<Option<crate::dkim::Signer>, crate::dkim::DkimError> {
-    let d = &config.dkim;
-    if !d.enabled {
-        return Ok(None);
-    }
-    crate::dkim::Signer::from_pem_file(&d.key_file, &d.domain, &d.selector).map(Some)
-}
-
 /// A worker id unique to this process: `host:pid:random`.
 pub fn worker_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -337,7 +330,7 @@ pub async fn job(
         unsubscribe_base: config.site.unsubscribe_url.clone(),
         transport,
         worker_id: worker_id(),
-        dkim: dkim_signer(config)?.map(Arc::new),
+        dkim: Signer::from_config(&config.dkim)?.map(Arc::new),
         policy,
         campaign,
         shapes,
@@ -430,7 +423,7 @@ pub async fn test_copies(
     let ids = Verp::new(&throwaway, &config.mail.bounce_domain);
     let factory = MessageFactory::new(rendered, &config.mail, &key, &ids);
     let url = render::sample_unsubscribe_url(&config.site);
-    let signer = dkim_signer(config)?;
+    let signer = Signer::from_config(&config.dkim)?;
     let mut copies = TestCopies { bytes: 0, sent: 0 };
     for (n, address) in to.iter().enumerate() {
         let mut message = factory.for_recipient(

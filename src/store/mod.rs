@@ -1,4 +1,8 @@
-//! The database: subscribers, their tokens and status history, and erased addresses.
+//! The database, as typed calls per use case: subscribers with their tokens, status history and
+//! erased addresses (`subscribers`, `import`), campaigns (`campaigns`) and their delivery queue
+//! (`queue`), bounces (`bounces`), administrators and their sessions (`admins`), backups; and the
+//! installation's secret salt, from which the forget hashes and the VERP key derive. It decides
+//! nothing: what a bounce or an import means is settled above it.
 //!
 //! Two backends, one behaviour: SQLite (the embedded default, WAL mode) and PostgreSQL, chosen by the
 //! URL. Both run the same SQL (`$1`-style parameters work on both); migrations live in
@@ -383,6 +387,12 @@ impl Store {
             .cloned()
     }
 
+    /// A key for signing VERP addresses, derived from the installation's secret salt: bounces can
+    /// then be attributed without trusting anything but our own address.
+    pub async fn verp_key(&self) -> Result<Vec<u8>> {
+        Ok(Sha256::digest(format!("verp\n{}", self.salt().await?).as_bytes()).to_vec())
+    }
+
     /// One round trip to the database, for health checks: no table is read.
     pub async fn ping(&self) -> Result<()> {
         with_pool!(self, p => {
@@ -392,11 +402,12 @@ impl Store {
     }
 }
 
-// After the macros above, which the queue uses.
+// After `with_pool!` above, which every part uses; `bounces` first, for the `log_bounce!` the queue uses.
 #[macro_use]
 mod bounces;
 mod admins;
 mod backup;
+mod campaigns;
 pub mod csv;
 mod import;
 mod queue;
@@ -405,9 +416,9 @@ pub use crate::domain::Source;
 pub use admins::{Admin, AdminSession, AuditEntry};
 pub use backup::{Backup, BackupError};
 pub use bounces::{Applied, BounceEntry, BounceFacts, BounceRecord, Decide, SenderBounce, Verdict};
+pub use campaigns::{Campaign, CampaignDelivery, CampaignTimes, Control};
 pub use import::{IMPORT_BATCH, ImportOptions, ImportRow, ImportSummary};
 pub use queue::{
-    Campaign, CampaignDelivery, CampaignTimes, Control, Delivery, DeliveryCounts, Outcome,
-    ProviderPace, ProviderStatus, Recorded, SyncBounce,
+    Delivery, DeliveryCounts, Outcome, ProviderPace, ProviderStatus, Recorded, SyncBounce,
 };
 pub use subscribers::{AddOutcome, Event, StatusChange, SubscribeOutcome, Subscriber};

@@ -162,7 +162,7 @@ pub struct Intake<'a> {
 pub fn own_addresses(config: &Config) -> Vec<String> {
     [&config.mail.from, &config.mail.reply_to]
         .iter()
-        .flat_map(|m| bounce::text::addresses(m))
+        .flat_map(|m| bounce::heuristic::addresses(m))
         .map(|(a, _)| a)
         .collect()
 }

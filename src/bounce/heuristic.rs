@@ -1,6 +1,7 @@
-//! Bounces that are not RFC 3464 reports: the texts of qmail, Exim, Sendmail, Exchange 2003,
-//! Hotmail, old Yahoo and AOL, Lotus Domino, Netscape/Sun Messaging Server, Courier, OpenSMTPD,
-//! IMail, GroupWise, Sina and the small MTAs that write "could not be delivered" in their own words.
+//! Heuristic reading of bounces that are not RFC 3464 reports: the texts of qmail, Exim, Sendmail,
+//! Exchange 2003, Hotmail, old Yahoo and AOL, Lotus Domino, Netscape/Sun Messaging Server, Courier,
+//! OpenSMTPD, IMail, GroupWise, Sina and the small MTAs that write "could not be delivered" in their
+//! own words.
 //!
 //! Reading one takes three steps.
 //! 1. **Is it a bounce?** By structure first: a family's own opening words, an `X-Failed-Recipients`
@@ -20,7 +21,7 @@ use super::classify::{self, Class};
 
 /// A recipient read from a bounce text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
+pub struct TextRecipient {
     pub email: Option<String>,
     pub class: Class,
     pub reason: crate::domain::BounceReason,
@@ -429,7 +430,7 @@ pub fn is_delay(subject: &str, text: &str) -> bool {
 /// Where the returned original starts in `lower` (lowercase text), or its length.
 fn cut_at(lower: &str) -> usize {
     let by_marker = ORIGINAL_MARKERS.iter().filter_map(|m| lower.find(m)).min();
-    let by_headers = header_block(lower);
+    let by_headers = pasted_headers_at(lower);
     by_marker
         .into_iter()
         .chain(by_headers)
@@ -439,7 +440,7 @@ fn cut_at(lower: &str) -> usize {
 
 /// The start of the first block of at least three header lines that look like a pasted message:
 /// two of them among the fields every message has.
-fn header_block(lower: &str) -> Option<usize> {
+fn pasted_headers_at(lower: &str) -> Option<usize> {
     const ORIGINAL_FIELDS: &[&str] = &[
         "received",
         "return-path",
@@ -657,7 +658,7 @@ pub fn addresses(text: &str) -> Vec<(String, usize)> {
 
 /// The recipients of a non-standard bounce (`text` is the whole human-readable text; the original is
 /// cut off here). `delay` marks a delay notice.
-pub fn read(signals: &Signals, text: &str, noise: &Noise, delay: bool) -> Vec<Found> {
+pub fn read(signals: &Signals, text: &str, noise: &Noise, delay: bool) -> Vec<TextRecipient> {
     let body = before_original(text);
     let mut found: Vec<(String, usize, String)> = Vec::new();
     if !signals.failed_recipients.is_empty() {
@@ -696,7 +697,7 @@ pub fn read(signals: &Signals, text: &str, noise: &Noise, delay: bool) -> Vec<Fo
     if found.is_empty() {
         // A bounce that names nobody: its words still classify the delivery its VERP names.
         let v = classify::classify(None, None, body, delay);
-        return vec![Found {
+        return vec![TextRecipient {
             email: None,
             class: v.class,
             reason: v.reason,
@@ -727,7 +728,7 @@ pub fn read(signals: &Signals, text: &str, noise: &Noise, delay: bool) -> Vec<Fo
                 v = whole;
             }
         }
-        out.push(Found {
+        out.push(TextRecipient {
             email: Some(addr.clone()),
             class: v.class,
             reason: v.reason,
