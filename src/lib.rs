@@ -30,6 +30,7 @@ pub mod domain;
 pub mod files;
 pub mod issue;
 pub mod mail;
+pub mod password;
 pub mod render;
 pub mod send;
 pub mod store;

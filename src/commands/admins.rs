@@ -58,7 +58,7 @@ pub fn run(globals: &Globals, command: &AdminsCommand) -> anyhow::Result<ExitCod
                     store.close().await;
                     bail!("{why}; nothing was changed");
                 }
-                let hash = crate::web::admin::hash_password(&password)
+                let hash = crate::password::hash(&password)
                     .map_err(|e| anyhow!("the password could not be hashed: {e}"))?;
                 let new = store.set_admin(email.as_str(), role, &hash).await?;
                 store

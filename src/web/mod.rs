@@ -1,21 +1,17 @@
-//! The subscriber-facing web, one file per family: unsubscribe pages and the RFC 8058 one-click
-//! endpoint ([`unsubscribe`]), double opt-in ([`subscribe`]), the admin JSON API ([`api`]), health,
-//! and Prometheus metrics ([`metrics`]); the shared page shell ([`pages`]), the limits per client
-//! and per address ([`rate_limit`]) and the listening loop with its time and connection limits
-//! (`server`).
+//! The web, one file per family: unsubscribe pages and the RFC 8058 one-click endpoint
+//! ([`unsubscribe`]), double opt-in ([`subscribe`]), the admin JSON API ([`api`]), the
+//! administrators' console ([`console`], one file per resource), health, and Prometheus metrics
+//! ([`metrics`]); the shared page shell ([`pages`]), the limits per client and per address
+//! ([`rate_limit`]) and the listening loop with its time and connection limits (`server`).
 //!
 //! GET never changes state (mail scanners follow links). Every response carries a strict
 //! Content-Security-Policy, `frame-ancestors 'none'`, `X-Frame-Options: DENY`,
 //! `Referrer-Policy: no-referrer` and `X-Content-Type-Options: nosniff`.
 
-pub mod admin;
-pub mod admin_bounces;
-pub mod admin_control;
-pub mod admin_list;
 pub mod api;
+pub mod console;
 pub mod metrics;
 pub mod pages;
-pub mod preview;
 pub mod rate_limit;
 mod server;
 pub mod subscribe;
@@ -109,14 +105,14 @@ pub struct AppState {
     pub unsubscribes: unsubscribe::Batcher,
     /// A separate, unauthenticated listen address for `/metrics`, if configured.
     pub metrics_bind: Option<String>,
-    /// The administrators' console: session settings and sign-in limits.
-    pub console: admin::Console,
+    /// The administrators' console: session settings, sign-in limits, and what it keeps in memory.
+    pub console: console::Console,
     /// The configuration `serve` started with (the console's quarantine, imports and previews).
     pub config: Arc<crate::config::Config>,
     /// The console's imports, running or finished (the latest few).
-    pub imports: Recent<admin_list::Job>,
+    pub imports: Recent<console::import::Job>,
     /// The console's rendered previews (the latest few).
-    pub previews: Recent<preview::Preview>,
+    pub previews: Recent<console::preview::Preview>,
     limits: server::Limits,
     csp: HeaderValue,
 }
@@ -150,10 +146,10 @@ impl AppState {
             unsubscribes: unsubscribe::Batcher::default(),
             metrics_bind: Some(config.web.metrics_bind.trim().to_string())
                 .filter(|b| !b.is_empty()),
-            console: admin::Console::new(config),
+            console: console::Console::new(config),
             config: Arc::new(config.clone()),
             imports: Recent::new(20),
-            previews: Recent::with_budget(20, preview::KEPT_BYTES),
+            previews: Recent::with_budget(20, console::preview::KEPT_BYTES),
             limits: server::Limits::from_config(&config.web),
             csp: HeaderValue::from_str(&pages::content_security_policy())
                 .expect("the policy is ASCII"),
@@ -172,58 +168,6 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             api::require_token,
         ));
-    let upload_limit = usize::try_from(state.config.admin.max_upload_bytes).unwrap_or(usize::MAX);
-    let console = Router::new()
-        .route("/admin/", get(admin::dashboard))
-        .route("/admin/subscribers", get(admin::subscribers))
-        .route("/admin/subscribers/{id}", get(admin::subscriber))
-        .route(
-            "/admin/subscribers/{id}/forget",
-            get(admin::forget_form).post(admin::forget),
-        )
-        .route(
-            "/admin/subscribers/{id}/{action}",
-            axum::routing::post(admin::subscriber_action),
-        )
-        .route("/admin/audit", get(admin::audit))
-        .route("/admin/campaigns", get(admin::campaigns))
-        .route("/admin/campaigns/{issue}", get(admin::campaign))
-        .route(
-            "/admin/campaigns/{issue}/{action}",
-            get(admin_control::confirm).post(admin_control::act),
-        )
-        .route("/admin/bounces", get(admin::bounces))
-        .route("/admin/quarantine", get(admin_bounces::list))
-        .route("/admin/quarantine/{name}", get(admin_bounces::show))
-        .route(
-            "/admin/quarantine/{name}/{action}",
-            get(admin_bounces::confirm).post(admin_bounces::act),
-        )
-        .route("/admin/export.csv", get(admin_list::export))
-        .route(
-            "/admin/import",
-            get(admin_list::import_form)
-                .post(admin_list::import)
-                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
-        )
-        .route("/admin/import/{job}", get(admin_list::import_job))
-        .route(
-            "/admin/preview",
-            get(preview::form)
-                .post(preview::create)
-                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
-        )
-        .route("/admin/preview/{id}", get(preview::show))
-        .route("/admin/preview/{id}/html", get(preview::html))
-        .route(
-            "/admin/preview/{id}/test",
-            axum::routing::post(preview::test_copy),
-        )
-        .route("/admin/logout", axum::routing::post(admin::logout))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            admin::require_session,
-        ));
     let mut app = Router::new()
         .route(
             "/unsubscribe/{token}",
@@ -236,12 +180,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/health", get(health))
         .nest("/api", api)
-        .route("/admin/login", get(admin::login_form).post(admin::login))
-        .route(
-            "/admin",
-            get(|| async { axum::response::Redirect::permanent("/admin/") }),
-        )
-        .merge(console);
+        .merge(console::router(&state));
     if state.metrics_bind.is_none() {
         app = app.route(
             "/metrics",

@@ -1,4 +1,4 @@
-//! The one HTML shell every page shares (public pages now, the admin console later), and the pages
+//! The one HTML shell every page shares (the public pages, and the console's, wide), and the pages
 //! that answer a miss or an outage the same way everywhere.
 
 use axum::http::StatusCode;

@@ -17,21 +17,23 @@
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
-use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
-use super::AppState;
-use super::admin::{Signed, admin_page, csrf_refused, random_token};
-use super::admin_list::upload_error;
+use super::auth::{CarriesCsrf, Posted, Signed, check_csrf, random_token};
+use super::flash::{flash, flash_error};
+use super::words::quoted;
+use super::{page, upload_error};
 use crate::check::{FileReport, Severity};
 use crate::domain::EmailAddress;
 use crate::files::{self, ReadError};
 use crate::issue::MAX_ISSUE_BYTES;
 use crate::render::{self, Recipient, Rendered};
 use crate::send::campaign::{self, CampaignError};
+use crate::web::AppState;
+use crate::web::pages::{not_found, scroll};
 
 /// Drafts rendering at once; more wait up to [`RENDER_WAIT`], then get a 503. A draft within the
 /// limit can still take seconds of CPU (and its render goes on after its request timed out): two
@@ -44,6 +46,9 @@ const RENDER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// The previews kept in memory, in total (about twice what their HTML and plaintext weigh). The
 /// newest is kept even when it alone is larger.
 pub const KEPT_BYTES: usize = 64 * 1024 * 1024;
+
+/// Test copies one account may send from the console per hour.
+pub const TEST_COPIES_PER_HOUR: u32 = 20;
 
 /// The drafts folder entries looked at, at most, when listing it.
 const DRAFTS_SCANNED: usize = 10_000;
@@ -67,7 +72,7 @@ pub struct Preview {
 }
 
 /// What to do with a draft over the upload limit.
-const DRAFT_TOO_LARGE: &str = "a draft that large cannot be an issue; check the file";
+pub const TOO_LARGE: &str = "a draft that large cannot be an issue; check the file";
 
 impl Preview {
     /// About what this preview holds in memory, in bytes: its filled HTML and plaintext, the
@@ -202,7 +207,7 @@ fn draft_form(
     error: Option<&str>,
 ) -> Markup {
     html! {
-        @if let Some(e) = error { (super::admin_control::flash_error(html! { (e) })) }
+        @if let Some(e) = error { (flash_error(html! { (e) })) }
         form method="post" action="/admin/preview" enctype="multipart/form-data" {
             input type="hidden" name="csrf" value=(signed.session.csrf);
             p { small { "A draft may be at most 4 MiB, as for any issue sent." } }
@@ -224,13 +229,10 @@ fn draft_form(
 }
 
 /// `GET /admin/preview`.
-pub async fn form(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(signed): axum::Extension<Signed>,
-) -> Response {
+pub async fn form(State(state): State<Arc<AppState>>, signed: Signed) -> Response {
     let drafts = drafts(&state).await;
     let body = draft_form(&state, &signed, &drafts, None);
-    admin_page(&state, Some(&signed), "Preview an issue", body).into_response()
+    page(&state, Some(&signed), "Preview an issue", body).into_response()
 }
 
 /// A form field, read in chunks and kept only up to `limit` bytes: past it the rest is read and
@@ -267,11 +269,7 @@ async fn small_field(
 async fn refused(state: &AppState, signed: &Signed, status: StatusCode, why: &str) -> Response {
     let drafts = drafts(state).await;
     let body = draft_form(state, signed, &drafts, Some(why));
-    (
-        status,
-        admin_page(state, Some(signed), "Preview an issue", body),
-    )
-        .into_response()
+    (status, page(state, Some(signed), "Preview an issue", body)).into_response()
 }
 
 /// Where the draft comes from, and why it cannot be had.
@@ -309,7 +307,7 @@ async fn read_draft(state: &AppState, draft: &str) -> Source {
 /// `POST /admin/preview` (multipart: csrf and one of draft, file, text).
 pub async fn create(
     State(state): State<Arc<AppState>>,
-    axum::Extension(signed): axum::Extension<Signed>,
+    signed: Signed,
     mut form: Multipart,
 ) -> Response {
     let limit = usize::try_from(MAX_ISSUE_BYTES).unwrap_or(usize::MAX);
@@ -325,7 +323,7 @@ pub async fn create(
         let mut field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => return upload_error(&e, DRAFT_TOO_LARGE),
+            Err(e) => return upload_error(&e, TOO_LARGE),
         };
         let part = field.name().unwrap_or("").to_string();
         let read = match part.as_str() {
@@ -350,11 +348,11 @@ pub async fn create(
             _ => read_field(&mut field, 0).await.map(|_| ()),
         };
         if let Err(e) = read {
-            return upload_error(&e, DRAFT_TOO_LARGE);
+            return upload_error(&e, TOO_LARGE);
         }
     }
-    if !signed.csrf_ok(&csrf) {
-        return csrf_refused(&state, &signed).await;
+    if let Err(refused) = check_csrf(&state, &signed, &csrf).await {
+        return refused;
     }
     let source: Source = if let Some(what) = too_large {
         Err((StatusCode::PAYLOAD_TOO_LARGE, too_large_message(&what)))
@@ -422,7 +420,7 @@ pub async fn create(
 
 /// The preview page's policy: the console's, plus frames from the console itself.
 fn page_policy() -> HeaderValue {
-    let policy = super::pages::content_security_policy().replace(
+    let policy = crate::web::pages::content_security_policy().replace(
         "default-src 'none';",
         "default-src 'none'; frame-src 'self';",
     );
@@ -432,11 +430,11 @@ fn page_policy() -> HeaderValue {
 /// `GET /admin/preview/{id}`.
 pub async fn show(
     State(state): State<Arc<AppState>>,
-    axum::Extension(signed): axum::Extension<Signed>,
+    signed: Signed,
     Path(id): Path<String>,
 ) -> Response {
     let Some(p) = state.previews.get(&id) else {
-        return super::pages::not_found(&state);
+        return not_found(&state);
     };
     // A draft that cannot be rendered is shown with its findings, as unprocessable.
     let status = if p.error.is_some() {
@@ -457,7 +455,7 @@ fn preview_page(
 ) -> Response {
     let body = preview_body(p, signed, sent);
     let title = format!("Preview of {}", p.name);
-    let mut r = (status, admin_page(state, Some(signed), &title, body)).into_response();
+    let mut r = (status, page(state, Some(signed), &title, body)).into_response();
     r.headers_mut()
         .insert(header::CONTENT_SECURITY_POLICY, page_policy());
     r
@@ -468,22 +466,22 @@ fn preview_body(p: &Preview, signed: &Signed, sent: Option<Result<String, String
     html! {
         @if let Some(result) = &sent {
             @match result {
-                Ok(m) => (super::admin_control::flash(html! { p { strong { (m) } } })),
-                Err(m) => (super::admin_control::flash_error(html! { (m) })),
+                Ok(m) => (flash(html! { p { strong { (m) } } })),
+                Err(m) => (flash_error(html! { (m) })),
             }
         }
         h2 { "Check" }
-        @if let Some(e) = &p.error { (super::admin_control::flash_error(html! { "this draft cannot be rendered: " (super::admin_control::quoted(e)) })) }
+        @if let Some(e) = &p.error { (flash_error(html! { "this draft cannot be rendered: " (quoted(e)) })) }
         @if p.findings.is_empty() { p { "No findings." } } @else {
             p { (errors) " error(s), " (p.findings.len() - errors) " other finding(s). Errors block the send." }
-            (super::pages::scroll("Findings", html! { table class="cards" {
+            (scroll("Findings", html! { table class="cards" {
                 thead { tr { th scope="col" { "Line" } th scope="col" { "Severity" } th scope="col" { "Finding" } } }
                 tbody {
                     @for (sev, rule, line, message, help) in &p.findings {
                         tr {
                             td data-label="Line" { (line) }
                             td data-label="Severity" { (format!("{sev:?}").to_lowercase()) }
-                            td data-label="Finding" { (super::admin_control::quoted(message)) @if !help.is_empty() { br; small { (super::admin_control::quoted(help)) } }
+                            td data-label="Finding" { (quoted(message)) @if !help.is_empty() { br; small { (quoted(help)) } }
                                  br; small { "Rule: " code { (rule) } } }
                         }
                     }
@@ -502,7 +500,7 @@ fn preview_body(p: &Preview, signed: &Signed, sent: Option<Result<String, String
                 learn who looked at it; they load in the e-mail as sent." } }
             @for (width, scheme) in [(660, "light"), (660, "dark"), (375, "light"), (375, "dark")] {
                 h3 { (width) " px, " (scheme) }
-                (super::pages::scroll(&format!("The e-mail at {width} px, {scheme}"), html! {
+                (scroll(&format!("The e-mail at {width} px, {scheme}"), html! {
                     iframe src={ "/admin/preview/" (p.id) "/html?scheme=" (scheme) }
                         title={ "The e-mail at " (width) " px, " (scheme) }
                         width=(width) height="600" sandbox="" loading="lazy" {}
@@ -527,7 +525,7 @@ pub async fn html(
     Query(q): Query<SchemeQuery>,
 ) -> Response {
     let Some(p) = state.previews.get(&id) else {
-        return super::pages::not_found(&state);
+        return not_found(&state);
     };
     let html = fix_scheme(&p.html, q.scheme == "dark");
     let mut r = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
@@ -560,18 +558,21 @@ pub struct TestForm {
     to: String,
 }
 
+impl CarriesCsrf for TestForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// `POST /admin/preview/{id}/test`: one copy to one address, as `send --test-to` sends it.
 pub async fn test_copy(
     State(state): State<Arc<AppState>>,
-    axum::Extension(signed): axum::Extension<Signed>,
+    signed: Signed,
     Path(id): Path<String>,
-    Form(form): Form<TestForm>,
+    Posted(form): Posted<TestForm>,
 ) -> Response {
-    if !signed.csrf_ok(&form.csrf) {
-        return csrf_refused(&state, &signed).await;
-    }
     let Some(p) = state.previews.get(&id) else {
-        return super::pages::not_found(&state);
+        return not_found(&state);
     };
     let Some(rendered) = &p.rendered else {
         return (StatusCode::CONFLICT, "this draft cannot be rendered\n").into_response();
@@ -581,7 +582,7 @@ pub async fn test_copy(
         Ok(_) if !state.console.test_copies.allow(signed.email()) => Err(format!(
             "Not sent: this account has sent {} test copies in the last hour, the most it may. \
              Try again later.",
-            super::admin::TEST_COPIES_PER_HOUR
+            TEST_COPIES_PER_HOUR
         )),
         Ok(to) => {
             let config = &state.config;
@@ -630,7 +631,7 @@ pub async fn test_copy(
 
 #[cfg(test)]
 mod tests {
-    use super::super::Recent;
+    use crate::web::Recent;
     use std::sync::Arc;
 
     #[test]

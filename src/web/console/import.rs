@@ -1,7 +1,9 @@
-//! The console's list import and export, with the CLI's semantics (`store::csv`, `Store::import`):
-//! all or nothing unless the admin asks to skip invalid rows, each bad line listed with its number.
-//! An import runs in the background; its page shows how far it has read and reloads itself until
-//! it is done (the pages' small script; without it, a link).
+//! The console's list import and export (admins only: see the route table), with the CLI's
+//! semantics (`store::csv`, `Store::import`): all or nothing unless the admin asks to skip invalid
+//! rows, each bad line listed with its number. An import runs in the background; its page shows
+//! how far it has read and reloads itself until it is done (the pages' small script; without it, a
+//! link). The export streams every subscriber, or those of one status, as `subscribers export`
+//! writes them. Both are audited.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,14 +14,17 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
-use super::AppState;
-use super::admin::{Signed, admin_page, admins_only, csrf_refused, random_token, unavailable};
-use super::admin_control::quoted;
+use super::auth::{Signed, check_csrf, random_token};
+use super::flash::flash_error;
+use super::words::quoted;
+use super::{page, unavailable, upload_error};
 use crate::domain::SubscriberStatus;
 use crate::store::{ImportOptions, ImportSummary};
+use crate::web::AppState;
+use crate::web::pages::{auto_refresh, not_found, scroll};
 
 /// What to do with a CSV over the upload limit.
-const IMPORT_TOO_LARGE: &str =
+pub const TOO_LARGE: &str =
     "split it into smaller files, or import it from a terminal (newsletter subscribers import)";
 
 /// How many bad lines an import's page lists (all are counted).
@@ -37,13 +42,7 @@ pub struct Job {
 }
 
 /// `GET /admin/import`: the upload form and the recent imports.
-pub async fn import_form(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(signed): axum::Extension<Signed>,
-) -> Response {
-    if let Some(refused) = admins_only(&state, &signed, "import").await {
-        return refused;
-    }
+pub async fn form(State(state): State<Arc<AppState>>, signed: Signed) -> Response {
     let recent = state.imports.newest_first();
     let body = html! {
         p { "A CSV file with a header naming an " code { "email" } " column (and optionally "
@@ -66,14 +65,14 @@ pub async fn import_form(
             ul { @for j in &recent { li { a href={ "/admin/import/" (j.id) } { (j.file) } " by " (j.by) } } }
         }
     };
-    admin_page(&state, Some(&signed), "Import subscribers", body).into_response()
+    page(&state, Some(&signed), "Import subscribers", body).into_response()
 }
 
 /// `POST /admin/import` (multipart: csrf, file, skip_invalid, resubscribe): starts the import and
 /// sends the browser to its page.
-pub async fn import(
+pub async fn start(
     State(state): State<Arc<AppState>>,
-    axum::Extension(signed): axum::Extension<Signed>,
+    signed: Signed,
     mut form: Multipart,
 ) -> Response {
     let (mut csrf, mut file, mut name) = (String::new(), None::<Bytes>, String::new());
@@ -82,7 +81,7 @@ pub async fn import(
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => return upload_error(&e, IMPORT_TOO_LARGE),
+            Err(e) => return upload_error(&e, TOO_LARGE),
         };
         match field.name().unwrap_or("") {
             "csrf" => csrf = field.text().await.unwrap_or_default(),
@@ -94,23 +93,20 @@ pub async fn import(
                 name = field.file_name().unwrap_or("upload.csv").to_string();
                 match field.bytes().await {
                     Ok(b) => file = Some(b),
-                    Err(e) => return upload_error(&e, IMPORT_TOO_LARGE),
+                    Err(e) => return upload_error(&e, TOO_LARGE),
                 }
             }
             _ => {}
         }
     }
-    if !signed.csrf_ok(&csrf) {
-        return csrf_refused(&state, &signed).await;
-    }
-    if let Some(refused) = admins_only(&state, &signed, "import").await {
+    if let Err(refused) = check_csrf(&state, &signed, &csrf).await {
         return refused;
     }
     let Some(bytes) = file.filter(|b| !b.is_empty()) else {
-        let body = html! { (super::admin_control::flash_error(html! { "choose a CSV file to import." })) p { a href="/admin/import" { "Back" } } };
+        let body = html! { (flash_error(html! { "choose a CSV file to import." })) p { a href="/admin/import" { "Back" } } };
         return (
             StatusCode::BAD_REQUEST,
-            admin_page(&state, Some(&signed), "Import subscribers", body),
+            page(&state, Some(&signed), "Import subscribers", body),
         )
             .into_response();
     };
@@ -165,32 +161,14 @@ pub async fn import(
     Redirect::to(&format!("/admin/import/{}", job.id)).into_response()
 }
 
-/// The answer to an upload that could not be read; `too_large` says what to do when it was over
-/// `[admin] max_upload_bytes`.
-pub(super) fn upload_error(
-    e: &axum::extract::multipart::MultipartError,
-    too_large: &str,
-) -> Response {
-    let status = e.status();
-    let why = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        format!("the file is over [admin] max_upload_bytes; {too_large}\n")
-    } else {
-        format!("the upload could not be read: {}\n", e.body_text())
-    };
-    (status, why).into_response()
-}
-
 /// `GET /admin/import/{job}`: progress while it runs (reloading every 5 s), then the outcome.
-pub async fn import_job(
+pub async fn job(
     State(state): State<Arc<AppState>>,
-    axum::Extension(signed): axum::Extension<Signed>,
+    signed: Signed,
     Path(id): Path<String>,
 ) -> Response {
-    if let Some(refused) = admins_only(&state, &signed, "import").await {
-        return refused;
-    }
     let Some(job) = state.imports.get(&id) else {
-        return super::pages::not_found(&state);
+        return not_found(&state);
     };
     let result = job.result.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let read = job.read.load(Ordering::Relaxed).min(job.lines);
@@ -198,10 +176,10 @@ pub async fn import_job(
         @match &result {
             None => {
                 p role="status" { "Importing " (job.file) ": line " (read) " of " (job.lines) "." }
-                (super::pages::auto_refresh())
+                (auto_refresh())
                 p { progress max=(job.lines.max(1)) value=(read) aria-label="Lines read" {} }
             }
-            Some(Err(e)) => (super::admin_control::flash_error(html! { "the import failed and changed nothing: " (quoted(e)) })),
+            Some(Err(e)) => (flash_error(html! { "the import failed and changed nothing: " (quoted(e)) })),
             Some(Ok(s)) => {
                 @if s.rolled_back {
                     div class="flash error" role="alert" { p { strong { "Nothing was imported: " (s.invalid.len()) " invalid row(s)." }
@@ -215,7 +193,7 @@ pub async fn import_job(
                 }
                 @if !s.invalid.is_empty() {
                     h2 { "Invalid rows" }
-                    (super::pages::scroll("Invalid rows", html! { table class="cards" {
+                    (scroll("Invalid rows", html! { table class="cards" {
                         thead { tr { th scope="col" { "Line" } th scope="col" { "Why" } } }
                         tbody { @for (line, why) in s.invalid.iter().take(LISTED) { tr { td data-label="Line" { (line) } td data-label="Why" { (quoted(why)) } } } }
                     } }))
@@ -225,7 +203,7 @@ pub async fn import_job(
         }
         p { a href="/admin/import" { "Import another file" } }
     };
-    admin_page(
+    page(
         &state,
         Some(&signed),
         &format!("Import of {}", job.file),
@@ -244,12 +222,9 @@ pub struct ExportQuery {
 /// page by page, the same columns as `subscribers export`.
 pub async fn export(
     State(state): State<Arc<AppState>>,
-    axum::Extension(signed): axum::Extension<Signed>,
+    signed: Signed,
     Query(q): Query<ExportQuery>,
 ) -> Response {
-    if let Some(refused) = admins_only(&state, &signed, "export").await {
-        return refused;
-    }
     let status = match q.status.as_str() {
         "" => None,
         s => match SubscriberStatus::parse(s) {

@@ -1,25 +1,89 @@
-//! The console's quarantine: the messages `bounces process` could not tie to anyone, each with
-//! `bounces inspect`'s explanation, and the choice to process one again (after an import, a fix of
-//! the VERP key, a new version) or to discard it. Admins only: bounces carry subscribers' addresses.
+//! The console's bounces (admins only: bounces carry subscribers' addresses; see the route table).
 //!
-//! The quarantine is a Maildir on the machine that runs `bounces process` (`[bounces] quarantine`);
-//! the console shows it when it runs on the same machine.
+//! - The bounce log: what came back, and who reported an issue as spam, in the last 30 days, each
+//!   with its evidence (how we learnt it, how we knew whose it was, what the server said).
+//! - The quarantine: the messages `bounces process` could not tie to anyone, each with
+//!   `bounces inspect`'s explanation, and the choice to process one again (after an import, a fix
+//!   of the VERP key, a new version) or to discard it. The quarantine is a Maildir on the machine
+//!   that runs `bounces process` (`[bounces] quarantine`); the console shows it when it runs on the
+//!   same machine. No message is parsed to be shown: its stored explanation and its text are.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
-use super::AppState;
-use super::admin::{CsrfForm, Signed, admin_page, admins_only, csrf_refused, unavailable};
-use super::admin_control::{Done, DoneQuery, bounce_class, capitalised, flash, flash_error, when};
+use super::auth::{CsrfForm, Posted, Signed};
+use super::flash::{Done, DoneQuery, flash, flash_error};
+use super::words::{
+    attribution, bounce_class, bounce_source, capitalised, stored_bounce_class, when,
+};
+use super::{page, unavailable};
 use crate::bounce::intake::{Explanation, Intake, Quarantine, Tally};
 use crate::bounce::{self};
 use crate::files;
+use crate::web::AppState;
+use crate::web::pages::{not_found, scroll};
+
+/// `GET /admin/bounces`: the bounce log of the last 30 days with its evidence.
+pub async fn log(State(state): State<Arc<AppState>>, signed: Signed) -> Response {
+    let since = crate::domain::unix_now() - 30 * 86_400;
+    let log = match state.store.bounces(since, None, 500).await {
+        Ok(l) => l,
+        Err(e) => return unavailable(e),
+    };
+    let body = html! {
+        @if log.is_empty() { p { "No bounce or complaint in the last 30 days." } } @else {
+            p { "Messages that came back, and readers who reported an issue as spam, in the last 30 days, newest first." }
+            (scroll("Bounces and complaints", html! { table class="cards" {
+                thead { tr {
+                    th scope="col" { "When" } th scope="col" { "Address" } th scope="col" { "What happened" }
+                    th scope="col" { "Details" }
+                } }
+                tbody {
+                    @for b in &log {
+                        tr {
+                            td data-label="When" { (when(&state, b.received_at)) }
+                            td data-label="Address" {
+                                @if let Some(id) = b.subscriber_id {
+                                    a href={ "/admin/subscribers/" (id) } { (b.email.as_deref().unwrap_or("(erased)")) }
+                                } @else { (b.email.as_deref().unwrap_or("-")) }
+                            }
+                            td data-label="What happened" {
+                                strong { (bounce_class(b.kind)) }
+                                @if let Some(r) = b.reason {
+                                    ": " (r.explain())
+                                    @if r.is_sender_side() { "; about us, so nobody was suppressed" }
+                                }
+                            }
+                            td data-label="Details" {
+                                details {
+                                    summary { "Evidence" }
+                                    p { "We learnt it from " (bounce_source(b.source)) ", and knew whose it was from "
+                                        (attribution(b.attribution)) "." }
+                                    @if let Some(d) = &b.diagnostic { p { "The server said: " (d) } }
+                                    p { small {
+                                        "Technical: class " code { (b.kind.as_str()) }
+                                        @if let Some(r) = b.reason { ", reason " code { (r.as_str()) } }
+                                        @if let Some(st) = &b.status { ", status " code { (st) } }
+                                        ", source " code { (b.source.as_str()) }
+                                        ", attribution " code { (b.attribution.as_str()) }
+                                        @if let Some(e) = &b.evidence { ", decided by " (e) }
+                                        "."
+                                    } }
+                                }
+                            }
+                        }
+                    }
+                }
+            } }))
+        }
+    };
+    page(&state, Some(&signed), "Bounces and complaints", body).into_response()
+}
 
 /// The most messages the list shows (newest first).
 const SHOWN: usize = 200;
@@ -37,7 +101,7 @@ struct Held {
     why: Option<Explanation>,
 }
 
-fn quarantine(state: &AppState) -> Quarantine {
+fn maildir(state: &AppState) -> Quarantine {
     Quarantine::new(PathBuf::from(&state.config.bounces.quarantine))
 }
 
@@ -112,7 +176,7 @@ fn explanation(h: &Held) -> Markup {
                 @if !w.recipients.is_empty() {
                     ul {
                         @for rc in &w.recipients {
-                            li { (rc.email.as_deref().unwrap_or("(no address)")) ": " (class_words(&rc.class)) }
+                            li { (rc.email.as_deref().unwrap_or("(no address)")) ": " (stored_bounce_class(&rc.class).map_or(rc.class.clone(), str::to_lowercase)) }
                         }
                     }
                 }
@@ -142,12 +206,6 @@ fn explanation(h: &Held) -> Markup {
     }
 }
 
-/// A bounce class as the explanation stores it, in words.
-fn class_words(class: &str) -> String {
-    crate::domain::BounceClass::parse(class)
-        .map_or(class.to_string(), |c| bounce_class(c).to_lowercase())
-}
-
 /// A message kind as the explanation stores it, in words.
 fn kind_words(kind: &str) -> &str {
     match kind {
@@ -163,15 +221,12 @@ fn kind_words(kind: &str) -> &str {
 }
 
 /// `GET /admin/quarantine`: the stored explanations; no message is read or parsed.
-pub async fn list(
+pub async fn quarantine(
     State(state): State<Arc<AppState>>,
-    axum::Extension(signed): axum::Extension<Signed>,
+    signed: Signed,
     Query(done): Query<DoneQuery>,
 ) -> Response {
-    if let Some(refused) = admins_only(&state, &signed, "the quarantine").await {
-        return refused;
-    }
-    let q = quarantine(&state);
+    let q = maildir(&state);
     let Some(all) = blocking(move || held(&q)).await else {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -198,20 +253,17 @@ pub async fn list(
             }
         }
     };
-    admin_page(&state, Some(&signed), "Quarantine", body).into_response()
+    page(&state, Some(&signed), "Quarantine", body).into_response()
 }
 
 /// `GET /admin/quarantine/{name}`: the stored explanation, the start of the message's text, and
 /// the two actions. The message is not parsed.
 pub async fn show(
     State(state): State<Arc<AppState>>,
-    axum::Extension(signed): axum::Extension<Signed>,
+    signed: Signed,
     Path(name): Path<String>,
 ) -> Response {
-    if let Some(refused) = admins_only(&state, &signed, "the quarantine").await {
-        return refused;
-    }
-    let q = quarantine(&state);
+    let q = maildir(&state);
     let Some(found) = blocking(move || {
         let h = find(&q, &name)?;
         // The first 64 KiB, as text: enough to read the headers and the report.
@@ -220,7 +272,7 @@ pub async fn show(
     })
     .await
     .flatten() else {
-        return super::pages::not_found(&state);
+        return not_found(&state);
     };
     let (h, head) = found;
     let text = String::from_utf8_lossy(&head).into_owned();
@@ -240,24 +292,21 @@ pub async fn show(
         h2 { "The message" }
         pre tabindex="0" aria-label="The message's text" { (text) }
     };
-    admin_page(&state, Some(&signed), "Quarantined message", body).into_response()
+    page(&state, Some(&signed), "Quarantined message", body).into_response()
 }
 
 /// `GET /admin/quarantine/{name}/discard`: the confirmation step.
 pub async fn confirm(
     State(state): State<Arc<AppState>>,
-    axum::Extension(signed): axum::Extension<Signed>,
+    signed: Signed,
     Path((name, action)): Path<(String, String)>,
 ) -> Response {
-    if let Some(refused) = admins_only(&state, &signed, "the quarantine").await {
-        return refused;
-    }
     if action != "discard" {
-        return super::pages::not_found(&state);
+        return not_found(&state);
     }
-    let q = quarantine(&state);
+    let q = maildir(&state);
     let Some(h) = blocking(move || find(&q, &name)).await.flatten() else {
-        return super::pages::not_found(&state);
+        return not_found(&state);
     };
     let body = html! {
         p { "Discarding deletes " strong { (h.name) } " (received " (when(&state, h.modified)) ") for good. "
@@ -268,25 +317,19 @@ pub async fn confirm(
             a href={ "/admin/quarantine/" (h.name) } { "Keep it" }
         }
     };
-    admin_page(&state, Some(&signed), "Discard this message?", body).into_response()
+    page(&state, Some(&signed), "Discard this message?", body).into_response()
 }
 
 /// `POST /admin/quarantine/{name}/{reprocess|discard}`.
 pub async fn act(
     State(state): State<Arc<AppState>>,
-    axum::Extension(signed): axum::Extension<Signed>,
+    signed: Signed,
     Path((name, action)): Path<(String, String)>,
-    Form(form): Form<CsrfForm>,
+    _: Posted<CsrfForm>,
 ) -> Response {
-    if !signed.csrf_ok(&form.csrf) {
-        return csrf_refused(&state, &signed).await;
-    }
-    if let Some(refused) = admins_only(&state, &signed, &action).await {
-        return refused;
-    }
-    let q = quarantine(&state);
+    let q = maildir(&state);
     let Some(h) = find(&q, &name) else {
-        return super::pages::not_found(&state);
+        return not_found(&state);
     };
     let outcome = match action.as_str() {
         "discard" => match std::fs::remove_file(&h.path) {
@@ -333,7 +376,7 @@ pub async fn act(
                 }
             }
         }
-        _ => return super::pages::not_found(&state),
+        _ => return not_found(&state),
     };
     signed
         .audit(
@@ -347,7 +390,7 @@ pub async fn act(
             (flash_error(html! { (name) ": " (outcome) "." }))
             p { a href={ "/admin/quarantine/" (name) } { "Back to the message" } }
         };
-        return admin_page(&state, Some(&signed), "Quarantine", body).into_response();
+        return page(&state, Some(&signed), "Quarantine", body).into_response();
     }
     let done = if action == "discard" {
         Done::Discarded

@@ -1,273 +1,192 @@
-//! The console's campaign control (schedule again, send now, pause, resume, cancel), each behind a
-//! confirmation page that says what will happen in numbers; the flash message every action leaves
-//! behind; the undo of an administrator's own unsubscribe; and the plain words the pages use for
-//! the store's terms.
-//!
-//! A flash is a fixed message chosen by a code in the address (`?done=paused`), never text taken
-//! from the request, so nothing a link carries can be shown as the console's own words.
+//! The console's campaigns: every issue with its state and counts, one issue's deliveries per state
+//! and per provider with the top failure reasons (addresses masked: editors read them), and the
+//! control of an issue (schedule again, send now, pause, resume, cancel), each behind a
+//! confirmation page that says what will happen in numbers. Every account sees the issues; the
+//! controls are for whom [`CAMPAIGN_CONTROL`] admits, and only they see the buttons.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
-use super::AppState;
-use super::admin::{Signed, admin_page, csrf_refused, unavailable};
-use super::pages::thousands;
-use crate::domain::{CampaignState, SubscriberStatus};
+use super::auth::{CarriesCsrf, Posted, Signed};
+use super::flash::{Done, DoneQuery, flash, flash_error};
+use super::words::{
+    campaign_state, capitalised, local_value, parse_local, when, without_addresses, zone_name,
+};
+use super::{CAMPAIGN_CONTROL, page, unavailable};
+use crate::domain::CampaignState;
 use crate::store::{Campaign, Control, DeliveryCounts, Store, StoreError};
+use crate::web::AppState;
+use crate::web::pages::{auto_refresh, not_found, scroll, thousands};
 
-/// What an action left to say, by its code in `?done=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Done {
-    Unsubscribed,
-    Resubscribed,
-    Undone,
-    Forgotten,
-    Discarded,
-    Processed,
-    Paused,
-    Resumed,
-    Cancelled,
-    Rescheduled,
-    Started,
-}
-
-impl Done {
-    pub fn code(self) -> &'static str {
-        match self {
-            Done::Unsubscribed => "unsubscribed",
-            Done::Resubscribed => "resubscribed",
-            Done::Undone => "undone",
-            Done::Forgotten => "forgotten",
-            Done::Discarded => "discarded",
-            Done::Processed => "processed",
-            Done::Paused => "paused",
-            Done::Resumed => "resumed",
-            Done::Cancelled => "cancelled",
-            Done::Rescheduled => "rescheduled",
-            Done::Started => "started",
+/// `GET /admin/campaigns`: every campaign with its state and counts.
+pub async fn list(State(state): State<Arc<AppState>>, signed: Signed) -> Response {
+    let list = match crate::send::campaign::overview(&state.store).await {
+        Ok(l) => l,
+        Err(e) => return unavailable(e),
+    };
+    let body = html! {
+        @if list.is_empty() { p { "No issue has been sent or scheduled yet." } } @else {
+            (campaign_table(&state, list.iter()))
         }
+    };
+    page(&state, Some(&signed), "Issues", body).into_response()
+}
+
+/// `GET /admin/campaigns/{issue}`: counts per state and per provider, top failure reasons. While it
+/// sends, the page reloads itself every 5 seconds (the pages' small script; without it, a link).
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    signed: Signed,
+    Path(issue): Path<i64>,
+    Query(done): Query<DoneQuery>,
+) -> Response {
+    let store = &state.store;
+    let data = async {
+        let Some(c) = store.campaign_by_number(issue).await? else {
+            return Ok(None);
+        };
+        let counts = store.delivery_counts(c.id).await?;
+        let providers = store.provider_counts(c.id).await?;
+        let reasons = store.failure_reasons(c.id, 10).await?;
+        let pause_reason = store.pause_reason(c.id).await?;
+        Ok::<_, crate::store::StoreError>(Some((c, counts, providers, reasons, pause_reason)))
     }
-
-    /// Every outcome, in the order the flash codes were added.
-    pub const ALL: [Done; 11] = [
-        Done::Unsubscribed,
-        Done::Resubscribed,
-        Done::Undone,
-        Done::Forgotten,
-        Done::Discarded,
-        Done::Processed,
-        Done::Paused,
-        Done::Resumed,
-        Done::Cancelled,
-        Done::Rescheduled,
-        Done::Started,
-    ];
-
-    pub fn parse(code: &str) -> Option<Done> {
-        Done::ALL.into_iter().find(|d| d.code() == code)
-    }
-}
-
-/// The `?done=` of a page an action redirects to.
-#[derive(serde::Deserialize, Default)]
-pub struct DoneQuery {
-    #[serde(default)]
-    pub done: String,
-}
-
-impl DoneQuery {
-    pub fn done(&self) -> Option<Done> {
-        Done::parse(&self.done)
-    }
-}
-
-/// A flash: a sentence (or two) saying what just happened, announced to screen readers.
-pub fn flash(body: Markup) -> Markup {
-    html! { div class="flash" role="status" { (body) } }
-}
-
-/// A flash for something that did not happen: in colour and in words.
-pub fn flash_error(body: Markup) -> Markup {
-    html! { div class="flash error" role="alert" { p { strong { "Not done: " } (body) } } }
-}
-
-// --- Undo of an administrator's own unsubscribe -------------------------------------------------
-
-/// How long the console offers to undo an unsubscribe made in it.
-pub const UNDO_FOR: Duration = Duration::from_secs(15 * 60);
-
-/// Unsubscribes made in the console that their session may still undo: the administrator's own
-/// mistake, not the reader's wish, so taking it back needs no confirmation from the reader. Kept in
-/// memory, per session and subscriber, for [`UNDO_FOR`].
-#[derive(Default)]
-pub struct Undos {
-    items: Mutex<Vec<(String, i64, SubscriberStatus, Instant)>>,
-}
-
-impl Undos {
-    /// Offers `session` the undo of its unsubscribe of `subscriber`, who was `previous` before.
-    pub fn offer(&self, session: &str, subscriber: i64, previous: SubscriberStatus) {
-        let mut all = self.items.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        all.retain(|u| u.3 > now && !(u.0 == session && u.1 == subscriber));
-        if all.len() >= 10_000 {
-            all.remove(0);
-        }
-        all.push((session.to_string(), subscriber, previous, now + UNDO_FOR));
-    }
-
-    /// Whether `session` may still undo its unsubscribe of `subscriber`.
-    pub fn open(&self, session: &str, subscriber: i64) -> bool {
-        let all = self.items.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        all.iter()
-            .any(|u| u.0 == session && u.1 == subscriber && u.3 > now)
-    }
-
-    /// The status to go back to, once: the offer is used up.
-    pub fn take(&self, session: &str, subscriber: i64) -> Option<SubscriberStatus> {
-        let mut all = self.items.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let at = all
-            .iter()
-            .position(|u| u.0 == session && u.1 == subscriber && u.3 > now)?;
-        Some(all.remove(at).2)
-    }
-}
-
-// --- Plain words --------------------------------------------------------------------------------
-
-/// A campaign's state as the console says it.
-pub fn campaign_state(s: CampaignState) -> &'static str {
-    match s {
-        CampaignState::Created => "not started",
-        CampaignState::Scheduled => "scheduled",
-        CampaignState::Sending => "sending",
-        CampaignState::Paused => "paused",
-        CampaignState::Cancelled => "cancelled",
-        CampaignState::Done => "done",
-    }
-}
-
-/// A delivery's state as the console says it.
-pub fn delivery_state(s: &str) -> &str {
-    match s {
-        "queued" => "waiting",
-        "sending" => "being sent",
-        "sent" => "delivered to the reader's server",
-        "deferred" => "will be tried again",
-        "failed" => "failed",
-        "skipped" => "not sent (no longer subscribed)",
-        other => other,
-    }
-}
-
-/// How the console came to know of a bounce, in words.
-pub fn bounce_source(s: crate::domain::BounceSource) -> &'static str {
-    use crate::domain::BounceSource::*;
-    match s {
-        Smtp => "the receiving server refused it while we sent",
-        Dsn => "a delivery report from the receiving server",
-        Arf => "a complaint report from the reader's provider",
-        Heuristic => "a bounce message, read by its wording",
-    }
-}
-
-/// How the console knew whose bounce it was, in words.
-pub fn attribution(a: crate::domain::Attribution) -> &'static str {
-    use crate::domain::Attribution::*;
-    match a {
-        Verp => "the reader's own return address",
-        DsnField => "the recipient named in the report",
-        OriginalHeaders => "the returned copy of our message",
-        Heuristic => "the wording of the bounce",
-        Delivery => "our own delivery attempt",
-    }
-}
-
-/// A bounce's class as the console says it.
-pub fn bounce_class(c: crate::domain::BounceClass) -> &'static str {
-    use crate::domain::BounceClass::*;
-    match c {
-        Hard => "Permanent failure",
-        Soft => "Temporary failure",
-        Complaint => "Spam complaint",
-        Policy => "Refused by policy",
-        None => "Not a failure",
-    }
-}
-
-/// A library message for the page: its `code` quotes become typographic ones (“x”), since a
-/// reader of the console sees no Markdown.
-pub fn quoted(s: &str) -> String {
-    let mut open = true;
-    s.chars()
-        .map(|c| {
-            if c == '`' {
-                open = !open;
-                if open { '”' } else { '“' }
-            } else {
-                c
+    .await;
+    let (c, counts, providers, reasons, pause_reason) = match data {
+        Ok(Some(d)) => d,
+        Ok(None) => return not_found(&state),
+        Err(e) => return unavailable(e),
+    };
+    let live = matches!(
+        c.state,
+        crate::domain::CampaignState::Sending | crate::domain::CampaignState::Scheduled
+    );
+    let t = |v: Option<i64>| v.map_or("-".to_string(), |t| when(&state, t));
+    let outcome = counts.sent + counts.failed + counts.skipped + counts.deferred;
+    let body = html! {
+        (campaign_flash(&state, &c, &counts, done.done()))
+        p { "“" (c.subject) "”" }
+        @if live { (auto_refresh()) }
+        dl class="facts" {
+            dt { "State" } dd { (campaign_state(c.state)) }
+            @if let Some(reason) = &pause_reason {
+                dt { "Why" }
+                dd role="status" {
+                    strong { "Paused by the circuit breaker: " } (without_addresses(reason))
+                    " Nobody was suppressed. Once the cause is fixed, "
+                    @if signed.may(CAMPAIGN_CONTROL) { "press Resume below." } @else { "an administrator can resume it." }
+                    details { summary { "From a terminal" } p { code { "newsletter resume " (c.issue_number) } } }
+                }
             }
-        })
-        .collect()
+            @if c.scheduled_at.is_some() { dt { "Scheduled for" } dd { (t(c.scheduled_at)) } }
+            dt { "Prepared" } dd { (t(Some(c.created_at))) }
+            dt { "Started" } dd { (t(c.started_at)) }
+            dt { "Finished" } dd { (t(c.finished_at)) }
+        }
+        @if signed.may(CAMPAIGN_CONTROL) { (controls(&state, &c)) }
+        h2 { "Deliveries" }
+        p {
+            progress max=(counts.total().max(1)) value=(outcome) aria-label="Progress" {}
+            " " (thousands(outcome)) " of " (thousands(counts.total())) " have an outcome"
+        }
+        (scroll("Deliveries", html! { table class="cards" {
+            thead { tr {
+                th scope="col" class="n" { "Sent" } th scope="col" class="n" { "Failed" } th scope="col" class="n" { "To try again" }
+                th scope="col" class="n" { "Not sent" } th scope="col" class="n" { "Waiting" } th scope="col" class="n" { "Being sent" }
+            } }
+            tbody { tr {
+                td class="n" data-label="Sent" { (thousands(counts.sent)) } td class="n" data-label="Failed" { (thousands(counts.failed)) } td class="n" data-label="To try again" { (thousands(counts.deferred)) }
+                td class="n" data-label="Not sent" { (thousands(counts.skipped)) } td class="n" data-label="Waiting" { (thousands(counts.queued)) } td class="n" data-label="Being sent" { (thousands(counts.sending)) }
+            } }
+        } }))
+        p { small { "“Not sent”: readers who left the list before their turn came. "
+            "“To try again”: the reader's server asked us to come back later." } }
+        h2 { "Per provider" }
+        (scroll("Per provider", html! { table class="cards" {
+            thead { tr {
+                th scope="col" { "Provider" } th scope="col" class="n" { "Sent" } th scope="col" class="n" { "Waiting" }
+                th scope="col" class="n" { "Failed" } th scope="col" class="n" { "Asked us to slow down" } th scope="col" { "Pace" }
+            } }
+            tbody {
+                @for p in &providers {
+                    tr {
+                        td data-label="Provider" { (p.provider) }
+                        td class="n" data-label="Sent" { (thousands(p.counts.sent)) }
+                        td class="n" data-label="Waiting" { (thousands(p.counts.queued + p.counts.sending)) }
+                        td class="n" data-label="Failed" { (thousands(p.counts.failed)) }
+                        td class="n" data-label="Asked us to slow down" { (thousands(p.throttled)) }
+                        td data-label="Pace" { (p.rate.map_or("no limit of its own".to_string(), |r| format!("{r:.1} a second"))) }
+                    }
+                }
+            }
+        } }))
+        h2 { "Top failure reasons" }
+        @if reasons.is_empty() { p { "None." } } @else {
+            (scroll("Top failure reasons", html! { table class="cards" {
+                thead { tr { th scope="col" class="n" { "Readers" } th scope="col" { "What the receiving server said" } } }
+                tbody { @for (r, n) in &reasons { tr { td class="n" data-label="Readers" { (thousands(*n)) } td data-label="What the receiving server said" { (without_addresses(r)) } } } }
+            } }))
+        }
+    };
+    page(
+        &state,
+        Some(&signed),
+        &format!("Issue {}", c.issue_number),
+        body,
+    )
+    .into_response()
 }
 
-/// The first letter of `s` in capitals: "mailbox full" becomes "Mailbox full".
-pub fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+/// A table of issues: each row a link to its page, with its state, its date and its counts.
+pub(super) fn campaign_table<'a>(
+    state: &AppState,
+    list: impl Iterator<Item = &'a crate::send::campaign::Overview>,
+) -> Markup {
+    scroll(
+        "Issues",
+        html! { table class="cards" {
+            thead { tr {
+                th scope="col" { "Issue" } th scope="col" { "State" } th scope="col" { "When" }
+                th scope="col" class="n" { "Sent" } th scope="col" class="n" { "Not yet" } th scope="col" class="n" { "Failed" }
+            } }
+            tbody {
+                @for o in list {
+                    @let c = &o.campaign;
+                    tr {
+                        td data-label="Issue" { a href={ "/admin/campaigns/" (c.issue_number) } { "Issue " (c.issue_number) } br; small { (c.subject) } }
+                        td data-label="State" { (campaign_state(c.state)) }
+                        td data-label="When" { (campaign_date(state, c)) }
+                        td class="n" data-label="Sent" { (thousands(o.counts.sent)) }
+                        td class="n" data-label="Not yet" { (thousands(not_yet(&o.counts))) }
+                        td class="n" data-label="Failed" { (thousands(o.counts.failed)) }
+                    }
+                }
+            }
+        } },
+    )
 }
 
-/// A time in the send time zone (`[send] time_zone`), as people read it: "Mon 7 Dec 2026, 09:00 CET".
-pub fn when(state: &AppState, unix: i64) -> String {
-    let tz = time_zone(state);
-    jiff::Timestamp::from_second(unix)
-        .map(|t| {
-            t.to_zoned(tz)
-                .strftime("%a %-d %b %Y, %H:%M %Z")
-                .to_string()
-        })
-        .unwrap_or_else(|_| crate::domain::rfc5322_date(unix))
-}
-
-fn time_zone(state: &AppState) -> jiff::tz::TimeZone {
-    jiff::tz::TimeZone::get(state.config.send.time_zone.trim()).unwrap_or(jiff::tz::TimeZone::UTC)
-}
-
-fn zone_name(state: &AppState) -> String {
-    let name = state.config.send.time_zone.trim();
-    if name.is_empty() {
-        "UTC".into()
-    } else {
-        name.into()
-    }
-}
-
-/// A `datetime-local` value (`2026-12-07T09:00`) in the send time zone, as UNIX seconds.
-fn parse_local(state: &AppState, value: &str) -> Option<i64> {
-    let dt: jiff::civil::DateTime = value.trim().parse().ok()?;
-    dt.to_zoned(time_zone(state))
-        .ok()
-        .map(|z| z.timestamp().as_second())
-}
-
-/// A UNIX time as a `datetime-local` value in the send time zone.
-fn local_value(state: &AppState, unix: i64) -> String {
-    jiff::Timestamp::from_second(unix)
-        .map(|t| {
-            t.to_zoned(time_zone(state))
-                .strftime("%Y-%m-%dT%H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
+/// The one date that says most about a campaign in its state.
+fn campaign_date(state: &AppState, c: &crate::store::Campaign) -> String {
+    use crate::domain::CampaignState::*;
+    let (what, at) = match c.state {
+        Done | Cancelled => (
+            if c.state == Done {
+                "finished"
+            } else {
+                "cancelled"
+            },
+            c.finished_at,
+        ),
+        Sending | Paused => ("started", c.started_at),
+        Scheduled => ("due", c.scheduled_at),
+        Created => ("prepared", Some(c.created_at)),
+    };
+    at.map_or(String::new(), |t| format!("{what} {}", when(state, t)))
 }
 
 // --- Campaign control ---------------------------------------------------------------------------
@@ -475,6 +394,7 @@ pub fn controls(state: &AppState, c: &Campaign) -> Markup {
     }
 }
 
+/// A control's form (and its confirmation's query): the CSRF token, and the new time to reschedule.
 #[derive(serde::Deserialize, Default)]
 pub struct ControlForm {
     #[serde(default)]
@@ -483,23 +403,10 @@ pub struct ControlForm {
     at: String,
 }
 
-/// Editors see a campaign's state, not its controls.
-async fn admins_only(state: &AppState, signed: &Signed) -> Option<Response> {
-    if signed.is_admin() {
-        return None;
+impl CarriesCsrf for ControlForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
-    signed
-        .audit(state, "refused: campaign control (editor)", None)
-        .await;
-    let body =
-        html! { p { "Only administrators can pause, resume, cancel or schedule an issue." } };
-    Some(
-        (
-            StatusCode::FORBIDDEN,
-            admin_page(state, Some(signed), "Not allowed", body),
-        )
-            .into_response(),
-    )
 }
 
 /// A refusal shown on a page of its own, with the way back.
@@ -510,7 +417,7 @@ fn refused(state: &AppState, signed: &Signed, n: i64, status: StatusCode, why: M
     };
     (
         status,
-        admin_page(state, Some(signed), &format!("Issue {n}"), body),
+        page(state, Some(signed), &format!("Issue {n}"), body),
     )
         .into_response()
 }
@@ -563,19 +470,16 @@ fn order_of(
     } else {
         None
     };
-    Order::parse(action, at).ok_or_else(|| Box::new(super::pages::not_found(state)))
+    Order::parse(action, at).ok_or_else(|| Box::new(not_found(state)))
 }
 
 /// `GET /admin/campaigns/{issue}/{action}?at=`: what the action will do, and the button that does it.
 pub async fn confirm(
     State(state): State<Arc<AppState>>,
-    axum::Extension(signed): axum::Extension<Signed>,
+    signed: Signed,
     Path((n, action)): Path<(i64, String)>,
     Query(form): Query<ControlForm>,
 ) -> Response {
-    if let Some(r) = admins_only(&state, &signed).await {
-        return r;
-    }
     let order = match order_of(&state, &signed, n, &action, &form.at) {
         Ok(o) => o,
         Err(r) => return *r,
@@ -583,7 +487,7 @@ pub async fn confirm(
     let store = &state.store;
     let c = match store.campaign_by_number(n).await {
         Ok(Some(c)) => c,
-        Ok(None) => return super::pages::not_found(&state),
+        Ok(None) => return not_found(&state),
         Err(e) => return unavailable(e),
     };
     if !order.applies(c.state) {
@@ -609,23 +513,17 @@ pub async fn confirm(
             a href={ "/admin/campaigns/" (n) } { "Go back without changing anything" }
         }
     };
-    admin_page(&state, Some(&signed), &title(order, n), body).into_response()
+    page(&state, Some(&signed), &title(order, n), body).into_response()
 }
 
 /// `POST /admin/campaigns/{issue}/{action}` (csrf, and `at` to reschedule): does it, audits it, and
 /// shows the campaign with a flash.
 pub async fn act(
     State(state): State<Arc<AppState>>,
-    axum::Extension(signed): axum::Extension<Signed>,
+    signed: Signed,
     Path((n, action)): Path<(i64, String)>,
-    Form(form): Form<ControlForm>,
+    Posted(form): Posted<ControlForm>,
 ) -> Response {
-    if !signed.csrf_ok(&form.csrf) {
-        return csrf_refused(&state, &signed).await;
-    }
-    if let Some(r) = admins_only(&state, &signed).await {
-        return r;
-    }
     let order = match order_of(&state, &signed, n, &action, &form.at) {
         Ok(o) => o,
         Err(r) => return *r,
@@ -651,7 +549,7 @@ pub async fn act(
             ))
             .into_response()
         }
-        Err(StoreError::NoCampaign(_)) => super::pages::not_found(&state),
+        Err(StoreError::NoCampaign(_)) => not_found(&state),
         Err(StoreError::WrongState { state: s, .. }) => refused(
             &state,
             &signed,
@@ -702,32 +600,6 @@ pub fn campaign_flash(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backticks_become_quotes() {
-        assert_eq!(quoted("`x` is not `y`"), "“x” is not “y”");
-        assert_eq!(quoted("none"), "none");
-    }
-
-    #[test]
-    fn every_code_reads_back() {
-        for d in Done::ALL {
-            assert_eq!(Done::parse(d.code()), Some(d));
-        }
-        assert_eq!(Done::parse("<script>"), None);
-    }
-
-    #[test]
-    fn an_undo_is_for_its_session_and_subscriber_and_once() {
-        let u = Undos::default();
-        u.offer("s1", 7, SubscriberStatus::Active);
-        assert!(u.open("s1", 7));
-        assert!(!u.open("s2", 7));
-        assert!(!u.open("s1", 8));
-        assert_eq!(u.take("s2", 7), None);
-        assert_eq!(u.take("s1", 7), Some(SubscriberStatus::Active));
-        assert_eq!(u.take("s1", 7), None);
-    }
 
     #[test]
     fn orders_apply_where_the_store_allows_them() {
