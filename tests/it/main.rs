@@ -18,6 +18,7 @@ mod cli_render;
 mod console_browser;
 mod control;
 mod deploy;
+mod docs;
 mod doctor;
 mod hostile;
 mod man;
