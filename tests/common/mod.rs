@@ -1,4 +1,7 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: the binary and how to run it ([`cli`]), a work folder
+//! with a database ([`env`]), throwaway databases ([`db`]), SMTP and IMAP servers ([`smtp`],
+//! [`imap`]), `serve` and an HTTP client ([`web`]), the console's client ([`console`]), and the
+//! fixtures and render checks the render tests share.
 #![allow(dead_code, unused_macros)]
 
 /// Runs each listed `async fn name(db: TestDb)` twice: on a fresh SQLite file and on a fresh
@@ -14,7 +17,10 @@ macro_rules! both_backends {
     };
 }
 
+pub mod cli;
+pub mod console;
 pub mod db;
+pub mod env;
 pub mod imap;
 pub mod smtp;
 pub mod web;
@@ -26,16 +32,11 @@ use newsletter::issue::{Issue, is_heading_line};
 use newsletter::render::{self, Recipient, Rendered, Theme};
 use scraper::{Html, Node};
 
-/// The real binary, run in `dir` against the database at `db_url`, with no operator config, no
-/// inherited transport or SMTP password, and no standard input.
-/// The binary under test: this build's, or another one named by `NEWSLETTER_TEST_BIN` (to show that
-/// a test fails on an older build, e.g. `NEWSLETTER_TEST_BIN=/tmp/old/newsletter cargo test --test
-/// hostile`).
-pub fn bin() -> PathBuf {
-    std::env::var_os("NEWSLETTER_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_newsletter")))
-}
+pub use cli::{
+    assert_ok_with, assert_refused_with, bin, import_csv, import_csv_ok, newsletter, output, plain,
+    run, run_plain, show, stderr, stdout,
+};
+pub use env::{Env, emails, small_issue, small_issue_sent};
 
 /// The path of a tool a test needs (on PATH, or in /usr/sbin). Missing: in CI (`CI` set) the test
 /// fails, since `scripts/install-test-deps.sh` installs every tool; elsewhere it says so in one line
@@ -54,17 +55,6 @@ pub fn tool(name: &str) -> Option<PathBuf> {
         eprintln!("skipped: {name} is not installed (scripts/install-test-deps.sh installs it)");
     }
     found
-}
-
-pub fn newsletter(dir: &Path, db_url: &str) -> std::process::Command {
-    let mut c = std::process::Command::new(bin());
-    c.current_dir(dir)
-        .env_remove("NEWSLETTER_CONFIG")
-        .env_remove("NEWSLETTER_TRANSPORT")
-        .env_remove("NEWSLETTER_SMTP_PASSWORD")
-        .env("NEWSLETTER_DATABASE_URL", db_url)
-        .stdin(std::process::Stdio::null());
-    c
 }
 
 /// A fresh 2048-bit RSA key made by `openssl` as `DIR/NAME.pem`, and its public half as DKIM
@@ -101,16 +91,6 @@ pub fn dkim_key(dir: &Path, name: &str) -> (PathBuf, String) {
 
 pub const UNSUBSCRIBE: &str =
     "https://this-week-in-rust.org/newsletter/unsubscribe/AAAAAAAAAAAAAAAAAAAAAA";
-
-/// A finished command's exit code and output, for an assertion's message.
-pub fn show(o: &std::process::Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")

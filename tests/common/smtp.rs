@@ -203,6 +203,22 @@ impl Stored {
     }
 }
 
+/// Messages per envelope recipient.
+pub fn per_recipient(messages: &[Stored]) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for s in messages {
+        *m.entry(s.rcpt.clone()).or_insert(0) += 1;
+    }
+    m
+}
+
+/// Asserts the server got exactly one message for each of `n` recipients.
+pub fn assert_each_once(server: &Server, n: usize) {
+    let counts = per_recipient(&server.messages());
+    assert_eq!(counts.len(), n, "{counts:?}");
+    assert!(counts.values().all(|&c| c == 1), "{counts:?}");
+}
+
 /// Parses every file in `dir` with Python's `email` package under `policy.strict` and returns
 /// (messages parsed, total defects, first problems).
 pub fn python_strict_check(dir: &Path) -> (usize, usize, String) {

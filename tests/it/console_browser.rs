@@ -15,9 +15,10 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 use crate::common;
+use crate::common::console::{self, add_account};
 use crate::common::db::TestDb;
 use crate::common::web::serve_with;
-use crate::send::{Env, emails, small_issue};
+use crate::common::{Env, emails, small_issue};
 
 const PASSWORD: &str = "a console password for tests";
 
@@ -246,7 +247,7 @@ async fn an_admin_does_the_weeks_work_in_a_browser() {
     list.push("ferris.crab@example.org".into());
     list.push("corro@example.net".into());
     env.subscribe(&list);
-    crate::admin::add_account(&env.db, "boss@example.org", "admin", PASSWORD);
+    add_account(&env.db, "boss@example.org", "admin", PASSWORD);
     // The quarantine holds one bounce for nobody on the list, put there by the intake (which
     // stores its explanation beside it); the drafts folder one issue.
     let quarantine = dir.join("quarantine");
@@ -645,7 +646,7 @@ async fn every_console_page_fits_a_phone_in_light_and_dark() {
     list.push("a.very.long.address.of.a.reader.who.likes.long.names@subdomain.example-of-a-long-domain.org".into());
     list.extend(emails("blocked", 3));
     env.subscribe(&list);
-    crate::admin::add_account(&env.db, "boss@example.org", "admin", PASSWORD);
+    add_account(&env.db, "boss@example.org", "admin", PASSWORD);
     let relay = crate::common::smtp::Server::faulty(&[
         "--refuse",
         "blocked=550 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using a reputation list, see https://blocklist.example.net/lookup?ip=127.0.0.1",
@@ -653,7 +654,7 @@ async fn every_console_page_fits_a_phone_in_light_and_dark() {
         "gone@=550 5.1.1 <gone@example.org>: Recipient address rejected: User unknown in virtual mailbox table",
     ]);
     let out = env.send(&small_issue(), &relay.url(), &[]);
-    assert!(out.status.success(), "{}", crate::send::stderr(&out));
+    assert!(out.status.success(), "{}", crate::common::show(&out));
     // A second issue, scheduled, for the controls.
     let next = dir.join("913.md");
     std::fs::write(
@@ -665,7 +666,7 @@ async fn every_console_page_fits_a_phone_in_light_and_dark() {
     )
     .unwrap();
     let out = env.send(&next, &relay.url(), &["--at", "2099-07-01 09:30"]);
-    assert!(out.status.success(), "{}", crate::send::stderr(&out));
+    assert!(out.status.success(), "{}", crate::common::show(&out));
     let quarantine = dir.join("quarantine");
     let maildir = dir.join("Maildir");
     std::fs::create_dir_all(maildir.join("new")).unwrap();
@@ -852,7 +853,7 @@ async fn an_admin_pauses_and_cancels_a_running_send_from_a_phone() {
         .var("NEWSLETTER_SEND__CONCURRENCY", &CONCURRENCY.to_string());
     let dir = env.dir.path().to_path_buf();
     env.subscribe(&emails("reader", 400));
-    crate::admin::add_account(&env.db, "boss@example.org", "admin", PASSWORD);
+    add_account(&env.db, "boss@example.org", "admin", PASSWORD);
     let outbox = dir.join("outbox");
     let transport = format!("file:{}", outbox.display());
     let delivered = || std::fs::read_dir(&outbox).map_or(0, |d| d.count());
@@ -868,7 +869,7 @@ async fn an_admin_pauses_and_cancels_a_running_send_from_a_phone() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let server = serve_with(&env.db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")]);
+    let server = console::serve(&env.db);
     let base = format!("http://{}", server.addr);
     let driver = start_driver();
     let c = browser_as(&driver, true, false).await;

@@ -220,10 +220,12 @@ async fn doctor_passes_a_correct_zone_and_names_each_broken_record() {
     let sink = Server::sink(&[]);
     // The database exists (doctor does not create one).
     let db = format!("sqlite://{}/doctor.db", dir.path().display());
-    let made = common::newsletter(dir.path(), &db)
-        .args(["subscribers", "add", "reader@example.org"])
-        .output()
-        .unwrap();
+    let made = common::run(
+        dir.path(),
+        &db,
+        &["subscribers", "add", "reader@example.org"],
+        None,
+    );
     assert!(
         made.status.success(),
         "{}",
@@ -298,10 +300,12 @@ async fn doctor_passes_a_correct_zone_and_names_each_broken_record() {
     for f in ["doctor.db", "doctor.db-wal", "doctor.db-shm"] {
         let _ = std::fs::remove_file(dir.path().join(f));
     }
-    let made = common::newsletter(dir.path(), &db)
-        .args(["subscribers", "add", "reader@example.org"])
-        .output()
-        .unwrap();
+    let made = common::run(
+        dir.path(),
+        &db,
+        &["subscribers", "add", "reader@example.org"],
+        None,
+    );
     assert!(made.status.success());
 
     // DMARC found at the organizational domain, d= at the apex: relaxed alignment holds.

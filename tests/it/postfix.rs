@@ -144,12 +144,6 @@ async fn postfix_dsns_suppress_exactly_the_right_subscribers() {
 
     let db = TestDb::sqlite();
     let work = tempfile::tempdir().unwrap();
-    let csv = work.path().join("subs.csv");
-    std::fs::write(
-        &csv,
-        "email\nok1@sink.test\nok2@sink.test\nok3@sink.test\nnosuchuser@newsletter.test\nx1@reject.test\nx2@reject.test\ny1@defer.test\n",
-    )
-    .unwrap();
     // Postfix delivers newsletter.test locally: VERP senders there come back to ~bounces.
     let newsletter = |db: &TestDb| {
         let mut c = common::newsletter(work.path(), &db.url());
@@ -157,13 +151,11 @@ async fn postfix_dsns_suppress_exactly_the_right_subscribers() {
         c
     };
     let run = |args: &[&str]| newsletter(&db).args(args).output().unwrap();
-    let out = run(&["subscribers", "import", csv.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::import_csv_ok(
+        newsletter(&db),
+        "email\nok1@sink.test\nok2@sink.test\nok3@sink.test\nnosuchuser@newsletter.test\nx1@reject.test\nx2@reject.test\ny1@defer.test\n",
     );
-    let issue = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md");
+    let issue = common::small_issue();
     let out = run(&[
         "send",
         issue.to_str().unwrap(),
@@ -336,22 +328,11 @@ async fn postfix_delivers_unsubscribe_requests_to_the_intake() {
         c.env("NEWSLETTER_MAIL__BOUNCE_DOMAIN", "newsletter.test");
         c
     };
-    let csv = work.path().join("subs.csv");
-    std::fs::write(
-        &csv,
+    common::import_csv_ok(
+        newsletter(),
         "email\nalice@sink.test\nbob@sink.test\ncarol@sink.test\n",
-    )
-    .unwrap();
-    let out = newsletter()
-        .args(["subscribers", "import", csv.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
-    let issue = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md");
+    let issue = common::small_issue();
     let out = newsletter()
         .args([
             "send",
@@ -450,7 +431,7 @@ async fn postfix_delivers_unsubscribe_requests_to_the_intake() {
          NEWSLETTER_MAIL__BOUNCE_DOMAIN=newsletter.test {} bounces process --stdin \
          --quarantine {} --recipient ${{recipient}}'",
         db.url(),
-        env!("CARGO_BIN_EXE_newsletter"),
+        common::bin().display(),
         quarantine.path().display()
     ));
     ok(
