@@ -19,6 +19,7 @@ fn export(dir: &std::path::Path, db_url: &str, name: &str) -> String {
 
 #[tokio::test]
 async fn a_backup_opens_as_the_database_did_and_is_private() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     let list: Vec<String> = (0..40).map(|i| format!("reader{i}@example.org")).collect();
     env.subscribe(&list);

@@ -263,6 +263,7 @@ async fn only_a_gone_address_a_complaint_or_an_unsubscribe_changes_a_reader() {
 /// the refusals about us are logged as `policy` and suppress nobody.
 #[tokio::test]
 async fn refusals_about_us_during_send_suppress_nobody() {
+    require!("python3:aiosmtpd");
     use common::{Env, emails, small_issue};
     let env = Env::new(TestDb::sqlite());
     let mut list = emails("reader", 20);

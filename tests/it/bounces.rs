@@ -844,7 +844,6 @@ fn a_huge_message_is_read_quickly_from_its_top() {
 #[tokio::test]
 async fn imap_intake_through_dovecot() {
     let Some(dovecot) = common::imap::Dovecot::start() else {
-        eprintln!("skipped: needs root and Dovecot (scripts/install-test-deps.sh)");
         return;
     };
     let db = TestDb::sqlite();
@@ -1198,6 +1197,9 @@ fn sisimai_second_opinion() {
         sisimai_version: String,
         disagreement: Vec<Disagreement>,
     }
+    let Some(perl) = common::require("perl:Sisimai") else {
+        return;
+    };
     let verp = Verp::new(b"test-key", DOMAIN);
     let all = manifest();
     let dir = tempfile::tempdir().unwrap();
@@ -1208,7 +1210,7 @@ fn sisimai_second_opinion() {
         paths.push(path);
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/sisimai.pl");
-    let out = Command::new("perl")
+    let out = Command::new(perl)
         .arg(script)
         .args(&paths)
         .output()

@@ -40,6 +40,7 @@ async fn all_active(env: &Env, list: &[String]) {
 /// the tenth refusal, says why, suppresses nobody; `resume` then `send` delivers the rest once the
 /// block is lifted, each reader once.
 async fn a_provider_refusing_a_fifth_by_reputation_pauses_and_resume_goes_on(db: TestDb) {
+    require!("python3:aiosmtpd", "smtp-sink");
     let env = Env::new(db);
     let list: Vec<String> = (0..300)
         .map(|i| {
@@ -120,6 +121,7 @@ async fn a_provider_refusing_a_fifth_by_reputation_pauses_and_resume_goes_on(db:
 /// suppressed, and `status` says why.
 #[tokio::test]
 async fn a_relay_refusing_our_identity_pauses_without_suppressing_anyone() {
+    require!("python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
     let list = emails("reader", 80);
     env.subscribe(&list);
@@ -175,6 +177,7 @@ async fn a_relay_refusing_our_identity_pauses_without_suppressing_anyone() {
 /// trip nothing: the campaign finishes, the gone addresses are suppressed, the rest are not.
 #[tokio::test]
 async fn refusals_below_the_thresholds_do_not_pause() {
+    require!("python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
     let list: Vec<String> = (0..300)
         .map(|i| match i % 20 {
@@ -315,6 +318,7 @@ fn process_bounces(env: &Env, bounces: &[String]) {
 /// and the campaign pauses itself within seconds, says why, and suppresses nobody.
 #[tokio::test]
 async fn bounces_arriving_by_mail_during_the_send_pause_it() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     let (list, send, sink, whole) = slow_send(&env, 400);
     let bounces: Vec<String> = whole
@@ -349,6 +353,7 @@ async fn bounces_arriving_by_mail_during_the_send_pause_it() {
 /// bounce address can make them) weigh as one refusal, and the send goes on to the end.
 #[tokio::test]
 async fn one_reader_forging_refusals_about_their_own_copy_does_not_pause_the_send() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     let (list, send, sink, whole) = slow_send(&env, 240);
     let bounces: Vec<String> = (0..30).map(|n| block_list_dsn(&whole[0], n)).collect();

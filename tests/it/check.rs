@@ -568,6 +568,7 @@ fn fix_repairs_mojibake_byte_exactly() {
     );
     // ftfy agrees on every line it changes (it does not see MacRoman damage).
     let changed = changed_lines(&before, &after);
+    require!("python3:ftfy");
     let theirs = ftfy(&changed.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>());
     let mut agreed = 0;
     for ((damaged, ours), theirs) in changed.iter().zip(&theirs) {
@@ -584,6 +585,7 @@ fn fix_repairs_every_damaged_seed_line() {
     if seeds().is_empty() {
         return;
     }
+    require!("python3:ftfy");
     let dir = tempfile::tempdir().unwrap();
     let (mut agreed, mut changed_total) = (0, 0);
     for seed in seeds() {

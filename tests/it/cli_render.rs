@@ -96,6 +96,7 @@ for path in sys.argv[1:]:
     print(path, msg['Subject'], len(raw))
 "#;
     let emls = [dir.path().join("904.eml"), dir.path().join("999.eml")];
+    require!("python3");
     let py = Command::new("python3")
         .arg("-c")
         .arg(script)

@@ -22,6 +22,11 @@ use crate::common::{Env, emails, small_issue};
 
 const PASSWORD: &str = "a console password for tests";
 
+/// What every test here needs: the WebDriver server, the browser it drives, and axe-core.
+const CHROMEDRIVER: &str = "chromedriver";
+const CHROMIUM: &str = "chromium";
+const AXE: &str = common::AXE_CORE;
+
 /// chromedriver on a free port, stopped when dropped.
 struct Driver {
     child: Child,
@@ -106,10 +111,7 @@ fn artifacts() -> PathBuf {
 async fn look(c: &Client, name: &str) -> String {
     let png = c.screenshot().await.unwrap();
     std::fs::write(artifacts().join(format!("{name}.png")), png).unwrap();
-    let axe = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/node_modules/axe-core/axe.min.js"),
-    )
-    .expect("axe-core is installed in tests/tools (scripts/install-test-deps.sh)");
+    let axe = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(AXE)).unwrap();
     c.execute(&format!("{axe}\n;return true;"), vec![])
         .await
         .unwrap();
@@ -240,6 +242,7 @@ async fn wait_for(c: &Client, url: &str, needle: &str, secs: u64) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_does_the_weeks_work_in_a_browser() {
+    require!(CHROMEDRIVER, CHROMIUM, AXE);
     let env = Env::new(TestDb::sqlite());
     let dir = env.dir.path().to_path_buf();
     // The list: 300 readers, plus two people to find.
@@ -610,10 +613,7 @@ async fn fits(c: &Client, scheme: &str, name: &str, server_paths: &[&Path]) -> S
 
 /// axe-core on the page as it is: no serious or critical violation.
 async fn look_at(c: &Client, name: &str) -> String {
-    let axe = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/node_modules/axe-core/axe.min.js"),
-    )
-    .expect("axe-core is installed in tests/tools (scripts/install-test-deps.sh)");
+    let axe = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(AXE)).unwrap();
     c.execute(&format!("{axe}\n;return true;"), vec![])
         .await
         .unwrap();
@@ -639,6 +639,7 @@ async fn look_at(c: &Client, name: &str) -> String {
 /// quarantined bounce, an import with a bad line, and a preview.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_console_page_fits_a_phone_in_light_and_dark() {
+    require!(CHROMEDRIVER, CHROMIUM, AXE, "python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
     let dir = env.dir.path().to_path_buf();
     let mut list = emails("reader", 30);
@@ -847,6 +848,7 @@ async fn every_console_page_fits_a_phone_in_light_and_dark() {
 /// the same way.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_pauses_and_cancels_a_running_send_from_a_phone() {
+    require!(CHROMEDRIVER, CHROMIUM, AXE);
     const CONCURRENCY: usize = 2;
     let env = Env::new(TestDb::sqlite())
         .var("NEWSLETTER_SEND__RATE", "10")

@@ -66,6 +66,7 @@ async fn in_flight(db: &TestDb) -> HashSet<String> {
 }
 
 async fn a_scheduled_campaign_waits_for_its_time_then_the_worker_sends_it(db: TestDb) {
+    require!("smtp-sink");
     let env = Env::new(db);
     env.subscribe(&emails("reader", 30));
     let sink = Server::sink(&[]);
@@ -122,6 +123,7 @@ async fn a_scheduled_campaign_waits_for_its_time_then_the_worker_sends_it(db: Te
 }
 
 async fn pause_resume_and_kill_9_send_everyone_once(db: TestDb) {
+    require!("smtp-sink");
     let env = Env::new(db).var("NEWSLETTER_SEND__LEASE_SECS", "2");
     let list = emails("reader", 1500);
     env.subscribe(&list);
@@ -196,6 +198,7 @@ async fn pause_resume_and_kill_9_send_everyone_once(db: TestDb) {
 }
 
 async fn a_cancelled_campaign_sends_nothing_more(db: TestDb) {
+    require!("smtp-sink");
     let env = Env::new(db);
     env.subscribe(&emails("reader", 1000));
     let sink = Server::sink(&[]);
@@ -254,6 +257,7 @@ fn sent_in(answer: &str) -> usize {
 /// counts, and no message reaches the relay after they return (at most the 4 inside an SMTP
 /// transaction may finish, and those are recorded before the command answers).
 async fn pause_and_cancel_stop_at_once_at_a_low_rate(db: TestDb) {
+    require!("smtp-sink");
     let env = Env::new(db);
     env.subscribe(&emails("reader", 600));
     let sink = Server::sink(&[]);
@@ -307,6 +311,7 @@ async fn pause_and_cancel_stop_at_once_at_a_low_rate(db: TestDb) {
 /// over the relay it was scheduled for, at its rate, and nothing lands in the default `outbox/`.
 /// Times in the past and sends to nobody are refused; an idle `worker --once` says so.
 async fn a_scheduled_campaign_keeps_its_transport_and_rate(db: TestDb) {
+    require!("smtp-sink");
     let env = Env::new(db);
     let out = env.run(&["worker", "--once"]);
     assert!(out.status.success(), "{}", show(&out));
@@ -373,6 +378,7 @@ async fn a_scheduled_campaign_keeps_its_transport_and_rate(db: TestDb) {
 /// rate limit is not "full speed", and a schedule is echoed in the configured time zone.
 #[tokio::test]
 async fn the_terminal_says_what_happened() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SEND__TIME_ZONE", "Europe/Berlin");
     let empty = tempfile::tempdir().unwrap();
     for args in [&["status"][..], &["campaigns"][..], &["status", "912"][..]] {

@@ -25,11 +25,7 @@ impl Drop for Nsd {
 }
 
 fn nsd_binary() -> PathBuf {
-    ["/usr/sbin/nsd", "/usr/local/sbin/nsd"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .expect("nsd is installed (scripts/install-test-deps.sh installs it)")
+    common::which("nsd").expect("nsd is installed (scripts/install-test-deps.sh installs it)")
 }
 
 impl Nsd {
@@ -160,6 +156,7 @@ fn errors(out: &Output) -> Vec<String> {
 
 #[tokio::test]
 async fn doctor_passes_a_correct_zone_and_names_each_broken_record() {
+    require!("nsd", "openssl", "smtp-sink");
     let dir = tempfile::tempdir().unwrap();
     let (key, p) = common::dkim_key(dir.path(), "good");
     let (_, other_p) = common::dkim_key(dir.path(), "other");

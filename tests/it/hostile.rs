@@ -446,6 +446,7 @@ fn run_measured(args: &[&str]) -> (Option<i32>, String, i64) {
 /// writer, 30 MB on `/dev/stdin`.
 #[test]
 fn finding_09_issue_reads_are_bounded() {
+    require!("python3");
     let bin = common::bin();
     let bin = bin.to_str().unwrap();
     let (code, stderr, rss_kb) = run_measured(&["check", "/dev/zero"]);

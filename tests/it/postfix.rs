@@ -119,12 +119,14 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The machine's one Postfix, held for the whole test (another test or test run waits), or `None`
-/// (and a note) when it cannot be used: these tests need root and Postfix.
+/// when it cannot be used: these tests need root (skipped otherwise) and Postfix (see
+/// [`common::require`]).
 fn take_postfix() -> Option<std::fs::File> {
-    if !sh("id -u").stdout.starts_with(b"0") || !sh("command -v postfix").status.success() {
-        eprintln!("skipped: needs root and Postfix (scripts/install-test-deps.sh)");
+    if !sh("id -u").stdout.starts_with(b"0") {
+        common::skip("needs root, to configure the machine's Postfix");
         return None;
     }
+    common::require("postfix")?;
     let lock = std::fs::File::create("/tmp/newsletter-postfix-test.lock").unwrap();
     lock.lock().unwrap();
     Some(lock)
@@ -135,6 +137,7 @@ async fn postfix_dsns_suppress_exactly_the_right_subscribers() {
     let Some(_lock) = take_postfix() else {
         return;
     };
+    require!("smtp-sink", "dovecot");
 
     let reject = Server::sink(&["-f", "RCPT", "-B", "550 5.1.1 User unknown"]);
     let defer = Server::sink(&["-r", "RCPT", "-b", "451 4.7.1 Try again later"]);
@@ -316,6 +319,7 @@ async fn postfix_delivers_unsubscribe_requests_to_the_intake() {
     let Some(_lock) = take_postfix() else {
         return;
     };
+    require!("smtp-sink", "swaks");
 
     // The issue goes out to a sink; the requests come back through Postfix. PostgreSQL, so that the
     // pipe, which runs as the `bounces` user, reaches the same database.

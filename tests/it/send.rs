@@ -23,6 +23,7 @@ fn issue_576() -> PathBuf {
 }
 
 async fn thousand_subscribers_get_one_message_each(db: TestDb) {
+    require!("smtp-sink", "python3");
     let env = Env::new(db);
     let list = emails("reader", 1000);
     env.subscribe(&list);
@@ -110,6 +111,7 @@ async fn thousand_subscribers_get_one_message_each(db: TestDb) {
 
 #[tokio::test]
 async fn transient_4xx_is_retried_until_delivered() {
+    require!("python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
     let mut list = emails("reader", 24);
     list.extend(emails("retry", 6));
@@ -125,6 +127,7 @@ async fn transient_4xx_is_retried_until_delivered() {
 
 #[tokio::test]
 async fn transient_failures_beyond_the_attempts_are_deferred_then_retried_by_a_rerun() {
+    require!("python3:aiosmtpd");
     // Every attempt to the retry addresses gets 451 in the first run (one attempt allowed).
     let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SEND__MAX_ATTEMPTS", "1");
     let mut list = emails("reader", 10);
@@ -162,6 +165,7 @@ async fn permanent_5xx_reads_the_same_from_a_relay_without_pipelining() {
 }
 
 async fn permanent_5xx(relay_options: &[&str]) {
+    require!("python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
     let mut list = emails("reader", 35);
     for i in [3, 11, 19, 27, 31] {
@@ -201,6 +205,7 @@ async fn permanent_5xx(relay_options: &[&str]) {
 
 #[tokio::test]
 async fn a_relay_dropping_connections_after_data_loses_nothing() {
+    require!("python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
     let list = emails("reader", 60);
     env.subscribe(&list);
@@ -223,6 +228,7 @@ async fn a_relay_dropping_connections_after_data_loses_nothing() {
 
 #[tokio::test]
 async fn a_slow_relay_still_gets_everything_once() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     env.subscribe(&emails("reader", 24));
     // smtp-sink waits 1 s before answering each DATA.
@@ -234,6 +240,7 @@ async fn a_slow_relay_still_gets_everything_once() {
 
 #[tokio::test]
 async fn bad_credentials_stop_the_campaign_before_anyone_is_touched() {
+    require!("python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SMTP_PASSWORD", "wrong");
     let list = emails("reader", 10);
     env.subscribe(&list);
@@ -265,6 +272,7 @@ async fn bad_credentials_stop_the_campaign_before_anyone_is_touched() {
 
 #[tokio::test]
 async fn a_relay_refusing_every_recipient_stops_without_bouncing_anyone() {
+    require!("smtp-sink");
     // The fatal streak is the backstop behind the circuit breaker (which would pause this campaign
     // at its tenth refusal about us, tests/it/breaker.rs): with the breaker off, it still stops.
     let env = Env::new(TestDb::sqlite())
@@ -297,6 +305,7 @@ async fn a_relay_refusing_every_recipient_stops_without_bouncing_anyone() {
 
 #[tokio::test]
 async fn refuses_without_confirmation_or_with_check_errors_and_supports_dry_run_and_test_to() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     env.subscribe(&emails("reader", 5));
     let sink = Server::sink(&[]);
@@ -340,6 +349,7 @@ async fn refuses_without_confirmation_or_with_check_errors_and_supports_dry_run_
 
 #[tokio::test]
 async fn ctrl_c_finishes_in_flight_messages_and_the_rerun_resumes_without_duplicates() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     env.subscribe(&emails("reader", 40));
     let sink = Server::sink(&["-w", "1"]);
@@ -381,6 +391,7 @@ async fn ctrl_c_finishes_in_flight_messages_and_the_rerun_resumes_without_duplic
 
 #[tokio::test]
 async fn one_click_unsubscribe_from_the_header_works_and_later_leavers_are_skipped() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     let port = common::smtp::free_port();
     let base = format!("http://127.0.0.1:{port}/unsubscribe/");
@@ -458,6 +469,7 @@ fn http_post(url: &str, body: &str) -> u16 {
 
 #[tokio::test]
 async fn kill_9_at_random_moments_loses_nothing_and_duplicates_only_what_was_in_flight() {
+    require!("smtp-sink");
     // Short leases, so each resume takes over the killed run's deliveries quickly.
     let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SEND__LEASE_SECS", "2");
     let list = emails("reader", 10_000);
@@ -538,6 +550,7 @@ async fn kill_9_at_random_moments_loses_nothing_and_duplicates_only_what_was_in_
 
 #[tokio::test]
 async fn two_workers_on_postgres_share_one_campaign_without_duplicates_or_gaps() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::postgres());
     let list = emails("reader", 2000);
     env.subscribe(&list);
@@ -587,6 +600,7 @@ async fn two_workers_on_postgres_share_one_campaign_without_duplicates_or_gaps()
 
 #[tokio::test]
 async fn a_relay_that_is_down_fails_over_to_the_next() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     env.subscribe(&emails("reader", 20));
     let sink = Server::sink(&[]);
@@ -599,6 +613,7 @@ async fn a_relay_that_is_down_fails_over_to_the_next() {
 
 #[tokio::test]
 async fn dkim_signatures_verify_with_dkimpy() {
+    require!("openssl", "smtp-sink", "python3:dkim");
     let env = Env::new(TestDb::sqlite());
     let (key, p) = common::dkim_key(env.dir.path(), "dkim");
     let env = env
@@ -649,6 +664,7 @@ for path in sys.argv[2:]:
 
 #[tokio::test]
 async fn the_rate_limit_paces_messages_handed_to_smtp() {
+    require!("smtp-sink");
     // 21 messages at 10/s with a burst of 1: the last one cannot leave before 2 s.
     let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SEND__BURST", "1");
     env.subscribe(&emails("reader", 21));
@@ -666,6 +682,7 @@ async fn the_rate_limit_paces_messages_handed_to_smtp() {
 
 #[tokio::test]
 async fn a_tls_failure_stops_before_anyone_is_touched() {
+    require!("openssl", "python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
     env.subscribe(&emails("reader", 5));
     // A STARTTLS server whose self-signed certificate no verifier trusts.
@@ -733,6 +750,7 @@ async fn a_tls_failure_stops_before_anyone_is_touched() {
 /// and a seed that refuses stops the send before any subscriber is touched.
 #[tokio::test]
 async fn seeds_see_the_issue_first_and_only_once() {
+    require!("smtp-sink", "python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite()).var(
         "NEWSLETTER_SEND__SEED_LIST",
         "seed-gmail@example.org, seed-outlook@example.net",
@@ -828,6 +846,7 @@ async fn seeds_see_the_issue_first_and_only_once() {
 /// `newsletter campaigns` lists every campaign, newest issue first, with its state and counts.
 #[tokio::test]
 async fn campaigns_lists_every_campaign_with_its_state_and_counts() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     // Before anything was sent from here there is no database, and `campaigns` creates none.
     assert_refused_with(&env.run(&["campaigns"]), "creates none");

@@ -31,6 +31,7 @@ fn read_stats(path: &std::path::Path) -> HashMap<String, Seen> {
 
 #[tokio::test]
 async fn a_throttling_provider_slows_down_alone_and_everyone_gets_one_copy() {
+    require!("python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
     let config = env.dir.path().join("providers.toml");
     std::fs::write(

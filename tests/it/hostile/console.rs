@@ -243,6 +243,7 @@ async fn finding_10_new_accounts_need_a_role_and_a_real_password() {
 /// is never written.
 #[test]
 fn finding_10_trace_logging_never_writes_the_smtp_password() {
+    require!("python3:aiosmtpd");
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
     let o = common::run(
@@ -283,6 +284,7 @@ fn finding_10_trace_logging_never_writes_the_smtp_password() {
 /// Item 10: an editor sees why deliveries failed without the addresses, however they are written.
 #[test]
 fn finding_10_editors_see_failure_reasons_without_addresses() {
+    require!("smtp-sink");
     let db = TestDb::sqlite();
     add_account(&db, "ed@example.org", "editor", EDITOR_PASSWORD);
     let dir = tempfile::tempdir().unwrap();
