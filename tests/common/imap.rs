@@ -11,7 +11,8 @@ pub struct Dovecot {
 }
 
 impl Dovecot {
-    /// None when this machine cannot run it (not root, or Dovecot missing).
+    /// None when this machine cannot run it: not root (skipped), or Dovecot missing (see
+    /// [`super::require`]).
     pub fn start() -> Option<Dovecot> {
         let root = Command::new("id")
             .arg("-u")
@@ -19,9 +20,11 @@ impl Dovecot {
             .ok()?
             .stdout
             .starts_with(b"0");
-        if !root || Command::new("dovecot").arg("--version").output().is_err() {
+        if !root {
+            super::skip("needs root, to run Dovecot as the bounces user");
             return None;
         }
+        let dovecot = super::require("dovecot")?;
         let ok = |cmd: &str| {
             let o = Command::new("sh").args(["-c", cmd]).output().unwrap();
             assert!(
@@ -61,7 +64,7 @@ impl Dovecot {
         )
         .unwrap();
         // Dovecot daemonizes and keeps its inherited output open: give it none to hold.
-        let started = Command::new("dovecot")
+        let started = Command::new(&dovecot)
             .arg("-c")
             .arg(&config)
             .stdin(Stdio::null())

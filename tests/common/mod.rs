@@ -1,4 +1,7 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: the binary and how to run it ([`cli`]), a work folder
+//! with a database ([`env`]), throwaway databases ([`db`]), SMTP and IMAP servers ([`smtp`],
+//! [`imap`]), `serve` and an HTTP client ([`web`]), the console's client ([`console`]), the tools a
+//! test needs ([`require`]), and the fixtures and render checks the render tests share.
 #![allow(dead_code, unused_macros)]
 
 /// Runs each listed `async fn name(db: TestDb)` twice: on a fresh SQLite file and on a fresh
@@ -14,57 +17,106 @@ macro_rules! both_backends {
     };
 }
 
+/// Returns from the calling test unless every named tool is there (see [`require`]): outside CI
+/// the test is skipped with one line on the terminal, in CI it fails.
+macro_rules! require {
+    ($($tool:expr),+ $(,)?) => {
+        if ![$($tool),+].iter().all(|t| $crate::common::require(t).is_some()) {
+            return;
+        }
+    };
+}
+
+pub mod cli;
+pub mod console;
 pub mod db;
+pub mod env;
 pub mod imap;
 pub mod smtp;
 pub mod web;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use newsletter::config::Config;
 use newsletter::issue::{Issue, is_heading_line};
 use newsletter::render::{self, Recipient, Rendered, Theme};
 use scraper::{Html, Node};
 
-/// The real binary, run in `dir` against the database at `db_url`, with no operator config, no
-/// inherited transport or SMTP password, and no standard input.
-/// The binary under test: this build's, or another one named by `NEWSLETTER_TEST_BIN` (to show that
-/// a test fails on an older build, e.g. `NEWSLETTER_TEST_BIN=/tmp/old/newsletter cargo test --test
-/// hostile`).
-pub fn bin() -> PathBuf {
-    std::env::var_os("NEWSLETTER_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_newsletter")))
+pub use cli::{
+    assert_ok_with, assert_refused_with, bin, import_csv, import_csv_ok, newsletter, output, plain,
+    run, run_plain, show, stderr, stdout,
+};
+pub use env::{Env, emails, small_issue, small_issue_sent};
+
+/// Whether this is a CI run (`CI` set, and not to `false` or `0`): there every tool must be there,
+/// since `scripts/install-test-deps.sh` installs them all.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "false" | "0"))
 }
 
-/// The path of a tool a test needs (on PATH, or in /usr/sbin). Missing: in CI (`CI` set) the test
-/// fails, since `scripts/install-test-deps.sh` installs every tool; elsewhere it says so in one line
-/// and the caller skips.
-pub fn tool(name: &str) -> Option<PathBuf> {
+/// Where a tool is, or `None`, without a word. `tool` is one of:
+/// - a program: `groff` (on PATH, or in /usr/sbin or /sbin), or alternatives such as
+///   `chromium|google-chrome` (the first found);
+/// - a module of an interpreter: `python3:aiosmtpd`, `perl:Sisimai` (the interpreter's path);
+/// - a file the install script puts in this repository, by its path from the crate root
+///   ([`AXE_CORE`]).
+pub fn which(tool: &str) -> Option<PathBuf> {
+    if tool.contains('|') {
+        return tool.split('|').find_map(which);
+    }
+    if let Some((interpreter, module)) = tool.split_once(':') {
+        let path = which(interpreter)?;
+        let probe: Vec<String> = match interpreter {
+            "python3" => vec!["-c".into(), format!("import {module}")],
+            "perl" => vec![format!("-M{module}"), "-e1".into()],
+            other => panic!("no module probe for {other}"),
+        };
+        let loads = Command::new(&path)
+            .args(probe)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        return loads.then_some(path);
+    }
+    if tool.contains('/') {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(tool);
+        return path.is_file().then_some(path);
+    }
     let dirs = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&dirs)
+    std::env::split_paths(&dirs)
         .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|d| d.join(name))
-        .find(|p| p.is_file());
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// axe-core, the accessibility checker the browser tests run in a page, where
+/// `scripts/install-test-deps.sh` installs it (a name for [`require`]).
+pub const AXE_CORE: &str = "tests/tools/node_modules/axe-core/axe.min.js";
+
+/// Where a tool a test needs is (see [`which`] for the names). Missing: in CI the test fails, since
+/// `scripts/install-test-deps.sh` installs every tool; elsewhere it is [`skip`]ped and the caller
+/// returns (the [`require!`] macro does both).
+pub fn require(tool: &str) -> Option<PathBuf> {
+    let found = which(tool);
     if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{name} is missing: scripts/install-test-deps.sh installs it"
-        );
-        eprintln!("skipped: {name} is not installed (scripts/install-test-deps.sh installs it)");
+        let why = format!("{tool} is missing (scripts/install-test-deps.sh installs it)");
+        assert!(!in_ci(), "{why}");
+        skip(&why);
     }
     found
 }
 
-pub fn newsletter(dir: &Path, db_url: &str) -> std::process::Command {
-    let mut c = std::process::Command::new(bin());
-    c.current_dir(dir)
-        .env_remove("NEWSLETTER_CONFIG")
-        .env_remove("NEWSLETTER_TRANSPORT")
-        .env_remove("NEWSLETTER_SMTP_PASSWORD")
-        .env("NEWSLETTER_DATABASE_URL", db_url)
-        .stdin(std::process::Stdio::null());
-    c
+/// Says in one line on the terminal, past the test harness's capture, that the running test is
+/// skipped and why; the caller then returns.
+pub fn skip(why: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().filter(|n| *n != "main").unwrap_or("a test");
+    // Straight to standard error: `eprintln!` would be captured, and shown only on failure.
+    let _ = writeln!(std::io::stderr(), "skipped {test}: {why}");
 }
 
 /// A fresh 2048-bit RSA key made by `openssl` as `DIR/NAME.pem`, and its public half as DKIM
@@ -101,16 +153,6 @@ pub fn dkim_key(dir: &Path, name: &str) -> (PathBuf, String) {
 
 pub const UNSUBSCRIBE: &str =
     "https://this-week-in-rust.org/newsletter/unsubscribe/AAAAAAAAAAAAAAAAAAAAAA";
-
-/// A finished command's exit code and output, for an assertion's message.
-pub fn show(o: &std::process::Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")

@@ -1,6 +1,7 @@
 //! Real SMTP servers for the delivery tests: Postfix's `smtp-sink`, and an aiosmtpd server whose
 //! per-recipient answers a test chooses (`tests/support/fault_smtp.py`). Each runs as a child process
-//! on a free loopback port and is killed when its guard goes.
+//! on a free loopback port and is killed when its guard goes. A test using them first says
+//! `require!("smtp-sink")` or `require!("python3:aiosmtpd")`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -65,7 +66,7 @@ impl Server {
         )
         .unwrap();
         let port = free_port();
-        let mut cmd = Command::new("smtp-sink");
+        let mut cmd = Command::new(super::which("smtp-sink").unwrap_or("smtp-sink".into()));
         if is_root() {
             cmd.args(["-u", "nobody"]);
         }
@@ -201,6 +202,22 @@ impl Stored {
         let rest = &v[start..];
         rest[..rest.find(['?', '>']).unwrap()].to_string()
     }
+}
+
+/// Messages per envelope recipient.
+pub fn per_recipient(messages: &[Stored]) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for s in messages {
+        *m.entry(s.rcpt.clone()).or_insert(0) += 1;
+    }
+    m
+}
+
+/// Asserts the server got exactly one message for each of `n` recipients.
+pub fn assert_each_once(server: &Server, n: usize) {
+    let counts = per_recipient(&server.messages());
+    assert_eq!(counts.len(), n, "{counts:?}");
+    assert!(counts.values().all(|&c| c == 1), "{counts:?}");
 }
 
 /// Parses every file in `dir` with Python's `email` package under `policy.strict` and returns

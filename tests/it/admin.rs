@@ -3,12 +3,13 @@
 //! and limits, session cookies and their flags, expiry and forgery, CSRF on every POST, the editor
 //! kept from subscriber data, the audit log, and no secret in the server's log.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use crate::common;
+use crate::common::console::{
+    EDITOR_PASSWORD, PASSWORD, add_account, cookie, csrf_field, form, get, import_outcome,
+    location, multipart, serve, set_cookies, sign_in, signed_in, urlencode,
+};
 use crate::common::db::TestDb;
-use crate::common::web::{Reply, Server, http_with, serve_logging};
+use crate::common::web::{Server, serve_logging};
 
 both_backends!(
     the_search_folds_names_as_people_expect,
@@ -19,15 +20,9 @@ both_backends!(
     an_admin_imports_and_exports_the_list_over_http
 );
 
-pub(crate) const PASSWORD: &str = "correct horse battery staple";
-pub(crate) const EDITOR_PASSWORD: &str = "an editor's own long password";
-
 /// Runs the binary in `dir` against `db` with `args`, and asserts it succeeded.
-pub(crate) fn cli_ok(dir: &std::path::Path, db: &TestDb, args: &[&str]) {
-    let out = common::newsletter(dir, &db.url())
-        .args(args)
-        .output()
-        .unwrap();
+fn cli_ok(dir: &std::path::Path, db: &TestDb, args: &[&str]) {
+    let out = common::run(dir, &db.url(), args, None);
     assert!(
         out.status.success(),
         "{args:?}: {}",
@@ -35,146 +30,16 @@ pub(crate) fn cli_ok(dir: &std::path::Path, db: &TestDb, args: &[&str]) {
     );
 }
 
-pub(crate) fn add_account(db: &TestDb, email: &str, role: &str, password: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = common::newsletter(dir.path(), &db.url())
-        .args(["admins", "add", email, "--role", role])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The `Set-Cookie` lines of a reply.
-fn set_cookies(r: &Reply) -> Vec<String> {
-    r.headers("set-cookie")
-}
-
-/// The value of cookie `name` set by a reply.
-pub(crate) fn cookie(r: &Reply, name: &str) -> Option<String> {
-    set_cookies(r).iter().find_map(|c| {
-        let first = c.split(';').next()?;
-        let (k, v) = first.split_once('=')?;
-        (k == name).then(|| v.to_string())
-    })
-}
-
-pub(crate) fn location(r: &Reply) -> String {
-    r.headers("location").into_iter().next().unwrap_or_default()
-}
-
-/// The hidden CSRF field of a page.
-pub(crate) fn csrf_field(body: &str) -> String {
-    let at =
-        body.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
-    body[at..].split('"').next().unwrap().to_string()
-}
-
-pub(crate) fn form(s: &Server, path: &str, cookie: &str, body: &str) -> Reply {
-    http_with(
-        &s.addr,
-        "POST",
-        path,
-        &[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("Cookie", cookie),
-        ],
-        body,
-    )
-}
-
-/// A multipart/form-data POST: (field, file name, content) for each part.
-pub(crate) fn multipart(
-    s: &Server,
-    path: &str,
-    cookie: &str,
-    parts: &[(&str, Option<&str>, &str)],
-) -> Reply {
-    let boundary = "----newsletter-test-boundary-7Qx";
-    let mut body = String::new();
-    for (name, file, content) in parts {
-        body.push_str(&format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""
-        ));
-        if let Some(f) = file {
-            body.push_str(&format!("; filename=\"{f}\"\r\nContent-Type: text/csv"));
-        }
-        body.push_str(&format!("\r\n\r\n{content}\r\n"));
-    }
-    body.push_str(&format!("--{boundary}--\r\n"));
-    http_with(
-        &s.addr,
-        "POST",
-        path,
-        &[
-            (
-                "Content-Type",
-                &format!("multipart/form-data; boundary={boundary}"),
-            ),
-            ("Cookie", cookie),
-        ],
-        &body,
-    )
-}
-
-pub(crate) fn get(s: &Server, path: &str, cookie: &str) -> Reply {
-    http_with(&s.addr, "GET", path, &[("Cookie", cookie)], "")
-}
-
-pub(crate) fn urlencode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Signs in through the form; returns the session cookie (`name=value`) and the reply.
-pub(crate) fn sign_in(
-    s: &Server,
-    login_cookie_name: &str,
-    session_name: &str,
-    email: &str,
-    password: &str,
-) -> (Option<String>, Reply) {
-    let page = get(s, "/admin/login", "");
-    assert_eq!(page.status, 200);
-    let token = cookie(&page, login_cookie_name).expect("a sign-in cookie");
-    let csrf = csrf_field(&page.body);
-    let r = form(
-        s,
-        "/admin/login",
-        &format!("{login_cookie_name}={token}"),
-        &format!(
-            "csrf={}&email={}&password={}",
-            urlencode(&csrf),
-            urlencode(email),
-            urlencode(password)
-        ),
-    );
-    (
-        cookie(&r, session_name).map(|v| format!("{session_name}={v}")),
-        r,
-    )
-}
-
 async fn the_console_is_closed_without_a_session_and_guards_every_post(db: TestDb) {
     add_account(&db, "Boss@Example.org", "admin", PASSWORD);
     add_account(&db, "ed@example.org", "editor", EDITOR_PASSWORD);
     let dir = tempfile::tempdir().unwrap();
-    let listed = common::newsletter(dir.path(), &db.url())
-        .args(["subscribers", "add", "reader@example.org"])
-        .output()
-        .unwrap();
+    let listed = common::run(
+        dir.path(),
+        &db.url(),
+        &["subscribers", "add", "reader@example.org"],
+        None,
+    );
     assert!(listed.status.success());
     let log = dir.path().join("serve.log");
     let s = serve_logging(
@@ -438,8 +303,7 @@ async fn cookies_are_secure_by_default_and_sessions_expire() {
         ],
         None,
     );
-    let (session, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
-    let session = session.unwrap();
+    let session = signed_in(&s, "boss@example.org", PASSWORD);
     assert_eq!(get(&s, "/admin/", &session).status, 200);
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let r = get(&s, "/admin/", &session);
@@ -450,22 +314,12 @@ async fn cookies_are_secure_by_default_and_sessions_expire() {
 async fn an_admin_finds_a_subscriber_and_changes_them_only_as_allowed(db: TestDb) {
     add_account(&db, "boss@example.org", "admin", PASSWORD);
     let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("list.csv");
     let mut text = String::from("email,name\n");
     for i in 0..120 {
         text.push_str(&format!("reader{i:03}@example.org,Reader {i}\n"));
     }
     text.push_str("ferris@rust-lang.org,Ferris the Crab\nbounce@example.net,Bouncy\n");
-    std::fs::write(&csv, text).unwrap();
-    let out = common::newsletter(dir.path(), &db.url())
-        .args(["subscribers", "import", csv.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::import_csv_ok(common::newsletter(dir.path(), &db.url()), &text);
     {
         let store = newsletter::store::Store::connect(&db.url()).await.unwrap();
         let e = newsletter::domain::EmailAddress::parse("bounce@example.net").unwrap();
@@ -480,9 +334,8 @@ async fn an_admin_finds_a_subscriber_and_changes_them_only_as_allowed(db: TestDb
             .unwrap();
         store.close().await;
     }
-    let s = serve_logging(&db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")], None);
-    let (session, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
-    let session = session.unwrap();
+    let s = serve(&db);
+    let session = signed_in(&s, "boss@example.org", PASSWORD);
 
     // Search: a prefix, a substring of the address, a part of the name, a status; paged by 50.
     let found = |q: &str| get(&s, &format!("/admin/subscribers?q={q}"), &session).body;
@@ -602,23 +455,15 @@ async fn campaigns_and_bounces_are_shown_to_whom_they_may_be() {
     add_account(&db, "boss@example.org", "admin", PASSWORD);
     add_account(&db, "ed@example.org", "editor", EDITOR_PASSWORD);
     let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("list.csv");
-    std::fs::write(&csv, "email\na@gmail.com\nb@example.org\nc@outlook.de\n").unwrap();
+    let outbox = common::small_issue_sent(
+        dir.path(),
+        &db.url(),
+        "email\na@gmail.com\nb@example.org\nc@outlook.de\n",
+        &["--enqueue-only"],
+    );
     let run = |args: &[&str]| cli_ok(dir.path(), &db, args);
-    run(&["subscribers", "import", csv.to_str().unwrap()]);
-    let issue = crate::send::small_issue();
-    let outbox = format!("file:{}", dir.path().join("outbox").display());
-    run(&[
-        "send",
-        issue.to_str().unwrap(),
-        "--yes",
-        "--transport",
-        &outbox,
-        "--enqueue-only",
-    ]);
-    let s = serve_logging(&db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")], None);
-    let (admin, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
-    let admin = admin.unwrap();
+    let s = serve(&db);
+    let admin = signed_in(&s, "boss@example.org", PASSWORD);
 
     // While it waits to be sent, the page refreshes itself; once sent, it shows the outcome.
     let page = get(&s, "/admin/campaigns/912", &admin);
@@ -646,38 +491,10 @@ async fn campaigns_and_bounces_are_shown_to_whom_they_may_be() {
     assert_eq!(bounces.status, 200);
 
     // An editor sees campaigns, not the bounce log (it names addresses).
-    let (editor, _) = sign_in(
-        &s,
-        "nl_login",
-        "nl_admin",
-        "ed@example.org",
-        EDITOR_PASSWORD,
-    );
-    let editor = editor.unwrap();
+    let editor = signed_in(&s, "ed@example.org", EDITOR_PASSWORD);
     assert_eq!(get(&s, "/admin/campaigns/912", &editor).status, 200);
     assert_eq!(get(&s, "/admin/bounces", &editor).status, 403);
     assert_eq!(get(&s, "/admin/campaigns/77", &admin).status, 404);
-}
-
-/// Waits for an import's page to show its outcome (it runs in the background).
-pub(crate) fn import_outcome(s: &Server, session: &str, started: &Reply) -> String {
-    assert_eq!(started.status, 303, "{}", started.head);
-    let job = location(started);
-    assert!(job.starts_with("/admin/import/"), "{job}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let page = get(s, &job, session);
-        assert_eq!(page.status, 200);
-        if !page.body.contains("id=\"auto-refresh\"") {
-            return page.body;
-        }
-        assert!(page.body.contains("Importing"), "{}", page.body);
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the import never finished"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
 }
 
 /// The console's import has the CLI's semantics (all or nothing, each bad line by its number,
@@ -685,23 +502,26 @@ pub(crate) fn import_outcome(s: &Server, session: &str, started: &Reply) -> Stri
 async fn an_admin_imports_and_exports_the_list_over_http(db: TestDb) {
     add_account(&db, "boss@example.org", "admin", PASSWORD);
     let dir = tempfile::tempdir().unwrap();
-    let gone = common::newsletter(dir.path(), &db.url())
-        .args(["subscribers", "add", "left@example.org"])
-        .output()
-        .unwrap();
+    let gone = common::run(
+        dir.path(),
+        &db.url(),
+        &["subscribers", "add", "left@example.org"],
+        None,
+    );
     assert!(gone.status.success());
-    let unsub = common::newsletter(dir.path(), &db.url())
-        .args(["subscribers", "remove", "left@example.org"])
-        .output()
-        .unwrap();
+    let unsub = common::run(
+        dir.path(),
+        &db.url(),
+        &["subscribers", "remove", "left@example.org"],
+        None,
+    );
     assert!(
         unsub.status.success(),
         "{}",
         String::from_utf8_lossy(&unsub.stderr)
     );
-    let s = serve_logging(&db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")], None);
-    let (session, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
-    let session = session.unwrap();
+    let s = serve(&db);
+    let session = signed_in(&s, "boss@example.org", PASSWORD);
     let page = get(&s, "/admin/import", &session);
     let csrf = csrf_field(&page.body);
 
@@ -803,28 +623,13 @@ async fn an_admin_controls_an_issue_through_confirmations_and_sees_what_happened
     add_account(&db, "boss@example.org", "admin", PASSWORD);
     add_account(&db, "ed@example.org", "editor", EDITOR_PASSWORD);
     let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("list.csv");
     let mut list = String::from("email\n");
     for i in 0..1203 {
         list.push_str(&format!("reader{i:04}@example.org\n"));
     }
-    std::fs::write(&csv, list).unwrap();
-    let run = |args: &[&str]| cli_ok(dir.path(), &db, args);
-    run(&["subscribers", "import", csv.to_str().unwrap()]);
-    let issue = crate::send::small_issue();
-    let outbox = format!("file:{}", dir.path().join("outbox").display());
-    run(&[
-        "send",
-        issue.to_str().unwrap(),
-        "--yes",
-        "--transport",
-        &outbox,
-        "--at",
-        "2099-07-01 09:30",
-    ]);
-    let s = serve_logging(&db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")], None);
-    let (admin, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
-    let admin = admin.unwrap();
+    common::small_issue_sent(dir.path(), &db.url(), &list, &["--at", "2099-07-01 09:30"]);
+    let s = serve(&db);
+    let admin = signed_in(&s, "boss@example.org", PASSWORD);
     let page = get(&s, "/admin/campaigns/912", &admin);
     assert_eq!(page.status, 200);
     for control in [
@@ -945,14 +750,7 @@ async fn an_admin_controls_an_issue_through_confirmations_and_sees_what_happened
     );
 
     // An editor sees the state, not the controls, and cannot use them.
-    let (editor, _) = sign_in(
-        &s,
-        "nl_login",
-        "nl_admin",
-        "ed@example.org",
-        EDITOR_PASSWORD,
-    );
-    let editor = editor.unwrap();
+    let editor = signed_in(&s, "ed@example.org", EDITOR_PASSWORD);
     let seen = get(&s, "/admin/campaigns/912", &editor);
     assert_eq!(seen.status, 200);
     assert!(
@@ -1016,10 +814,12 @@ async fn an_admin_controls_an_issue_through_confirmations_and_sees_what_happened
     ] {
         assert!(audit.contains(needle), "{needle}: {audit}");
     }
-    let out = common::newsletter(dir.path(), &db.url())
-        .args(["status", "912", "--format", "json"])
-        .output()
-        .unwrap();
+    let out = common::run(
+        dir.path(),
+        &db.url(),
+        &["status", "912", "--format", "json"],
+        None,
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["counts"]["sent"], 0, "nothing went out: {json}");
 }
@@ -1031,15 +831,11 @@ async fn an_admin_undoes_their_own_unsubscribe_in_the_same_session_only(db: Test
     add_account(&db, "boss@example.org", "admin", PASSWORD);
     let dir = tempfile::tempdir().unwrap();
     for who in ["ana@example.org", "ben@example.org"] {
-        let out = common::newsletter(dir.path(), &db.url())
-            .args(["subscribers", "add", who])
-            .output()
-            .unwrap();
+        let out = common::run(dir.path(), &db.url(), &["subscribers", "add", who], None);
         assert!(out.status.success());
     }
-    let s = serve_logging(&db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")], None);
-    let (admin, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
-    let admin = admin.unwrap();
+    let s = serve(&db);
+    let admin = signed_in(&s, "boss@example.org", PASSWORD);
     let page = get(&s, "/admin/subscribers/1", &admin);
     assert!(
         page.body.contains("ana@example.org</strong>: active"),
@@ -1063,8 +859,7 @@ async fn an_admin_undoes_their_own_unsubscribe_in_the_same_session_only(db: Test
     );
 
     // Another session of the same administrator is not offered the undo, and cannot use it.
-    let (other, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
-    let other = other.unwrap();
+    let other = signed_in(&s, "boss@example.org", PASSWORD);
     let seen = get(&s, "/admin/subscribers/1?done=unsubscribed", &other).body;
     assert!(!seen.contains("/undo"), "{seen}");
     let other_csrf = csrf_field(&seen);
@@ -1109,10 +904,12 @@ async fn an_admin_undoes_their_own_unsubscribe_in_the_same_session_only(db: Test
     assert_eq!(r.status, 409);
 
     // A reader who left by themselves: no undo is offered, and none works.
-    let out = common::newsletter(dir.path(), &db.url())
-        .args(["subscribers", "remove", "ben@example.org"])
-        .output()
-        .unwrap();
+    let out = common::run(
+        dir.path(),
+        &db.url(),
+        &["subscribers", "remove", "ben@example.org"],
+        None,
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -1152,7 +949,6 @@ async fn an_admin_undoes_their_own_unsubscribe_in_the_same_session_only(db: Test
 async fn the_search_folds_names_as_people_expect(db: TestDb) {
     add_account(&db, "boss@example.org", "admin", PASSWORD);
     let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("list.csv");
     let mut list = String::from("email,name\n");
     for i in 0..6000 {
         list.push_str(&format!("reader{i:05}@example.org,Reader {i}\n"));
@@ -1160,19 +956,20 @@ async fn the_search_folds_names_as_people_expect(db: TestDb) {
     list.push_str(
         "jw@example.de,Jürgen Weiß\nam@example.at,Anna Müller\nzoe@example.fr,ZOË DUPRÉ\n",
     );
-    std::fs::write(&csv, list).unwrap();
-    let run = |args: &[&str]| cli_ok(dir.path(), &db, args);
-    run(&["subscribers", "import", csv.to_str().unwrap()]);
-    run(&[
-        "subscribers",
-        "add",
-        "first@example.org",
-        "--name",
-        "Gößwein Straße",
-    ]);
-    let s = serve_logging(&db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")], None);
-    let (admin, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
-    let admin = admin.unwrap();
+    common::import_csv_ok(common::newsletter(dir.path(), &db.url()), &list);
+    cli_ok(
+        dir.path(),
+        &db,
+        &[
+            "subscribers",
+            "add",
+            "first@example.org",
+            "--name",
+            "Gößwein Straße",
+        ],
+    );
+    let s = serve(&db);
+    let admin = signed_in(&s, "boss@example.org", PASSWORD);
     let found = |q: &str| {
         get(
             &s,
@@ -1220,41 +1017,11 @@ async fn a_delivery_that_bounced_later_says_so() {
     let db = TestDb::sqlite();
     add_account(&db, "boss@example.org", "admin", PASSWORD);
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str], stdin: Option<&[u8]>| {
-        let mut c = common::newsletter(dir.path(), &db.url());
-        c.args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        if let Some(input) = stdin {
-            child.stdin.take().unwrap().write_all(input).unwrap();
-        }
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let csv = dir.path().join("list.csv");
-    std::fs::write(&csv, "email\ngone@example.com\nfine@example.com\n").unwrap();
-    run(&["subscribers", "import", csv.to_str().unwrap()], None);
-    let issue = crate::send::small_issue();
-    let outbox = format!("file:{}", dir.path().join("outbox").display());
-    run(
-        &[
-            "send",
-            issue.to_str().unwrap(),
-            "--yes",
-            "--transport",
-            &outbox,
-        ],
-        None,
+    common::small_issue_sent(
+        dir.path(),
+        &db.url(),
+        "email\ngone@example.com\nfine@example.com\n",
+        &[],
     );
     // The ids and the VERP key, read from a copy of the database: this test's own library would
     // migrate the original, and the binary under test may be an older one.
@@ -1293,7 +1060,9 @@ async fn a_delivery_that_bounced_later_says_so() {
     .replace("{{EMAIL}}", "gone@example.com")
     .replace("{{SUB}}", &gone.to_string())
     .replace('\n', "\r\n");
-    run(
+    let out = common::run(
+        dir.path(),
+        &db.url(),
         &[
             "bounces",
             "process",
@@ -1303,9 +1072,13 @@ async fn a_delivery_that_bounced_later_says_so() {
         ],
         Some(dsn.as_bytes()),
     );
-    let s = serve_logging(&db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")], None);
-    let (admin, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
-    let admin = admin.unwrap();
+    assert!(
+        out.status.success(),
+        "bounces process: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = serve(&db);
+    let admin = signed_in(&s, "boss@example.org", PASSWORD);
     let page = get(&s, &format!("/admin/subscribers/{gone}"), &admin).body;
     assert!(page.contains("</strong>: bounced"), "{page}");
     let deliveries =

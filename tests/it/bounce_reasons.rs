@@ -8,7 +8,6 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::bounces::run;
 use common::db::TestDb;
 use common::show;
 use newsletter::bounce::BouncePolicy;
@@ -82,7 +81,7 @@ async fn every_reason_fixture_is_read_as_reviewed() {
         .collect();
     let mut args = vec!["bounces", "inspect", "--format", "json"];
     args.extend(paths.iter().map(String::as_str));
-    let out = run(&db, work.path(), &args, None);
+    let out = common::run(work.path(), &db.url(), &args, None);
     assert!(out.status.success(), "{}", show(&out));
     let reports: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(reports.len(), expected.len());
@@ -223,9 +222,9 @@ async fn only_a_gone_address_a_complaint_or_an_unsubscribe_changes_a_reader() {
     for (file, addr, class) in &cases {
         let bytes = std::fs::read(dir().join(file)).unwrap();
         let envelope = verp.address(c.id, ids[addr]);
-        let out = run(
-            &db,
+        let out = common::run(
             work.path(),
+            &db.url(),
             &["bounces", "process", "--stdin", "--recipient", &envelope],
             Some(&bytes),
         );
@@ -264,7 +263,8 @@ async fn only_a_gone_address_a_complaint_or_an_unsubscribe_changes_a_reader() {
 /// the refusals about us are logged as `policy` and suppress nobody.
 #[tokio::test]
 async fn refusals_about_us_during_send_suppress_nobody() {
-    use crate::send::{Env, emails, small_issue};
+    require!("python3:aiosmtpd");
+    use common::{Env, emails, small_issue};
     let env = Env::new(TestDb::sqlite());
     let mut list = emails("reader", 20);
     list.extend(emails("blocked", 5));
@@ -338,11 +338,11 @@ async fn refusals_about_us_during_send_suppress_nobody() {
         "{text}"
     );
     // The console's bounce log says it in words.
-    use crate::admin::{PASSWORD, add_account, get, sign_in};
+    use common::console::{PASSWORD, add_account, get, serve, signed_in};
     add_account(&env.db, "boss@example.org", "admin", PASSWORD);
-    let s = common::web::serve_with(&env.db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")]);
-    let (session, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
-    let page = get(&s, "/admin/bounces", &session.unwrap());
+    let s = serve(&env.db);
+    let session = signed_in(&s, "boss@example.org", PASSWORD);
+    let page = get(&s, "/admin/bounces", &session);
     assert_eq!(page.status, 200);
     assert!(
         page.body.contains("about us, so nobody was suppressed")

@@ -5,7 +5,7 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use common::db::TestDb;
 use common::show;
@@ -235,9 +235,9 @@ fn every_fixture_is_understood() {
 /// Runs the binary with this database.
 /// `bounces process --maildir MAILDIR --quarantine QUARANTINE`, run in `dir`.
 fn process_maildir(db: &TestDb, dir: &Path, maildir: &Path, quarantine: &Path) -> Output {
-    run(
-        db,
+    common::run(
         dir,
+        &db.url(),
         &[
             "bounces",
             "process",
@@ -248,25 +248,6 @@ fn process_maildir(db: &TestDb, dir: &Path, maildir: &Path, quarantine: &Path) -
         ],
         None,
     )
-}
-
-/// The binary against `db` in `dir` with `args`, and `stdin` on its standard input if given.
-pub(crate) fn run(db: &TestDb, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut c = common::newsletter(dir, &db.url());
-    c.args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    if let Some(input) = stdin {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// Subscribers with the given local parts, all active, and a campaign for issue 912 that was sent to
@@ -460,17 +441,17 @@ async fn maildir_intake_suppresses_exactly_the_right_subscribers(db: TestDb) {
     );
 
     // The operator's views.
-    let list = run(
-        &db,
+    let list = common::run(
         work.path(),
+        &db.url(),
         &["bounces", "list", "--format", "json"],
         None,
     );
     let entries: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(entries.as_array().unwrap().len(), log.len());
-    let shown = run(
-        &db,
+    let shown = common::run(
         work.path(),
+        &db.url(),
         &["subscribers", "show", "qmail@example.com"],
         None,
     );
@@ -480,9 +461,9 @@ async fn maildir_intake_suppresses_exactly_the_right_subscribers(db: TestDb) {
         "{text}"
     );
     assert!(text.contains("-> bounced"), "{text}");
-    let inspect = run(
-        &db,
+    let inspect = common::run(
         work.path(),
+        &db.url(),
         &[
             "bounces",
             "inspect",
@@ -512,9 +493,9 @@ async fn stdin_intake_and_exit_codes_for_postfix() {
     let verp = Verp::new(&store.verp_key().await.unwrap(), DOMAIN);
     let work = tempfile::tempdir().unwrap();
     // Postfix pipe: the VERP comes as the envelope recipient; the message itself names nobody.
-    let out = run(
-        &db,
+    let out = common::run(
         work.path(),
+        &db.url(),
         &[
             "bounces",
             "process",
@@ -537,10 +518,7 @@ async fn stdin_intake_and_exit_codes_for_postfix() {
         "postgres://postgres@127.0.0.1:{}/x",
         common::smtp::free_port()
     );
-    let out = common::newsletter(work.path(), &url)
-        .args(["bounces", "process", "--stdin"])
-        .output()
-        .unwrap();
+    let out = common::run(work.path(), &url, &["bounces", "process", "--stdin"], None);
     assert_eq!(out.status.code(), Some(75), "{}", show(&out));
 }
 
@@ -568,9 +546,9 @@ async fn unsubscribe_by_mail(db: TestDb) {
 
     // Through a pipe, the address comes as the envelope recipient; twice, as a client may resend.
     for _ in 0..2 {
-        let out = run(
-            &db,
+        let out = common::run(
             work.path(),
+            &db.url(),
             &["bounces", "process", "--stdin", "--recipient", &leaver],
             Some(&unsubscribe_request("leaver@example.com", &leaver)),
         );
@@ -656,9 +634,9 @@ async fn mbox_intake() {
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("bounces.mbox");
     std::fs::write(&file, &mbox).unwrap();
-    let out = run(
-        &db,
+    let out = common::run(
         work.path(),
+        &db.url(),
         &["bounces", "process", "--mbox", file.to_str().unwrap()],
         None,
     );
@@ -866,7 +844,6 @@ fn a_huge_message_is_read_quickly_from_its_top() {
 #[tokio::test]
 async fn imap_intake_through_dovecot() {
     let Some(dovecot) = common::imap::Dovecot::start() else {
-        eprintln!("skipped: needs root and Dovecot (scripts/install-test-deps.sh)");
         return;
     };
     let db = TestDb::sqlite();
@@ -1018,9 +995,9 @@ async fn forged_bounces_change_nobody(db: TestDb) {
 
     // Through --stdin (a Postfix pipe to the plain bounce address) too: exit 0, quarantined.
     for f in forged {
-        let out = run(
-            &db,
+        let out = common::run(
             work.path(),
+            &db.url(),
             &[
                 "bounces",
                 "process",
@@ -1049,7 +1026,7 @@ async fn forged_bounces_change_nobody(db: TestDb) {
         .collect();
     let mut args = vec!["bounces", "inspect"];
     args.extend(files.iter().map(String::as_str));
-    let out = run(&db, work.path(), &args, None);
+    let out = common::run(work.path(), &db.url(), &args, None);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.matches(reader07).count() >= 5, "{text}");
     assert!(
@@ -1220,6 +1197,9 @@ fn sisimai_second_opinion() {
         sisimai_version: String,
         disagreement: Vec<Disagreement>,
     }
+    let Some(perl) = common::require("perl:Sisimai") else {
+        return;
+    };
     let verp = Verp::new(b"test-key", DOMAIN);
     let all = manifest();
     let dir = tempfile::tempdir().unwrap();
@@ -1230,7 +1210,7 @@ fn sisimai_second_opinion() {
         paths.push(path);
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/sisimai.pl");
-    let out = Command::new("perl")
+    let out = Command::new(perl)
         .arg(script)
         .args(&paths)
         .output()
@@ -1367,10 +1347,7 @@ fn inspect_creates_no_database() {
 
     // With the database there, the same command reads the message.
     let url = format!("sqlite://{}", dir.path().join("real.db").display());
-    let made = common::newsletter(dir.path(), &url)
-        .args(["subscribers", "stats"])
-        .output()
-        .unwrap();
+    let made = common::run(dir.path(), &url, &["subscribers", "stats"], None);
     assert!(made.status.success(), "{}", show(&made));
     let out = common::newsletter(dir.path(), &url)
         .args(["bounces", "inspect"])

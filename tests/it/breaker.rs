@@ -8,9 +8,10 @@ use std::collections::HashMap;
 use newsletter::domain::{EmailAddress, SubscriberStatus};
 use newsletter::store::Store;
 
+use crate::common::console::{self, PASSWORD, add_account};
 use crate::common::db::TestDb;
-use crate::common::smtp::Server;
-use crate::send::{Env, per_recipient, small_issue, stderr, stdout};
+use crate::common::smtp::{Server, per_recipient};
+use crate::common::{Env, emails, show, small_issue, stdout};
 
 both_backends!(a_provider_refusing_a_fifth_by_reputation_pauses_and_resume_goes_on);
 
@@ -39,6 +40,7 @@ async fn all_active(env: &Env, list: &[String]) {
 /// the tenth refusal, says why, suppresses nobody; `resume` then `send` delivers the rest once the
 /// block is lifted, each reader once.
 async fn a_provider_refusing_a_fifth_by_reputation_pauses_and_resume_goes_on(db: TestDb) {
+    require!("python3:aiosmtpd", "smtp-sink");
     let env = Env::new(db);
     let list: Vec<String> = (0..300)
         .map(|i| {
@@ -55,7 +57,7 @@ async fn a_provider_refusing_a_fifth_by_reputation_pauses_and_resume_goes_on(db:
         "blocked=550 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using a reputation list",
     ]);
     let out = env.send(&small_issue(), &blocking.url(), &[]);
-    assert_eq!(out.status.code(), Some(BREAKER_EXIT), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(BREAKER_EXIT), "{}", show(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("paused by the circuit breaker")
@@ -82,20 +84,20 @@ async fn a_provider_refusing_a_fifth_by_reputation_pauses_and_resume_goes_on(db:
     assert!(
         stdout(&human).contains(&format!("Paused by the circuit breaker: {reason}")),
         "{}",
-        stderr(&human)
+        show(&human)
     );
     all_active(&env, &list).await;
 
     // The block is lifted; resume clears the reason, and the same command goes on.
     let out = env.run(&["resume", "912"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let s = env.status_json(912);
     assert_eq!(s["state"], "sending", "{s}");
     assert!(s["pause_reason"].is_null(), "{s}");
     let fixed = Server::sink(&[]);
     let env = env.var("NEWSLETTER_SEND__LEASE_SECS", "1");
     let out = env.send(&small_issue(), &fixed.url(), &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let s = env.status_json(912);
     assert_eq!(s["state"], "done", "{s}");
     let failed = s["counts"]["failed"].as_i64().unwrap();
@@ -119,15 +121,16 @@ async fn a_provider_refusing_a_fifth_by_reputation_pauses_and_resume_goes_on(db:
 /// suppressed, and `status` says why.
 #[tokio::test]
 async fn a_relay_refusing_our_identity_pauses_without_suppressing_anyone() {
+    require!("python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
-    let list = crate::send::emails("reader", 80);
+    let list = emails("reader", 80);
     env.subscribe(&list);
     let relay = Server::faulty(&[
         "--refuse",
         "@=554 5.7.1 Message rejected: Email address is not verified",
     ]);
     let out = env.send(&small_issue(), &relay.url(), &[]);
-    assert_eq!(out.status.code(), Some(BREAKER_EXIT), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(BREAKER_EXIT), "{}", show(&out));
     let s = env.status_json(912);
     assert_eq!(s["state"], "paused", "{s}");
     let reason = s["pause_reason"].as_str().unwrap_or_default();
@@ -146,20 +149,10 @@ async fn a_relay_refusing_our_identity_pauses_without_suppressing_anyone() {
     assert_eq!(s["counts"]["sent"], 0, "{s}");
     all_active(&env, &list).await;
     // The console's campaign page says the same.
-    crate::admin::add_account(&env.db, "boss@example.org", "admin", crate::admin::PASSWORD);
-    let web = crate::common::web::serve_logging(
-        &env.db,
-        &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")],
-        None,
-    );
-    let (session, _) = crate::admin::sign_in(
-        &web,
-        "nl_login",
-        "nl_admin",
-        "boss@example.org",
-        crate::admin::PASSWORD,
-    );
-    let page = crate::admin::get(&web, "/admin/campaigns/912", &session.unwrap());
+    add_account(&env.db, "boss@example.org", "admin", PASSWORD);
+    let web = console::serve(&env.db);
+    let session = console::signed_in(&web, "boss@example.org", PASSWORD);
+    let page = console::get(&web, "/admin/campaigns/912", &session);
     assert_eq!(page.status, 200);
     assert!(
         page.body.contains("Paused by the circuit breaker: ")
@@ -184,6 +177,7 @@ async fn a_relay_refusing_our_identity_pauses_without_suppressing_anyone() {
 /// trip nothing: the campaign finishes, the gone addresses are suppressed, the rest are not.
 #[tokio::test]
 async fn refusals_below_the_thresholds_do_not_pause() {
+    require!("python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
     let list: Vec<String> = (0..300)
         .map(|i| match i % 20 {
@@ -200,11 +194,11 @@ async fn refusals_below_the_thresholds_do_not_pause() {
         "blocked=550 5.7.1 Client host blocked using a reputation list",
     ]);
     let out = env.send(&small_issue(), &server.url(), &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("circuit breaker"),
         "{}",
-        stderr(&out)
+        show(&out)
     );
     let s = env.status_json(912);
     assert_eq!(s["state"], "done", "{s}");
@@ -311,7 +305,7 @@ fn process_bounces(env: &Env, bounces: &[String]) {
         "--quarantine",
         quarantine.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert!(
         stdout(&out).contains("0 subscriber(s) suppressed"),
         "{}",
@@ -324,6 +318,7 @@ fn process_bounces(env: &Env, bounces: &[String]) {
 /// and the campaign pauses itself within seconds, says why, and suppresses nobody.
 #[tokio::test]
 async fn bounces_arriving_by_mail_during_the_send_pause_it() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     let (list, send, sink, whole) = slow_send(&env, 400);
     let bounces: Vec<String> = whole
@@ -334,7 +329,7 @@ async fn bounces_arriving_by_mail_during_the_send_pause_it() {
         .collect();
     process_bounces(&env, &bounces);
     let out = send.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(BREAKER_EXIT), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(BREAKER_EXIT), "{}", show(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bounce by mail"), "{err}");
     let s = env.status_json(912);
@@ -358,12 +353,13 @@ async fn bounces_arriving_by_mail_during_the_send_pause_it() {
 /// bounce address can make them) weigh as one refusal, and the send goes on to the end.
 #[tokio::test]
 async fn one_reader_forging_refusals_about_their_own_copy_does_not_pause_the_send() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     let (list, send, sink, whole) = slow_send(&env, 240);
     let bounces: Vec<String> = (0..30).map(|n| block_list_dsn(&whole[0], n)).collect();
     process_bounces(&env, &bounces);
     let out = send.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let s = env.status_json(912);
     assert_eq!(s["state"], "done", "{s}");
     assert_eq!(sink.messages().len(), 240);

@@ -11,15 +11,9 @@ use std::process::Command;
 
 use newsletter::render::template::html_escape;
 
+/// Chromium, under any of its names, or `None` when the test is skipped (see [`common::require`]).
 fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            let out = Command::new("which").arg(name).output().ok()?;
-            out.status
-                .success()
-                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-        })
+    common::require("chromium|chromium-browser|google-chrome")
 }
 
 const MEASURE: &str = r#"<script>
@@ -138,13 +132,7 @@ fn dark_fraction(png_path: &Path, width: u32) -> f64 {
 #[test]
 fn the_large_issue_lays_out_at_660_and_375_in_light_and_dark() {
     let Some(bin) = chromium() else {
-        if std::env::var_os("NEWSLETTER_SKIP_BROWSER").is_some() {
-            eprintln!("NEWSLETTER_SKIP_BROWSER is set: skipping the browser check");
-            return;
-        }
-        panic!(
-            "chromium is not installed: `apt-get install chromium` (the CI script does), or set NEWSLETTER_SKIP_BROWSER=1"
-        );
+        return;
     };
     let out = common::render_file(&common::fixtures_dir().join("large-2024.md"));
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
@@ -267,20 +255,9 @@ fn layout_at_375(bin: &Path, name: &str, html: &str, extra: &[&str]) -> serde_js
     m
 }
 
-fn chromium_or_skip() -> Option<PathBuf> {
-    let bin = chromium();
-    if bin.is_none() {
-        assert!(
-            std::env::var_os("NEWSLETTER_SKIP_BROWSER").is_some(),
-            "chromium is not installed: `apt-get install chromium` (the CI script does), or set NEWSLETTER_SKIP_BROWSER=1"
-        );
-    }
-    bin
-}
-
 #[test]
 fn nothing_is_wider_than_a_phone() {
-    let Some(bin) = chromium_or_skip() else {
+    let Some(bin) = chromium() else {
         return;
     };
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
@@ -386,7 +363,7 @@ fn nothing_is_wider_than_a_phone() {
 
 #[test]
 fn the_header_reads_with_images_blocked() {
-    let Some(bin) = chromium_or_skip() else {
+    let Some(bin) = chromium() else {
         return;
     };
     let html = common::render_file(&common::fixtures_dir().join("small-html.md")).html;
@@ -423,16 +400,16 @@ fn the_header_reads_with_images_blocked() {
 /// issue's title, and the headings go down one level at a time from the masthead's h1.
 #[test]
 fn the_email_passes_axe_with_its_landmark_and_headings_in_order() {
-    let Some(bin) = chromium_or_skip() else {
+    let Some(bin) = chromium() else {
         return;
     };
-    let axe = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/node_modules/axe-core/axe.min.js"),
-    )
-    .expect("axe-core is installed in tests/tools (scripts/install-test-deps.sh)");
+    let Some(axe) = common::require(common::AXE_CORE) else {
+        return;
+    };
+    let axe = std::fs::read_to_string(axe).unwrap();
     // The e-mail `newsletter render` writes (the binary under test).
     let dir = tempfile::tempdir().unwrap();
-    let o = std::process::Command::new(common::bin())
+    let o = Command::new(common::bin())
         .args(["render", "-o"])
         .arg(dir.path())
         .arg(common::fixtures_dir().join("large-2024.md"))

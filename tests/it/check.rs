@@ -6,7 +6,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{fixtures_dir, seeds, seeds_dir};
+use common::{fixtures_dir, run_plain, seeds, seeds_dir};
 use newsletter::check::{self, CheckOptions, FileReport, Severity};
 use newsletter::config::Config;
 
@@ -24,14 +24,6 @@ fn findings(r: &FileReport) -> Vec<(String, usize)> {
         .iter()
         .map(|d| (d.rule.name().to_string(), r.line_col(d.range.start).0))
         .collect()
-}
-
-fn newsletter(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_newsletter"))
-        .args(args)
-        .env_remove("NEWSLETTER_CONFIG")
-        .output()
-        .unwrap()
 }
 
 /// The clean issues written the way TWiR writes in 2024-2026 (`scripts/gen-clean-issues.py`).
@@ -402,15 +394,15 @@ fn exit_codes_and_formats() {
     let clean = check_dir().join("clean-international.md");
     let damaged = fixtures_dir().join("placeholders.md");
     let warn_only = check_dir().join("empty-sections.md");
-    let o = newsletter(&["check", clean.to_str().unwrap()]);
+    let o = run_plain(&["check", clean.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(
-        newsletter(&["check", warn_only.to_str().unwrap()])
+        run_plain(&["check", warn_only.to_str().unwrap()])
             .status
             .code(),
         Some(0)
     );
-    let o = newsletter(&["check", damaged.to_str().unwrap(), clean.to_str().unwrap()]);
+    let o = run_plain(&["check", damaged.to_str().unwrap(), clean.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let human = String::from_utf8(o.stdout).unwrap();
     assert!(
@@ -427,11 +419,11 @@ fn exit_codes_and_formats() {
         "{human}"
     );
     assert!(!human.contains('\u{1b}'), "no colour when piped");
-    let missing = newsletter(&["check", "/nonexistent/issue.md", clean.to_str().unwrap()]);
+    let missing = run_plain(&["check", "/nonexistent/issue.md", clean.to_str().unwrap()]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/issue.md"));
 
-    let o = newsletter(&[
+    let o = run_plain(&[
         "check",
         "--format",
         "json",
@@ -454,14 +446,14 @@ fn exit_codes_and_formats() {
     );
     assert!(d["message"].is_string() && d.get("replacement").is_some());
 
-    let o = newsletter(&["check", "--allow", "placeholder", damaged.to_str().unwrap()]);
+    let o = run_plain(&["check", "--allow", "placeholder", damaged.to_str().unwrap()]);
     assert_eq!(
         o.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
-    let o = newsletter(&[
+    let o = run_plain(&[
         "check",
         "--allow",
         "no-such-rule",
@@ -469,7 +461,7 @@ fn exit_codes_and_formats() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no such rule"));
-    let o = newsletter(&[
+    let o = run_plain(&[
         "check",
         "--budget",
         "20000",
@@ -531,7 +523,7 @@ fn changed_lines(before: &str, after: &str) -> Vec<(String, String)> {
 fn fix_copy(src: &Path, dir: &Path) -> (String, String, Output) {
     let copy = dir.join(src.file_name().unwrap());
     std::fs::copy(src, &copy).unwrap();
-    let o = newsletter(&["check", "--fix", copy.to_str().unwrap()]);
+    let o = run_plain(&["check", "--fix", copy.to_str().unwrap()]);
     let mut orig = copy.clone().into_os_string();
     orig.push(".orig");
     let original = std::fs::read_to_string(&orig).expect("<file>.orig is written first");
@@ -576,6 +568,7 @@ fn fix_repairs_mojibake_byte_exactly() {
     );
     // ftfy agrees on every line it changes (it does not see MacRoman damage).
     let changed = changed_lines(&before, &after);
+    require!("python3:ftfy");
     let theirs = ftfy(&changed.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>());
     let mut agreed = 0;
     for ((damaged, ours), theirs) in changed.iter().zip(&theirs) {
@@ -592,6 +585,7 @@ fn fix_repairs_every_damaged_seed_line() {
     if seeds().is_empty() {
         return;
     }
+    require!("python3:ftfy");
     let dir = tempfile::tempdir().unwrap();
     let (mut agreed, mut changed_total) = (0, 0);
     for seed in seeds() {
@@ -655,7 +649,7 @@ fn fix_keeps_crlf_and_refuses_to_overwrite_an_orig() {
         .replace('\n', "\r\n");
     let path = dir.path().join("crlf.md");
     std::fs::write(&path, &src).unwrap();
-    let o = newsletter(&["check", "--fix", path.to_str().unwrap()]);
+    let o = run_plain(&["check", "--fix", path.to_str().unwrap()]);
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -665,7 +659,7 @@ fn fix_keeps_crlf_and_refuses_to_overwrite_an_orig() {
     assert!(fixed.contains("<!-- Remove this section if empty -->\r\n"));
     assert!(!fixed.replace("\r\n", "").contains('\n'), "CRLF kept");
     std::fs::write(&path, &src).unwrap();
-    let o = newsletter(&["check", "--fix", path.to_str().unwrap()]);
+    let o = run_plain(&["check", "--fix", path.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),

@@ -6,25 +6,16 @@
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use common::{fixtures_dir, show};
+use common::{fixtures_dir, run_plain, show};
 
 fn rules_dir() -> PathBuf {
     fixtures_dir().join("check/rules")
 }
 
-fn newsletter(args: &[&str]) -> Output {
-    Command::new(common::bin())
-        .args(args)
-        .env_remove("NEWSLETTER_CONFIG")
-        .output()
-        .unwrap()
-}
-
 /// Every diagnostic of `check --format json` on one file: (rule, severity, line, message).
 fn diagnostics(path: &Path) -> Vec<(String, String, u64, String)> {
-    let o = newsletter(&["check", "--format", "json", path.to_str().unwrap()]);
+    let o = run_plain(&["check", "--format", "json", path.to_str().unwrap()]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("{}: {e}\n{}", path.display(), show(&o)));
     v["files"][0]["diagnostics"]
@@ -77,7 +68,7 @@ fn merge_conflict_markers_are_errors_on_their_lines() {
             ("conflict-marker", 26),
         ],
     );
-    let o = newsletter(&[
+    let o = run_plain(&[
         "check",
         rules_dir().join("conflict-marker.md").to_str().unwrap(),
     ]);
@@ -153,7 +144,7 @@ fn header_date_is_compared_with_file_name_sequence_and_window() {
     // The issues whose dates agree are silent, checked one by one or all together.
     silent("archive/2020-12-23-this-week-in-rust.md");
     silent("archive/2020-12-30-this-week-in-rust.md");
-    let o = newsletter(&[
+    let o = run_plain(&[
         "check",
         "--format",
         "json",
@@ -179,7 +170,7 @@ fn header_date_fix_takes_the_date_the_file_name_and_window_agree_on() {
         &copy,
     )
     .unwrap();
-    let o = newsletter(&["check", "--fix", copy.to_str().unwrap()]);
+    let o = run_plain(&["check", "--fix", copy.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let fixed = std::fs::read_to_string(&copy).unwrap();
     assert!(fixed.contains("\nDate: 2021-01-06\n"), "{fixed}");
@@ -230,7 +221,7 @@ fn link_syntax_fix_repairs_what_is_certain() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("link-syntax.md");
     std::fs::copy(rules_dir().join("link-syntax.md"), &copy).unwrap();
-    let o = newsletter(&["check", "--fix", copy.to_str().unwrap()]);
+    let o = run_plain(&["check", "--fix", copy.to_str().unwrap()]);
     let fixed = std::fs::read_to_string(&copy).unwrap();
     for want in [
         "* [Announcing zerocopy 0.9](https://jack.wrenn.fyi/blog/zerocopy-0.9/)",
@@ -258,7 +249,7 @@ fn link_syntax_fix_repairs_what_is_certain() {
 #[test]
 fn past_deadlines_outside_the_events_are_warnings() {
     expect("stale-date.md", &[("stale-date", 15), ("stale-date", 22)]);
-    let o = newsletter(&["check", rules_dir().join("stale-date.md").to_str().unwrap()]);
+    let o = run_plain(&["check", rules_dir().join("stale-date.md").to_str().unwrap()]);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -321,7 +312,7 @@ fn early_listed_events_pass_and_past_or_wrong_year_events_warn() {
 
 #[test]
 fn check_help_lists_the_new_rules() {
-    let o = newsletter(&["check", "--help"]);
+    let o = run_plain(&["check", "--help"]);
     let help = String::from_utf8_lossy(&o.stdout);
     for rule in [
         "conflict-marker",
@@ -338,7 +329,7 @@ fn check_help_lists_the_new_rules() {
 
 /// `render`'s error for a file, without the location in front: (line, words).
 fn render_refusal(path: &Path, out: &Path) -> Option<(u64, String)> {
-    let o = newsletter(&[
+    let o = run_plain(&[
         "render",
         "-o",
         out.to_str().unwrap(),
@@ -448,7 +439,7 @@ fn every_file_render_refuses_is_an_error_of_check_in_the_same_words() {
                 .any(|(_, sev, l, m)| sev == "error" && *l == line && m.starts_with(&reason)),
             "{name}: render says (line {line}) `{words}`; check says {d:#?}"
         );
-        let o = newsletter(&["check", path.to_str().unwrap()]);
+        let o = run_plain(&["check", path.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(1), "{name}: {}", show(&o));
     }
     assert_eq!(refused, 10, "render refuses every damaged case");

@@ -5,24 +5,7 @@ use crate::common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::fixtures_dir;
-
-fn newsletter(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_newsletter"));
-    cmd.args(args).env_remove("NEWSLETTER_CONFIG");
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use common::{fixtures_dir, plain, run_plain, stderr, stdout};
 
 fn fx(name: &str) -> String {
     fixtures_dir().join(name).display().to_string()
@@ -32,16 +15,13 @@ fn fx(name: &str) -> String {
 fn writes_html_text_and_eml_and_reports_sizes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let o = newsletter(
-        &[
-            "render",
-            &fx("large-2024.md"),
-            &fx("nested-events.md"),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = run_plain(&[
+        "render",
+        &fx("large-2024.md"),
+        &fx("nested-events.md"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let lines: Vec<String> = stdout(&o).lines().map(String::from).collect();
     assert_eq!(lines.len(), 2, "{lines:?}");
@@ -66,15 +46,15 @@ fn writes_html_text_and_eml_and_reports_sizes() {
 #[test]
 fn warns_when_over_budget() {
     let dir = tempfile::tempdir().unwrap();
-    let o = newsletter(
-        &[
-            "render",
-            &fx("large-2024.md"),
-            "--out",
-            dir.path().to_str().unwrap(),
-        ],
-        &[("NEWSLETTER_THEME__SIZE_BUDGET", "50000")],
-    );
+    let o = plain(&[
+        "render",
+        &fx("large-2024.md"),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ])
+    .env("NEWSLETTER_THEME__SIZE_BUDGET", "50000")
+    .output()
+    .unwrap();
     assert!(o.status.success());
     assert!(
         stdout(&o).contains("warning: HTML is over the 50000 byte budget"),
@@ -86,16 +66,13 @@ fn warns_when_over_budget() {
 #[test]
 fn the_sample_message_is_strict_mime() {
     let dir = tempfile::tempdir().unwrap();
-    let o = newsletter(
-        &[
-            "render",
-            &fx("mojibake.md"),
-            &fx("large-2024.md"),
-            "--out",
-            dir.path().to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = run_plain(&[
+        "render",
+        &fx("mojibake.md"),
+        &fx("large-2024.md"),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let script = r#"
 import email, email.policy, sys
@@ -119,6 +96,7 @@ for path in sys.argv[1:]:
     print(path, msg['Subject'], len(raw))
 "#;
     let emls = [dir.path().join("904.eml"), dir.path().join("999.eml")];
+    require!("python3");
     let py = Command::new("python3")
         .arg("-c")
         .arg(script)
@@ -139,16 +117,13 @@ fn two_drafts_of_one_issue_do_not_overwrite_each_other() {
     let copy = dir.path().join("draft-b.md");
     std::fs::copy(fixtures_dir().join("h1-among-h2.md"), &copy).unwrap();
     let out = dir.path().join("out");
-    let o = newsletter(
-        &[
-            "render",
-            &fx("h1-among-h2.md"),
-            copy.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = run_plain(&[
+        "render",
+        &fx("h1-among-h2.md"),
+        copy.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(out.join("909.html").exists() && out.join("909-draft-b.html").exists());
     assert!(stderr(&o).contains("also issue 909"));
@@ -169,17 +144,14 @@ fn an_operator_stylesheet_and_name_apply_without_recompiling() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let o = newsletter(
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "render",
-            &fx("h1-among-h2.md"),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = run_plain(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "render",
+        &fx("h1-among-h2.md"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let html = std::fs::read_to_string(out.join("909.html")).unwrap();
     assert!(html.contains("style=\"color:#123456\""), "{html}");
@@ -213,7 +185,7 @@ fn bad_input_gives_a_clear_error_and_exit_code_1() {
     latin1.extend([0xFC, b'r', b'n', b'b', b'e', b'r', b'g', b'\n']);
     let f = write(d, "latin1.md", &latin1);
     assert_clean_failure(
-        &newsletter(&["render", &f, "--out", out], &[]),
+        &run_plain(&["render", &f, "--out", out]),
         &["latin1.md:5:7", "not valid UTF-8", "byte offset 61"],
     );
 
@@ -223,7 +195,7 @@ fn bad_input_gives_a_clear_error_and_exit_code_1() {
         b"Title: This Week in Rust 1\nDate: 2024-01-03\n\nBody\n",
     );
     assert_clean_failure(
-        &newsletter(&["render", &f, "--out", out], &[]),
+        &run_plain(&["render", &f, "--out", out]),
         &["no-number.md:2", "`Number`", "Number: 522"],
     );
 
@@ -233,13 +205,13 @@ fn bad_input_gives_a_clear_error_and_exit_code_1() {
         b"Title: T 1\nNumber: 1\nDate: 2024-02-30\n\nBody\n",
     );
     assert_clean_failure(
-        &newsletter(&["render", &f, "--out", out], &[]),
+        &run_plain(&["render", &f, "--out", out]),
         &["bad-date.md:3", "`Date`", "not a real date"],
     );
 
     let f = write(d, "empty.md", b"");
     assert_clean_failure(
-        &newsletter(&["render", &f, "--out", out], &[]),
+        &run_plain(&["render", &f, "--out", out]),
         &["empty.md", "`Title`"],
     );
 
@@ -247,18 +219,18 @@ fn bad_input_gives_a_clear_error_and_exit_code_1() {
     big.resize(10 * 1024 * 1024, b'x');
     let f = write(d, "huge.md", &big);
     assert_clean_failure(
-        &newsletter(&["render", &f, "--out", out], &[]),
+        &run_plain(&["render", &f, "--out", out]),
         &["huge.md", "10485760 bytes", "at most"],
     );
 
     let f = d.join("missing.md").display().to_string();
     assert_clean_failure(
-        &newsletter(&["render", &f, "--out", out], &[]),
+        &run_plain(&["render", &f, "--out", out]),
         &["missing.md", "cannot read"],
     );
 
     // One bad file does not stop the good ones.
-    let o = newsletter(&["render", &f, &fx("h1-among-h2.md"), "--out", out], &[]);
+    let o = run_plain(&["render", &f, &fx("h1-among-h2.md"), "--out", out]);
     assert_clean_failure(&o, &["1 of 2 issues could not be rendered"]);
     assert!(Path::new(out).join("909.html").exists());
 }
@@ -266,7 +238,7 @@ fn bad_input_gives_a_clear_error_and_exit_code_1() {
 #[test]
 fn every_command_has_help() {
     for args in [vec!["--help"], vec!["render", "--help"]] {
-        let o = newsletter(&args, &[]);
+        let o = run_plain(&args);
         assert!(o.status.success());
         assert!(stdout(&o).contains("Usage: newsletter"), "{}", stdout(&o));
     }
@@ -291,7 +263,7 @@ fn every_date_form_pelican_reads_renders_and_others_say_why_not() {
             format!("Title: This Week in Rust {n}\nNumber: {n}\nDate: {date}\n\nHello.\n")
                 .as_bytes(),
         );
-        let o = newsletter(&["render", &file, "--out", out.to_str().unwrap()], &[]);
+        let o = run_plain(&["render", &file, "--out", out.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(0), "{date}: {}", stderr(&o));
         let html = std::fs::read_to_string(out.join(format!("{n}.html"))).unwrap();
         assert!(
@@ -309,7 +281,7 @@ fn every_date_form_pelican_reads_renders_and_others_say_why_not() {
             "bad.md",
             format!("Title: This Week in Rust 1\nNumber: 1\nDate: {date}\n\nHello.\n").as_bytes(),
         );
-        let o = newsletter(&["render", &file, "--out", out.to_str().unwrap()], &[]);
+        let o = run_plain(&["render", &file, "--out", out.to_str().unwrap()]);
         assert_clean_failure(&o, &["bad.md:3: header field `Date`", why]);
     }
 }

@@ -15,11 +15,17 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 use crate::common;
+use crate::common::console::{self, add_account};
 use crate::common::db::TestDb;
 use crate::common::web::serve_with;
-use crate::send::{Env, emails, small_issue};
+use crate::common::{Env, emails, small_issue};
 
 const PASSWORD: &str = "a console password for tests";
+
+/// What every test here needs: the WebDriver server, the browser it drives, and axe-core.
+const CHROMEDRIVER: &str = "chromedriver";
+const CHROMIUM: &str = "chromium";
+const AXE: &str = common::AXE_CORE;
 
 /// chromedriver on a free port, stopped when dropped.
 struct Driver {
@@ -105,10 +111,7 @@ fn artifacts() -> PathBuf {
 async fn look(c: &Client, name: &str) -> String {
     let png = c.screenshot().await.unwrap();
     std::fs::write(artifacts().join(format!("{name}.png")), png).unwrap();
-    let axe = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/node_modules/axe-core/axe.min.js"),
-    )
-    .expect("axe-core is installed in tests/tools (scripts/install-test-deps.sh)");
+    let axe = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(AXE)).unwrap();
     c.execute(&format!("{axe}\n;return true;"), vec![])
         .await
         .unwrap();
@@ -239,6 +242,7 @@ async fn wait_for(c: &Client, url: &str, needle: &str, secs: u64) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_does_the_weeks_work_in_a_browser() {
+    require!(CHROMEDRIVER, CHROMIUM, AXE);
     let env = Env::new(TestDb::sqlite());
     let dir = env.dir.path().to_path_buf();
     // The list: 300 readers, plus two people to find.
@@ -246,7 +250,7 @@ async fn an_admin_does_the_weeks_work_in_a_browser() {
     list.push("ferris.crab@example.org".into());
     list.push("corro@example.net".into());
     env.subscribe(&list);
-    crate::admin::add_account(&env.db, "boss@example.org", "admin", PASSWORD);
+    add_account(&env.db, "boss@example.org", "admin", PASSWORD);
     // The quarantine holds one bounce for nobody on the list, put there by the intake (which
     // stores its explanation beside it); the drafts folder one issue.
     let quarantine = dir.join("quarantine");
@@ -609,10 +613,7 @@ async fn fits(c: &Client, scheme: &str, name: &str, server_paths: &[&Path]) -> S
 
 /// axe-core on the page as it is: no serious or critical violation.
 async fn look_at(c: &Client, name: &str) -> String {
-    let axe = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/node_modules/axe-core/axe.min.js"),
-    )
-    .expect("axe-core is installed in tests/tools (scripts/install-test-deps.sh)");
+    let axe = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(AXE)).unwrap();
     c.execute(&format!("{axe}\n;return true;"), vec![])
         .await
         .unwrap();
@@ -638,6 +639,7 @@ async fn look_at(c: &Client, name: &str) -> String {
 /// quarantined bounce, an import with a bad line, and a preview.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_console_page_fits_a_phone_in_light_and_dark() {
+    require!(CHROMEDRIVER, CHROMIUM, AXE, "python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
     let dir = env.dir.path().to_path_buf();
     let mut list = emails("reader", 30);
@@ -645,7 +647,7 @@ async fn every_console_page_fits_a_phone_in_light_and_dark() {
     list.push("a.very.long.address.of.a.reader.who.likes.long.names@subdomain.example-of-a-long-domain.org".into());
     list.extend(emails("blocked", 3));
     env.subscribe(&list);
-    crate::admin::add_account(&env.db, "boss@example.org", "admin", PASSWORD);
+    add_account(&env.db, "boss@example.org", "admin", PASSWORD);
     let relay = crate::common::smtp::Server::faulty(&[
         "--refuse",
         "blocked=550 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using a reputation list, see https://blocklist.example.net/lookup?ip=127.0.0.1",
@@ -653,7 +655,7 @@ async fn every_console_page_fits_a_phone_in_light_and_dark() {
         "gone@=550 5.1.1 <gone@example.org>: Recipient address rejected: User unknown in virtual mailbox table",
     ]);
     let out = env.send(&small_issue(), &relay.url(), &[]);
-    assert!(out.status.success(), "{}", crate::send::stderr(&out));
+    assert!(out.status.success(), "{}", crate::common::show(&out));
     // A second issue, scheduled, for the controls.
     let next = dir.join("913.md");
     std::fs::write(
@@ -665,7 +667,7 @@ async fn every_console_page_fits_a_phone_in_light_and_dark() {
     )
     .unwrap();
     let out = env.send(&next, &relay.url(), &["--at", "2099-07-01 09:30"]);
-    assert!(out.status.success(), "{}", crate::send::stderr(&out));
+    assert!(out.status.success(), "{}", crate::common::show(&out));
     let quarantine = dir.join("quarantine");
     let maildir = dir.join("Maildir");
     std::fs::create_dir_all(maildir.join("new")).unwrap();
@@ -846,13 +848,14 @@ async fn every_console_page_fits_a_phone_in_light_and_dark() {
 /// the same way.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_pauses_and_cancels_a_running_send_from_a_phone() {
+    require!(CHROMEDRIVER, CHROMIUM, AXE);
     const CONCURRENCY: usize = 2;
     let env = Env::new(TestDb::sqlite())
         .var("NEWSLETTER_SEND__RATE", "10")
         .var("NEWSLETTER_SEND__CONCURRENCY", &CONCURRENCY.to_string());
     let dir = env.dir.path().to_path_buf();
     env.subscribe(&emails("reader", 400));
-    crate::admin::add_account(&env.db, "boss@example.org", "admin", PASSWORD);
+    add_account(&env.db, "boss@example.org", "admin", PASSWORD);
     let outbox = dir.join("outbox");
     let transport = format!("file:{}", outbox.display());
     let delivered = || std::fs::read_dir(&outbox).map_or(0, |d| d.count());
@@ -868,7 +871,7 @@ async fn an_admin_pauses_and_cancels_a_running_send_from_a_phone() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let server = serve_with(&env.db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")]);
+    let server = console::serve(&env.db);
     let base = format!("http://{}", server.addr);
     let driver = start_driver();
     let c = browser_as(&driver, true, false).await;

@@ -7,8 +7,8 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::db::TestDb;
-use crate::common::smtp::Server;
-use crate::send::{Env, assert_refused_with, emails, per_recipient, small_issue, stderr, stdout};
+use crate::common::smtp::{Server, per_recipient};
+use crate::common::{Env, assert_refused_with, emails, show, small_issue, stdout};
 
 both_backends!(
     a_scheduled_campaign_waits_for_its_time_then_the_worker_sends_it,
@@ -66,6 +66,7 @@ async fn in_flight(db: &TestDb) -> HashSet<String> {
 }
 
 async fn a_scheduled_campaign_waits_for_its_time_then_the_worker_sends_it(db: TestDb) {
+    require!("smtp-sink");
     let env = Env::new(db);
     env.subscribe(&emails("reader", 30));
     let sink = Server::sink(&[]);
@@ -73,8 +74,8 @@ async fn a_scheduled_campaign_waits_for_its_time_then_the_worker_sends_it(db: Te
     let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(8);
     let at_text = at.to_string();
     let out = env.send(&small_issue(), &sink.url(), &["--at", &at_text]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("scheduled for"), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(stdout(&out).contains("scheduled for"), "{}", show(&out));
     let status = env.status_json(912);
     assert_eq!(status["state"], "scheduled");
     assert_eq!(status["scheduled_at"], at.as_second());
@@ -84,7 +85,7 @@ async fn a_scheduled_campaign_waits_for_its_time_then_the_worker_sends_it(db: Te
 
     // Before its time, a worker leaves it alone.
     let out = worker(&env, &sink, "0", true).wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert!(
         jiff::Timestamp::now() < at,
         "this machine took more than 8 s to get here; the check before the scheduled time proves nothing"
@@ -114,7 +115,7 @@ async fn a_scheduled_campaign_waits_for_its_time_then_the_worker_sends_it(db: Te
     let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SEND__TIME_ZONE", "Europe/Berlin");
     env.subscribe(&emails("reader", 3));
     let out = env.send(&small_issue(), &sink.url(), &["--at", "2099-07-01 09:30"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     // 09:30 in Berlin's summer time is 07:30 UTC.
     assert_eq!(env.status_json(912)["scheduled_at"], 4_086_574_200_i64);
     let out = env.send(&small_issue(), &sink.url(), &["--at", "next wednesday"]);
@@ -122,21 +123,22 @@ async fn a_scheduled_campaign_waits_for_its_time_then_the_worker_sends_it(db: Te
 }
 
 async fn pause_resume_and_kill_9_send_everyone_once(db: TestDb) {
+    require!("smtp-sink");
     let env = Env::new(db).var("NEWSLETTER_SEND__LEASE_SECS", "2");
     let list = emails("reader", 1500);
     env.subscribe(&list);
     let sink = Server::sink(&[]);
     let out = env.send(&small_issue(), &sink.url(), &["--enqueue-only"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
 
     // Pause mid-run: the worker stops claiming, records what was in flight, and leaves.
     let w = worker(&env, &sink, "300", true);
     wait_for_sent(&env, 100);
     let out = env.run(&["pause", "912"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert!(stdout(&out).contains("paused"), "{}", stdout(&out));
     let out = w.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let status = env.status_json(912);
     assert_eq!(status["state"], "paused");
     assert_eq!(
@@ -154,7 +156,7 @@ async fn pause_resume_and_kill_9_send_everyone_once(db: TestDb) {
     let out = env.send(&small_issue(), &sink.url(), &[]);
     assert_refused_with(&out, "newsletter resume 912");
     let out = worker(&env, &sink, "0", true).wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert_eq!(sink.messages().len() as i64, sent_at_pause);
     assert_refused_with(&env.run(&["pause", "912"]), "only a campaign that is");
 
@@ -169,7 +171,7 @@ async fn pause_resume_and_kill_9_send_everyone_once(db: TestDb) {
     assert!(env.run(&["pause", "912"]).status.success());
     assert!(env.run(&["resume", "912"]).status.success());
     let out = worker(&env, &sink, "0", true).wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
 
     let counts = per_recipient(&sink.messages());
     let missing: Vec<&String> = list.iter().filter(|e| !counts.contains_key(*e)).collect();
@@ -196,6 +198,7 @@ async fn pause_resume_and_kill_9_send_everyone_once(db: TestDb) {
 }
 
 async fn a_cancelled_campaign_sends_nothing_more(db: TestDb) {
+    require!("smtp-sink");
     let env = Env::new(db);
     env.subscribe(&emails("reader", 1000));
     let sink = Server::sink(&[]);
@@ -207,14 +210,14 @@ async fn a_cancelled_campaign_sends_nothing_more(db: TestDb) {
     let w = worker(&env, &sink, "200", true);
     wait_for_sent(&env, 50);
     let out = env.run(&["cancel", "912"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert!(
         stdout(&out).contains("will not be sent"),
         "{}",
         stdout(&out)
     );
     let out = w.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let status = env.status_json(912);
     assert_eq!(status["state"], "cancelled");
     assert_eq!(status["counts"]["sending"], 0);
@@ -254,21 +257,22 @@ fn sent_in(answer: &str) -> usize {
 /// counts, and no message reaches the relay after they return (at most the 4 inside an SMTP
 /// transaction may finish, and those are recorded before the command answers).
 async fn pause_and_cancel_stop_at_once_at_a_low_rate(db: TestDb) {
+    require!("smtp-sink");
     let env = Env::new(db);
     env.subscribe(&emails("reader", 600));
     let sink = Server::sink(&[]);
     let out = env.send(&small_issue(), &sink.url(), &["--enqueue-only"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let flags = ["--rate", "30", "--concurrency", "4"];
 
     let w = worker_with(&env, &sink, &flags, true);
     wait_for_sent(&env, 30);
     let out = env.run(&["pause", "912"]);
     let at_return = sink.messages().len();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let answer = stdout(&out);
     let out = w.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let after = sink.messages().len();
     assert!(
         after - at_return <= 4,
@@ -286,10 +290,10 @@ async fn pause_and_cancel_stop_at_once_at_a_low_rate(db: TestDb) {
     wait_for_sent(&env, after as i64 + 30);
     let out = env.run(&["cancel", "912"]);
     let at_return = sink.messages().len();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let answer = stdout(&out);
     let out = w.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let last = sink.messages().len();
     assert!(
         last - at_return <= 4,
@@ -307,13 +311,14 @@ async fn pause_and_cancel_stop_at_once_at_a_low_rate(db: TestDb) {
 /// over the relay it was scheduled for, at its rate, and nothing lands in the default `outbox/`.
 /// Times in the past and sends to nobody are refused; an idle `worker --once` says so.
 async fn a_scheduled_campaign_keeps_its_transport_and_rate(db: TestDb) {
+    require!("smtp-sink");
     let env = Env::new(db);
     let out = env.run(&["worker", "--once"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("nothing to send"),
         "{}",
-        stderr(&out)
+        show(&out)
     );
     let sink = Server::sink(&[]);
     let out = env.send(
@@ -342,7 +347,7 @@ async fn a_scheduled_campaign_keeps_its_transport_and_rate(db: TestDb) {
         &sink.url(),
         &["--at", &at_text, "--rate", "50"],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert!(
         stdout(&out).contains("by SMTP via 127.0.0.1"),
         "{}",
@@ -353,7 +358,7 @@ async fn a_scheduled_campaign_keeps_its_transport_and_rate(db: TestDb) {
     }
     // A plain worker: no --transport, no --rate.
     let out = env.run(&["worker", "--once"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let said = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         said.contains("sending issue 912 by SMTP via 127.0.0.1"),
@@ -373,18 +378,16 @@ async fn a_scheduled_campaign_keeps_its_transport_and_rate(db: TestDb) {
 /// rate limit is not "full speed", and a schedule is echoed in the configured time zone.
 #[tokio::test]
 async fn the_terminal_says_what_happened() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SEND__TIME_ZONE", "Europe/Berlin");
     let empty = tempfile::tempdir().unwrap();
     for args in [&["status"][..], &["campaigns"][..], &["status", "912"][..]] {
-        let out = crate::common::newsletter(empty.path(), "sqlite://newsletter.db")
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let out = crate::common::run(empty.path(), "sqlite://newsletter.db", args, None);
+        assert_eq!(out.status.code(), Some(1), "{}", show(&out));
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("creates none"),
             "{}",
-            stderr(&out)
+            show(&out)
         );
         assert!(
             !empty.path().join("newsletter.db").exists(),
@@ -396,14 +399,14 @@ async fn the_terminal_says_what_happened() {
     env.subscribe(&emails("reader", 40));
     let sink = Server::sink(&[]);
     let out = env.send(&small_issue(), &sink.url(), &["--at", "2099-07-01 09:30"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert!(
         stdout(&out).contains("09:30 Europe/Berlin (07:30 UTC)"),
         "the schedule in the operator's zone: {}",
         stdout(&out)
     );
     let out = env.run(&["status", small_issue().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert!(stdout(&out).starts_with("Issue 912:"), "{}", stdout(&out));
     assert_refused_with(
         &env.run(&["status", "next-week"]),
@@ -417,7 +420,7 @@ async fn the_terminal_says_what_happened() {
     let env = Env::new(TestDb::sqlite());
     env.subscribe(&emails("reader", 10));
     let out = env.send(&small_issue(), &sink.url(), &["--rate", "200"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let said = stdout(&env.run(&["status", "912"]));
     assert!(said.contains("(limit 200/s)"), "{said}");
     assert!(said.contains("the campaign's limit"), "{said}");

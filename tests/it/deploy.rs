@@ -26,7 +26,7 @@ fn units() -> Vec<std::path::PathBuf> {
 /// one warning (an unknown key or a value systemd cannot parse is only a warning to systemd).
 #[test]
 fn systemd_reads_every_unit_without_a_warning() {
-    let Some(analyze) = crate::common::tool("systemd-analyze") else {
+    let Some(analyze) = crate::common::require("systemd-analyze") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -25,11 +25,7 @@ impl Drop for Nsd {
 }
 
 fn nsd_binary() -> PathBuf {
-    ["/usr/sbin/nsd", "/usr/local/sbin/nsd"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .expect("nsd is installed (scripts/install-test-deps.sh installs it)")
+    common::which("nsd").expect("nsd is installed (scripts/install-test-deps.sh installs it)")
 }
 
 impl Nsd {
@@ -160,6 +156,7 @@ fn errors(out: &Output) -> Vec<String> {
 
 #[tokio::test]
 async fn doctor_passes_a_correct_zone_and_names_each_broken_record() {
+    require!("nsd", "openssl", "smtp-sink");
     let dir = tempfile::tempdir().unwrap();
     let (key, p) = common::dkim_key(dir.path(), "good");
     let (_, other_p) = common::dkim_key(dir.path(), "other");
@@ -220,10 +217,12 @@ async fn doctor_passes_a_correct_zone_and_names_each_broken_record() {
     let sink = Server::sink(&[]);
     // The database exists (doctor does not create one).
     let db = format!("sqlite://{}/doctor.db", dir.path().display());
-    let made = common::newsletter(dir.path(), &db)
-        .args(["subscribers", "add", "reader@example.org"])
-        .output()
-        .unwrap();
+    let made = common::run(
+        dir.path(),
+        &db,
+        &["subscribers", "add", "reader@example.org"],
+        None,
+    );
     assert!(
         made.status.success(),
         "{}",
@@ -298,10 +297,12 @@ async fn doctor_passes_a_correct_zone_and_names_each_broken_record() {
     for f in ["doctor.db", "doctor.db-wal", "doctor.db-shm"] {
         let _ = std::fs::remove_file(dir.path().join(f));
     }
-    let made = common::newsletter(dir.path(), &db)
-        .args(["subscribers", "add", "reader@example.org"])
-        .output()
-        .unwrap();
+    let made = common::run(
+        dir.path(),
+        &db,
+        &["subscribers", "add", "reader@example.org"],
+        None,
+    );
     assert!(made.status.success());
 
     // DMARC found at the organizational domain, d= at the apex: relaxed alignment holds.

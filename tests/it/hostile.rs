@@ -74,13 +74,6 @@ fn confirm_links(mails: &[String], to: &str) -> Vec<String> {
         .collect()
 }
 
-fn run(db: &TestDb, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    common::newsletter(dir, &db.url())
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 /// Finding 2: `POST /subscribe` never changes an unsubscribed or bounced address; only its owner's use of
 /// the confirmation link brings it back (with a new unsubscribe token). A plain import never
 /// reactivates an address that left, nor a pending one that left before.
@@ -119,13 +112,9 @@ async fn finding_02_the_form_never_brings_back_a_left_address(db: TestDb) {
 
     // A plain import brings neither back.
     let work = tempfile::tempdir().unwrap();
-    let csv = work.path().join("list.csv");
-    std::fs::write(&csv, "email\nreader01@example.org\nreader02@example.org\n").unwrap();
-    let o = run(
-        &db,
-        work.path(),
-        &["subscribers", "import", csv.to_str().unwrap()],
-    );
+    let import =
+        |csv: &str| common::import_csv(common::newsletter(work.path(), &db.url()), csv, &[]);
+    let o = import("email\nreader01@example.org\nreader02@example.org\n");
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("added 0, updated 0, skipped 2"), "{out}");
     assert_eq!(
@@ -153,12 +142,7 @@ async fn finding_02_the_form_never_brings_back_a_left_address(db: TestDb) {
         )
         .await
         .unwrap();
-    std::fs::write(&csv, "email\nreader03@example.org\n").unwrap();
-    let o = run(
-        &db,
-        work.path(),
-        &["subscribers", "import", csv.to_str().unwrap()],
-    );
+    let o = import("email\nreader03@example.org\n");
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("left the list before"),
         "{}",
@@ -398,12 +382,10 @@ fn finding_07_addresses_that_would_inject_headers_are_refused() {
     server.settle();
     assert!(server.mails().is_empty());
     let work = tempfile::tempdir().unwrap();
-    let csv = work.path().join("evil.csv");
-    std::fs::write(&csv, "email\n\"x>,<bcc@evil.example.org\"\n").unwrap();
-    let o = run(
-        &db,
-        work.path(),
-        &["subscribers", "import", csv.to_str().unwrap()],
+    let o = common::import_csv(
+        common::newsletter(work.path(), &db.url()),
+        "email\n\"x>,<bcc@evil.example.org\"\n",
+        &[],
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("line 2:"));
@@ -464,6 +446,7 @@ fn run_measured(args: &[&str]) -> (Option<i32>, String, i64) {
 /// writer, 30 MB on `/dev/stdin`.
 #[test]
 fn finding_09_issue_reads_are_bounded() {
+    require!("python3");
     let bin = common::bin();
     let bin = bin.to_str().unwrap();
     let (code, stderr, rss_kb) = run_measured(&["check", "/dev/zero"]);
@@ -520,28 +503,20 @@ fn finding_10_an_oversize_bounce_is_refused_not_cut() {
     let db = TestDb::sqlite();
     let work = tempfile::tempdir().unwrap();
     let quarantine = work.path().join("q");
-    let mut child = common::newsletter(work.path(), &db.url())
-        .env("NEWSLETTER_BOUNCES__MAX_MESSAGE_BYTES", "1048576")
-        .args([
-            "bounces",
-            "process",
-            "--stdin",
-            "--quarantine",
-            quarantine.to_str().unwrap(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let mut big = b"From: MAILER-DAEMON@x.example\r\nSubject: Undeliverable\r\n\r\n".to_vec();
     big.extend(std::iter::repeat_n(b'x', 2 << 20));
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&big);
-    });
-    let o = child.wait_with_output().unwrap();
-    let _ = writer.join();
+    let o = common::output(
+        common::newsletter(work.path(), &db.url())
+            .env("NEWSLETTER_BOUNCES__MAX_MESSAGE_BYTES", "1048576")
+            .args([
+                "bounces",
+                "process",
+                "--stdin",
+                "--quarantine",
+                quarantine.to_str().unwrap(),
+            ]),
+        Some(&big),
+    );
     assert_eq!(
         o.status.code(),
         Some(65),
@@ -574,25 +549,14 @@ fn finding_11_the_per_address_limit_ignores_case() {
 fn finding_12_names_cannot_attack_a_spreadsheet_or_a_terminal() {
     let db = TestDb::sqlite();
     let work = tempfile::tempdir().unwrap();
-    let csv = work.path().join("names.csv");
     let long = "x".repeat(1_900_000);
-    std::fs::write(
-        &csv,
-        format!(
+    let o = common::import_csv(
+        common::newsletter(work.path(), &db.url()),
+        &format!(
             "email,name\na@example.org,\"=cmd|' /C calc'!A0\"\nb@example.org,+SUM(1+1)\nc@example.org,@SUM(A1)\n\
              d@example.org,\"Evil\u{1b}[2J\u{1b}[H\r\n    99  fake@row.example  active\"\ne@example.org,{long}\n"
         ),
-    )
-    .unwrap();
-    let o = run(
-        &db,
-        work.path(),
-        &[
-            "subscribers",
-            "import",
-            csv.to_str().unwrap(),
-            "--skip-invalid",
-        ],
+        &["--skip-invalid"],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // The fourth record holds a quoted CR LF, so the fifth starts on line 7.
@@ -602,10 +566,11 @@ fn finding_12_names_cannot_attack_a_spreadsheet_or_a_terminal() {
         "{stderr}"
     );
     let export = work.path().join("out.csv");
-    run(
-        &db,
+    common::run(
         work.path(),
+        &db.url(),
         &["subscribers", "export", export.to_str().unwrap()],
+        None,
     );
     let text = std::fs::read_to_string(&export).unwrap();
     for line in text.lines().skip(1) {
@@ -616,7 +581,7 @@ fn finding_12_names_cannot_attack_a_spreadsheet_or_a_terminal() {
         );
     }
     assert!(text.contains("'=cmd"), "{text}");
-    let o = run(&db, work.path(), &["subscribers", "list"]);
+    let o = common::run(work.path(), &db.url(), &["subscribers", "list"], None);
     let list = String::from_utf8_lossy(&o.stdout);
     assert!(!list.contains('\u{1b}') && !list.contains('\r'), "{list:?}");
     assert_eq!(
@@ -626,13 +591,19 @@ fn finding_12_names_cannot_attack_a_spreadsheet_or_a_terminal() {
     );
     // The export reads back as it was.
     let db2 = TestDb::sqlite();
-    let o = run(
-        &db2,
+    let o = common::run(
         work.path(),
+        &db2.url(),
         &["subscribers", "import", export.to_str().unwrap()],
+        None,
     );
     assert!(o.status.success());
-    let o = run(&db2, work.path(), &["subscribers", "show", "a@example.org"]);
+    let o = common::run(
+        work.path(),
+        &db2.url(),
+        &["subscribers", "show", "a@example.org"],
+        None,
+    );
     assert!(String::from_utf8_lossy(&o.stdout).contains("name:     =cmd|' /C calc'!A0"));
 }
 
@@ -755,10 +726,11 @@ fn finding_15_pages_carry_security_headers() {
 fn finding_16_assorted() {
     let db = TestDb::sqlite();
     let work = tempfile::tempdir().unwrap();
-    run(
-        &db,
+    common::run(
         work.path(),
+        &db.url(),
         &["subscribers", "add", "pipe@example.org"],
+        None,
     );
     let mut child = common::newsletter(work.path(), &db.url())
         .args(["subscribers", "show", "pipe@example.org"])

@@ -45,7 +45,7 @@ fn every_command_has_a_manual_page_that_groff_reads_cleanly() {
     let send = std::fs::read_to_string(dir.path().join("newsletter-send.1")).unwrap();
     assert!(send.contains("transport"), "{send}");
 
-    let Some(groff) = common::tool("groff") else {
+    let Some(groff) = common::require("groff") else {
         return;
     };
     for page in std::fs::read_dir(dir.path()).unwrap() {

@@ -119,12 +119,14 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The machine's one Postfix, held for the whole test (another test or test run waits), or `None`
-/// (and a note) when it cannot be used: these tests need root and Postfix.
+/// when it cannot be used: these tests need root (skipped otherwise) and Postfix (see
+/// [`common::require`]).
 fn take_postfix() -> Option<std::fs::File> {
-    if !sh("id -u").stdout.starts_with(b"0") || !sh("command -v postfix").status.success() {
-        eprintln!("skipped: needs root and Postfix (scripts/install-test-deps.sh)");
+    if !sh("id -u").stdout.starts_with(b"0") {
+        common::skip("needs root, to configure the machine's Postfix");
         return None;
     }
+    common::require("postfix")?;
     let lock = std::fs::File::create("/tmp/newsletter-postfix-test.lock").unwrap();
     lock.lock().unwrap();
     Some(lock)
@@ -135,6 +137,7 @@ async fn postfix_dsns_suppress_exactly_the_right_subscribers() {
     let Some(_lock) = take_postfix() else {
         return;
     };
+    require!("smtp-sink", "dovecot");
 
     let reject = Server::sink(&["-f", "RCPT", "-B", "550 5.1.1 User unknown"]);
     let defer = Server::sink(&["-r", "RCPT", "-b", "451 4.7.1 Try again later"]);
@@ -144,12 +147,6 @@ async fn postfix_dsns_suppress_exactly_the_right_subscribers() {
 
     let db = TestDb::sqlite();
     let work = tempfile::tempdir().unwrap();
-    let csv = work.path().join("subs.csv");
-    std::fs::write(
-        &csv,
-        "email\nok1@sink.test\nok2@sink.test\nok3@sink.test\nnosuchuser@newsletter.test\nx1@reject.test\nx2@reject.test\ny1@defer.test\n",
-    )
-    .unwrap();
     // Postfix delivers newsletter.test locally: VERP senders there come back to ~bounces.
     let newsletter = |db: &TestDb| {
         let mut c = common::newsletter(work.path(), &db.url());
@@ -157,13 +154,11 @@ async fn postfix_dsns_suppress_exactly_the_right_subscribers() {
         c
     };
     let run = |args: &[&str]| newsletter(&db).args(args).output().unwrap();
-    let out = run(&["subscribers", "import", csv.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::import_csv_ok(
+        newsletter(&db),
+        "email\nok1@sink.test\nok2@sink.test\nok3@sink.test\nnosuchuser@newsletter.test\nx1@reject.test\nx2@reject.test\ny1@defer.test\n",
     );
-    let issue = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md");
+    let issue = common::small_issue();
     let out = run(&[
         "send",
         issue.to_str().unwrap(),
@@ -324,6 +319,7 @@ async fn postfix_delivers_unsubscribe_requests_to_the_intake() {
     let Some(_lock) = take_postfix() else {
         return;
     };
+    require!("smtp-sink", "swaks");
 
     // The issue goes out to a sink; the requests come back through Postfix. PostgreSQL, so that the
     // pipe, which runs as the `bounces` user, reaches the same database.
@@ -336,22 +332,11 @@ async fn postfix_delivers_unsubscribe_requests_to_the_intake() {
         c.env("NEWSLETTER_MAIL__BOUNCE_DOMAIN", "newsletter.test");
         c
     };
-    let csv = work.path().join("subs.csv");
-    std::fs::write(
-        &csv,
+    common::import_csv_ok(
+        newsletter(),
         "email\nalice@sink.test\nbob@sink.test\ncarol@sink.test\n",
-    )
-    .unwrap();
-    let out = newsletter()
-        .args(["subscribers", "import", csv.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
-    let issue = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md");
+    let issue = common::small_issue();
     let out = newsletter()
         .args([
             "send",
@@ -450,7 +435,7 @@ async fn postfix_delivers_unsubscribe_requests_to_the_intake() {
          NEWSLETTER_MAIL__BOUNCE_DOMAIN=newsletter.test {} bounces process --stdin \
          --quarantine {} --recipient ${{recipient}}'",
         db.url(),
-        env!("CARGO_BIN_EXE_newsletter"),
+        common::bin().display(),
         quarantine.path().display()
     ));
     ok(

@@ -3,16 +3,16 @@
 
 use crate::common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::db::TestDb;
-use common::smtp::{Server, Stored, python_strict_check};
+use common::smtp::{Server, assert_each_once, per_recipient, python_strict_check};
+use common::{Env, assert_ok_with, assert_refused_with, emails, show, small_issue, stdout};
 use newsletter::domain::{EmailAddress, SubscriberStatus};
 use newsletter::mail::Verp;
-use newsletter::store::Store;
 
 both_backends!(thousand_subscribers_get_one_message_each);
 
@@ -22,137 +22,8 @@ fn issue_576() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/2024-11-27-this-week-in-rust-576.md")
 }
 
-pub(crate) fn small_issue() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md")
-}
-
-/// A work folder and a database, and the binary run in that folder against that database.
-pub(crate) struct Env {
-    pub(crate) db: TestDb,
-    pub(crate) dir: tempfile::TempDir,
-    vars: Vec<(String, String)>,
-}
-
-impl Env {
-    pub(crate) fn new(db: TestDb) -> Env {
-        Env {
-            db,
-            dir: tempfile::tempdir().unwrap(),
-            // Fast retries, so fault tests finish in seconds.
-            vars: vec![
-                ("NEWSLETTER_SEND__RETRY_BASE_SECS".into(), "1".into()),
-                ("NEWSLETTER_SEND__RETRY_MAX_SECS".into(), "2".into()),
-            ],
-        }
-    }
-
-    pub(crate) fn var(mut self, k: &str, v: &str) -> Env {
-        self.vars.push((k.into(), v.into()));
-        self
-    }
-
-    pub(crate) fn command(&self, args: &[&str]) -> Command {
-        let mut c = common::newsletter(self.dir.path(), &self.db.url());
-        c.envs(self.vars.iter().map(|(k, v)| (k, v))).args(args);
-        c
-    }
-
-    pub(crate) fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// Imports `emails` through `subscribers import`.
-    pub(crate) fn subscribe(&self, emails: &[String]) {
-        let csv = self.dir.path().join("subscribers.csv");
-        let mut text = String::from("email\n");
-        for e in emails {
-            text.push_str(e);
-            text.push('\n');
-        }
-        std::fs::write(&csv, text).unwrap();
-        let out = self.run(&["subscribers", "import", csv.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
-
-    pub(crate) fn send(&self, issue: &Path, transport: &str, extra: &[&str]) -> Output {
-        let mut args = vec![
-            "send",
-            issue.to_str().unwrap(),
-            "--yes",
-            "--transport",
-            transport,
-        ];
-        args.extend_from_slice(extra);
-        self.run(&args)
-    }
-
-    pub(crate) async fn store(&self) -> Store {
-        Store::connect(&self.db.url()).await.unwrap()
-    }
-
-    pub(crate) fn status_json(&self, issue: u32) -> serde_json::Value {
-        let out = self.run(&["status", &issue.to_string(), "--format", "json"]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-}
-
-/// Asserts the command failed with exit 1 and said `needle` on standard error.
-pub(crate) fn assert_refused_with(out: &Output, needle: &str) {
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains(needle),
-        "wanted {needle:?}: {}",
-        stderr(out)
-    );
-}
-
-/// Asserts the command succeeded and printed `needle`.
-pub(crate) fn assert_ok_with(out: &Output, needle: &str) {
-    assert!(out.status.success(), "{}", stderr(out));
-    assert!(
-        stdout(out).contains(needle),
-        "wanted {needle:?}: {}",
-        stderr(out)
-    );
-}
-
-pub(crate) fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub(crate) fn stderr(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-pub(crate) fn emails(prefix: &str, n: usize) -> Vec<String> {
-    (0..n)
-        .map(|i| format!("{prefix}{i:05}@example.org"))
-        .collect()
-}
-
-/// Asserts the server got exactly one message for each of `n` recipients.
-pub(crate) fn assert_each_once(server: &Server, n: usize) {
-    let counts = per_recipient(&server.messages());
-    assert_eq!(counts.len(), n, "{counts:?}");
-    assert!(counts.values().all(|&c| c == 1), "{counts:?}");
-}
-
-/// Messages per envelope recipient.
-pub(crate) fn per_recipient(messages: &[Stored]) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for s in messages {
-        *m.entry(s.rcpt.clone()).or_insert(0) += 1;
-    }
-    m
-}
-
 async fn thousand_subscribers_get_one_message_each(db: TestDb) {
+    require!("smtp-sink", "python3");
     let env = Env::new(db);
     let list = emails("reader", 1000);
     env.subscribe(&list);
@@ -227,12 +98,8 @@ async fn thousand_subscribers_get_one_message_each(db: TestDb) {
 
     // Running the same command again sends nothing.
     let again = env.send(&issue_576(), &sink.url(), &[]);
-    assert!(again.status.success(), "{}", stderr(&again));
-    assert!(
-        stdout(&again).contains("already sent"),
-        "{}",
-        stderr(&again)
-    );
+    assert!(again.status.success(), "{}", show(&again));
+    assert!(stdout(&again).contains("already sent"), "{}", show(&again));
     assert_eq!(sink.messages().len(), 1000);
 
     let status = env.status_json(576);
@@ -244,13 +111,14 @@ async fn thousand_subscribers_get_one_message_each(db: TestDb) {
 
 #[tokio::test]
 async fn transient_4xx_is_retried_until_delivered() {
+    require!("python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
     let mut list = emails("reader", 24);
     list.extend(emails("retry", 6));
     env.subscribe(&list);
     let server = Server::faulty(&["--defer-once", "retry"]);
     let out = env.send(&small_issue(), &server.url(), &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert_each_once(&server, 30);
     let status = env.status_json(912);
     assert_eq!(status["counts"]["sent"], 30);
@@ -259,6 +127,7 @@ async fn transient_4xx_is_retried_until_delivered() {
 
 #[tokio::test]
 async fn transient_failures_beyond_the_attempts_are_deferred_then_retried_by_a_rerun() {
+    require!("python3:aiosmtpd");
     // Every attempt to the retry addresses gets 451 in the first run (one attempt allowed).
     let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SEND__MAX_ATTEMPTS", "1");
     let mut list = emails("reader", 10);
@@ -266,8 +135,8 @@ async fn transient_failures_beyond_the_attempts_are_deferred_then_retried_by_a_r
     env.subscribe(&list);
     let server = Server::faulty(&["--defer-once", "retry"]);
     let out = env.send(&small_issue(), &server.url(), &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("deferred 3"), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(stdout(&out).contains("deferred 3"), "{}", show(&out));
     let status = env.status_json(912);
     assert_eq!(status["counts"]["deferred"], 3);
     assert!(
@@ -279,8 +148,8 @@ async fn transient_failures_beyond_the_attempts_are_deferred_then_retried_by_a_r
     );
     // A later run retries only the deferred ones.
     let out = env.send(&small_issue(), &server.url(), &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("sent 3,"), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(stdout(&out).contains("sent 3,"), "{}", show(&out));
     assert_each_once(&server, 13);
 }
 
@@ -296,6 +165,7 @@ async fn permanent_5xx_reads_the_same_from_a_relay_without_pipelining() {
 }
 
 async fn permanent_5xx(relay_options: &[&str]) {
+    require!("python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
     let mut list = emails("reader", 35);
     for i in [3, 11, 19, 27, 31] {
@@ -335,6 +205,7 @@ async fn permanent_5xx(relay_options: &[&str]) {
 
 #[tokio::test]
 async fn a_relay_dropping_connections_after_data_loses_nothing() {
+    require!("python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
     let list = emails("reader", 60);
     env.subscribe(&list);
@@ -342,7 +213,7 @@ async fn a_relay_dropping_connections_after_data_loses_nothing() {
     // know it arrived, so it is sent again. Those are the only duplicates allowed.
     let server = Server::faulty(&["--drop-every", "7"]);
     let out = env.send(&small_issue(), &server.url(), &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let messages = server.messages();
     let counts = per_recipient(&messages);
     assert_eq!(counts.len(), 60, "everyone delivered");
@@ -357,24 +228,26 @@ async fn a_relay_dropping_connections_after_data_loses_nothing() {
 
 #[tokio::test]
 async fn a_slow_relay_still_gets_everything_once() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     env.subscribe(&emails("reader", 24));
     // smtp-sink waits 1 s before answering each DATA.
     let sink = Server::sink(&["-w", "1"]);
     let out = env.send(&small_issue(), &sink.url(), &["--concurrency", "8"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert_each_once(&sink, 24);
 }
 
 #[tokio::test]
 async fn bad_credentials_stop_the_campaign_before_anyone_is_touched() {
+    require!("python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SMTP_PASSWORD", "wrong");
     let list = emails("reader", 10);
     env.subscribe(&list);
     let server = Server::faulty(&["--auth", "newsletter:right"]);
     let url = format!("smtp://newsletter@127.0.0.1:{}", server.port);
     let out = env.send(&small_issue(), &url, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("authentication failed"), "{err}");
     assert!(!err.contains("wrong"), "the password leaked: {err}");
@@ -393,12 +266,13 @@ async fn bad_credentials_stop_the_campaign_before_anyone_is_touched() {
     // With the right password the same command sends.
     let env = env.var("NEWSLETTER_SMTP_PASSWORD", "right");
     let out = env.send(&small_issue(), &url, &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert_eq!(per_recipient(&server.messages()).len(), 10);
 }
 
 #[tokio::test]
 async fn a_relay_refusing_every_recipient_stops_without_bouncing_anyone() {
+    require!("smtp-sink");
     // The fatal streak is the backstop behind the circuit breaker (which would pause this campaign
     // at its tenth refusal about us, tests/it/breaker.rs): with the breaker off, it still stops.
     let env = Env::new(TestDb::sqlite())
@@ -425,12 +299,13 @@ async fn a_relay_refusing_every_recipient_stops_without_bouncing_anyone() {
     let good = Server::sink(&[]);
     let env = env.var("NEWSLETTER_SEND__LEASE_SECS", "1");
     let out = env.send(&small_issue(), &good.url(), &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert_each_once(&good, 60);
 }
 
 #[tokio::test]
 async fn refuses_without_confirmation_or_with_check_errors_and_supports_dry_run_and_test_to() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     env.subscribe(&emails("reader", 5));
     let sink = Server::sink(&[]);
@@ -462,7 +337,7 @@ async fn refuses_without_confirmation_or_with_check_errors_and_supports_dry_run_
         &sink.url(),
         &["--test-to", "editor@example.org"],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let messages = sink.messages();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].rcpt, "editor@example.org");
@@ -474,6 +349,7 @@ async fn refuses_without_confirmation_or_with_check_errors_and_supports_dry_run_
 
 #[tokio::test]
 async fn ctrl_c_finishes_in_flight_messages_and_the_rerun_resumes_without_duplicates() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     env.subscribe(&emails("reader", 40));
     let sink = Server::sink(&["-w", "1"]);
@@ -498,16 +374,16 @@ async fn ctrl_c_finishes_in_flight_messages_and_the_rerun_resumes_without_duplic
         .unwrap();
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(130), "{}", show(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("run the same command again"),
         "{}",
-        stderr(&out)
+        show(&out)
     );
     let first = sink.messages().len();
     assert!((1..40).contains(&first), "{first} sent before Ctrl-C");
     let out = env.send(&small_issue(), &sink.url(), &["--concurrency", "8"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let messages = sink.messages();
     assert_eq!(messages.len(), 40, "a graceful stop leaves no duplicates");
     assert_eq!(per_recipient(&messages).len(), 40);
@@ -515,6 +391,7 @@ async fn ctrl_c_finishes_in_flight_messages_and_the_rerun_resumes_without_duplic
 
 #[tokio::test]
 async fn one_click_unsubscribe_from_the_header_works_and_later_leavers_are_skipped() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     let port = common::smtp::free_port();
     let base = format!("http://127.0.0.1:{port}/unsubscribe/");
@@ -535,7 +412,7 @@ async fn one_click_unsubscribe_from_the_header_works_and_later_leavers_are_skipp
 
     let sink = Server::sink(&[]);
     let out = env.send(&issue_576(), &sink.url(), &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let messages = sink.messages();
     let first = messages
         .iter()
@@ -592,6 +469,7 @@ fn http_post(url: &str, body: &str) -> u16 {
 
 #[tokio::test]
 async fn kill_9_at_random_moments_loses_nothing_and_duplicates_only_what_was_in_flight() {
+    require!("smtp-sink");
     // Short leases, so each resume takes over the killed run's deliveries quickly.
     let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SEND__LEASE_SECS", "2");
     let list = emails("reader", 10_000);
@@ -636,7 +514,7 @@ async fn kill_9_at_random_moments_loses_nothing_and_duplicates_only_what_was_in_
     }
     assert!(kills >= 1, "the send finished before any kill");
     let out = env.send(&small_issue(), &sink.url(), &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
 
     let counts = per_recipient(&sink.messages());
     let missing: Vec<&String> = list.iter().filter(|e| !counts.contains_key(*e)).collect();
@@ -672,12 +550,13 @@ async fn kill_9_at_random_moments_loses_nothing_and_duplicates_only_what_was_in_
 
 #[tokio::test]
 async fn two_workers_on_postgres_share_one_campaign_without_duplicates_or_gaps() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::postgres());
     let list = emails("reader", 2000);
     env.subscribe(&list);
     let sink = Server::sink(&[]);
     let out = env.send(&small_issue(), &sink.url(), &["--enqueue-only"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert!(sink.messages().is_empty(), "enqueue-only sends nothing");
     let workers: Vec<_> = (0..2)
         .map(|_| {
@@ -698,7 +577,7 @@ async fn two_workers_on_postgres_share_one_campaign_without_duplicates_or_gaps()
     let mut sent_by = Vec::new();
     for w in workers {
         let out = w.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(out.status.success(), "{}", show(&out));
         let line = stdout(&out);
         let n: u64 = line
             .split("sent ")
@@ -721,18 +600,20 @@ async fn two_workers_on_postgres_share_one_campaign_without_duplicates_or_gaps()
 
 #[tokio::test]
 async fn a_relay_that_is_down_fails_over_to_the_next() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     env.subscribe(&emails("reader", 20));
     let sink = Server::sink(&[]);
     let dead = common::smtp::free_port(); // nothing listens there
     let relays = format!("smtp://127.0.0.1:{dead}?weight=5, {}", sink.url());
     let out = env.send(&small_issue(), &relays, &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert_each_once(&sink, 20);
 }
 
 #[tokio::test]
 async fn dkim_signatures_verify_with_dkimpy() {
+    require!("openssl", "smtp-sink", "python3:dkim");
     let env = Env::new(TestDb::sqlite());
     let (key, p) = common::dkim_key(env.dir.path(), "dkim");
     let env = env
@@ -743,7 +624,7 @@ async fn dkim_signatures_verify_with_dkimpy() {
     env.subscribe(&emails("reader", 3));
     let sink = Server::sink(&[]);
     let out = env.send(&issue_576(), &sink.url(), &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let messages = sink.messages();
     assert_eq!(messages.len(), 3);
     // dkimpy verifies each message with the public key served by a DNS stub; then a tampered copy
@@ -773,7 +654,7 @@ for path in sys.argv[2:]:
         cmd.arg(&m.path);
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let text = stdout(&out);
     assert_eq!(text.lines().count(), 3, "{text}");
     for line in text.lines() {
@@ -783,6 +664,7 @@ for path in sys.argv[2:]:
 
 #[tokio::test]
 async fn the_rate_limit_paces_messages_handed_to_smtp() {
+    require!("smtp-sink");
     // 21 messages at 10/s with a burst of 1: the last one cannot leave before 2 s.
     let env = Env::new(TestDb::sqlite()).var("NEWSLETTER_SEND__BURST", "1");
     env.subscribe(&emails("reader", 21));
@@ -790,7 +672,7 @@ async fn the_rate_limit_paces_messages_handed_to_smtp() {
     let started = std::time::Instant::now();
     let out = env.send(&small_issue(), &sink.url(), &["--rate", "10"]);
     let elapsed = started.elapsed();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert_eq!(per_recipient(&sink.messages()).len(), 21);
     assert!(
         elapsed >= Duration::from_millis(1900),
@@ -800,6 +682,7 @@ async fn the_rate_limit_paces_messages_handed_to_smtp() {
 
 #[tokio::test]
 async fn a_tls_failure_stops_before_anyone_is_touched() {
+    require!("openssl", "python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
     env.subscribe(&emails("reader", 5));
     // A STARTTLS server whose self-signed certificate no verifier trusts.
@@ -826,7 +709,7 @@ async fn a_tls_failure_stops_before_anyone_is_touched() {
         .arg(dir.join("tls.crt"))
         .output()
         .unwrap();
-    assert!(made.status.success(), "{}", stderr(&made));
+    assert!(made.status.success(), "{}", show(&made));
     let port = common::smtp::free_port();
     let mailbox = tempfile::tempdir().unwrap();
     let mut server = Command::new("python3")
@@ -867,6 +750,7 @@ async fn a_tls_failure_stops_before_anyone_is_touched() {
 /// and a seed that refuses stops the send before any subscriber is touched.
 #[tokio::test]
 async fn seeds_see_the_issue_first_and_only_once() {
+    require!("smtp-sink", "python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite()).var(
         "NEWSLETTER_SEND__SEED_LIST",
         "seed-gmail@example.org, seed-outlook@example.net",
@@ -915,9 +799,9 @@ async fn seeds_see_the_issue_first_and_only_once() {
     let out = env.send(&small_issue(), &sink.url(), &[]);
     assert_ok_with(&out, "sent 6");
     assert!(
-        stderr(&out).contains("sent issue 912 to 2 seed inbox(es) first"),
+        show(&out).contains("sent issue 912 to 2 seed inbox(es) first"),
         "{}",
-        stderr(&out)
+        show(&out)
     );
     let got = sink.messages();
     assert_eq!(got.len(), 8);
@@ -940,16 +824,16 @@ async fn seeds_see_the_issue_first_and_only_once() {
     env.subscribe(&emails("reader", 3));
     let server = Server::faulty(&["--reject", "bad"]);
     let out = env.send(&small_issue(), &server.url(), &[]);
-    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(!out.status.success(), "{}", show(&out));
     assert!(
-        stderr(&out).contains("bad-seed@example.org"),
+        show(&out).contains("bad-seed@example.org"),
         "{}",
-        stderr(&out)
+        show(&out)
     );
     assert!(
-        stderr(&out).contains("no subscriber was touched"),
+        show(&out).contains("no subscriber was touched"),
         "{}",
-        stderr(&out)
+        show(&out)
     );
     assert!(server.messages().is_empty());
     assert_eq!(
@@ -962,6 +846,7 @@ async fn seeds_see_the_issue_first_and_only_once() {
 /// `newsletter campaigns` lists every campaign, newest issue first, with its state and counts.
 #[tokio::test]
 async fn campaigns_lists_every_campaign_with_its_state_and_counts() {
+    require!("smtp-sink");
     let env = Env::new(TestDb::sqlite());
     // Before anything was sent from here there is no database, and `campaigns` creates none.
     assert_refused_with(&env.run(&["campaigns"]), "creates none");
@@ -984,7 +869,7 @@ async fn campaigns_lists_every_campaign_with_its_state_and_counts() {
     );
 
     let out = env.run(&["campaigns"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let text = stdout(&out);
     let rows: Vec<Vec<&str>> = text
         .lines()

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use crate::common::db::TestDb;
-use crate::common::smtp::Server;
-use crate::send::{Env, per_recipient, small_issue, stderr, stdout};
+use crate::common::smtp::{Server, per_recipient};
+use crate::common::{Env, emails, show, small_issue, stdout};
 
 /// Per domain: accepted and throttled RCPTs with their times, from the server's `--stats` file.
 #[derive(Default, Debug)]
@@ -31,6 +31,7 @@ fn read_stats(path: &std::path::Path) -> HashMap<String, Seen> {
 
 #[tokio::test]
 async fn a_throttling_provider_slows_down_alone_and_everyone_gets_one_copy() {
+    require!("python3:aiosmtpd");
     let env = Env::new(TestDb::sqlite());
     let config = env.dir.path().join("providers.toml");
     std::fs::write(
@@ -56,7 +57,7 @@ async fn a_throttling_provider_slows_down_alone_and_everyone_gets_one_copy() {
         stats.to_str().unwrap(),
     ]);
     let out = env.send(&small_issue(), &server.url(), &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert!(
         stdout(&out).contains("asked to slow down"),
         "{}",
@@ -142,7 +143,7 @@ async fn recipients_are_counted_under_their_provider() {
         "g@live.example.org".to_string(),
     ]);
     let out = env.send(&small_issue(), "file:outbox", &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     let status = env.status_json(912);
     let sent: HashMap<String, i64> = status["providers"]
         .as_array()
@@ -179,42 +180,42 @@ async fn the_warm_up_caps_each_day_and_the_next_day_goes_on() {
     };
     write(today);
     let env = env.var("NEWSLETTER_CONFIG", config.to_str().unwrap());
-    env.subscribe(&crate::send::emails("reader", 35));
+    env.subscribe(&emails("reader", 35));
     let outbox = env.dir.path().join("outbox");
     let transport = format!("file:{}", outbox.display());
     let sent = || std::fs::read_dir(&outbox).map_or(0, |d| d.count());
 
     // Day one: 10, then the cap.
     let out = env.send(&small_issue(), &transport, &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert!(
-        stderr(&out).contains("warm-up's cap for today"),
+        show(&out).contains("warm-up's cap for today"),
         "{}",
-        stderr(&out)
+        show(&out)
     );
     assert_eq!(sent(), 10);
     let status = env.status_json(912);
     assert_eq!(status["state"], "sending");
     assert_eq!(status["counts"]["queued"], 25);
-    let human = crate::send::stdout(&env.run(&["status", "912"]));
+    let human = stdout(&env.run(&["status", "912"]));
     assert!(
         human.contains("Waiting for the warm-up: today's cap is reached"),
         "status says why the send stands still: {human}"
     );
     // Again the same day: nothing more.
     let out = env.run(&["worker", "--once", "--transport", &transport]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert_eq!(sent(), 10);
 
     // The next day of the warm-up allows 20 (10 of them already sent today here).
     write(today.yesterday().unwrap());
     let out = env.run(&["worker", "--once", "--transport", &transport]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert_eq!(sent(), 20);
     // A warm-up long past its start no longer limits.
     write(today.checked_sub(jiff::Span::new().days(30)).unwrap());
     let out = env.run(&["worker", "--once", "--transport", &transport]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert_eq!(sent(), 35);
     let status = env.status_json(912);
     assert_eq!(status["state"], "done");

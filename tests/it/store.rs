@@ -31,24 +31,18 @@ fn name(s: &str) -> newsletter::domain::SubscriberName {
         .unwrap()
 }
 
-fn cli(db: &TestDb, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_newsletter"))
-        .arg("--database-url")
-        .arg(db.url())
-        .args(args)
-        .env_remove("NEWSLETTER_CONFIG")
-        .output()
-        .unwrap()
+/// The binary against `db`, named by `--database-url`, with no operator config.
+fn cli_against(db: &TestDb) -> Command {
+    common::plain(&["--database-url", &db.url()])
 }
 
-/// Writes `csv` to a temporary file and runs `subscribers import` on it with `extra` flags.
+fn cli(db: &TestDb, args: &[&str]) -> Output {
+    cli_against(db).args(args).output().unwrap()
+}
+
+/// `subscribers import` of `csv` with `extra` flags.
 fn import(db: &TestDb, csv: &str, extra: &[&str]) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("import.csv");
-    std::fs::write(&file, csv).unwrap();
-    let mut args = vec!["subscribers", "import", file.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    cli(db, &args)
+    common::import_csv(cli_against(db), csv, extra)
 }
 
 fn out(o: &Output) -> String {

@@ -2,18 +2,15 @@
 //! and binary. Finding 2 (the sign-in form fills the disk) and the lesser findings of item 10 that
 //! are about accounts, the audit log and logs.
 
-use std::process::Stdio;
-
-use crate::admin::{
-    EDITOR_PASSWORD, PASSWORD, add_account, cookie, csrf_field, form, get, import_outcome,
-    multipart, sign_in, urlencode,
-};
 use crate::common;
+use crate::common::console::{
+    EDITOR_PASSWORD, PASSWORD, PLAIN_LOOPBACK, add_account, cookie, csrf_field, form, get,
+    import_outcome, multipart, serve, signed_in, urlencode,
+};
 use crate::common::db::TestDb;
 use crate::common::web::{Reply, Server, http_with, serve_with};
 use newsletter::store::Store;
 
-const LOOPBACK: (&str, &str) = ("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true");
 const PROXIED: (&str, &str) = ("NEWSLETTER_WEB__TRUSTED_PROXIES", "127.0.0.1,::1");
 
 /// The database file and its WAL, in bytes.
@@ -66,7 +63,7 @@ async fn audit(db: &TestDb) -> Vec<newsletter::store::AuditEntry> {
 async fn finding_02_the_sign_in_form_cannot_fill_the_disk() {
     let db = TestDb::sqlite();
     add_account(&db, "boss@example.org", "admin", PASSWORD);
-    let s = serve_with(&db, &[LOOPBACK]);
+    let s = serve(&db);
     let huge = format!("{}@example.org", "a".repeat(1 << 20));
     let before = db_bytes(&db);
     let page = get(&s, "/admin/login", "");
@@ -96,9 +93,9 @@ async fn finding_02_the_sign_in_form_cannot_fill_the_disk() {
         );
     }
     // The audit page, seen from a fresh server (this one's limits refuse 127.0.0.1 for a while).
-    let other = serve_with(&db, &[LOOPBACK]);
-    let (session, _) = sign_in(&other, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
-    let page = get(&other, "/admin/audit", &session.unwrap());
+    let other = serve(&db);
+    let session = signed_in(&other, "boss@example.org", PASSWORD);
+    let page = get(&other, "/admin/audit", &session);
     assert_eq!(page.status, 200);
     assert!(page.body.len() < 256 << 10, "{} bytes", page.body.len());
     assert!(
@@ -112,7 +109,7 @@ async fn finding_02_the_sign_in_form_cannot_fill_the_disk() {
 fn finding_10_a_stranger_cannot_lock_the_owner_out() {
     let db = TestDb::sqlite();
     add_account(&db, "boss@example.org", "admin", PASSWORD);
-    let s = serve_with(&db, &[LOOPBACK, PROXIED]);
+    let s = serve_with(&db, &[PLAIN_LOOPBACK, PROXIED]);
     for _ in 0..8 {
         let (none, r) = sign_in_from(&s, "boss@example.org", "guess", "203.0.113.9");
         assert!(none.is_none() && matches!(r.status, 401 | 429));
@@ -133,7 +130,7 @@ fn finding_10_a_stranger_cannot_lock_the_owner_out() {
 async fn finding_10_csrf_refusals_are_audited_with_the_address_of_origin() {
     let db = TestDb::sqlite();
     add_account(&db, "boss@example.org", "admin", PASSWORD);
-    let s = serve_with(&db, &[LOOPBACK, PROXIED]);
+    let s = serve_with(&db, &[PLAIN_LOOPBACK, PROXIED]);
     let (session, _) = sign_in_from(&s, "boss@example.org", PASSWORD, "198.51.100.23");
     let session = session.unwrap();
     for _ in 0..5 {
@@ -179,16 +176,12 @@ async fn finding_10_forget_leaves_no_trace_in_the_audit_log() {
     add_account(&db, "boss@example.org", "admin", PASSWORD);
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        let o = common::newsletter(dir.path(), &db.url())
-            .args(args)
-            .output()
-            .unwrap();
+        let o = common::run(dir.path(), &db.url(), args, None);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
     run(&["subscribers", "add", "Private.Person@example.org"]);
-    let s = serve_with(&db, &[LOOPBACK]);
-    let (session, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
-    let session = session.unwrap();
+    let s = serve(&db);
+    let session = signed_in(&s, "boss@example.org", PASSWORD);
     for q in ["private.person@example.org", "Private.Person%40Example.org"] {
         assert_eq!(
             get(&s, &format!("/admin/subscribers?q={q}"), &session).status,
@@ -214,17 +207,12 @@ async fn finding_10_new_accounts_need_a_role_and_a_real_password() {
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
     let add = |args: &[&str], password: &str| {
-        let mut child = common::newsletter(dir.path(), &db.url())
-            .args(["admins", "add"])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        let _ = writeln!(child.stdin.take().unwrap(), "{password}");
-        child.wait_with_output().unwrap()
+        common::output(
+            common::newsletter(dir.path(), &db.url())
+                .args(["admins", "add"])
+                .args(args),
+            Some(format!("{password}\n").as_bytes()),
+        )
     };
     let o = add(&["new@example.org"], PASSWORD);
     assert!(!o.status.success(), "a new account without --role");
@@ -255,16 +243,18 @@ async fn finding_10_new_accounts_need_a_role_and_a_real_password() {
 /// is never written.
 #[test]
 fn finding_10_trace_logging_never_writes_the_smtp_password() {
+    require!("python3:aiosmtpd");
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
-    let o = common::newsletter(dir.path(), &db.url())
-        .args(["subscribers", "add", "reader@example.org"])
-        .output()
-        .unwrap();
+    let o = common::run(
+        dir.path(),
+        &db.url(),
+        &["subscribers", "add", "reader@example.org"],
+        None,
+    );
     assert!(o.status.success());
     let server = common::smtp::Server::faulty(&["--auth", "newsletter:Sup3r-secret-pass"]);
-    let issue =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md");
+    let issue = common::small_issue();
     let o = common::newsletter(dir.path(), &db.url())
         .env("RUST_LOG", "trace")
         .env("NEWSLETTER_SMTP_PASSWORD", "Sup3r-secret-pass")
@@ -294,13 +284,16 @@ fn finding_10_trace_logging_never_writes_the_smtp_password() {
 /// Item 10: an editor sees why deliveries failed without the addresses, however they are written.
 #[test]
 fn finding_10_editors_see_failure_reasons_without_addresses() {
+    require!("smtp-sink");
     let db = TestDb::sqlite();
     add_account(&db, "ed@example.org", "editor", EDITOR_PASSWORD);
     let dir = tempfile::tempdir().unwrap();
-    let o = common::newsletter(dir.path(), &db.url())
-        .args(["subscribers", "add", "reader@example.org"])
-        .output()
-        .unwrap();
+    let o = common::run(
+        dir.path(),
+        &db.url(),
+        &["subscribers", "add", "reader@example.org"],
+        None,
+    );
     assert!(o.status.success());
     let refusing = common::smtp::Server::sink(&[
         "-f",
@@ -308,27 +301,22 @@ fn finding_10_editors_see_failure_reasons_without_addresses() {
         "-B",
         "550 5.1.1 \"john.smith\" at corp.example does not exist here",
     ]);
-    let issue =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md");
-    let _ = common::newsletter(dir.path(), &db.url())
-        .args([
+    let issue = common::small_issue();
+    let _ = common::run(
+        dir.path(),
+        &db.url(),
+        &[
             "send",
             issue.to_str().unwrap(),
             "--yes",
             "--transport",
             &refusing.url(),
-        ])
-        .output()
-        .unwrap();
-    let s = serve_with(&db, &[LOOPBACK]);
-    let (editor, _) = sign_in(
-        &s,
-        "nl_login",
-        "nl_admin",
-        "ed@example.org",
-        EDITOR_PASSWORD,
+        ],
+        None,
     );
-    let page = get(&s, "/admin/campaigns/912", &editor.unwrap());
+    let s = serve(&db);
+    let editor = signed_in(&s, "ed@example.org", EDITOR_PASSWORD);
+    let page = get(&s, "/admin/campaigns/912", &editor);
     assert_eq!(page.status, 200);
     assert!(page.body.contains("does not exist here"), "{}", page.body);
     assert!(!page.body.contains("john.smith"), "{}", page.body);
@@ -345,15 +333,11 @@ async fn finding_10_an_unticked_resubscribe_brings_nobody_back() {
         ["subscribers", "add", "left@example.org"],
         ["subscribers", "remove", "left@example.org"],
     ] {
-        let o = common::newsletter(dir.path(), &db.url())
-            .args(args)
-            .output()
-            .unwrap();
+        let o = common::run(dir.path(), &db.url(), &args, None);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    let s = serve_with(&db, &[LOOPBACK]);
-    let (session, _) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
-    let session = session.unwrap();
+    let s = serve(&db);
+    let session = signed_in(&s, "boss@example.org", PASSWORD);
     let csrf = csrf_field(&get(&s, "/admin/import", &session).body);
     let started = multipart(
         &s,
@@ -415,20 +399,10 @@ fn finding_01_deeply_nested_json_is_refused() {
 fn finding_10_test_copies_are_limited_per_account() {
     let db = TestDb::sqlite();
     add_account(&db, "ed@example.org", "editor", EDITOR_PASSWORD);
-    let s = serve_with(&db, &[LOOPBACK]);
-    let (session, _) = sign_in(
-        &s,
-        "nl_login",
-        "nl_admin",
-        "ed@example.org",
-        EDITOR_PASSWORD,
-    );
-    let session = session.unwrap();
+    let s = serve(&db);
+    let session = signed_in(&s, "ed@example.org", EDITOR_PASSWORD);
     let csrf = csrf_field(&get(&s, "/admin/preview", &session).body);
-    let draft = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md"),
-    )
-    .unwrap();
+    let draft = std::fs::read_to_string(common::small_issue()).unwrap();
     let r = multipart(
         &s,
         "/admin/preview",

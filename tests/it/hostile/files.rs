@@ -11,16 +11,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::admin::add_account;
 use crate::common;
+use crate::common::console::{PASSWORD, add_account, csrf_field};
 use crate::common::db::TestDb;
 use crate::common::web::Server;
 
-const PASSWORD: &str = "correct horse battery staple";
-
 /// A draft `send` accepts.
 fn small_draft() -> String {
-    std::fs::read_to_string(common::fixtures_dir().join("send/small.md")).unwrap()
+    std::fs::read_to_string(common::small_issue()).unwrap()
 }
 
 /// `newsletter serve` started as `sh -c 'umask 022; ulimit -v …; exec newsletter …'`: the umask
@@ -130,11 +128,6 @@ fn cookie(a: &Answer, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} cookie: {}", a.head))
 }
 
-fn csrf(body: &str) -> String {
-    let at = body.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    body[at..].split('"').next().unwrap().to_string()
-}
-
 const WAIT: Duration = Duration::from_secs(20);
 
 /// Signs in as a new admin; returns the session cookie and the preview form's CSRF token.
@@ -143,7 +136,7 @@ fn sign_in(s: &Server) -> (String, String) {
     let login = cookie(&page, "nl_login");
     let body = format!(
         "csrf={}&email=boss%40example.org&password={}",
-        csrf(&page.body),
+        csrf_field(&page.body),
         PASSWORD.replace(' ', "+")
     );
     let r = request(
@@ -170,7 +163,7 @@ fn sign_in(s: &Server) -> (String, String) {
     )
     .unwrap();
     assert_eq!(form.status, 200, "{}", form.head);
-    (session, csrf(&form.body))
+    (session, csrf_field(&form.body))
 }
 
 /// `POST /admin/preview` with (field, file name, content) parts.
@@ -494,7 +487,7 @@ fn finding_21_09_the_database_and_the_outbox_are_private_whatever_the_umask() {
 
     // The file outbox, in a folder `send` creates.
     let outbox = dir.path().join("out/box");
-    let issue = common::fixtures_dir().join("send/small.md");
+    let issue = common::small_issue();
     let out = umask(&[
         "send",
         issue.to_str().unwrap(),

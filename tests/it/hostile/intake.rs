@@ -3,14 +3,14 @@
 //! links are never followed) and the quarantine part of 9 (private files whatever the umask), each
 //! over the real binary: its exit code, the files it leaves, and the console over a real socket.
 
-use std::io::Write;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use crate::common;
+use crate::common::console::{add_account, sign_in};
 use crate::common::db::TestDb;
 use crate::common::show;
 use crate::common::web::{Reply, Server, http_with, serve_with};
@@ -44,13 +44,15 @@ fn deep_multipart(levels: usize) -> Vec<u8> {
 }
 
 /// The binary in `dir` with `args`, `stdin` on its standard input, under umask 022.
-fn run(db_url: &str, dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
+fn run_umask_022(
+    db_url: &str,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &[u8],
+) -> Output {
     let mut c = common::newsletter(dir, db_url);
-    c.args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    c.args(args).envs(env.iter().copied());
     // SAFETY: umask is async-signal-safe and touches only the child's own state.
     unsafe {
         c.pre_exec(|| {
@@ -58,10 +60,8 @@ fn run(db_url: &str, dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &[u
             Ok(())
         });
     }
-    let mut child = c.spawn().unwrap();
     // The binary may stop before reading everything (it failed): a broken pipe is fine.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
+    common::output(&mut c, Some(stdin))
 }
 
 /// Every file under `dir` (recursively), symbolic links included.
@@ -140,7 +140,7 @@ async fn status_of(db: &TestDb, email: &str) -> newsletter::domain::SubscriberSt
 async fn a_read_only_database_tempfails_and_loses_nothing() {
     let db = TestDb::sqlite();
     let work = tempfile::tempdir().unwrap();
-    let added = run(
+    let added = run_umask_022(
         &db.url(),
         work.path(),
         &["subscribers", "add", "leaver@example.com"],
@@ -164,7 +164,7 @@ async fn a_read_only_database_tempfails_and_loses_nothing() {
     std::fs::write(maildir.join("new/1.request"), &request).unwrap();
     {
         let _ro = ReadOnly::new(db_file);
-        let out = run(
+        let out = run_umask_022(
             &db.url(),
             work.path(),
             &[
@@ -187,7 +187,7 @@ async fn a_read_only_database_tempfails_and_loses_nothing() {
         );
         assert!(quarantined(&quarantine).is_empty(), "nothing half-done");
 
-        let out = run(
+        let out = run_umask_022(
             &db.url(),
             work.path(),
             &[
@@ -211,7 +211,7 @@ async fn a_read_only_database_tempfails_and_loses_nothing() {
         SubscriberStatus::Active
     );
     // Writable again: the MTA's retry does the work.
-    let out = run(
+    let out = run_umask_022(
         &db.url(),
         work.path(),
         &[
@@ -244,7 +244,7 @@ fn an_unwritable_quarantine_tempfails() {
     std::fs::write(&blocker, b"").unwrap();
     let quarantine = blocker.join("quarantine");
     let q = quarantine.to_str().unwrap();
-    let out = run(
+    let out = run_umask_022(
         &db.url(),
         work.path(),
         &["bounces", "process", "--stdin", "--quarantine", q],
@@ -265,7 +265,7 @@ fn an_unwritable_quarantine_tempfails() {
         forged_bounce("someone@example.com"),
     )
     .unwrap();
-    let out = run(
+    let out = run_umask_022(
         &db.url(),
         work.path(),
         &[
@@ -296,7 +296,7 @@ fn a_broken_configuration_tempfails_stdin() {
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("newsletter.toml");
     std::fs::write(&config, "[bounces\nquarantine = \n").unwrap();
-    let out = run(
+    let out = run_umask_022(
         &db.url(),
         work.path(),
         &["bounces", "process", "--stdin"],
@@ -312,9 +312,9 @@ fn a_broken_configuration_tempfails_stdin() {
 fn a_missing_source_is_a_usage_error() {
     let db = TestDb::sqlite();
     let work = tempfile::tempdir().unwrap();
-    let out = run(&db.url(), work.path(), &["bounces", "process"], &[], b"");
+    let out = run_umask_022(&db.url(), work.path(), &["bounces", "process"], &[], b"");
     assert_eq!(out.status.code(), Some(64), "{}", show(&out));
-    let out = run(
+    let out = run_umask_022(
         &db.url(),
         work.path(),
         &[
@@ -338,7 +338,7 @@ fn a_deep_multipart_is_quarantined_fast() {
     let quarantine = work.path().join("quarantine");
     let message = deep_multipart(50_000);
     let t = Instant::now();
-    let out = run(
+    let out = run_umask_022(
         &db.url(),
         work.path(),
         &[
@@ -363,7 +363,7 @@ fn a_deep_multipart_is_quarantined_fast() {
 
 /// The console signed in as an admin, with the quarantine at `quarantine`.
 fn console(db: &TestDb, quarantine: &Path) -> (Server, String) {
-    crate::admin::add_account(db, "boss@example.org", "admin", PASSWORD);
+    add_account(db, "boss@example.org", "admin", PASSWORD);
     let s = serve_with(
         db,
         &[
@@ -375,8 +375,7 @@ fn console(db: &TestDb, quarantine: &Path) -> (Server, String) {
             ("NEWSLETTER_WEB__REQUEST_TIMEOUT_SECS", "5"),
         ],
     );
-    let (session, r) =
-        crate::admin::sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
+    let (session, r) = sign_in(&s, "nl_login", "nl_admin", "boss@example.org", PASSWORD);
     assert_eq!(r.status, 303, "{}", r.body);
     (s, session.expect("a session"))
 }
@@ -394,7 +393,7 @@ fn the_quarantine_page_answers_fast_whatever_it_holds() {
     let db = TestDb::sqlite();
     let work = tempfile::tempdir().unwrap();
     let quarantine = work.path().join("quarantine");
-    let out = run(
+    let out = run_umask_022(
         &db.url(),
         work.path(),
         &[
@@ -466,7 +465,7 @@ fn a_symlink_in_maildir_new_is_left_and_not_copied() {
     content.extend_from_slice(b"SECRET-51aa09\n");
     std::fs::write(&secret, &content).unwrap();
     symlink(&secret, maildir.join("new/1.link")).unwrap();
-    let out = run(
+    let out = run_umask_022(
         &db.url(),
         work.path(),
         &[
@@ -512,7 +511,7 @@ fn quarantine_files_are_private_whatever_the_umask() {
     let work = tempfile::tempdir().unwrap();
     let quarantine = work.path().join("quarantine");
     let q = quarantine.to_str().unwrap();
-    let out = run(
+    let out = run_umask_022(
         &db.url(),
         work.path(),
         &["bounces", "process", "--stdin", "--quarantine", q],
@@ -525,7 +524,7 @@ fn quarantine_files_are_private_whatever_the_umask() {
     let big = maildir.join("new/2.big");
     std::fs::write(&big, vec![b'x'; 20_000]).unwrap();
     std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = run(
+    let out = run_umask_022(
         &db.url(),
         work.path(),
         &[

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
 use common::db::TestDb;
-use common::web::serve_with;
 use scraper::{Html, Selector};
 
 const HEADER: &str =
@@ -22,9 +21,9 @@ fn draft(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
-fn run(dir: &Path, args: &[&str]) -> Output {
-    let db = format!("sqlite://{}/nl.db?mode=rwc", dir.display());
-    common::newsletter(dir, &db).args(args).output().unwrap()
+/// A SQLite database of its own in `dir`.
+fn db_in(dir: &Path) -> String {
+    format!("sqlite://{}/nl.db?mode=rwc", dir.display())
 }
 
 fn text(b: &[u8]) -> String {
@@ -64,7 +63,7 @@ fn finding_01_deep_nesting_is_an_error_not_an_abort() {
     for (name, body, line) in cases {
         let path = draft(dir.path(), name, &body);
         let p = path.to_str().unwrap();
-        let checked = run(dir.path(), &["check", p]);
+        let checked = common::run(dir.path(), &db_in(dir.path()), &["check", p], None);
         let out = text(&checked.stdout);
         assert_eq!(
             code(&checked),
@@ -84,7 +83,12 @@ fn finding_01_deep_nesting_is_an_error_not_an_abort() {
         );
         assert!(out.len() < 20_000, "{name}: {} bytes of output", out.len());
 
-        let json = run(dir.path(), &["check", "--format", "json", p]);
+        let json = common::run(
+            dir.path(),
+            &db_in(dir.path()),
+            &["check", "--format", "json", p],
+            None,
+        );
         assert_eq!(code(&json), Ok(1), "{name}: check --format json");
         let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
         let nesting: Vec<&serde_json::Value> = v["files"][0]["diagnostics"]
@@ -98,9 +102,11 @@ fn finding_01_deep_nesting_is_an_error_not_an_abort() {
         assert_eq!(nesting[0]["line"], line, "{name}");
 
         let out_dir = dir.path().join(format!("out-{name}"));
-        let rendered = run(
+        let rendered = common::run(
             dir.path(),
+            &db_in(dir.path()),
             &["render", p, "--out", out_dir.to_str().unwrap()],
+            None,
         );
         let err = text(&rendered.stderr);
         assert_eq!(code(&rendered), Ok(1), "{name}: render\n{err}");
@@ -123,9 +129,11 @@ fn finding_04_the_noscript_trick_renders_no_live_handler() {
     let path = draft(dir.path(), "noscript.md", body);
     let p = path.to_str().unwrap();
     let out_dir = dir.path().join("out");
-    let rendered = run(
+    let rendered = common::run(
         dir.path(),
+        &db_in(dir.path()),
         &["render", p, "--out", out_dir.to_str().unwrap()],
+        None,
     );
     assert_eq!(code(&rendered), Ok(0), "{}", text(&rendered.stderr));
     let html = std::fs::read_to_string(out_dir.join("921.html")).unwrap();
@@ -148,7 +156,7 @@ fn finding_04_the_noscript_trick_renders_no_live_handler() {
     );
     assert!(html.contains("Before.") && html.contains("After"), "{html}");
 
-    let checked = run(dir.path(), &["check", p]);
+    let checked = common::run(dir.path(), &db_in(dir.path()), &["check", p], None);
     let out = text(&checked.stdout);
     assert_eq!(code(&checked), Ok(1), "{out}");
     assert!(
@@ -170,9 +178,11 @@ fn finding_10_small_with_a_style_renders_without_it() {
     );
     let p = path.to_str().unwrap();
     let out_dir = dir.path().join("out");
-    let rendered = run(
+    let rendered = common::run(
         dir.path(),
+        &db_in(dir.path()),
         &["render", p, "--out", out_dir.to_str().unwrap()],
+        None,
     );
     assert_eq!(code(&rendered), Ok(0), "{}", text(&rendered.stderr));
     let html = std::fs::read_to_string(out_dir.join("921.html")).unwrap();
@@ -188,7 +198,7 @@ fn finding_10_small_with_a_style_renders_without_it() {
         "{html}"
     );
 
-    let checked = run(dir.path(), &["check", p]);
+    let checked = common::run(dir.path(), &db_in(dir.path()), &["check", p], None);
     let out = text(&checked.stdout);
     assert_eq!(code(&checked), Ok(0), "{out}");
     assert!(
@@ -210,8 +220,7 @@ fn finding_10_human_output_of_check_is_bounded() {
         n += 1;
     }
     let path = draft(dir.path(), "urls.md", &format!("{line}\n"));
-    let db = format!("sqlite://{}/nl.db?mode=rwc", dir.path().display());
-    let mut child = common::newsletter(dir.path(), &db)
+    let mut child = common::newsletter(dir.path(), &db_in(dir.path()))
         .args(["check", path.to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -259,11 +268,11 @@ fn finding_10_human_output_of_check_is_bounded() {
 /// and the server goes on answering.
 #[test]
 fn finding_01_a_deep_paste_in_the_console_preview_leaves_the_server_up() {
-    use crate::admin::{add_account, csrf_field, get, multipart, sign_in};
+    use crate::common::console::{add_account, csrf_field, get, multipart, serve, sign_in};
     let db = TestDb::sqlite();
     let password = "a long editor password for the preview";
     add_account(&db, "ed@example.org", "editor", password);
-    let s = serve_with(&db, &[("NEWSLETTER_ADMIN__PLAIN_LOOPBACK", "true")]);
+    let s = serve(&db);
     let (session, r) = sign_in(&s, "nl_login", "nl_admin", "ed@example.org", password);
     let session = session.unwrap_or_else(|| panic!("signed in: {} {}", r.status, r.body));
     let page = get(&s, "/admin/preview", &session);

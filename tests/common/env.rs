@@ -1,0 +1,114 @@
+//! A work folder and a database, and the binary run in that folder against that database with
+//! settings of the test's choosing: the stage of every test that sends a campaign.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use newsletter::store::Store;
+
+use super::db::TestDb;
+
+/// The small issue (number 912) most sending tests send.
+pub fn small_issue() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/send/small.md")
+}
+
+/// `n` addresses `PREFIX00000@example.org`, `PREFIX00001@example.org`, ….
+pub fn emails(prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("{prefix}{i:05}@example.org"))
+        .collect()
+}
+
+/// A work folder and a database, and the binary run in that folder against that database.
+pub struct Env {
+    pub db: TestDb,
+    pub dir: tempfile::TempDir,
+    vars: Vec<(String, String)>,
+}
+
+impl Env {
+    pub fn new(db: TestDb) -> Env {
+        Env {
+            db,
+            dir: tempfile::tempdir().unwrap(),
+            // Fast retries, so fault tests finish in seconds.
+            vars: vec![
+                ("NEWSLETTER_SEND__RETRY_BASE_SECS".into(), "1".into()),
+                ("NEWSLETTER_SEND__RETRY_MAX_SECS".into(), "2".into()),
+            ],
+        }
+    }
+
+    /// The same, with the setting `k` = `v` on every command from now on.
+    pub fn var(mut self, k: &str, v: &str) -> Env {
+        self.vars.push((k.into(), v.into()));
+        self
+    }
+
+    /// The binary with `args`, not started.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = super::newsletter(self.dir.path(), &self.db.url());
+        c.envs(self.vars.iter().map(|(k, v)| (k, v))).args(args);
+        c
+    }
+
+    /// The binary with `args`, run to its end.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Imports `emails` through `subscribers import`.
+    pub fn subscribe(&self, emails: &[String]) {
+        let mut text = String::from("email\n");
+        for e in emails {
+            text.push_str(e);
+            text.push('\n');
+        }
+        super::import_csv_ok(self.command(&[]), &text);
+    }
+
+    /// `send ISSUE --yes --transport TRANSPORT extra…`.
+    pub fn send(&self, issue: &Path, transport: &str, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "send",
+            issue.to_str().unwrap(),
+            "--yes",
+            "--transport",
+            transport,
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.db.url()).await.unwrap()
+    }
+
+    /// `status ISSUE --format json`, which must succeed.
+    pub fn status_json(&self, issue: u32) -> serde_json::Value {
+        let out = self.run(&["status", &issue.to_string(), "--format", "json"]);
+        assert!(out.status.success(), "{}", super::show(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+/// A campaign of the small issue (912) from `dir` against `db_url`: the list `csv` imported, then
+/// `send --yes` to the file outbox `DIR/outbox` with `extra` flags (`--enqueue-only`, `--at …`),
+/// each of which must succeed. Returns the outbox as a transport URL.
+pub fn small_issue_sent(dir: &Path, db_url: &str, csv: &str, extra: &[&str]) -> String {
+    super::import_csv_ok(super::newsletter(dir, db_url), csv);
+    let issue = small_issue();
+    let outbox = format!("file:{}", dir.join("outbox").display());
+    let mut args = vec![
+        "send",
+        issue.to_str().unwrap(),
+        "--yes",
+        "--transport",
+        &outbox,
+    ];
+    args.extend_from_slice(extra);
+    let out = super::run(dir, db_url, &args, None);
+    assert!(out.status.success(), "{args:?}: {}", super::show(&out));
+    outbox
+}
