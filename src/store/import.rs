@@ -12,9 +12,89 @@ pub const IMPORT_BATCH: usize = 2000;
 const FTS_BULK_HASH: i64 = 16 << 20;
 const FTS_DEFAULT_HASH: i64 = 1 << 20;
 
-/// On PostgreSQL, an import into a list with fewer rows than this builds the trigram indexes again
-/// at its end instead of keeping them up to date row by row.
-const REBUILD_BELOW: i64 = 50_000;
+/// On PostgreSQL, an import into a list with fewer rows than this is a first load ([`FirstLoad`]).
+const FIRST_LOAD_BELOW: i64 = 50_000;
+
+/// PostgreSQL: an import into a small list (a first load) sets aside, for its transaction, what
+/// PostgreSQL's manual ("Populating a Database") says to set aside for a bulk load: the indexes the
+/// import does not read (the trigram and address-prefix indexes of `subscribers`) and the events'
+/// foreign key; they are built again, and the key checked once, before the commit. Three to four
+/// times faster than keeping them up to date row by row, but the two tables stay locked until the
+/// import commits; into a larger list, where readers would wait longer, they are kept up to date
+/// as rows come.
+struct FirstLoad {
+    /// (name, CREATE INDEX statement)
+    indexes: Vec<(String, String)>,
+    /// (name, definition) of `subscriber_events`' foreign keys
+    foreign_keys: Vec<(String, String)>,
+}
+
+fn quoted(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+impl FirstLoad {
+    async fn begin(tx: &mut sqlx::PgConnection) -> Result<Option<FirstLoad>> {
+        let small: bool =
+            sqlx::query_scalar("SELECT COUNT(*) < $1 FROM (SELECT 1 FROM subscribers LIMIT $1) s")
+                .bind(FIRST_LOAD_BELOW)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !small {
+            return Ok(None);
+        }
+        let indexes: Vec<(String, String)> = sqlx::query_as(
+            "SELECT i.relname::text, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+             WHERE x.indrelid = 'subscribers'::regclass AND NOT x.indisunique AND NOT x.indisprimary ORDER BY 1",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let foreign_keys: Vec<(String, String)> = sqlx::query_as(
+            "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE conrelid = 'subscriber_events'::regclass AND contype = 'f' ORDER BY 1",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for (name, _) in &foreign_keys {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE subscriber_events DROP CONSTRAINT {}",
+                quoted(name)
+            )))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (name, _) in &indexes {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX {}", quoted(name))))
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(Some(FirstLoad {
+            indexes,
+            foreign_keys,
+        }))
+    }
+
+    async fn finish(self, tx: &mut sqlx::PgConnection) -> Result<()> {
+        // A million rows' trigrams sort in fewer passes with more than the default 64 MB.
+        sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+            .execute(&mut *tx)
+            .await?;
+        for (name, definition) in &self.foreign_keys {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE subscriber_events ADD CONSTRAINT {} {definition}",
+                quoted(name)
+            )))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (_, definition) in &self.indexes {
+            sqlx::query(sqlx::AssertSqlSafe(definition.clone()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
 
 struct PendingRow {
     email: EmailAddress,
@@ -57,9 +137,14 @@ struct Added {
     last: Option<i64>,
 }
 
-/// Inserts a batch's new rows (`ON CONFLICT DO NOTHING`) and their "imported" events, the way each
-/// backend does it fastest.
-trait InsertNew {
+/// How each backend loads rows fastest: what it sets aside before the first batch, how it inserts a
+/// batch's new rows (`ON CONFLICT DO NOTHING`) and their "imported" events, and what it builds
+/// again before the commit.
+trait BulkLoad {
+    /// Before the first batch, inside the import's transaction.
+    async fn begin(&mut self) -> Result<Option<FirstLoad>>;
+    /// After the last batch, before the commit; `before` is the largest id before the import.
+    async fn finish(&mut self, before: i64, first_load: Option<FirstLoad>) -> Result<()>;
     async fn insert_new(
         &mut self,
         batch: &[PendingRow],
@@ -69,7 +154,50 @@ trait InsertNew {
     ) -> Result<Added>;
 }
 
-impl InsertNew for sqlx::SqliteConnection {
+impl BulkLoad for sqlx::SqliteConnection {
+    /// The search index's insert trigger stands aside while `search_deferred` holds a row
+    /// (migration 0012 says why).
+    async fn begin(&mut self) -> Result<Option<FirstLoad>> {
+        sqlx::query("INSERT INTO search_deferred (one) VALUES (1)")
+            .execute(&mut *self)
+            .await?;
+        Ok(None)
+    }
+
+    /// Indexes every row this import added (an id above `before`) for the search in one statement;
+    /// the rows it updated were indexed when they were added and again by the update trigger.
+    /// FTS5 keeps FTS_BULK_HASH bytes of new index in memory between writes (1 MB by default):
+    /// fewer, larger segments to merge. The setting is stored with the index, so it is set back
+    /// before the commit; the page cache gives up room meanwhile.
+    async fn finish(&mut self, before: i64, _: Option<FirstLoad>) -> Result<()> {
+        sqlx::query("PRAGMA cache_size = -8192")
+            .execute(&mut *self)
+            .await?;
+        sqlx::query(
+            "INSERT INTO subscriber_search (subscriber_search, rank) VALUES ('hashsize', $1)",
+        )
+        .bind(FTS_BULK_HASH)
+        .execute(&mut *self)
+        .await?;
+        sqlx::query(
+            "INSERT INTO subscriber_search (rowid, email_key, name_key, status) \
+             SELECT id, email_key, name_key, status FROM subscribers WHERE id > $1",
+        )
+        .bind(before)
+        .execute(&mut *self)
+        .await?;
+        sqlx::query(
+            "INSERT INTO subscriber_search (subscriber_search, rank) VALUES ('hashsize', $1)",
+        )
+        .bind(FTS_DEFAULT_HASH)
+        .execute(&mut *self)
+        .await?;
+        sqlx::query("DELETE FROM search_deferred")
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
     /// SQLite has one writer, this import, whose ids only grow: the rows a batch adds are the ids
     /// above the largest before it, so nothing is returned row by row.
     async fn insert_new(
@@ -122,7 +250,18 @@ impl InsertNew for sqlx::SqliteConnection {
     }
 }
 
-impl InsertNew for sqlx::PgConnection {
+impl BulkLoad for sqlx::PgConnection {
+    async fn begin(&mut self) -> Result<Option<FirstLoad>> {
+        FirstLoad::begin(self).await
+    }
+
+    async fn finish(&mut self, _: i64, first_load: Option<FirstLoad>) -> Result<()> {
+        match first_load {
+            Some(first_load) => first_load.finish(self).await,
+            None => Ok(()),
+        }
+    }
+
     /// PostgreSQL's sequences hand out ids to every session at once, so the added keys come back.
     /// Seven arrays instead of 14,000 parameters (a long VALUES list is slow to plan), and the
     /// events are written by the same statement from what it inserted.
@@ -170,7 +309,7 @@ macro_rules! import_batch {
             let now = unix_now();
             let tokens = UnsubscribeToken::generate_many(batch.len());
             let folded: Vec<Option<String>> = batch.iter().map(|r| r.name.as_ref().map(|n| super::subscribers::fold(n.as_str()))).collect();
-            let Added { count: added, keys: new, last } = InsertNew::insert_new(&mut **$tx, batch, now, &tokens, &folded).await?;
+            let Added { count: added, keys: new, last } = BulkLoad::insert_new(&mut **$tx, batch, now, &tokens, &folded).await?;
             $summary.added += added as u64;
             if added < batch.len() {
                 // The rows that were there before this batch: on SQLite, every key of the batch
@@ -266,6 +405,9 @@ impl Store {
         with_pool!(self, p => {
             let mut conn = p.acquire().await?;
             if sqlite {
+                // This connection's settings change for the import, and it is closed afterwards
+                // rather than going back to the pool with them, whatever way the import ends.
+                conn.close_on_drop();
                 // The email and token indexes are written in random order; with a 2 MB cache a
                 // large import spends its time re-reading index pages.
                 sqlx::query("PRAGMA cache_size = -32768").execute(&mut *conn).await?;
@@ -273,36 +415,16 @@ impl Store {
                 // page. (Elsewhere it stays on disk: a 1,000,000-row snapshot's journal in memory
                 // would stay in the process's heap after it is freed.)
                 sqlx::query("PRAGMA temp_store = MEMORY").execute(&mut *conn).await?;
+                // The only foreign key an import writes is its events' subscriber, each taken from
+                // the rows it has just inserted: looking every one up again is a second index
+                // lookup per row for nothing. (SQLite takes this setting only between transactions.)
+                sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
             }
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             // The search index is written once, after the rows, instead of row by row. SQLite: its
             // insert trigger stands aside while `search_deferred` holds a row (migration 0012 says
-            // why). PostgreSQL: into a small list (a first load), the trigram indexes are dropped
-            // and built again at the end, three times faster than keeping them up to date row by
-            // row; this holds the table's lock until the import commits, so into a larger list,
-            // where readers would wait, they are kept up to date as rows come.
-            let mut rebuild: Vec<(String, String)> = Vec::new();
-            if sqlite {
-                sqlx::query("INSERT INTO search_deferred (one) VALUES (1)").execute(&mut *tx).await?;
-            } else {
-                let small: bool = sqlx::query_scalar("SELECT COUNT(*) < $1 FROM (SELECT 1 FROM subscribers LIMIT $1) s")
-                    .bind(REBUILD_BELOW)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if small {
-                    rebuild = sqlx::query_as(
-                        "SELECT indexname::text, indexdef FROM pg_indexes \
-                         WHERE schemaname = current_schema() AND tablename = 'subscribers' AND indexdef LIKE '% USING gin %'",
-                    )
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    for (index, _) in &rebuild {
-                        sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{}\"", index.replace('"', "\"\""))))
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                }
-            }
+            // why). PostgreSQL: see [`FirstLoad`].
+            let first_load = BulkLoad::begin(&mut *tx).await?;
             let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM subscribers").fetch_one(&mut *tx).await?;
             let mut summary = ImportSummary::default();
             let mut in_batch: HashSet<String> = HashSet::with_capacity(IMPORT_BATCH);
@@ -333,47 +455,13 @@ impl Store {
                 }
             }
             import_batch!(&mut tx, numbered, before, &mut batch, &mut summary, options);
-            if sqlite {
-                // Every row this import added has an id above `before`; the rows it updated were
-                // indexed when they were added and re-indexed by the update trigger. FTS5 keeps
-                // FTS_BULK_HASH bytes of new index in memory between writes (1 MB by default):
-                // fewer, larger segments to merge. The setting is stored with the index, so it is
-                // set back before the commit; the page cache gives up the same room meanwhile.
-                sqlx::query("PRAGMA cache_size = -16384").execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO subscriber_search (subscriber_search, rank) VALUES ('hashsize', $1)")
-                    .bind(FTS_BULK_HASH)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO subscriber_search (rowid, email_key, name_key, status) \
-                     SELECT id, email_key, name_key, status FROM subscribers WHERE id > $1",
-                )
-                .bind(before)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("INSERT INTO subscriber_search (subscriber_search, rank) VALUES ('hashsize', $1)")
-                    .bind(FTS_DEFAULT_HASH)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM search_deferred").execute(&mut *tx).await?;
-            } else if !rebuild.is_empty() {
-                // A million rows' trigrams: more than the default 64 MB to sort them in fewer passes.
-                sqlx::query("SET LOCAL maintenance_work_mem = '128MB'").execute(&mut *tx).await?;
-                for (_, definition) in &rebuild {
-                    sqlx::query(sqlx::AssertSqlSafe(definition.clone())).execute(&mut *tx).await?;
-                }
-            }
             if !summary.invalid.is_empty() && !options.skip_invalid {
                 tx.rollback().await?;
                 summary.rolled_back = true;
-            } else {
-                tx.commit().await?;
+                return Ok(summary);
             }
-            if sqlite {
-                // Back to the small cache on the same connection; SQLite frees the pages above it.
-                sqlx::query("PRAGMA cache_size = -2048").execute(&mut *conn).await?;
-                sqlx::query("PRAGMA temp_store = DEFAULT").execute(&mut *conn).await?;
-            }
+            BulkLoad::finish(&mut *tx, before, first_load).await?;
+            tx.commit().await?;
             Ok(summary)
         })
     }
