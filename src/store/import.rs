@@ -7,10 +7,22 @@ use super::*;
 /// Rows per multi-row insert (6 parameters each: well under SQLite's and PostgreSQL's limits).
 pub const IMPORT_BATCH: usize = 2000;
 
-/// SQLite: the memory FTS5 may fill with new index entries before it writes them out, while an import
-/// indexes its rows (16 MB), and otherwise (its default, 1 MB).
-const FTS_BULK_HASH: i64 = 16 << 20;
-const FTS_DEFAULT_HASH: i64 = 1 << 20;
+/// SQLite: FTS5's settings while an import indexes its rows: 16 MB of new index kept in memory
+/// before it is written (`hashsize`), and segments merged 16 at a time (`automerge`); and FTS5's
+/// defaults, which every other write keeps.
+const FTS_BULK: &[(&str, i64)] = &[("hashsize", 16 << 20), ("automerge", 16)];
+const FTS_DEFAULT: &[(&str, i64)] = &[("hashsize", 1 << 20), ("automerge", 4)];
+
+async fn fts_configure(conn: &mut sqlx::SqliteConnection, settings: &[(&str, i64)]) -> Result<()> {
+    for (key, value) in settings {
+        sqlx::query("INSERT INTO subscriber_search (subscriber_search, rank) VALUES ($1, $2)")
+            .bind(*key)
+            .bind(*value)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
 
 /// On PostgreSQL, an import into a list with fewer rows than this is a first load ([`FirstLoad`]).
 const FIRST_LOAD_BELOW: i64 = 50_000;
@@ -166,19 +178,15 @@ impl BulkLoad for sqlx::SqliteConnection {
 
     /// Indexes every row this import added (an id above `before`) for the search in one statement;
     /// the rows it updated were indexed when they were added and again by the update trigger.
-    /// FTS5 keeps FTS_BULK_HASH bytes of new index in memory between writes (1 MB by default):
-    /// fewer, larger segments to merge. The setting is stored with the index, so it is set back
-    /// before the commit; the page cache gives up room meanwhile.
+    /// Meanwhile FTS5 keeps more new index in memory between writes, and merges its segments
+    /// 16 at a time instead of 4 ([`FTS_BULK`]): fewer, larger writes. Both settings are stored
+    /// with the index, so they are set back before the commit; the page cache gives up room
+    /// meanwhile.
     async fn finish(&mut self, before: i64, _: Option<FirstLoad>) -> Result<()> {
         sqlx::query("PRAGMA cache_size = -8192")
             .execute(&mut *self)
             .await?;
-        sqlx::query(
-            "INSERT INTO subscriber_search (subscriber_search, rank) VALUES ('hashsize', $1)",
-        )
-        .bind(FTS_BULK_HASH)
-        .execute(&mut *self)
-        .await?;
+        fts_configure(self, FTS_BULK).await?;
         sqlx::query(
             "INSERT INTO subscriber_search (rowid, email_key, name_key, status) \
              SELECT id, email_key, name_key, status FROM subscribers WHERE id > $1",
@@ -186,12 +194,7 @@ impl BulkLoad for sqlx::SqliteConnection {
         .bind(before)
         .execute(&mut *self)
         .await?;
-        sqlx::query(
-            "INSERT INTO subscriber_search (subscriber_search, rank) VALUES ('hashsize', $1)",
-        )
-        .bind(FTS_DEFAULT_HASH)
-        .execute(&mut *self)
-        .await?;
+        fts_configure(self, FTS_DEFAULT).await?;
         sqlx::query("DELETE FROM search_deferred")
             .execute(&mut *self)
             .await?;

@@ -653,3 +653,72 @@ async fn search_indexes_after_an_import_that_rolled_back_or_updated(db: TestDb) 
         );
     }
 }
+
+/// A list that was searchable before migration 0012 (which rebuilds the search index without its
+/// column sizes and lets imports defer it) is searchable after it: the rows already there are
+/// found by any part, and the rows added afterwards too. SQLite only: the migration is SQLite's.
+#[tokio::test]
+async fn sqlite_search_survives_the_upgrade_to_a_deferred_index() {
+    let db = TestDb::sqlite();
+    let url = db.url();
+    {
+        let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        let mut before = sqlx::migrate::Migrator::new(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/sqlite"
+        )))
+        .await
+        .unwrap();
+        let upto: Vec<_> = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 12)
+            .cloned()
+            .collect();
+        assert_eq!(upto.len(), 11);
+        before.migrations = upto.into();
+        before.run(&pool).await.unwrap();
+        // More rows than the search's first window, written as the old build wrote them.
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 5999) \
+             INSERT INTO subscribers (email, email_key, name, name_key, status, token, created_at, updated_at) \
+             SELECT 'old' || i || '@list.example', 'old' || i || '@list.example', 'Old ' || i, 'old ' || i, \
+             'active', substr('tokentokentokentoken' || printf('%06d', i), -24, 24), 0, 0 FROM n",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+    let store = Store::connect(&url).await.unwrap();
+    let emails = |found: Vec<newsletter::store::Subscriber>| {
+        found
+            .into_iter()
+            .map(|s| s.email.as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        emails(store.search("old5998@", None, 0, 50).await.unwrap()),
+        ["old5998@list.example"]
+    );
+    assert_eq!(
+        emails(store.search("old 5997", None, 0, 50).await.unwrap()),
+        ["old5997@list.example"]
+    );
+    store
+        .add(
+            &email("new.after@example.org"),
+            None,
+            SubscriberStatus::Active,
+            Source::Cli,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        emails(store.search("new.after", None, 0, 50).await.unwrap()),
+        ["new.after@example.org"]
+    );
+}
