@@ -723,13 +723,18 @@ async fn attempt(s: &Sender, d: &Delivery, buf: &mut Vec<u8>) -> Result<Outcome,
     let from = job.verp.address(job.campaign.id, d.subscriber_id);
     let name = format!("{}-s{}", job.campaign.issue_number, d.subscriber_id);
     match job.transport.deliver(&from, email, &name, buf).await {
-        Ok(()) => {
+        Ok(provider_id) => {
             s.lane
                 .pace
                 .lock()
                 .expect("pace lock")
                 .accepted(Instant::now());
-            Ok(Outcome::Sent)
+            Ok(match provider_id {
+                Some(provider_message_id) => Outcome::SentAs {
+                    provider_message_id,
+                },
+                None => Outcome::Sent,
+            })
         }
         Err(Failure::Fatal(reason)) => Err(reason),
         // Failed for this relay, but not the recipient's fault: no bounce, the campaign goes on.
@@ -941,7 +946,7 @@ async fn record_outcomes(
                     }
                     continue;
                 }
-                Outcome::Sent => write.append(&mut streak),
+                Outcome::Sent | Outcome::SentAs { .. } => write.append(&mut streak),
                 _ => {}
             }
             write.push(r);
@@ -967,7 +972,7 @@ async fn record_outcomes(
         }
         for r in &write {
             let field = match &r.outcome {
-                Outcome::Sent => &counters.sent,
+                Outcome::Sent | Outcome::SentAs { .. } => &counters.sent,
                 Outcome::Retry { .. } => &counters.retried,
                 Outcome::Deferred { .. } => &counters.deferred,
                 Outcome::Failed { .. } => &counters.failed,
@@ -994,7 +999,7 @@ fn release(streak: &mut Vec<Recorded>, write: &mut Vec<Recorded>) {
 /// What an outcome tells the circuit breaker: `None` when it was no attempt at the provider.
 fn breaker_attempt(outcome: &Outcome) -> Option<Attempt> {
     match outcome {
-        Outcome::Sent => Some(Attempt::Accepted),
+        Outcome::Sent | Outcome::SentAs { .. } => Some(Attempt::Accepted),
         Outcome::Failed {
             bounce: Some(b),
             error,

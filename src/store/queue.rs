@@ -70,6 +70,9 @@ impl TryFrom<DeliveryRow> for Delivery {
 pub enum Outcome {
     /// Accepted by the relay (or written to the outbox).
     Sent,
+    /// Accepted by a provider's API, which named the message (SES's `MessageId`): the id is kept
+    /// with the delivery, so that the provider's events about it can be tied to it.
+    SentAs { provider_message_id: String },
     /// A transient failure: queued again, not before the given UNIX time.
     Retry { not_before: i64, error: String },
     /// Transient failures used up every attempt: a later `send` run retries it.
@@ -119,12 +122,13 @@ struct OutcomeRow<'a> {
     not_before: Option<i64>,
     /// 1 when the attempt is given back (not attempted, or throttled).
     back: i64,
+    provider_message_id: Option<&'a str>,
 }
 
 impl<'a> OutcomeRow<'a> {
     fn of(r: &'a Recorded) -> Self {
         let (state, error, not_before, back) = match &r.outcome {
-            Outcome::Sent => (DeliveryState::Sent, None, None, 0),
+            Outcome::Sent | Outcome::SentAs { .. } => (DeliveryState::Sent, None, None, 0),
             Outcome::Retry { not_before, error } => (
                 DeliveryState::Queued,
                 Some(error.as_str()),
@@ -149,6 +153,12 @@ impl<'a> OutcomeRow<'a> {
             error,
             not_before,
             back,
+            provider_message_id: match &r.outcome {
+                Outcome::SentAs {
+                    provider_message_id,
+                } => Some(provider_message_id.as_str()),
+                _ => None,
+            },
         }
     }
 }
@@ -563,9 +573,10 @@ impl Store {
                 let ids: Vec<i64> = sqlx::query_scalar(
                     "UPDATE deliveries d SET state = u.state, last_error = COALESCE(u.error, d.last_error), \
                      not_before = u.not_before, attempts = d.attempts - u.back, lease_owner = NULL, lease_until = NULL, \
-                     updated_at = $2, sent_at = CASE WHEN u.state = 'sent' THEN $2 ELSE d.sent_at END \
-                     FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[]) \
-                       AS u(subscriber_id, owner, state, error, not_before, back) \
+                     updated_at = $2, sent_at = CASE WHEN u.state = 'sent' THEN $2 ELSE d.sent_at END, \
+                     provider_message_id = COALESCE(u.provider_message_id, d.provider_message_id) \
+                     FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[]) \
+                       AS u(subscriber_id, owner, state, error, not_before, back, provider_message_id) \
                      WHERE d.campaign_id = $1 AND d.subscriber_id = u.subscriber_id AND d.lease_owner = u.owner \
                        AND d.state = 'sending' RETURNING d.subscriber_id",
                 )
@@ -577,6 +588,7 @@ impl Store {
                 .bind(rows.iter().map(|r| r.error.map(str::to_string)).collect::<Vec<_>>())
                 .bind(rows.iter().map(|r| r.not_before).collect::<Vec<_>>())
                 .bind(rows.iter().map(|r| r.back).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.provider_message_id.map(str::to_string)).collect::<Vec<_>>())
                 .fetch_all(&mut *tx)
                 .await?;
                 let recorded = ids.into_iter().collect::<std::collections::HashSet<i64>>();
@@ -591,7 +603,8 @@ impl Store {
                     let n = sqlx::query(
                         "UPDATE deliveries SET state = $4, last_error = COALESCE($5, last_error), not_before = $6, \
                          attempts = attempts - $7, lease_owner = NULL, lease_until = NULL, updated_at = $8, \
-                         sent_at = CASE WHEN $4 = 'sent' THEN $8 ELSE sent_at END \
+                         sent_at = CASE WHEN $4 = 'sent' THEN $8 ELSE sent_at END, \
+                         provider_message_id = COALESCE($9, provider_message_id) \
                          WHERE campaign_id = $1 AND subscriber_id = $2 AND lease_owner = $3 AND state = 'sending'",
                     )
                     .bind(campaign_id)
@@ -602,6 +615,7 @@ impl Store {
                     .bind(r.not_before)
                     .bind(r.back)
                     .bind(now)
+                    .bind(r.provider_message_id)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();

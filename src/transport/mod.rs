@@ -7,12 +7,18 @@
 //!   connections (one per sender task at most). The
 //!   password comes from `NEWSLETTER_SMTP_PASSWORD` only. Several relays may be listed: each message
 //!   goes to a healthy one (by weight), and a relay that cannot be reached is rested for a while.
+//! - `ses://REGION[?endpoint=URL&configuration_set=NAME]` sends through Amazon SES's v2 API
+//!   ([`ses`]), with credentials from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
+//!   `AWS_SESSION_TOKEN` only; SES names each message it accepts, and the id is kept with the
+//!   delivery.
 //!
 //! Every failure is classified for the delivery engine: [`Failure::Transient`] (retry later),
 //! [`Failure::Recipient`] (a 5xx for this recipient: a hard bounce) and [`Failure::Fatal`] (nothing
 //! will get through: wrong credentials, TLS, the relay refusing the sender).
 
 mod file;
+mod ses;
+mod sigv4;
 mod smtp;
 mod url;
 
@@ -22,6 +28,7 @@ use thiserror::Error;
 
 use crate::domain::EmailAddress;
 
+pub use ses::{ACCESS_KEY_ENV, SECRET_KEY_ENV, SESSION_TOKEN_ENV, Ses};
 pub use smtp::Relay;
 
 /// The environment variable holding the SMTP password.
@@ -37,7 +44,7 @@ pub fn password_from_env() -> Option<String> {
 pub enum TransportError {
     /// The transport URL is not one we know.
     #[error(
-        "transport `{0}` is not supported: use file:DIR, smtp://host:port (?tls=starttls) or smtps://host:465"
+        "transport `{0}` is not supported: use file:DIR, smtp://host:port (?tls=starttls), smtps://host:465 or ses://REGION"
     )]
     Unsupported(String),
     /// The URL is malformed.
@@ -70,6 +77,8 @@ pub enum Transport {
     File(PathBuf),
     /// One or more SMTP relays.
     Smtp(Vec<Relay>),
+    /// Amazon SES's v2 API.
+    Ses(Box<Ses>),
     /// Accepts everything and sends nothing (`send --dry-run`).
     DryRun,
 }
@@ -83,7 +92,7 @@ impl std::fmt::Debug for Transport {
 impl Transport {
     /// Parses one transport URL, or several separated by commas or spaces (SMTP relays with
     /// failover). `pool` is the most connections kept per relay; `password` is used for URLs with a
-    /// user name.
+    /// user name. SES's credentials are read from the environment.
     pub fn from_url(
         urls: &str,
         pool: u32,
@@ -96,6 +105,9 @@ impl Transport {
                     .map(|u| Relay::new(u, pool, password))
                     .collect::<Result<Vec<_>, _>>()?,
             ),
+            url::Target::Ses(u) => {
+                Transport::Ses(Box::new(Ses::new(u, pool, &|k| std::env::var(k).ok())?))
+            }
         })
     }
 
@@ -107,16 +119,22 @@ impl Transport {
                 let names: Vec<&str> = relays.iter().map(|r| r.label.as_str()).collect();
                 format!("SMTP via {}", names.join(", "))
             }
+            Transport::Ses(ses) => format!("Amazon SES {}", ses.label),
             Transport::DryRun => "dry run (nothing is sent)".to_string(),
         }
     }
 
     /// Opens a connection to every SMTP relay (greeting, TLS, AUTH) before anything is sent, so
     /// that wrong credentials or TLS stop a campaign before it touches a subscriber. Fails only when
-    /// no relay works, or when one has a configuration error (credentials, TLS).
+    /// no relay works, or when one has a configuration error (credentials, TLS). For SES: reads the
+    /// account (credentials accepted, sending not paused).
     pub async fn preflight(&self) -> Result<(), Failure> {
         match self {
             Transport::Smtp(relays) => smtp::preflight(relays).await,
+            Transport::Ses(ses) => ses.account().await.map(|_| ()).map_err(|f| match f {
+                Failure::Fatal(m) => Failure::Fatal(format!("{}: {m}", ses.label)),
+                other => Failure::Transient(format!("{}: {other}", ses.label)),
+            }),
             Transport::File(_) | Transport::DryRun => Ok(()),
         }
     }
@@ -136,6 +154,7 @@ impl Transport {
                 }
                 out
             }
+            Transport::Ses(ses) => vec![(ses.label.clone(), ses.account().await)],
             Transport::File(dir) => vec![(
                 format!("file:{}", dir.display()),
                 Ok("writes .eml files; nothing is sent".into()),
@@ -145,20 +164,26 @@ impl Transport {
     }
 
     /// Hands one message over: `from` is the envelope sender (VERP), `to` the one recipient, and
-    /// `name` a unique name for the message (the outbox file name).
+    /// `name` a unique name for the message (the outbox file name). On success, the id the
+    /// provider gave the message when it gives one (SES's `MessageId`), to keep with the delivery.
+    /// Through SES, `from` is not used: SES sets the envelope sender itself.
     pub async fn deliver(
         &self,
         from: &str,
         to: &EmailAddress,
         name: &str,
         message: &[u8],
-    ) -> Result<(), Failure> {
+    ) -> Result<Option<String>, Failure> {
         match self {
-            Transport::DryRun => Ok(()),
+            Transport::DryRun => Ok(None),
             Transport::File(dir) => file::write_file(dir, name, message)
                 .await
+                .map(|()| None)
                 .map_err(|e| Failure::Fatal(format!("cannot write to {}: {e}", dir.display()))),
-            Transport::Smtp(relays) => smtp::deliver(relays, from, to, name, message).await,
+            Transport::Smtp(relays) => smtp::deliver(relays, from, to, name, message)
+                .await
+                .map(|()| None),
+            Transport::Ses(ses) => ses.deliver(to, message).await,
         }
     }
 

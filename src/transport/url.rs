@@ -1,5 +1,6 @@
-//! Transport URLs: `file:DIR`, and one or more `smtp://` / `smtps://` relays with their
-//! parameters. Parsing only: what the URL asks for, checked, before anything connects.
+//! Transport URLs: `file:DIR`, one or more `smtp://` / `smtps://` relays with their parameters, and
+//! `ses://REGION` (Amazon SES's API). Parsing only: what the URL asks for, checked, before anything
+//! connects.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,6 +22,20 @@ pub(super) enum Target {
     File(PathBuf),
     /// One or more relays, in the order given.
     Relays(Vec<RelayUrl>),
+    /// `ses://REGION[?endpoint=URL&configuration_set=NAME&timeout=SECS]`.
+    Ses(SesUrl),
+}
+
+/// Where SES's API is, parsed from `ses://REGION?...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct SesUrl {
+    pub region: String,
+    /// `https` for every endpoint but an explicit `http://` one on this machine.
+    pub https: bool,
+    pub host: String,
+    pub port: u16,
+    pub configuration_set: Option<String>,
+    pub timeout: Duration,
 }
 
 /// One relay URL, parsed.
@@ -56,8 +71,19 @@ pub(super) fn parse(urls: &str) -> Result<Target, TransportError> {
         }
         return Ok(Target::File(PathBuf::from(dir)));
     }
+    if let [one] = list.as_slice()
+        && one.starts_with("ses:")
+    {
+        return ses_url(one).map(Target::Ses);
+    }
     if list.is_empty() {
         return Err(TransportError::Unsupported(urls.to_string()));
+    }
+    if let Some(ses) = list.iter().find(|u| u.starts_with("ses:")) {
+        return Err(TransportError::Invalid {
+            url: ses.to_string(),
+            message: "SES cannot be listed with other transports: give it alone".into(),
+        });
     }
     list.iter()
         .map(|u| relay_url(u))
@@ -146,5 +172,98 @@ fn relay_url(url: &str) -> Result<RelayUrl, TransportError> {
         helo,
         user: user.map(str::to_string),
         timeout: Duration::from_secs(timeout),
+    })
+}
+
+/// `ses://REGION[?endpoint=URL&configuration_set=NAME&timeout=SECS]`.
+fn ses_url(url: &str) -> Result<SesUrl, TransportError> {
+    let invalid = |message: String| TransportError::Invalid {
+        url: redact_url(url),
+        message,
+    };
+    let rest = url
+        .strip_prefix("ses://")
+        .ok_or_else(|| invalid("write it ses://REGION, e.g. ses://us-east-1".into()))?;
+    let (region, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let region = region.trim_end_matches('/');
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(invalid(format!(
+            "`{region}` is not an AWS region: write ses://REGION, e.g. ses://us-east-1"
+        )));
+    }
+    let mut endpoint = None;
+    let mut configuration_set = None;
+    let mut timeout = 30u64;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "endpoint" => endpoint = Some(v),
+            "configuration_set" if !v.is_empty() => configuration_set = Some(v.to_string()),
+            "configuration_set" => return Err(invalid("configuration_set is empty".into())),
+            "timeout" => {
+                timeout = v
+                    .parse()
+                    .map_err(|_| invalid(format!("timeout `{v}` is not a number of seconds")))?
+            }
+            other => {
+                return Err(invalid(format!(
+                    "unknown parameter `{other}` (known: endpoint, configuration_set, timeout)"
+                )));
+            }
+        }
+    }
+    let (https, host, port) = match endpoint {
+        None => (true, format!("email.{region}.amazonaws.com"), 443),
+        Some(e) => {
+            let (https, rest) = if let Some(r) = e.strip_prefix("https://") {
+                (true, r)
+            } else if let Some(r) = e.strip_prefix("http://") {
+                (false, r)
+            } else {
+                return Err(invalid(format!(
+                    "endpoint `{e}` must start with https:// (or http:// on this machine)"
+                )));
+            };
+            let hostport = rest.trim_end_matches('/');
+            if hostport.contains(['/', '@', '?']) {
+                return Err(invalid(format!(
+                    "endpoint `{e}`: give a scheme, host and port only"
+                )));
+            }
+            let (host, port) = match hostport.rsplit_once(':') {
+                Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
+                    h.trim_matches(['[', ']']),
+                    p.parse::<u16>()
+                        .map_err(|_| invalid(format!("endpoint port `{p}` is not a number")))?,
+                ),
+                _ => (hostport, if https { 443 } else { 80 }),
+            };
+            if host.is_empty() {
+                return Err(invalid(format!("endpoint `{e}` has no host")));
+            }
+            let loopback = host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !https && !loopback {
+                return Err(invalid(format!(
+                    "endpoint `{e}`: credentials and mail would cross the network in clear; \
+                     plain http:// is only for an endpoint on this machine (127.0.0.1)"
+                )));
+            }
+            (https, host.to_string(), port)
+        }
+    };
+    Ok(SesUrl {
+        region: region.to_string(),
+        https,
+        host,
+        port,
+        configuration_set,
+        timeout: Duration::from_secs(timeout.max(1)),
     })
 }
