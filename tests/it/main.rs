@@ -28,6 +28,7 @@ mod queue;
 mod render;
 mod render_fuzz;
 mod send;
+mod ses;
 mod shaping;
 mod store;
 mod web;
