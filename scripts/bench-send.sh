@@ -21,7 +21,7 @@ MODE=${1:-speed}
 command -v smtp-sink >/dev/null || { echo "needs Postfix's smtp-sink: scripts/install-test-deps.sh"; exit 1; }
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)"; exit 1; }
 cargo build --release --locked -q
-BIN=$PWD/target/release/newsletter
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/newsletter
 WORK=$(mktemp -d)
 SINK_PID=""
 cleanup() { [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null; rm -rf "$WORK"; }
