@@ -1,8 +1,10 @@
 //! A work folder and a database, and the binary run in that folder against that database with
 //! settings of the test's choosing: the stage of every test that sends a campaign.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use newsletter::store::Store;
 
@@ -86,6 +88,55 @@ impl Env {
     }
 
     /// `status ISSUE --format json`, which must succeed.
+    /// Starts `send` of the small issue through `transport` up to `rounds` times, and kills each run
+    /// with SIGKILL at a pseudo-random moment `from_ms` to `from_ms + spread_ms` into it, unless it
+    /// finished first. Returns how many runs were killed, and every address whose delivery a killed
+    /// run held (`sending`: handed to the transport or about to be, outcome not recorded): the only
+    /// ones that may be delivered twice.
+    pub async fn kill_sends(
+        &self,
+        transport: &str,
+        rounds: usize,
+        from_ms: u64,
+        spread_ms: u64,
+    ) -> (usize, HashSet<String>) {
+        let db = sqlx::SqlitePool::connect(&self.db.url()).await.unwrap();
+        let mut in_flight: HashSet<String> = HashSet::new();
+        let mut kills = 0;
+        let mut seed = std::process::id() as u64;
+        for _ in 0..rounds {
+            let mut child = self
+                .command(&[
+                    "send",
+                    small_issue().to_str().unwrap(),
+                    "--yes",
+                    "--transport",
+                    transport,
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            std::thread::sleep(Duration::from_millis(from_ms + (seed >> 33) % spread_ms));
+            if child.try_wait().unwrap().is_some() {
+                break; // it finished first
+            }
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            kills += 1;
+            let held: Vec<(String,)> =
+                sqlx::query_as("SELECT email FROM deliveries WHERE state = 'sending'")
+                    .fetch_all(&db)
+                    .await
+                    .unwrap();
+            in_flight.extend(held.into_iter().map(|(e,)| e));
+        }
+        (kills, in_flight)
+    }
+
     pub fn status_json(&self, issue: u32) -> serde_json::Value {
         let out = self.run(&["status", &issue.to_string(), "--format", "json"]);
         assert!(out.status.success(), "{}", super::show(&out));
@@ -111,4 +162,35 @@ pub fn small_issue_sent(dir: &Path, db_url: &str, csv: &str, extra: &[&str]) -> 
     let out = super::run(dir, db_url, &args, None);
     assert!(out.status.success(), "{args:?}: {}", super::show(&out));
     outbox
+}
+
+/// After a run of [`Env::kill_sends`] and a final run to the end: everyone on `list` got the issue
+/// (`counts`: copies per recipient), and every address that got it twice was in flight at a kill.
+/// Returns how many got it twice.
+pub fn assert_delivered_once_but_in_flight(
+    list: &[String],
+    counts: &HashMap<String, usize>,
+    in_flight: &HashSet<String>,
+) -> usize {
+    let missing: Vec<&String> = list.iter().filter(|e| !counts.contains_key(*e)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} never received it: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    let duplicated: Vec<&String> = counts
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(e, _)| e)
+        .collect();
+    let unexplained: Vec<&&String> = duplicated
+        .iter()
+        .filter(|e| !in_flight.contains(**e))
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "duplicates that were not in flight at a kill: {unexplained:?}"
+    );
+    duplicated.len()
 }

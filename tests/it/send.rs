@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::db::TestDb;
+use common::env::assert_delivered_once_but_in_flight;
 use common::smtp::{Server, assert_each_once, per_recipient, python_strict_check};
 use common::{Env, assert_ok_with, assert_refused_with, emails, show, small_issue, stdout};
 use newsletter::domain::{EmailAddress, SubscriberStatus};
@@ -475,72 +476,18 @@ async fn kill_9_at_random_moments_loses_nothing_and_duplicates_only_what_was_in_
     let list = emails("reader", 10_000);
     env.subscribe(&list);
     let sink = Server::sink(&[]);
-    let db = sqlx::SqlitePool::connect(&env.db.url()).await.unwrap();
-    let mut in_flight_at_kills: HashSet<String> = HashSet::new();
-    let mut kills = 0;
-    let mut seed = std::process::id() as u64;
-    for _ in 0..4 {
-        let mut child = env
-            .command(&[
-                "send",
-                small_issue().to_str().unwrap(),
-                "--yes",
-                "--transport",
-                &sink.url(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // A pseudo-random moment: 0.4 to 2.4 s into the run.
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let wait = 400 + (seed >> 33) % 2000;
-        std::thread::sleep(Duration::from_millis(wait));
-        if child.try_wait().unwrap().is_some() {
-            break; // it finished first
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
-        // What the killed process held: handed to SMTP or about to be, outcome not recorded.
-        let held: Vec<(String,)> =
-            sqlx::query_as("SELECT email FROM deliveries WHERE state = 'sending'")
-                .fetch_all(&db)
-                .await
-                .unwrap();
-        in_flight_at_kills.extend(held.into_iter().map(|(e,)| e));
-    }
+    // Killed 0.4 to 2.4 s into each of up to four runs.
+    let (kills, in_flight_at_kills) = env.kill_sends(&sink.url(), 4, 400, 2000).await;
     assert!(kills >= 1, "the send finished before any kill");
     let out = env.send(&small_issue(), &sink.url(), &[]);
     assert!(out.status.success(), "{}", show(&out));
 
     let counts = per_recipient(&sink.messages());
-    let missing: Vec<&String> = list.iter().filter(|e| !counts.contains_key(*e)).collect();
-    assert!(
-        missing.is_empty(),
-        "{} never received it: {:?}",
-        missing.len(),
-        &missing[..missing.len().min(5)]
-    );
-    let duplicated: Vec<&String> = counts
-        .iter()
-        .filter(|(_, n)| **n > 1)
-        .map(|(e, _)| e)
-        .collect();
-    let unexplained: Vec<&&String> = duplicated
-        .iter()
-        .filter(|e| !in_flight_at_kills.contains(**e))
-        .collect();
-    assert!(
-        unexplained.is_empty(),
-        "duplicates that were not in flight at a kill: {unexplained:?}"
-    );
+    let duplicated = assert_delivered_once_but_in_flight(&list, &counts, &in_flight_at_kills);
     eprintln!(
         "{kills} kills; {} in flight at the kills; {} duplicates",
         in_flight_at_kills.len(),
-        duplicated.len()
+        duplicated
     );
     assert!(counts.values().all(|&n| n <= 1 + kills));
     let status = env.status_json(912);

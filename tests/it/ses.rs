@@ -4,9 +4,10 @@
 //! the campaign before anyone is marked; and `kill -9` mid-send duplicates only what was in flight.
 
 use crate::common;
+use common::env::assert_delivered_once_but_in_flight;
 use common::{Env, emails, show, small_issue};
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -241,69 +242,18 @@ async fn kill_9_mid_send_duplicates_only_what_was_in_flight() {
     let env = ses_env(TestDb::sqlite()).var("NEWSLETTER_SEND__LEASE_SECS", "2");
     let list = emails("reader", 2_000);
     env.subscribe(&list);
-    let db = sqlx::SqlitePool::connect(&env.db.url()).await.unwrap();
-    let mut in_flight_at_kills: HashSet<String> = HashSet::new();
-    let mut kills = 0;
-    let mut seed = std::process::id() as u64;
-    for _ in 0..3 {
-        let mut child = env
-            .command(&[
-                "send",
-                small_issue().to_str().unwrap(),
-                "--yes",
-                "--transport",
-                &moto.transport(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // A pseudo-random moment: 0.4 to 1.6 s into the run.
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        std::thread::sleep(Duration::from_millis(400 + (seed >> 33) % 1200));
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
-        let held: Vec<(String,)> =
-            sqlx::query_as("SELECT email FROM deliveries WHERE state = 'sending'")
-                .fetch_all(&db)
-                .await
-                .unwrap();
-        in_flight_at_kills.extend(held.into_iter().map(|(e,)| e));
-    }
+    // Killed 0.4 to 1.6 s into each of up to three runs.
+    let (kills, in_flight_at_kills) = env.kill_sends(&moto.transport(), 3, 400, 1200).await;
     assert!(kills >= 1, "the send finished before any kill");
     let out = env.send(&small_issue(), &moto.transport(), &[]);
     assert!(out.status.success(), "{}", show(&out));
 
     let counts = per_recipient(&moto.sent());
-    let missing: Vec<&String> = list.iter().filter(|e| !counts.contains_key(*e)).collect();
-    assert!(
-        missing.is_empty(),
-        "{} never sent: {missing:?}",
-        missing.len()
-    );
-    let duplicated: Vec<&String> = counts
-        .iter()
-        .filter(|(_, n)| **n > 1)
-        .map(|(e, _)| e)
-        .collect();
-    let unexplained: Vec<&&String> = duplicated
-        .iter()
-        .filter(|e| !in_flight_at_kills.contains(**e))
-        .collect();
-    assert!(
-        unexplained.is_empty(),
-        "duplicates that were not in flight at a kill: {unexplained:?}"
-    );
+    let duplicated = assert_delivered_once_but_in_flight(&list, &counts, &in_flight_at_kills);
     eprintln!(
         "{kills} kills; {} in flight at the kills; {} duplicates; the emulator counted {}",
         in_flight_at_kills.len(),
-        duplicated.len(),
+        duplicated,
         counts.values().sum::<usize>()
     );
     assert!(counts.values().sum::<usize>() <= 2_000 + in_flight_at_kills.len());
