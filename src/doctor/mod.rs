@@ -3,7 +3,7 @@
 //!
 //! - config: the From and bounce domains, HTTPS links, the secrets that the configuration needs;
 //! - dns ([`dns`]): SPF, the DKIM key, DMARC and alignment, MX;
-//! - relays: each one's greeting, TLS and AUTH;
+//! - relays: each one's greeting, TLS and AUTH (for Amazon SES: the account, its access and quota);
 //! - database: reachable, and how many of this version's migrations it has (nothing is changed);
 //! - web: the unsubscribe and confirmation links reach the routes `newsletter serve` answers.
 
@@ -248,13 +248,17 @@ async fn check_relays(config: &Config, url: &str, out: &mut Findings) {
             Ok(what) if url.starts_with("file:") => Finding::warning(
                 area,
                 format!("{label}: {what}"),
-                "set [transport] url to your SMTP relay before the first real send",
+                "set [transport] url to your SMTP relay (or ses://REGION) before the first real send",
             ),
             Ok(what) => Finding::ok(area, format!("{label}: {what}")),
             Err(e) => Finding::error(
                 area,
                 format!("{label}: {e}"),
-                "check the relay's host, port, TLS mode and credentials in [transport] url",
+                if url.starts_with("ses:") {
+                    "check the region in [transport] url, and that AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY hold a key allowed ses:GetAccount and ses:SendEmail"
+                } else {
+                    "check the relay's host, port, TLS mode and credentials in [transport] url"
+                },
             ),
         });
     }

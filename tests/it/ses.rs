@@ -434,3 +434,30 @@ async fn throttling_slows_down_a_500_is_retried_and_a_suppressed_address_fails_a
     assert!(text.contains("suppressed@example.org"), "{text}");
     assert!(!text.contains("reader0"), "{text}");
 }
+
+/// `doctor` with an SES transport it cannot reach names the transport and says what to check in
+/// SES's terms (region, the AWS key and its permissions), not an SMTP relay's.
+#[test]
+fn doctor_explains_an_unreachable_ses_in_its_own_terms() {
+    let env = ses_env(TestDb::sqlite());
+    let closed = common::smtp::free_port();
+    let out = env.run(&[
+        "doctor",
+        "--transport",
+        &format!("ses://us-east-1?endpoint=http://127.0.0.1:{closed}"),
+    ]);
+    assert!(!out.status.success(), "{}", show(&out));
+    let text = show(&out);
+    let relay = text
+        .lines()
+        .skip_while(|l| !l.contains("relay") || !l.contains("ses://us-east-1"))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(relay.contains("ERROR"), "{text}");
+    assert!(
+        relay.contains("AWS_ACCESS_KEY_ID") && relay.contains("ses:SendEmail"),
+        "{relay}"
+    );
+    assert!(!relay.contains("TLS mode"), "{relay}");
+}
