@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a Debian machine: PostgreSQL (store tests), headless Chromium
 # (browser layout check), Python 3 (the e-mail package checks our MIME) with ftfy (a second opinion on
-# mojibake repair), aiosmtpd and dkimpy, moto_server (Amazon SES's API), Postfix (smtp-sink, smtp-source, and the real MTA of the
-# bounce loop), swaks, Dovecot (IMAP), Sisimai (a second opinion on bounces) and openssl. Idempotent: it installs only what is missing.
+# mojibake repair), aiosmtpd and dkimpy, moto_server (Amazon SES's API), Postfix (smtp-sink,
+# smtp-source, and the real MTA of the bounce loop), swaks, Dovecot (IMAP), Sisimai (a second opinion on bounces) and openssl. Idempotent: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,7 +69,7 @@ if ! python3 -c "import aiosmtpd, dkim" >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check "aiosmtpd==1.4.6" "dkimpy==1.1.8"
 fi
 # moto_server: Amazon SES's API on loopback, the endpoint of the SES transport's tests (tests/it/ses.rs);
-# boto3 for poking it by hand (TESTBED.md).
+# boto3 to look at it by hand (the tests talk to it over plain HTTP).
 if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c "import moto, sys; sys.exit(moto.__version__ != '5.2.5')" >/dev/null 2>&1; then
   echo "installing: moto[server], boto3 (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check "moto[server]==5.2.5" boto3
