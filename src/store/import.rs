@@ -4,7 +4,8 @@ use std::collections::HashSet;
 
 use super::*;
 
-/// Rows per multi-row insert (6 parameters each: well under SQLite's and PostgreSQL's limits).
+/// Rows per batch: one insert statement each (on SQLite 7 parameters a row, 14,000 in all, under its
+/// limit of 32,766; on PostgreSQL seven arrays).
 pub const IMPORT_BATCH: usize = 2000;
 
 /// SQLite: FTS5's settings while an import indexes its rows: 16 MB of new index kept in memory
@@ -153,6 +154,9 @@ struct Added {
 /// batch's new rows (`ON CONFLICT DO NOTHING`) and their "imported" events, and what it builds
 /// again before the commit.
 trait BulkLoad {
+    /// Before the import's transaction, on its connection (which is closed afterwards, not
+    /// returned to the pool).
+    async fn prepare(&mut self) -> Result<()>;
     /// Before the first batch, inside the import's transaction.
     async fn begin(&mut self) -> Result<Option<FirstLoad>>;
     /// After the last batch, before the commit; `before` is the largest id before the import.
@@ -167,6 +171,27 @@ trait BulkLoad {
 }
 
 impl BulkLoad for sqlx::SqliteConnection {
+    async fn prepare(&mut self) -> Result<()> {
+        // The email and token indexes are written in random order; with a 2 MB cache a large
+        // import spends its time re-reading index pages.
+        sqlx::query("PRAGMA cache_size = -32768")
+            .execute(&mut *self)
+            .await?;
+        // Multi-row inserts keep a statement journal; in a temp file it costs a write per page.
+        // (Elsewhere it stays on disk: a 1,000,000-row snapshot's journal in memory would stay in
+        // the process's heap after it is freed.)
+        sqlx::query("PRAGMA temp_store = MEMORY")
+            .execute(&mut *self)
+            .await?;
+        // The only foreign key an import writes is its events' subscriber, each taken from the
+        // rows it has just inserted: looking every one up again is a second index lookup per row
+        // for nothing. (SQLite takes this setting only between transactions.)
+        sqlx::query("PRAGMA foreign_keys = OFF")
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
     /// The search index's insert trigger stands aside while `search_deferred` holds a row
     /// (migration 0012 says why).
     async fn begin(&mut self) -> Result<Option<FirstLoad>> {
@@ -254,6 +279,12 @@ impl BulkLoad for sqlx::SqliteConnection {
 }
 
 impl BulkLoad for sqlx::PgConnection {
+    /// Nothing: what a PostgreSQL import changes (`SET LOCAL`, the first load's drops) lasts as
+    /// long as its transaction.
+    async fn prepare(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     async fn begin(&mut self) -> Result<Option<FirstLoad>> {
         FirstLoad::begin(self).await
     }
@@ -404,25 +435,12 @@ impl Store {
         };
         let _writer = self.writer().await;
         let numbered = matches!(self.backend, Backend::Postgres(_));
-        let sqlite = matches!(self.backend, Backend::Sqlite(_));
         with_pool!(self, p => {
             let mut conn = p.acquire().await?;
-            if sqlite {
-                // This connection's settings change for the import, and it is closed afterwards
-                // rather than going back to the pool with them, whatever way the import ends.
-                conn.close_on_drop();
-                // The email and token indexes are written in random order; with a 2 MB cache a
-                // large import spends its time re-reading index pages.
-                sqlx::query("PRAGMA cache_size = -32768").execute(&mut *conn).await?;
-                // Multi-row inserts keep a statement journal; in a temp file it costs a write per
-                // page. (Elsewhere it stays on disk: a 1,000,000-row snapshot's journal in memory
-                // would stay in the process's heap after it is freed.)
-                sqlx::query("PRAGMA temp_store = MEMORY").execute(&mut *conn).await?;
-                // The only foreign key an import writes is its events' subscriber, each taken from
-                // the rows it has just inserted: looking every one up again is a second index
-                // lookup per row for nothing. (SQLite takes this setting only between transactions.)
-                sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
-            }
+            // The import may change this connection's settings (SQLite's pragmas): it is closed
+            // afterwards rather than going back to the pool with them, whatever way the import ends.
+            conn.close_on_drop();
+            BulkLoad::prepare(&mut *conn).await?;
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             // The search index is written once, after the rows, instead of row by row. SQLite: its
             // insert trigger stands aside while `search_deferred` holds a row (migration 0012 says
