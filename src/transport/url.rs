@@ -91,11 +91,30 @@ pub(super) fn parse(urls: &str) -> Result<Target, TransportError> {
         .map(Target::Relays)
 }
 
-fn relay_url(url: &str) -> Result<RelayUrl, TransportError> {
-    let invalid = |message: String| TransportError::Invalid {
+/// The error for a malformed transport `url`, with any password in it hidden.
+fn invalid_in(url: &str) -> impl Fn(String) -> TransportError + '_ {
+    move |message| TransportError::Invalid {
         url: redact_url(url),
         message,
-    };
+    }
+}
+
+/// A URL's query as `key=value` pairs (a pair without `=` has an empty value; empty pairs skipped).
+fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+}
+
+/// A `timeout=` value: whole seconds.
+fn seconds(v: &str) -> Result<u64, String> {
+    v.parse()
+        .map_err(|_| format!("timeout `{v}` is not a number of seconds"))
+}
+
+fn relay_url(url: &str) -> Result<RelayUrl, TransportError> {
+    let invalid = invalid_in(url);
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| TransportError::Unsupported(redact_url(url)))?;
@@ -132,16 +151,11 @@ fn relay_url(url: &str) -> Result<RelayUrl, TransportError> {
     let mut helo = None;
     let mut timeout = 30u64;
     let mut weight = 1u32;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+    for (k, v) in query_pairs(query) {
         match k {
             "tls" => tls_mode = v,
             "helo" => helo = Some(v.to_string()),
-            "timeout" => {
-                timeout = v
-                    .parse()
-                    .map_err(|_| invalid(format!("timeout `{v}` is not a number of seconds")))?
-            }
+            "timeout" => timeout = seconds(v).map_err(&invalid)?,
             "weight" => {
                 weight = v
                     .parse()
@@ -177,10 +191,7 @@ fn relay_url(url: &str) -> Result<RelayUrl, TransportError> {
 
 /// `ses://REGION[?endpoint=URL&configuration_set=NAME&timeout=SECS]`.
 fn ses_url(url: &str) -> Result<SesUrl, TransportError> {
-    let invalid = |message: String| TransportError::Invalid {
-        url: redact_url(url),
-        message,
-    };
+    let invalid = invalid_in(url);
     let rest = url
         .strip_prefix("ses://")
         .ok_or_else(|| invalid("write it ses://REGION, e.g. ses://us-east-1".into()))?;
@@ -198,17 +209,12 @@ fn ses_url(url: &str) -> Result<SesUrl, TransportError> {
     let mut endpoint = None;
     let mut configuration_set = None;
     let mut timeout = 30u64;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+    for (k, v) in query_pairs(query) {
         match k {
             "endpoint" => endpoint = Some(v),
             "configuration_set" if !v.is_empty() => configuration_set = Some(v.to_string()),
             "configuration_set" => return Err(invalid("configuration_set is empty".into())),
-            "timeout" => {
-                timeout = v
-                    .parse()
-                    .map_err(|_| invalid(format!("timeout `{v}` is not a number of seconds")))?
-            }
+            "timeout" => timeout = seconds(v).map_err(&invalid)?,
             other => {
                 return Err(invalid(format!(
                     "unknown parameter `{other}` (known: endpoint, configuration_set, timeout)"
