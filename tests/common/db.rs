@@ -62,14 +62,20 @@ fn rand_suffix() -> String {
 }
 
 fn psql(sql: &str) {
-    let out = std::process::Command::new("psql")
-        .args([&pg_admin_url(), "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
-        .output()
-        .expect("psql is installed (scripts/install-test-deps.sh)");
+    let out = psql_at(&pg_admin_url(), sql);
     assert!(
         out.status.success(),
         "PostgreSQL at {} is needed for the tests (scripts/install-test-deps.sh starts one): {}",
         pg_admin_url(),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs `sql` with psql in the database at `url`, stopping at the first error; rows come out bare
+/// (`-tA`: no header, `|` between columns).
+pub fn psql_at(url: &str, sql: &str) -> std::process::Output {
+    std::process::Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-tA", "-c", sql])
+        .output()
+        .expect("psql is installed (scripts/install-test-deps.sh)")
 }

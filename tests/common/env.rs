@@ -92,7 +92,7 @@ impl Env {
     /// with SIGKILL at a pseudo-random moment `from_ms` to `from_ms + spread_ms` into it, unless it
     /// finished first. Returns how many runs were killed, and every address whose delivery a killed
     /// run held (`sending`: handed to the transport or about to be, outcome not recorded): the only
-    /// ones that may be delivered twice.
+    /// ones that may be delivered twice ([`Env::in_flight`] after each kill).
     pub async fn kill_sends(
         &self,
         transport: &str,
@@ -100,7 +100,6 @@ impl Env {
         from_ms: u64,
         spread_ms: u64,
     ) -> (usize, HashSet<String>) {
-        let db = sqlx::SqlitePool::connect(&self.db.url()).await.unwrap();
         let mut in_flight: HashSet<String> = HashSet::new();
         let mut kills = 0;
         let mut seed = std::process::id() as u64;
@@ -127,14 +126,26 @@ impl Env {
             child.kill().unwrap(); // SIGKILL
             child.wait().unwrap();
             kills += 1;
-            let held: Vec<(String,)> =
-                sqlx::query_as("SELECT email FROM deliveries WHERE state = 'sending'")
-                    .fetch_all(&db)
-                    .await
-                    .unwrap();
-            in_flight.extend(held.into_iter().map(|(e,)| e));
+            in_flight.extend(self.in_flight().await);
         }
         (kills, in_flight)
+    }
+
+    /// The addresses whose delivery is held (`sending`): handed to the transport or about to be,
+    /// outcome not recorded. After a kill, the only ones that may be delivered twice.
+    pub async fn in_flight(&self) -> HashSet<String> {
+        let sql = "SELECT email FROM deliveries WHERE state = 'sending'";
+        let rows: Vec<(String,)> = match &self.db {
+            TestDb::Sqlite(..) => {
+                let pool = sqlx::SqlitePool::connect(&self.db.url()).await.unwrap();
+                sqlx::query_as(sql).fetch_all(&pool).await.unwrap()
+            }
+            TestDb::Postgres(_) => {
+                let pool = sqlx::PgPool::connect(&self.db.url()).await.unwrap();
+                sqlx::query_as(sql).fetch_all(&pool).await.unwrap()
+            }
+        };
+        rows.into_iter().map(|(e,)| e).collect()
     }
 
     pub fn status_json(&self, issue: u32) -> serde_json::Value {

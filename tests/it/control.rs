@@ -2,11 +2,11 @@
 //! `resume` and `cancel` from another process, and a `kill -9` in between, on SQLite and PostgreSQL,
 //! against Postfix's smtp-sink.
 
-use std::collections::HashSet;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::db::TestDb;
+use crate::common::env::assert_delivered_once_but_in_flight;
 use crate::common::smtp::{Server, per_recipient};
 use crate::common::{Env, assert_refused_with, emails, show, small_issue, stdout};
 
@@ -53,18 +53,6 @@ fn wait_for_sent(env: &Env, at_least: i64) {
 }
 
 /// The addresses of deliveries in flight (claimed, outcome not recorded).
-async fn in_flight(db: &TestDb) -> HashSet<String> {
-    let sql = "SELECT email FROM deliveries WHERE state = 'sending'";
-    let rows: Vec<(String,)> = if db.url().starts_with("sqlite") {
-        let pool = sqlx::SqlitePool::connect(&db.url()).await.unwrap();
-        sqlx::query_as(sql).fetch_all(&pool).await.unwrap()
-    } else {
-        let pool = sqlx::PgPool::connect(&db.url()).await.unwrap();
-        sqlx::query_as(sql).fetch_all(&pool).await.unwrap()
-    };
-    rows.into_iter().map(|(e,)| e).collect()
-}
-
 async fn a_scheduled_campaign_waits_for_its_time_then_the_worker_sends_it(db: TestDb) {
     require!("smtp-sink");
     let env = Env::new(db);
@@ -167,29 +155,14 @@ async fn pause_resume_and_kill_9_send_everyone_once(db: TestDb) {
     wait_for_sent(&env, sent_at_pause + 100);
     w.kill().unwrap(); // SIGKILL
     w.wait().unwrap();
-    let killed_in_flight = in_flight(&env.db).await;
+    let killed_in_flight = env.in_flight().await;
     assert!(env.run(&["pause", "912"]).status.success());
     assert!(env.run(&["resume", "912"]).status.success());
     let out = worker(&env, &sink, "0", true).wait_with_output().unwrap();
     assert!(out.status.success(), "{}", show(&out));
 
     let counts = per_recipient(&sink.messages());
-    let missing: Vec<&String> = list.iter().filter(|e| !counts.contains_key(*e)).collect();
-    assert!(
-        missing.is_empty(),
-        "{} missed: {:?}",
-        missing.len(),
-        &missing[..missing.len().min(5)]
-    );
-    let unexplained: Vec<&String> = counts
-        .iter()
-        .filter(|(e, n)| **n > 1 && !killed_in_flight.contains(*e))
-        .map(|(e, _)| e)
-        .collect();
-    assert!(
-        unexplained.is_empty(),
-        "duplicates not in flight at the kill: {unexplained:?}"
-    );
+    assert_delivered_once_but_in_flight(&list, &counts, &killed_in_flight);
     assert!(counts.values().all(|&n| n <= 2));
     let status = env.status_json(912);
     assert_eq!(status["state"], "done");

@@ -8,19 +8,11 @@ use crate::common;
 #[test]
 fn every_command_has_a_manual_page_that_groff_reads_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(common::bin())
-        .args(["man", dir.path().to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::run_plain(&["man", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::show(&out));
 
     // Every command `--help` lists has its page.
-    let help = Command::new(common::bin()).arg("--help").output().unwrap();
-    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let help = common::stdout(&common::run_plain(&["--help"]));
     let commands: Vec<&str> = help
         .split("Commands:")
         .nth(1)

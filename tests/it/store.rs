@@ -5,7 +5,7 @@ use crate::common;
 
 use std::process::{Command, Output};
 
-use common::db::TestDb;
+use common::db::{TestDb, psql_at};
 use newsletter::domain::{EmailAddress, SubscriberStatus};
 use newsletter::store::{AddOutcome, Source, Store};
 
@@ -23,6 +23,16 @@ both_backends!(
 
 fn email(s: &str) -> EmailAddress {
     EmailAddress::parse(s).unwrap()
+}
+
+/// Import rows `filler{i}@list.example` for each `i` of `range`, on line `i + 1`, without names:
+/// more of them than the search's first window makes a rare query go to the index.
+fn fillers(range: std::ops::Range<u64>) -> impl Iterator<Item = newsletter::store::ImportRow> {
+    range.map(|i| newsletter::store::ImportRow {
+        line: i + 1,
+        email: Ok(email(&format!("filler{i}@list.example"))),
+        name: None,
+    })
 }
 
 fn name(s: &str) -> newsletter::domain::SubscriberName {
@@ -378,13 +388,11 @@ async fn search_finds_any_part_of_an_address_or_name(db: TestDb) {
     let store = Store::connect(&db.url()).await.unwrap();
     // Enough rows before the people that a rare query is answered by the index, not the first
     // window of the scan.
-    let filler = (0..6000).map(|i| newsletter::store::ImportRow {
-        line: i + 1,
-        email: Ok(email(&format!("filler{i}@list.example"))),
-        name: None,
-    });
     store
-        .import(filler, &newsletter::store::ImportOptions::default())
+        .import(
+            fillers(0..6000),
+            &newsletter::store::ImportOptions::default(),
+        )
         .await
         .unwrap();
     let people = [
@@ -529,18 +537,11 @@ async fn search_finds_any_part_of_an_address_or_name(db: TestDb) {
 async fn search_indexes_after_an_import_that_rolled_back_or_updated(db: TestDb) {
     let store = Store::connect(&db.url()).await.unwrap();
     let options = newsletter::store::ImportOptions::default();
-    let rows = |from: u64, to: u64| {
-        (from..to).map(|i| newsletter::store::ImportRow {
-            line: i + 1,
-            email: Ok(email(&format!("filler{i}@list.example"))),
-            name: None,
-        })
-    };
     // More rows than the search's first window, so a rare query is answered by the index.
-    store.import(rows(0, 6000), &options).await.unwrap();
+    store.import(fillers(0..6000), &options).await.unwrap();
     let rolled_back = store
         .import(
-            rows(6000, 6100).chain([newsletter::store::ImportRow {
+            fillers(6000..6100).chain([newsletter::store::ImportRow {
                 line: 7000,
                 email: Err("not an address".to_string()),
                 name: None,
@@ -593,7 +594,7 @@ async fn search_indexes_after_an_import_that_rolled_back_or_updated(db: TestDb) 
                 name: Some(name("Lätë Returner")),
             }]
             .into_iter()
-            .chain(rows(6000, 6010)),
+            .chain(fillers(6000..6010)),
             &newsletter::store::ImportOptions {
                 resubscribe: true,
                 skip_invalid: false,
@@ -618,10 +619,7 @@ async fn search_indexes_after_an_import_that_rolled_back_or_updated(db: TestDb) 
     // again; all are there, and the key holds.
     if let TestDb::Postgres(_) = db {
         let psql = |sql: &str| {
-            let o = Command::new("psql")
-                .args([&db.url(), "-tA", "-c", sql])
-                .output()
-                .unwrap();
+            let o = psql_at(&db.url(), sql);
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             String::from_utf8_lossy(&o.stdout).trim().to_string()
         };
@@ -640,11 +638,10 @@ async fn search_indexes_after_an_import_that_rolled_back_or_updated(db: TestDb) 
             ),
             "FOREIGN KEY (subscriber_id) REFERENCES subscribers(id) ON DELETE SET NULL"
         );
-        let orphan = Command::new("psql")
-            .args([&db.url(), "-tA", "-c"])
-            .arg("INSERT INTO subscriber_events (subscriber_id, at, source, new_status) VALUES (999999999, 0, 'cli', 'active')")
-            .output()
-            .unwrap();
+        let orphan = psql_at(
+            &db.url(),
+            "INSERT INTO subscriber_events (subscriber_id, at, source, new_status) VALUES (999999999, 0, 'cli', 'active')",
+        );
         assert!(
             !orphan.status.success()
                 && String::from_utf8_lossy(&orphan.stderr).contains("foreign key"),
