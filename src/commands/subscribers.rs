@@ -323,6 +323,19 @@ async fn list(
 async fn import(store: &Store, file: &Path, options: &ImportOptions) -> anyhow::Result<ExitCode> {
     let file_handle =
         std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    // A file or a pipe (`import /dev/stdin`, `<(…)`); a device such as /dev/zero would feed the
+    // CSV reader one endless line, a directory nothing.
+    use std::os::unix::fs::FileTypeExt;
+    let kind = file_handle
+        .metadata()
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .file_type();
+    if !(kind.is_file() || kind.is_fifo()) {
+        anyhow::bail!(
+            "{} is not a file: give a CSV file (or a pipe), not a device or a directory",
+            file.display()
+        );
+    }
     let rows = crate::store::csv::rows(file_handle);
     // Parse and validate on a second thread while the database writes the previous batch.
     let (tx, rx) = std::sync::mpsc::sync_channel(2 * crate::store::IMPORT_BATCH);

@@ -719,3 +719,20 @@ async fn sqlite_search_survives_the_upgrade_to_a_deferred_index() {
         ["new.after@example.org"]
     );
 }
+
+/// `subscribers import` of a device or a directory is refused at once with what to give instead:
+/// /dev/zero is one endless line that the CSV reader would hold in memory until the machine ran out.
+#[test]
+fn import_refuses_a_device_or_a_directory() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    for path in ["/dev/zero", dir.path().to_str().unwrap()] {
+        let o = cli(&db, &["subscribers", "import", path]);
+        assert_eq!(o.status.code(), Some(1), "{path}: {}", out(&o));
+        assert!(
+            out(&o).contains("is not a file: give a CSV file"),
+            "{path}: {}",
+            out(&o)
+        );
+    }
+}
