@@ -177,6 +177,34 @@ pub struct SendSettings {
     /// The circuit breaker: refusals about us at one provider pause the campaign.
     #[serde(default)]
     pub breaker: BreakerSettings,
+    /// Complaint control: a campaign whose complaint rate at one mailbox provider reaches a limit
+    /// pauses itself.
+    #[serde(default)]
+    pub complaints: ComplaintSettings,
+}
+
+/// Complaint control ([`crate::send::complaints`]): per campaign and mailbox provider, readers who
+/// complained (a feedback report or a provider's complaint event) over the messages delivered
+/// there. Once at least `min_deliveries` went to a provider and the rate there reaches `percent`,
+/// a campaign still sending pauses itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComplaintSettings {
+    pub enabled: bool,
+    /// The complaint rate, in percent of the messages delivered at one provider, that pauses.
+    pub percent: f64,
+    /// Messages delivered at a provider before its rate is judged.
+    pub min_deliveries: i64,
+}
+
+impl Default for ComplaintSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            percent: 0.3,
+            min_deliveries: 1000,
+        }
+    }
 }
 
 /// The campaign's circuit breaker ([`crate::send::breaker`]): per provider, over the last `window`

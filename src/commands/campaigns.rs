@@ -122,6 +122,8 @@ pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> 
         let times = store.campaign_times(campaign.id).await?;
         let providers = store.provider_counts(campaign.id).await?;
         let pause_reason = store.pause_reason(campaign.id).await?;
+        let watch = crate::send::complaints::ComplaintWatch::from_config(&config.send.complaints);
+        let complaint_verdict = watch.verdict(&providers);
         // The warm-up's cap is why a sending campaign with rows left stands still today.
         let capped = if campaign.state == CampaignState::Sending && counts.queued > 0 {
             campaign::budget(&config, &store)
@@ -148,6 +150,11 @@ pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> 
                     "scheduled_at": campaign.scheduled_at,
                     "pause_reason": pause_reason,
                     "providers": providers,
+                    "complaint_limit": {
+                        "percent": watch.percent,
+                        "min_deliveries": watch.min_deliveries,
+                        "over": complaint_verdict,
+                    },
                     "counts": counts,
                     "total": counts.total(),
                     "top_failures": reasons.iter().map(|(r, n)| serde_json::json!({"reason": r, "count": n})).collect::<Vec<_>>(),
@@ -162,8 +169,10 @@ pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> 
                 let number = campaign.issue_number;
                 println!("Issue {number}: {} ({})", campaign.subject, campaign.state);
                 if let Some(reason) = &pause_reason {
-                    println!("  Paused by the circuit breaker: {reason}");
+                    println!("  Paused itself: {reason}");
                     println!("  Nobody was suppressed. Once the cause is fixed, `newsletter resume {number}` goes on.");
+                } else if let Some(v) = &complaint_verdict {
+                    println!("  Over the complaint limit: {v}");
                 }
                 if let Some(b) = capped {
                     println!(
@@ -200,15 +209,19 @@ pub fn status(globals: &Globals, args: &StatusArgs) -> anyhow::Result<ExitCode> 
                     println!("  transport {}", crate::config::redact_url(via));
                 }
                 if !providers.is_empty() {
-                    println!("  {:<12} {:>8} {:>8} {:>11} {:>8} {:>8} {:>9}  pace", "provider", "sent", "unsent", "retry later", "deferred", "failed", "throttled");
+                    println!("  {:<12} {:>8} {:>8} {:>11} {:>8} {:>8} {:>9} {:>10}  pace", "provider", "sent", "unsent", "retry later", "deferred", "failed", "throttled", "complaints");
                     for p in &providers {
                         let pace = match p.rate {
                             Some(r) => format!("{r:.1}/s (slowed by this provider)"),
                             None if !limit.is_empty() => "the campaign's limit".to_string(),
                             None => "no limit".to_string(),
                         };
+                        let complaints = match p.complaint_percent() {
+                            Some(r) if p.complaints > 0 => format!("{} {r:.2}%", p.complaints),
+                            _ => p.complaints.to_string(),
+                        };
                         println!(
-                            "  {:<12} {:>8} {:>8} {:>11} {:>8} {:>8} {:>9}  {pace}",
+                            "  {:<12} {:>8} {:>8} {:>11} {:>8} {:>8} {:>9} {complaints:>10}  {pace}",
                             p.provider, p.counts.sent, p.counts.queued + p.counts.sending, p.waiting, p.counts.deferred, p.counts.failed, p.throttled
                         );
                     }

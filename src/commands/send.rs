@@ -74,8 +74,9 @@ pub struct DeliveryArgs {
 
 /// Exit code after Ctrl-C (128 + SIGINT), as shells expect.
 pub(super) const INTERRUPTED: u8 = 130;
-/// Exit code of `send` and `worker` when the circuit breaker paused a campaign: a provider refuses
-/// us, not the readers; `newsletter status N` says why, `newsletter resume N` goes on.
+/// Exit code of `send` and `worker` when a campaign paused itself: the circuit breaker (a provider
+/// refuses us, not the readers) or complaint control (too many readers marked it as spam);
+/// `newsletter status N` says why, `newsletter resume N` goes on.
 const BREAKER: u8 = 3;
 
 pub(super) fn load_config(
@@ -529,6 +530,20 @@ pub(super) async fn finish(
     }
     match report.state {
         CampaignState::Paused => {
+            let campaign = store.campaign_by_number(number).await?;
+            let reason = match campaign {
+                Some(c) => store.pause_reason(c.id).await?,
+                None => None,
+            };
+            if let Some(reason) = reason {
+                // Paused by something other than an operator (complaint control, by a report
+                // taken in while this ran): the same exit as the circuit breaker's.
+                eprintln!(
+                    "issue {number} paused itself: {reason}. Nobody was suppressed. \
+                     `newsletter resume {number}` goes on"
+                );
+                return Ok(ExitCode::from(BREAKER));
+            }
             eprintln!("issue {number} was paused; `newsletter resume {number}` continues it");
             return Ok(ExitCode::SUCCESS);
         }

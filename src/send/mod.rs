@@ -5,6 +5,8 @@
 //!   and a dry run.
 //! - [`control`]: pause, resume and cancel, waiting until what was in flight is recorded.
 //! - [`breaker`]: the circuit breaker that pauses a campaign when a provider refuses us.
+//! - [`complaints`]: complaint control, which pauses a campaign when too many readers at one
+//!   provider mark it as spam.
 //! - [`engine`]: the delivery engine (claims, pacing, retries, group commit of outcomes).
 //! - [`shaping`]: mailbox providers' limits, the pace that adapts to throttling, the warm-up's
 //!   daily cap and the reading of `send --at`.
@@ -12,6 +14,7 @@
 
 pub mod breaker;
 pub mod campaign;
+pub mod complaints;
 pub mod control;
 pub mod engine;
 pub mod shaping;

@@ -224,17 +224,27 @@ pub struct ProviderStatus {
     pub rate: Option<f64>,
     /// Throttling replies so far.
     pub throttled: i64,
+    /// Readers of this provider who complained about this campaign (each counted once, however
+    /// many reports came for them).
+    pub complaints: i64,
 }
 
 impl ProviderStatus {
-    fn named(provider: &str) -> Self {
+    /// A provider with nothing counted yet.
+    pub fn named(provider: &str) -> Self {
         Self {
             provider: provider.to_string(),
             counts: DeliveryCounts::default(),
             waiting: 0,
             rate: None,
             throttled: 0,
+            complaints: 0,
         }
+    }
+
+    /// Complaints over messages delivered, in percent; `None` before anything was delivered.
+    pub fn complaint_percent(&self) -> Option<f64> {
+        (self.counts.sent > 0).then(|| 100.0 * self.complaints as f64 / self.counts.sent as f64)
     }
 }
 
@@ -522,6 +532,20 @@ impl Store {
                 .or_insert_with(|| ProviderStatus::named(&provider));
             entry.rate = rate;
             entry.throttled = throttled;
+        }
+        // A complaint belongs to the provider of the delivery it was about.
+        let complaints: Vec<(String, i64)> = with_pool!(self, p => sqlx::query_as(
+            "SELECT d.provider, COUNT(DISTINCT b.subscriber_id) FROM bounces b \
+             JOIN deliveries d ON d.campaign_id = b.campaign_id AND d.subscriber_id = b.subscriber_id \
+             WHERE b.campaign_id = $1 AND b.kind = 'complaint' GROUP BY d.provider",
+        )
+        .bind(campaign_id)
+        .fetch_all(p)
+        .await?);
+        for (provider, n) in complaints {
+            out.entry(provider.clone())
+                .or_insert_with(|| ProviderStatus::named(&provider))
+                .complaints = n;
         }
         Ok(out.into_values().collect())
     }

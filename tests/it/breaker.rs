@@ -82,7 +82,7 @@ async fn a_provider_refusing_a_fifth_by_reputation_pauses_and_resume_goes_on(db:
     );
     let human = env.run(&["status", "912"]);
     assert!(
-        stdout(&human).contains(&format!("Paused by the circuit breaker: {reason}")),
+        stdout(&human).contains(&format!("Paused itself: {reason}")),
         "{}",
         show(&human)
     );
@@ -155,7 +155,7 @@ async fn a_relay_refusing_our_identity_pauses_without_suppressing_anyone() {
     let page = console::get(&web, "/admin/campaigns/912", &session);
     assert_eq!(page.status, 200);
     assert!(
-        page.body.contains("Paused by the circuit breaker: ")
+        page.body.contains("Paused itself: ")
             && page
                 .body
                 .contains("other refused 10 of the last 10 messages")

@@ -15,6 +15,7 @@ mod browser;
 mod check;
 mod check_rules;
 mod cli_render;
+mod complaints;
 mod console_browser;
 mod control;
 mod deploy;

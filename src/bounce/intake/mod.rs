@@ -99,6 +99,9 @@ pub struct Tally {
     pub oversize: Vec<(PathBuf, u64)>,
     /// Entries left where they were, unread, and why (a symbolic link, not a regular file).
     pub left: Vec<(PathBuf, String)>,
+    /// Campaigns that paused themselves because a complaint put them over the complaint limit:
+    /// why, one sentence each.
+    pub paused: Vec<String>,
 }
 
 impl std::fmt::Display for Tally {
@@ -110,6 +113,9 @@ impl std::fmt::Display for Tally {
         )?;
         if self.unsubscribed > 0 {
             write!(f, ", {} unsubscribed by mail", self.unsubscribed)?;
+        }
+        for why in &self.paused {
+            write!(f, "; a campaign paused itself: {why}")?;
         }
         Ok(())
     }
@@ -153,6 +159,8 @@ pub struct Intake<'a> {
     /// `[mail] unsubscribe_local`.
     pub unsubscribe_local: String,
     pub policy: BouncePolicy,
+    /// `[send.complaints]`: a complaint may pause the campaign it is about.
+    pub complaints: crate::send::complaints::ComplaintWatch,
     pub quarantine: Quarantine,
     /// `[bounces] max_message_bytes`.
     pub max_bytes: u64,
@@ -180,6 +188,9 @@ impl<'a> Intake<'a> {
             own: own_addresses(config),
             unsubscribe_local: config.mail.unsubscribe_local.clone(),
             policy: BouncePolicy::from_config(&config.bounces),
+            complaints: crate::send::complaints::ComplaintWatch::from_config(
+                &config.send.complaints,
+            ),
             quarantine: Quarantine::new(
                 quarantine.unwrap_or_else(|| PathBuf::from(&config.bounces.quarantine)),
             ),
@@ -265,6 +276,9 @@ impl<'a> Intake<'a> {
         applied: Applied,
         tally: &mut Tally,
     ) -> Result<Fate, StoreError> {
+        if let Some(why) = self.complaints.after(self.store, held.record()).await? {
+            tally.paused.push(why);
+        }
         let decisions = bounce::Plan::Record(held.proven).decisions(Some(applied));
         self.conclude(&held.report, &decisions, tally).await
     }

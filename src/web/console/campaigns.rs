@@ -67,6 +67,8 @@ pub async fn show(
     );
     let t = |v: Option<i64>| v.map_or("-".to_string(), |t| when(&state, t));
     let outcome = counts.sent + counts.failed + counts.skipped + counts.deferred;
+    let watch = crate::send::complaints::ComplaintWatch::from_config(&state.config.send.complaints);
+    let over_limit = watch.verdict(&providers).filter(|_| pause_reason.is_none());
     let body = html! {
         (campaign_flash(&state, &c, &counts, done.done()))
         p { "“" (c.subject) "”" }
@@ -76,11 +78,15 @@ pub async fn show(
             @if let Some(reason) = &pause_reason {
                 dt { "Why" }
                 dd role="status" {
-                    strong { "Paused by the circuit breaker: " } (without_addresses(reason))
+                    strong { "Paused itself: " } (without_addresses(reason))
                     " Nobody was suppressed. Once the cause is fixed, "
                     @if signed.may(CAMPAIGN_CONTROL) { "press Resume below." } @else { "an administrator can resume it." }
                     details { summary { "From a terminal" } p { code { "newsletter resume " (c.issue_number) } } }
                 }
+            }
+            @if let Some(v) = &over_limit {
+                dt { "Complaints" }
+                dd role="status" { strong { "Over the complaint limit: " } (v) }
             }
             @if c.scheduled_at.is_some() { dt { "Scheduled for" } dd { (t(c.scheduled_at)) } }
             dt { "Prepared" } dd { (t(Some(c.created_at))) }
@@ -109,7 +115,8 @@ pub async fn show(
         (scroll("Per provider", html! { table class="cards" {
             thead { tr {
                 th scope="col" { "Provider" } th scope="col" class="n" { "Sent" } th scope="col" class="n" { "Waiting" }
-                th scope="col" class="n" { "Failed" } th scope="col" class="n" { "Asked us to slow down" } th scope="col" { "Pace" }
+                th scope="col" class="n" { "Failed" } th scope="col" class="n" { "Asked us to slow down" }
+                th scope="col" class="n" { "Marked as spam" } th scope="col" { "Pace" }
             } }
             tbody {
                 @for p in &providers {
@@ -119,11 +126,18 @@ pub async fn show(
                         td class="n" data-label="Waiting" { (thousands(p.counts.queued + p.counts.sending)) }
                         td class="n" data-label="Failed" { (thousands(p.counts.failed)) }
                         td class="n" data-label="Asked us to slow down" { (thousands(p.throttled)) }
+                        td class="n" data-label="Marked as spam" {
+                            (thousands(p.complaints))
+                            @if let (true, Some(r)) = (p.complaints > 0, p.complaint_percent()) { " (" (format!("{r:.2}")) "%)" }
+                        }
                         td data-label="Pace" { (p.rate.map_or("no limit of its own".to_string(), |r| format!("{r:.1} a second"))) }
                     }
                 }
             }
         } }))
+        p { small { "“Marked as spam”: readers who complained about this issue (Gmail asks senders to stay below 0.3%). "
+            "When it reaches " (watch.percent) "% at one provider after " (thousands(watch.min_deliveries)) " messages there, "
+            "an issue still being sent pauses itself." } }
         h2 { "Top failure reasons" }
         @if reasons.is_empty() { p { "None." } } @else {
             (scroll("Top failure reasons", html! { table class="cards" {
