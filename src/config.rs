@@ -55,6 +55,42 @@ pub struct Config {
     pub doctor: DoctorSettings,
     /// The administrators' console of `newsletter serve`.
     pub admin: AdminSettings,
+    /// Provider event webhooks on `newsletter serve`.
+    pub webhooks: WebhookSettings,
+}
+
+/// The e-mail service providers' event webhooks on `newsletter serve` (`POST /webhooks/ses`,
+/// `/webhooks/postmark`, `/webhooks/mailgun`). Their secrets come from the environment only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Where providers reach `serve` (`https://news.example.org`); `doctor` checks each
+    /// configured webhook there. Empty: not checked.
+    pub public_url: String,
+    pub ses: SesWebhookSettings,
+    pub mailgun: MailgunWebhookSettings,
+}
+
+/// Amazon SNS deliveries of SES events.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SesWebhookSettings {
+    /// The SNS topic ARNs whose messages are accepted, and whose subscription is confirmed.
+    pub topics: Vec<String>,
+    /// A notification signed longer ago than this is refused as stale.
+    pub max_age_secs: i64,
+    /// An SNS emulator on this machine (`http://127.0.0.1:PORT`) whose signing certificates and
+    /// subscription links are trusted besides Amazon's own `https://sns.REGION.amazonaws.com`:
+    /// for tests only; ignored unless it is a loopback address.
+    pub certificate_origin: String,
+}
+
+/// Mailgun's signed webhooks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailgunWebhookSettings {
+    /// A signature whose timestamp is further than this from now is refused as stale.
+    pub max_age_secs: i64,
 }
 
 /// The administrators' console.

@@ -1,7 +1,7 @@
 //! newsletter: render a weekly Markdown issue once, check it, and deliver it to every subscriber.
 //!
 //! The flow, in the order modules may import each other (each uses only those listed before it,
-//! besides [`domain`]'s shared types, [`config`] and [`files`]):
+//! besides [`domain`]'s shared types, [`config`], [`files`] and [`fetch`] (one-shot HTTPS GETs)):
 //!
 //! - [`issue`] reads the file; [`render`] makes its HTML and plaintext once; [`check`] runs the
 //!   pre-send rules on both;
@@ -14,7 +14,7 @@
 //! - [`send`] runs a campaign: snapshot the list, claim deliveries, build, sign, hand over, record,
 //!   with the suppression policy of `bounce` for what is refused during the send;
 //! - [`web`] serves subscribers (unsubscribe, subscribe, confirm), the console and the webhooks;
-//!   [`doctor`] checks the setup (configuration, database, DNS).
+//!   [`doctor`] checks the setup (configuration, database, DNS, the transport, the webhooks).
 //!
 //! Only [`commands`] (one function per command) knows every module; the binary only parses
 //! arguments: see [`cli`].
@@ -27,6 +27,7 @@ pub mod config;
 pub mod dkim;
 pub mod doctor;
 pub mod domain;
+pub mod fetch;
 pub mod files;
 pub mod issue;
 pub mod mail;

@@ -65,10 +65,21 @@ pub fn report(
     if !text.contains("notificationType") && !text.contains("eventType") {
         return None;
     }
-    let n = notification(text)?;
-    let kind = text_of(&n, "notificationType");
+    from_notification(&notification(text)?, delivery, tied, message_id)
+}
+
+/// Reads an SES notification (the JSON SNS carries in `Message`), however it arrived: by mail, or
+/// by the SNS webhook (with no `delivery` or `tied`). `None` for an event that is not a bounce, a
+/// complaint or a delivery.
+pub fn from_notification(
+    n: &Value,
+    delivery: Option<DeliveryRef>,
+    tied: Option<Attribution>,
+    message_id: Option<String>,
+) -> Option<Report> {
+    let kind = text_of(n, "notificationType");
     let kind = if kind.is_empty() {
-        text_of(&n, "eventType")
+        text_of(n, "eventType")
     } else {
         kind
     };
@@ -128,7 +139,7 @@ pub fn report(
                     r
                 })
                 .collect();
-            (Kind::NonStandardBounce, out)
+            (Kind::ProviderEvent, out)
         }
         "Complaint" => {
             let c = n.get("complaint")?;
@@ -152,7 +163,7 @@ pub fn report(
                     r
                 })
                 .collect();
-            (Kind::Arf, out)
+            (Kind::ProviderEvent, out)
         }
         "Delivery" => {
             let d = n.get("delivery")?;
@@ -172,7 +183,7 @@ pub fn report(
                     r
                 })
                 .collect();
-            (Kind::NonStandardBounce, out)
+            (Kind::ProviderEvent, out)
         }
         _ => return None,
     };
@@ -186,6 +197,11 @@ pub fn report(
         family: Some("amazon ses notification".into()),
         note,
         unsubscribe: None,
+        provider_message_id: n
+            .get("mail")
+            .map(|m| text_of(m, "messageId"))
+            .filter(|id| !id.is_empty())
+            .map(str::to_string),
     })
 }
 

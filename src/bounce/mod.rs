@@ -25,6 +25,7 @@ pub mod mailto;
 mod parse;
 pub mod policy;
 pub mod structure;
+pub mod webhook;
 
 use serde::Serialize;
 
@@ -92,6 +93,11 @@ pub struct Report {
     /// For an unsubscribe request: the token its address carries (never printed).
     #[serde(skip)]
     pub unsubscribe: Option<UnsubscribeToken>,
+    /// For a provider's event: the id the provider gave the message it is about (SES's
+    /// `mail.messageId`, Postmark's `MessageID`, Mailgun's `message-id`), by which the delivery is
+    /// found when nothing else of ours names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
 }
 
 impl Report {
@@ -103,6 +109,7 @@ impl Report {
             family: None,
             note: Some(note.to_string()),
             unsubscribe: None,
+            provider_message_id: None,
         }
     }
 

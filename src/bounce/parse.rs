@@ -69,6 +69,7 @@ pub fn read(bytes: &[u8], ctx: &Context<'_>) -> Report {
                 .is_none()
                 .then(|| "an unsubscribe address without a valid token".to_string()),
             unsubscribe: request,
+            provider_message_id: None,
         };
     }
     let verp_delivery = to_addresses
@@ -449,6 +450,7 @@ fn dsn_report(fields: &str, facts: &MessageFacts<'_>, message_id: Option<String>
         }),
         note,
         unsubscribe: None,
+        provider_message_id: None,
     }
 }
 
@@ -489,6 +491,7 @@ fn text_report(
         family: Some(family.to_string()),
         note: None,
         unsubscribe: None,
+        provider_message_id: None,
     }
 }
 
@@ -592,6 +595,7 @@ fn arf<'a>(
         message_id,
         family: Some("arf".into()),
         unsubscribe: None,
+        provider_message_id: None,
     }
 }
 

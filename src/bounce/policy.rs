@@ -105,6 +105,9 @@ pub enum Proof {
     VerpTag,
     /// Our tagged Message-ID (or VERP Return-Path) in the returned headers, for a delivery we made.
     OriginalHeaders,
+    /// The provider's id for a message we handed it, in its own event (signed, by webhook) or
+    /// its notification.
+    ProviderMessage,
     /// Our tag verifies, but we have no record of handing that delivery over.
     NoSuchDelivery,
     /// Only an address: anyone could have written it.
@@ -122,6 +125,9 @@ impl Proof {
             Proof::VerpTag => "proof: our VERP address, its keyed tag verifies",
             Proof::OriginalHeaders => {
                 "proof: our tagged Message-ID or VERP Return-Path in the returned headers"
+            }
+            Proof::ProviderMessage => {
+                "proof: the message id the provider gave a delivery of ours, named by its event"
             }
             Proof::NoSuchDelivery => {
                 "our tag verifies, but we have no record of sending that delivery: quarantined, changes nobody"
@@ -152,11 +158,39 @@ pub async fn proofs(store: &Store, report: &Report) -> Result<Vec<Proof>, StoreE
             {
                 None => Proof::NoSuchDelivery,
                 Some(_) if r.attribution == Attribution::Verp => Proof::VerpTag,
+                Some(_) if r.attribution == Attribution::ProviderMessageId => {
+                    Proof::ProviderMessage
+                }
                 Some(_) => Proof::OriginalHeaders,
             },
         });
     }
     Ok(out)
+}
+
+/// Ties a provider's event to the delivery it is about by the message id the provider gave it,
+/// when nothing else of ours (a VERP address) already does: the id is one the provider answered
+/// our own request with, so it names our delivery as surely as our tag does. An id we never kept
+/// ties nothing, and the event proves nothing.
+pub async fn tie_by_provider_id(store: &Store, report: &mut Report) -> Result<(), StoreError> {
+    let Some(id) = report.provider_message_id.as_deref() else {
+        return Ok(());
+    };
+    if report.recipients.iter().any(|r| r.delivery.is_some()) {
+        return Ok(());
+    }
+    let Some((campaign_id, subscriber_id)) = store.find_by_provider_message_id(id).await? else {
+        return Ok(());
+    };
+    for r in &mut report.recipients {
+        r.delivery = Some(super::DeliveryRef {
+            campaign_id: Some(campaign_id),
+            issue: None,
+            subscriber_id,
+        });
+        r.attribution = Attribution::ProviderMessageId;
+    }
+    Ok(())
 }
 
 /// What was done for one recipient of a report.

@@ -5,7 +5,9 @@
 //! - dns ([`dns`]): SPF, the DKIM key, DMARC and alignment, MX;
 //! - relays: each one's greeting, TLS and AUTH (for Amazon SES: the account, its access and quota);
 //! - database: reachable, and how many of this version's migrations it has (nothing is changed);
-//! - web: the unsubscribe and confirmation links reach the routes `newsletter serve` answers.
+//! - web: the unsubscribe and confirmation links reach the routes `newsletter serve` answers;
+//! - webhooks: each provider webhook in use answers, as `newsletter serve` and configured, at
+//!   `[webhooks] public_url` over HTTPS (a provider posts nowhere else).
 
 pub mod dns;
 
@@ -97,7 +99,101 @@ pub async fn run(config: &Config, inputs: &Inputs<'_>) -> Findings {
     check_relays(config, inputs.transport_url, &mut out).await;
     check_database(inputs.database_url, &mut out).await;
     check_web(config, &mut out);
+    check_webhooks(config, inputs.transport_url, &mut out).await;
     out
+}
+
+/// The webhooks a provider would post to: the one of the provider sending (`ses://`,
+/// `postmark://`, `mailgun://`), and any configured, each fetched at `[webhooks] public_url`.
+async fn check_webhooks(config: &Config, transport_url: &str, out: &mut Findings) {
+    let area = "webhooks";
+    let sending = ["ses", "postmark", "mailgun"]
+        .into_iter()
+        .find(|p| transport_url.trim().starts_with(&format!("{p}:")));
+    let configured = |p: &str| match p {
+        "ses" => !config.webhooks.ses.topics.is_empty(),
+        "postmark" => std::env::var_os(crate::bounce::webhook::postmark::USER_ENV).is_some(),
+        _ => std::env::var_os(crate::bounce::webhook::mailgun::SIGNING_KEY_ENV).is_some(),
+    };
+    let wanted: Vec<&str> = ["ses", "postmark", "mailgun"]
+        .into_iter()
+        .filter(|p| Some(*p) == sending || configured(p))
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let public = config.webhooks.public_url.trim().trim_end_matches('/');
+    if public.is_empty() {
+        out.push(Finding::warning(
+            area,
+            format!(
+                "the {} webhook is not checked: [webhooks] public_url is empty",
+                wanted.join(", ")
+            ),
+            "set [webhooks] public_url to the https:// address providers reach `newsletter serve` at",
+        ));
+        return;
+    }
+    let loopback = ["http://127.0.0.1", "http://[::1]", "http://localhost"]
+        .iter()
+        .any(|p| public.starts_with(p));
+    if !public.starts_with("https://") && !loopback {
+        out.push(Finding::error(
+            area,
+            format!(
+                "[webhooks] public_url `{public}` is not HTTPS: providers post only to https://"
+            ),
+            "serve behind a TLS-terminating proxy and set [webhooks] public_url = \"https://…\"",
+        ));
+        return;
+    }
+    for provider in wanted {
+        let url = format!("{public}/webhooks/{provider}");
+        let got = crate::fetch::get(&url, loopback, 4096, std::time::Duration::from_secs(10)).await;
+        let marker = got.as_ref().ok().and_then(|f| {
+            f.headers
+                .get(crate::bounce::webhook::PROBE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        });
+        out.push(match (got, marker.as_deref()) {
+            (Err(e), _) => Finding::error(
+                area,
+                format!("{url}: {e}"),
+                "check that `newsletter serve` runs and that the proxy in front of it is reachable at [webhooks] public_url",
+            ),
+            (Ok(_), Some("configured")) if loopback => Finding::warning(
+                area,
+                format!("{url}: answered by newsletter serve, configured"),
+                "this is plain http on this machine: providers need an https:// public_url",
+            ),
+            (Ok(_), Some("configured")) => Finding::ok(
+                area,
+                format!("{url}: reachable over HTTPS, answered by newsletter serve, configured"),
+            ),
+            (Ok(_), Some(_)) => Finding::error(
+                area,
+                format!("{url}: answered by newsletter serve, but not configured there: it refuses every event"),
+                match provider {
+                    "ses" => "list the SNS topic ARNs in [webhooks.ses] topics (serve's configuration)".to_string(),
+                    "postmark" => format!(
+                        "set {} and {} in serve's environment",
+                        crate::bounce::webhook::postmark::USER_ENV,
+                        crate::bounce::webhook::postmark::PASSWORD_ENV
+                    ),
+                    _ => format!(
+                        "set {} in serve's environment",
+                        crate::bounce::webhook::mailgun::SIGNING_KEY_ENV
+                    ),
+                },
+            ),
+            (Ok(f), None) => Finding::error(
+                area,
+                format!("{url}: HTTP {} from something else than newsletter serve", f.status),
+                "route /webhooks/ on the proxy to `newsletter serve`",
+            ),
+        });
+    }
 }
 
 /// The From address and the bounce domain, HTTPS links, and the secrets. Returns the From domain.

@@ -161,6 +161,8 @@ words!(@core
         Unsubscribe = "unsubscribe request",
         /// A vacation message, other automatic reply or challenge-response request: not a bounce.
         AutoReply = "auto-reply",
+        /// An e-mail service provider's own event (by webhook, or its notification by mail).
+        ProviderEvent = "provider event",
         /// Nothing we recognise as a bounce.
         NotABounce = "not a bounce",
         /// Not an e-mail message at all.
@@ -175,6 +177,7 @@ impl BounceKind {
             BounceKind::Dsn => Some(BounceSource::Dsn),
             BounceKind::Arf => Some(BounceSource::Arf),
             BounceKind::NonStandardBounce => Some(BounceSource::Heuristic),
+            BounceKind::ProviderEvent => Some(BounceSource::Provider),
             _ => None,
         }
     }
@@ -186,6 +189,7 @@ impl BounceKind {
             BounceKind::Arf => "arf",
             BounceKind::NonStandardBounce => "non-standard-bounce",
             BounceKind::Unsubscribe => "unsubscribe",
+            BounceKind::ProviderEvent => "provider-event",
             BounceKind::AutoReply => "auto-reply",
             BounceKind::NotABounce => "not-a-bounce",
             BounceKind::Unparsable => "unparsable",
@@ -212,6 +216,8 @@ words!(
         Heuristic = "heuristic",
         /// Our own SMTP session: the relay refused the recipient while we sent.
         Delivery = "delivery",
+        /// The id an e-mail service provider gave a message we handed it, named by its event.
+        ProviderMessageId = "provider-message-id",
     }
 );
 
@@ -257,6 +263,8 @@ words!(
         Arf = "arf",
         /// A bounce text read by its wording.
         Heuristic = "heuristic",
+        /// An e-mail service provider's event (SES, Postmark, Mailgun), by webhook or by mail.
+        Provider = "provider",
     }
 );
 

@@ -409,6 +409,7 @@ mod admins;
 mod backup;
 mod campaigns;
 pub mod csv;
+mod events;
 mod import;
 mod queue;
 mod subscribers;
@@ -417,6 +418,7 @@ pub use admins::{Admin, AdminSession, AuditEntry};
 pub use backup::{Backup, BackupError};
 pub use bounces::{Applied, BounceEntry, BounceFacts, BounceRecord, Decide, SenderBounce, Verdict};
 pub use campaigns::{Campaign, CampaignDelivery, CampaignTimes, Control};
+pub use events::EVENT_MEMORY_SECS;
 pub use import::{IMPORT_BATCH, ImportOptions, ImportRow, ImportSummary};
 pub use queue::{
     Delivery, DeliveryCounts, Outcome, ProviderPace, ProviderStatus, Recorded, SyncBounce,

@@ -16,6 +16,7 @@ pub mod rate_limit;
 mod server;
 pub mod subscribe;
 pub mod unsubscribe;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -26,7 +27,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
 
 use crate::store::Store;
@@ -113,6 +114,7 @@ pub struct AppState {
     pub imports: Recent<console::import::Job>,
     /// The console's rendered previews (the latest few).
     pub previews: Recent<console::preview::Preview>,
+    pub webhooks: webhooks::Webhooks,
     limits: server::Limits,
     csp: HeaderValue,
 }
@@ -150,6 +152,7 @@ impl AppState {
             config: Arc::new(config.clone()),
             imports: Recent::new(20),
             previews: Recent::with_budget(20, console::preview::KEPT_BYTES),
+            webhooks: webhooks::Webhooks::new(config),
             limits: server::Limits::from_config(&config.web),
             csp: HeaderValue::from_str(&pages::content_security_policy())
                 .expect("the policy is ASCII"),
@@ -179,6 +182,24 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(subscribe::confirm_page).post(subscribe::confirm),
         )
         .route("/health", get(health))
+        .merge(
+            Router::new()
+                .route(
+                    "/webhooks/ses",
+                    post(webhooks::ses).get(|s| webhooks::probe(s, "ses")),
+                )
+                .route(
+                    "/webhooks/postmark",
+                    post(webhooks::postmark).get(|s| webhooks::probe(s, "postmark")),
+                )
+                .route(
+                    "/webhooks/mailgun",
+                    post(webhooks::mailgun).get(|s| webhooks::probe(s, "mailgun")),
+                )
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::bounce::webhook::BODY_LIMIT,
+                )),
+        )
         .nest("/api", api)
         .merge(console::router(&state));
     if state.metrics_bind.is_none() {

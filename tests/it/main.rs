@@ -33,3 +33,4 @@ mod ses;
 mod shaping;
 mod store;
 mod web;
+mod webhooks;

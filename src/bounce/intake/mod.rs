@@ -122,7 +122,7 @@ impl std::fmt::Display for Tally {
 }
 
 /// What became of one message.
-pub(crate) enum Fate {
+pub enum Fate {
     /// Understood (bounce applied, request honoured, or not a bounce at all).
     Done,
     /// A bounce we cannot tie to anyone, or could not parse: keep it for a person, with what was
@@ -215,6 +215,13 @@ impl<'a> Intake<'a> {
         tally: &mut Tally,
     ) -> Result<Fate, StoreError> {
         let report = bounce::read(bytes, &self.context(envelope_to));
+        self.act(report, tally).await
+    }
+
+    /// Acts on one report, however it came (a message read by [`handle`](Self::handle), or a
+    /// provider's event from its webhook): what [`prepare`](Self::prepare) finds proven is
+    /// logged, and then [`settle`](Self::settle)d.
+    pub async fn act(&self, report: Report, tally: &mut Tally) -> Result<Fate, StoreError> {
         match self.prepare(report, tally).await? {
             Step::Settled(fate) => Ok(fate),
             Step::Write(held) => {
@@ -230,10 +237,11 @@ impl<'a> Intake<'a> {
     /// or with others in one transaction) and [`settle`](Self::settle).
     pub(crate) async fn prepare(
         &self,
-        report: Report,
+        mut report: Report,
         tally: &mut Tally,
     ) -> Result<Step, StoreError> {
         tally.handled += 1;
+        bounce::policy::tie_by_provider_id(self.store, &mut report).await?;
         match report.kind {
             Kind::AutoReply | Kind::NotABounce => {
                 tally.ignored += 1;

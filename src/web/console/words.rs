@@ -51,6 +51,7 @@ pub fn bounce_source(s: BounceSource) -> &'static str {
         BounceSource::Dsn => "a delivery report from the receiving server",
         BounceSource::Arf => "a complaint report from the reader's provider",
         BounceSource::Heuristic => "a bounce message, read by its wording",
+        BounceSource::Provider => "an event from the sending service (SES, Postmark, Mailgun)",
     }
 }
 
@@ -62,6 +63,7 @@ pub fn attribution(a: Attribution) -> &'static str {
         Attribution::OriginalHeaders => "the returned copy of our message",
         Attribution::Heuristic => "the wording of the bounce",
         Attribution::Delivery => "our own delivery attempt",
+        Attribution::ProviderMessageId => "the sending service's id for our message",
     }
 }
 

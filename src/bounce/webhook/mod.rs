@@ -1,0 +1,121 @@
+//! What e-mail service providers report by HTTP: bounces, complaints and unsubscribes as signed
+//! events ([`sns`] for Amazon SES through SNS, [`postmark`], [`mailgun`]).
+//!
+//! Each module checks a request's proof of origin first (a signature, or the credentials the
+//! operator gave the provider), and only then reads it into the same [`Report`] a mailed bounce
+//! becomes, tied to its delivery later by the message id the provider gave it
+//! ([`super::policy::tie_by_provider_id`]). Nothing here touches the network or the store: the web
+//! layer fetches certificates, claims event ids and answers the provider.
+
+pub mod mailgun;
+pub mod postmark;
+pub mod sns;
+
+use thiserror::Error;
+
+use super::{Attribution, Kind, Recipient, Report};
+use crate::domain::BounceReason;
+
+/// The header each webhook's `GET` answers with (`configured` or `not-configured`), by which
+/// `doctor` knows that `newsletter serve` itself answered at the public address.
+pub const PROBE_HEADER: &str = "x-newsletter-webhook";
+
+/// The most of a webhook request's body that is read.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// Why a webhook request is refused. Logged in one bounded line; nothing of it is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Refusal {
+    /// This webhook's secret is not configured: it accepts nothing.
+    #[error("this webhook is not configured ({0} is not set)")]
+    NotConfigured(&'static str),
+    /// No signature or credentials at all.
+    #[error("not signed: {0}")]
+    Unsigned(&'static str),
+    /// A signature or credentials that do not verify.
+    #[error("the signature or credentials do not verify: {0}")]
+    Forged(&'static str),
+    /// Signed too long ago (or in the future).
+    #[error("stale: signed {0} seconds from now")]
+    Stale(i64),
+    /// A one-time token or event seen before.
+    #[error("replayed: this signature was already used")]
+    Replayed,
+    /// Signed, but not by or for us (another topic, a certificate from elsewhere).
+    #[error("not ours: {0}")]
+    NotOurs(String),
+    /// Not the provider's format.
+    #[error("malformed: {0}")]
+    Malformed(String),
+}
+
+impl Refusal {
+    /// The HTTP status to answer with: 401 when no proof was offered, 400 for what cannot be read,
+    /// 403 for a proof that fails.
+    pub fn status(&self) -> u16 {
+        match self {
+            Refusal::Unsigned(_) => 401,
+            Refusal::Malformed(_) => 400,
+            _ => 403,
+        }
+    }
+}
+
+/// One event read from a verified request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The provider's own id for the event, by which a retry is recognised.
+    pub id: String,
+    /// What it reports; `None` for an event nothing is done about (an open, a click, a send).
+    pub report: Option<Report>,
+}
+
+/// A report of one recipient of a provider's event, tied to nothing yet.
+pub(crate) fn one(
+    provider: &str,
+    email: &str,
+    reason: BounceReason,
+    status: Option<String>,
+    diagnostic: Option<String>,
+    evidence: String,
+    message_id: Option<String>,
+) -> Report {
+    let email = email.trim();
+    Report {
+        kind: Kind::ProviderEvent,
+        recipients: vec![Recipient {
+            email: (!email.is_empty()).then(|| email.to_ascii_lowercase()),
+            class: reason.class(),
+            reason,
+            status,
+            diagnostic: diagnostic.filter(|d| !d.is_empty()).map(|d| bounded(&d)),
+            action: None,
+            attribution: Attribution::DsnField,
+            delivery: None,
+            evidence,
+            found_in: format!("{provider} event"),
+        }],
+        message_id: None,
+        family: Some(format!("{provider} event")),
+        note: None,
+        unsubscribe: None,
+        provider_message_id: message_id
+            .map(|m| {
+                m.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
+            .filter(|m| !m.is_empty()),
+    }
+}
+
+/// At most 1,000 characters of a provider's free text.
+fn bounded(s: &str) -> String {
+    s.chars().take(1000).collect()
+}
+
+/// Equal-time comparison of two secrets' bytes.
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,328 @@
+//! The providers' event webhooks: `POST /webhooks/ses` (Amazon SNS), `/webhooks/postmark` and
+//! `/webhooks/mailgun`, and `GET` on each for `doctor` to see that it is reachable.
+//!
+//! Order of work for each request: the proof of origin first ([`crate::bounce::webhook`]: SNS's
+//! certificate signature, Postmark's credentials, Mailgun's HMAC with its timestamp and one-time
+//! token), then the event is claimed by the provider's id (a retry is answered 200 and changes
+//! nothing), then it goes through the bounce intake exactly as a mailed report does: tied to its
+//! delivery by the provider's message id, logged, the policy applied, complaint control checked.
+//! Anything unsigned, forged, stale or replayed is answered 401/403 and logged in one bounded
+//! line; nothing of it is stored. A signed event that names no delivery of ours changes nothing
+//! and is answered 200, so that the provider does not retry it for days.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use crate::bounce::intake::{Fate, Intake, Tally};
+use crate::bounce::webhook::{Event, PROBE_HEADER, Refusal, mailgun, postmark, sns};
+use crate::config::Config;
+use crate::domain::unix_now;
+
+/// Signing certificates kept in memory, by URL.
+const CERTIFICATES_KEPT: usize = 16;
+
+/// The webhooks' configuration and secrets, read once when `serve` starts.
+pub struct Webhooks {
+    postmark: Option<(String, String)>,
+    mailgun_key: Option<String>,
+    mailgun_max_age: i64,
+    ses_topics: Vec<String>,
+    ses_max_age: i64,
+    /// An SNS emulator's origin on this machine, for tests.
+    emulator: Option<String>,
+    certificates: Mutex<HashMap<String, Arc<Vec<u8>>>>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// True for `http://127.0.0.1…`, `http://[::1]…` and `http://localhost…`.
+fn loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.rsplit_once(':').map_or(rest, |(h, _)| h);
+    matches!(host, "127.0.0.1" | "[::1]" | "localhost") && !rest.contains(['/', '@', '?'])
+}
+
+impl Webhooks {
+    pub fn new(config: &Config) -> Webhooks {
+        let origin = config
+            .webhooks
+            .ses
+            .certificate_origin
+            .trim()
+            .trim_end_matches('/');
+        if !origin.is_empty() && !loopback_origin(origin) {
+            tracing::warn!(
+                "[webhooks.ses] certificate_origin is ignored: it must be http://127.0.0.1:PORT (an emulator on this machine)"
+            );
+        }
+        Webhooks {
+            postmark: env(postmark::USER_ENV).zip(env(postmark::PASSWORD_ENV)),
+            mailgun_key: env(mailgun::SIGNING_KEY_ENV),
+            mailgun_max_age: config.webhooks.mailgun.max_age_secs,
+            ses_topics: config.webhooks.ses.topics.clone(),
+            ses_max_age: config.webhooks.ses.max_age_secs,
+            emulator: loopback_origin(origin).then(|| origin.to_string()),
+            certificates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Which webhooks can accept anything, for `GET` and `doctor`.
+    pub fn configured(&self, provider: &str) -> bool {
+        match provider {
+            "ses" => !self.ses_topics.is_empty(),
+            "postmark" => self.postmark.is_some(),
+            "mailgun" => self.mailgun_key.is_some(),
+            _ => false,
+        }
+    }
+
+    async fn certificate(&self, url: &str) -> Result<Arc<Vec<u8>>, Refusal> {
+        if let Some(c) = self.certificates.lock().expect("lock").get(url) {
+            return Ok(c.clone());
+        }
+        let fetched = crate::fetch::get(
+            url,
+            self.emulator.is_some(),
+            64 * 1024,
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|e| Refusal::NotOurs(format!("the signing certificate: {e}")))?;
+        if fetched.status != 200 {
+            return Err(Refusal::NotOurs(format!(
+                "the signing certificate: HTTP {}",
+                fetched.status
+            )));
+        }
+        let cert = Arc::new(fetched.body);
+        let mut all = self.certificates.lock().expect("lock");
+        if all.len() >= CERTIFICATES_KEPT {
+            all.clear();
+        }
+        all.insert(url.to_string(), cert.clone());
+        Ok(cert)
+    }
+}
+
+/// The answer to a refused request, and its one log line.
+fn refuse(provider: &str, r: Refusal) -> Response {
+    tracing::warn!(provider, status = r.status(), "webhook refused: {r}");
+    let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::FORBIDDEN);
+    (status, format!("refused: {r}\n")).into_response()
+}
+
+/// `GET /webhooks/PROVIDER`: whether it is there and configured.
+pub async fn probe(State(state): State<Arc<AppState>>, provider: &'static str) -> Response {
+    let configured = state.webhooks.configured(provider);
+    let mut r = (
+        StatusCode::OK,
+        if configured {
+            "this webhook is configured; providers POST their events here\n"
+        } else {
+            "this webhook is not configured: its secret (or [webhooks.ses] topics) is not set\n"
+        },
+    )
+        .into_response();
+    r.headers_mut().insert(
+        PROBE_HEADER,
+        HeaderValue::from_static(if configured {
+            "configured"
+        } else {
+            "not-configured"
+        }),
+    );
+    r
+}
+
+/// `POST /webhooks/ses`: Amazon SNS.
+pub async fn ses(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let hooks = &state.webhooks;
+    let m = match sns::SnsMessage::parse(&body) {
+        Ok(m) => m,
+        Err(r) => return refuse("ses", r),
+    };
+    if !hooks.ses_topics.contains(&m.topic_arn) {
+        return refuse(
+            "ses",
+            Refusal::NotOurs(format!(
+                "topic {} is not in [webhooks.ses] topics",
+                m.topic_arn.chars().take(120).collect::<String>()
+            )),
+        );
+    }
+    match m.age_secs(unix_now()) {
+        Some(age) if age.abs() <= hooks.ses_max_age => {}
+        Some(age) => return refuse("ses", Refusal::Stale(-age)),
+        None => {
+            return refuse(
+                "ses",
+                Refusal::Malformed("a Timestamp that is not a time".into()),
+            );
+        }
+    }
+    let emulator = hooks.emulator.as_deref();
+    if let Err(r) = m.check_url(&m.signing_cert_url, emulator) {
+        return refuse("ses", r);
+    }
+    let verified = match hooks.certificate(&m.signing_cert_url).await {
+        Ok(cert) => m.verify(&cert),
+        Err(r) => Err(r),
+    };
+    if let Err(r) = verified {
+        return refuse("ses", r);
+    }
+    match m.kind {
+        sns::SnsType::Notification => act(&state, "ses", m.event()).await,
+        sns::SnsType::SubscriptionConfirmation => {
+            let url = m.subscribe_url.clone().unwrap_or_default();
+            if let Err(r) = m.check_url(&url, emulator) {
+                return refuse("ses", r);
+            }
+            match crate::fetch::get(&url, emulator.is_some(), 64 * 1024, Duration::from_secs(10))
+                .await
+            {
+                Ok(f) if f.status == 200 => {
+                    tracing::info!(topic = %m.topic_arn, "SNS subscription confirmed");
+                    (StatusCode::OK, "subscription confirmed\n").into_response()
+                }
+                Ok(f) => {
+                    tracing::warn!(topic = %m.topic_arn, status = f.status, "SNS refused the subscription confirmation");
+                    (StatusCode::BAD_GATEWAY, "SNS refused the confirmation\n").into_response()
+                }
+                Err(e) => {
+                    tracing::warn!(topic = %m.topic_arn, "SNS subscription confirmation failed: {e}");
+                    (
+                        StatusCode::BAD_GATEWAY,
+                        "the confirmation could not be sent\n",
+                    )
+                        .into_response()
+                }
+            }
+        }
+        sns::SnsType::UnsubscribeConfirmation => {
+            tracing::warn!(topic = %m.topic_arn, "the SNS subscription of this webhook was removed");
+            (StatusCode::OK, "noted\n").into_response()
+        }
+    }
+}
+
+/// `POST /webhooks/postmark`.
+pub async fn postmark(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some((user, password)) = &state.webhooks.postmark else {
+        return refuse("postmark", Refusal::NotConfigured(postmark::USER_ENV));
+    };
+    let auth = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let Err(r) = postmark::authorized(auth, user, password) {
+        return refuse("postmark", r);
+    }
+    match postmark::event(&body) {
+        Ok(e) => act(&state, "postmark", e).await,
+        Err(r) => refuse("postmark", r),
+    }
+}
+
+/// `POST /webhooks/mailgun`.
+pub async fn mailgun(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let hooks = &state.webhooks;
+    let Some(key) = &hooks.mailgun_key else {
+        return refuse("mailgun", Refusal::NotConfigured(mailgun::SIGNING_KEY_ENV));
+    };
+    let (signature, data) = match mailgun::parse(&body) {
+        Ok(x) => x,
+        Err(r) => return refuse("mailgun", r),
+    };
+    if let Err(r) = mailgun::verify(&signature, key, unix_now(), hooks.mailgun_max_age) {
+        return refuse("mailgun", r);
+    }
+    let event = match mailgun::event(&data) {
+        Ok(e) => e,
+        Err(r) => return refuse("mailgun", r),
+    };
+    match state
+        .store
+        .claim_event("mailgun-token", &signature.token)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return refuse("mailgun", Refusal::Replayed),
+        Err(e) => return unavailable("mailgun", &e),
+    }
+    let answer = act(&state, "mailgun", event).await;
+    if answer.status() == StatusCode::SERVICE_UNAVAILABLE {
+        // Not acted on: let the provider's retry through.
+        let _ = state
+            .store
+            .release_event("mailgun-token", &signature.token)
+            .await;
+    }
+    answer
+}
+
+fn unavailable(provider: &str, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(provider, "webhook: database error: {e}");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the database is unavailable; try again\n",
+    )
+        .into_response()
+}
+
+/// Acts on a verified event once: claimed by its id, then through the bounce intake.
+async fn act(state: &AppState, provider: &'static str, event: Event) -> Response {
+    let Some(report) = event.report else {
+        return (StatusCode::OK, "nothing to do for this event\n").into_response();
+    };
+    match state.store.claim_event(provider, &event.id).await {
+        Ok(true) => {}
+        Ok(false) => return (StatusCode::OK, "already received\n").into_response(),
+        Err(e) => return unavailable(provider, &e),
+    }
+    let outcome = async {
+        let intake = Intake::new(&state.store, &state.config, None).await?;
+        let mut tally = Tally::default();
+        let fate = intake.act(report, &mut tally).await?;
+        Ok::<_, crate::store::StoreError>((fate, tally))
+    }
+    .await;
+    match outcome {
+        Ok((Fate::Done, tally)) => {
+            for why in &tally.paused {
+                tracing::warn!(provider, "a campaign paused itself: {why}");
+            }
+            (StatusCode::OK, "recorded\n").into_response()
+        }
+        Ok((Fate::Quarantine(why), _)) => {
+            tracing::warn!(
+                provider,
+                "a signed event names no delivery of ours; nothing changed: {}",
+                why.reason.chars().take(200).collect::<String>()
+            );
+            (
+                StatusCode::OK,
+                "names no delivery of ours; nothing changed\n",
+            )
+                .into_response()
+        }
+        Err(e) => {
+            let _ = state.store.release_event(provider, &event.id).await;
+            unavailable(provider, &e)
+        }
+    }
+}
