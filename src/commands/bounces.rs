@@ -42,9 +42,12 @@ pub enum BouncesCommand {
     },
     /// Explain what each message is and what it would do; changes nothing.
     Inspect {
-        /// Message files (.eml).
+        /// Message files (.eml), or with --webhook the bodies a provider posts (JSON).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Read each file as this provider's webhook body (its signature is not checked).
+        #[arg(long, value_enum, value_name = "PROVIDER")]
+        webhook: Option<WebhookProvider>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
         format: StatusFormat,
@@ -83,7 +86,11 @@ pub fn run(globals: &Globals, cmd: &BouncesCommand) -> anyhow::Result<ExitCode> 
     };
     let rt = runtime_here()?;
     match cmd {
-        BouncesCommand::Inspect { files, format } => rt.block_on(async {
+        BouncesCommand::Inspect {
+            files,
+            webhook,
+            format,
+        } => rt.block_on(async {
             // Inspect needs the VERP key to recognise our addresses and the deliveries to weigh
             // the proof, but writes nothing, and creates no database.
             // Without that database (a newcomer pasting a bounce), it still explains each message
@@ -115,7 +122,7 @@ pub fn run(globals: &Globals, cmd: &BouncesCommand) -> anyhow::Result<ExitCode> 
                 own: &own,
                 unsubscribe_local: &config.mail.unsubscribe_local,
             };
-            let result = inspect(store.as_ref(), &ctx, files, *format).await;
+            let result = inspect(store.as_ref(), &ctx, files, *webhook, *format).await;
             if let Some(store) = store {
                 store.close().await;
             }
@@ -270,18 +277,58 @@ fn is_usage(e: &anyhow::Error) -> bool {
 #[error("{0}")]
 struct Usage(&'static str);
 
+/// The providers whose webhook bodies `inspect --webhook` reads.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum WebhookProvider {
+    /// Amazon SES: an SNS message, or SES's notification itself.
+    Ses,
+    /// Postmark: one webhook event.
+    Postmark,
+    /// Mailgun: a webhook body, or its `event-data`.
+    Mailgun,
+}
+
+impl From<WebhookProvider> for bounce::webhook::Provider {
+    fn from(p: WebhookProvider) -> Self {
+        match p {
+            WebhookProvider::Ses => bounce::webhook::Provider::Ses,
+            WebhookProvider::Postmark => bounce::webhook::Provider::Postmark,
+            WebhookProvider::Mailgun => bounce::webhook::Provider::Mailgun,
+        }
+    }
+}
+
 async fn inspect(
     store: Option<&Store>,
     ctx: &bounce::Context<'_>,
     files: &[PathBuf],
+    webhook: Option<WebhookProvider>,
     format: StatusFormat,
 ) -> anyhow::Result<ExitCode> {
     let mut all = Vec::new();
     for f in files {
-        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
-        let report = bounce::read(&bytes, ctx);
+        let bytes = crate::files::read_bounded(f, bounce::PARSE_LIMIT as u64 * 32)
+            .with_context(|| format!("cannot read {}", f.display()))?;
+        let mut report = match webhook {
+            None => bounce::read(&bytes, ctx),
+            Some(provider) => match bounce::webhook::read_unverified(provider.into(), &bytes) {
+                Ok(Some(mut r)) => {
+                    r.note =
+                        Some("read as a webhook body; its signature is not checked here".into());
+                    r
+                }
+                Ok(None) => {
+                    println!("{}: an event nothing is done about", f.display());
+                    continue;
+                }
+                Err(e) => anyhow::bail!("{}: {e}", f.display()),
+            },
+        };
         let proofs = match store {
-            Some(store) => bounce::proofs(store, &report).await?,
+            Some(store) => {
+                bounce::policy::tie_by_provider_id(store, &mut report).await?;
+                bounce::proofs(store, &report).await?
+            }
             None => report
                 .recipients
                 .iter()

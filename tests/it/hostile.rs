@@ -496,6 +496,34 @@ fn finding_09_issue_reads_are_bounded() {
     );
 }
 
+/// `bounces inspect` reads only regular files: `/dev/zero` took all memory until it was killed,
+/// and a FIFO with no writer blocked for ever.
+#[test]
+fn bounces_inspect_reads_only_regular_files() {
+    require!("python3");
+    let (code, stderr, rss_kb) = run_measured(&["bounces", "inspect", "/dev/zero"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+    assert!(rss_kb < 100_000, "peak {rss_kb} kB");
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("bounce.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: creating a FIFO at a path we own.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let o = Command::new("timeout")
+        .args(["20", common::bin().to_str().unwrap(), "bounces", "inspect"])
+        .arg(&fifo)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("FIFO"));
+}
+
 /// Finding 10: A message over `[bounces] max_message_bytes` on `--stdin` is refused whole with exit 65
 /// (EX_DATAERR: the MTA reports it), and nothing is cut or stored.
 #[test]

@@ -425,6 +425,25 @@ async fn signed_events_become_records_once_and_forgeries_change_nothing(db: Test
     assert_ne!(status("reader1@example.net"), "active");
     assert_ne!(status("reader3@example.net"), "active");
     assert_eq!(status("reader5@example.net"), "active");
+    // `bounces inspect --webhook` explains a body as it would be read, and by what proof.
+    let file = env.dir.path().join("postmark-event.json");
+    std::fs::write(&file, &pm_bounce).unwrap();
+    let out = env.run(&[
+        "bounces",
+        "inspect",
+        "--webhook",
+        "postmark",
+        file.to_str().unwrap(),
+    ]);
+    let text = show(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("reader3@example.net  hard"), "{text}");
+    assert!(text.contains("attributed by provider-message-id"), "{text}");
+    assert!(
+        text.contains("proof: the message id the provider gave a delivery of ours"),
+        "{text}"
+    );
+    assert!(text.contains("signature is not checked"), "{text}");
 
     // Every forgery is refused and changes nothing.
     let fresh = |id: &str, who: &str| {
@@ -638,7 +657,13 @@ async fn signed_events_become_records_once_and_forgeries_change_nothing(db: Test
 }
 
 /// One forged request: what it is, where it goes, its headers and body, and the status it must get.
-type Forgery = (&'static str, &'static str, Vec<(&'static str, String)>, String, u16);
+type Forgery = (
+    &'static str,
+    &'static str,
+    Vec<(&'static str, String)>,
+    String,
+    u16,
+);
 
 /// Another key than the certificate's: what a forger without Amazon's key signs with.
 fn forger_key(dir: &Path) -> PathBuf {

@@ -70,6 +70,43 @@ pub struct Event {
     pub report: Option<Report>,
 }
 
+/// A provider whose webhook we read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// Amazon SES, through SNS (or SES's notification JSON itself).
+    Ses,
+    Postmark,
+    Mailgun,
+}
+
+/// Reads a webhook body as `provider` posts it **without checking its signature**: for
+/// `bounces inspect --webhook`, which explains and changes nothing. `None`: an event nothing is
+/// done about.
+pub fn read_unverified(provider: Provider, body: &[u8]) -> Result<Option<Report>, Refusal> {
+    if body.len() > BODY_LIMIT {
+        return Err(Refusal::Malformed("larger than 256 KiB".into()));
+    }
+    match provider {
+        Provider::Ses => {
+            let v: serde_json::Value =
+                serde_json::from_slice(body).map_err(|_| Refusal::Malformed("not JSON".into()))?;
+            let inner = match v.get("Message").and_then(serde_json::Value::as_str) {
+                Some(m) => serde_json::from_str(m)
+                    .map_err(|_| Refusal::Malformed("a `Message` that is not JSON".into()))?,
+                None => v,
+            };
+            Ok(super::esp::from_notification(&inner, None, None, None))
+        }
+        Provider::Postmark => postmark::event(body).map(|e| e.report),
+        Provider::Mailgun => {
+            let v: serde_json::Value =
+                serde_json::from_slice(body).map_err(|_| Refusal::Malformed("not JSON".into()))?;
+            let data = v.get("event-data").unwrap_or(&v);
+            mailgun::event(data).map(|e| e.report)
+        }
+    }
+}
+
 /// A report of one recipient of a provider's event, tied to nothing yet.
 pub(crate) fn one(
     provider: &str,
