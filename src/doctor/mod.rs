@@ -246,6 +246,18 @@ fn check_config(config: &Config, out: &mut Findings) -> Option<String> {
             "set [mail] bounce_domain to a domain whose mail reaches `newsletter bounces process`",
         ));
     }
+    // RFC 5321: a local part is at most 64 octets; the mailto one is LOCAL+TOKEN (39 characters).
+    let local = config.mail.unsubscribe_local.trim();
+    if local.len() + 1 + 39 > 64 {
+        out.push(Finding::error(
+            area,
+            format!(
+                "[mail] unsubscribe_local `{local}` is {} characters: with `+` and the 39-character token the address's local part passes the 64 that mail allows",
+                local.len()
+            ),
+            "shorten [mail] unsubscribe_local to 24 characters or fewer (the default is `unsubscribe`)",
+        ));
+    }
     for (key, url, required) in [
         ("[site] unsubscribe_url", &config.site.unsubscribe_url, true),
         (

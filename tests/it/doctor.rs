@@ -354,3 +354,24 @@ async fn doctor_passes_a_correct_zone_and_names_each_broken_record() {
         );
     }
 }
+
+/// The per-recipient unsubscribe address is `LOCAL+TOKEN@…`; a local name too long for the token
+/// to fit in mail's 64-character local part is named, with the length to keep to.
+#[test]
+fn doctor_names_an_unsubscribe_local_part_too_long_for_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db::TestDb::sqlite();
+    let run = |local: &str| {
+        let out = common::newsletter(dir.path(), &db.url())
+            .env("NEWSLETTER_MAIL__UNSUBSCRIBE_LOCAL", local)
+            .args(["doctor", "--transport", "file:outbox"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let long = run("newsletter-unsubscribe-requests");
+    assert!(long.contains("unsubscribe_local"), "{long}");
+    assert!(long.contains("24 characters or fewer"), "{long}");
+    let fine = run("leave-this-list");
+    assert!(!fine.contains("unsubscribe_local"), "{fine}");
+}

@@ -321,7 +321,7 @@ async fn outcomes_retry_release_skip_and_bounce(db: TestDb) {
     assert_eq!(rows.len(), 5);
     assert!(
         rows.iter()
-            .all(|d| d.owner == "w:1" && d.token.as_ref().is_some_and(|t| t.expose().len() == 24))
+            .all(|d| d.owner == "w:1" && d.token.as_ref().is_some_and(|t| t.expose().len() == 32))
     );
     let by_email = |e: &str| rows.iter().find(|d| d.email == e).unwrap().subscriber_id;
     assert_eq!(
