@@ -120,22 +120,6 @@ fn ses_env(db: TestDb) -> Env {
         .var("AWS_SECRET_ACCESS_KEY", "test")
 }
 
-/// Each sent delivery's stored provider message id, by address.
-async fn provider_ids(env: &Env) -> HashMap<String, Option<String>> {
-    let sql = "SELECT email, provider_message_id FROM deliveries WHERE state = 'sent'";
-    let rows: Vec<(String, Option<String>)> = match &env.db {
-        TestDb::Sqlite(..) => {
-            let pool = sqlx::SqlitePool::connect(&env.db.url()).await.unwrap();
-            sqlx::query_as(sql).fetch_all(&pool).await.unwrap()
-        }
-        TestDb::Postgres(_) => {
-            let pool = sqlx::PgPool::connect(&env.db.url()).await.unwrap();
-            sqlx::query_as(sql).fetch_all(&pool).await.unwrap()
-        }
-    };
-    rows.into_iter().collect()
-}
-
 async fn every_subscriber_once_counted_by_the_emulator_and_a_rerun_sends_nothing(db: TestDb) {
     let Some(moto) = Moto::start() else { return };
     moto.verify_domain(FROM_DOMAIN);
@@ -151,7 +135,7 @@ async fn every_subscriber_once_counted_by_the_emulator_and_a_rerun_sends_nothing
     assert!(counts.values().all(|&n| n == 1), "{counts:?}");
     assert!(list.iter().all(|e| counts.contains_key(e)));
     // SES's id for each message is kept beside its delivery.
-    let ids = provider_ids(&env).await;
+    let ids = env.provider_ids().await;
     assert_eq!(ids.len(), 300);
     let by_emulator: HashMap<&str, &str> = sent
         .iter()
@@ -421,7 +405,7 @@ async fn throttling_slows_down_a_500_is_retried_and_a_suppressed_address_fails_a
     let status = env.status_json(912);
     assert_eq!(status["counts"]["sent"], 121, "{status}");
     assert_eq!(status["counts"]["failed"], 1, "{status}");
-    let ids = provider_ids(&env).await;
+    let ids = env.provider_ids().await;
     assert!(
         ids.values()
             .all(|id| id.as_deref().is_some_and(|i| i.starts_with("scripted-"))),
