@@ -183,8 +183,9 @@ impl Ses {
         ))
     }
 
-    /// Whether `from` may be sent from (`GetEmailIdentity`): its domain, else the address itself,
-    /// is an identity verified for sending in this region.
+    /// Whether `from` may be sent from (`GetEmailIdentity`, `GET /v2/email/identities/ID`): its
+    /// domain, else the address itself, is an identity verified for sending in this region
+    /// (`VerifiedForSendingStatus`, or `VerificationStatus` `SUCCESS`); 404 is no such identity.
     pub(super) async fn identity(&self, from: &str) -> Result<String, Failure> {
         let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or(from);
         let mut said = Vec::new();
@@ -195,10 +196,20 @@ impl Ses {
                 200..=299 => {
                     let v: serde_json::Value =
                         serde_json::from_str(&answer.body).unwrap_or_default();
-                    if v.get("VerifiedForSendingStatus").and_then(|b| b.as_bool()) == Some(true) {
+                    // SES documents both; moto_server 5.2.5 sets only VerificationStatus.
+                    let for_sending =
+                        v.get("VerifiedForSendingStatus").and_then(|b| b.as_bool()) == Some(true);
+                    let status = v
+                        .get("VerificationStatus")
+                        .and_then(|s| s.as_str())
+                        .unwrap_or("");
+                    if for_sending || status == "SUCCESS" {
                         return Ok(format!("identity {identity} is verified for sending"));
                     }
-                    said.push(format!("{identity} is not verified yet"));
+                    said.push(match status {
+                        "" => format!("{identity} is not verified yet"),
+                        s => format!("{identity} is not verified yet ({s})"),
+                    });
                 }
                 404 => said.push(format!("{identity} is not an identity here")),
                 s => {

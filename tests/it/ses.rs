@@ -445,3 +445,36 @@ fn doctor_explains_an_unreachable_ses_in_its_own_terms() {
     );
     assert!(!relay.contains("TLS mode"), "{relay}");
 }
+
+/// `doctor` says whether SES will take the From address: an unverified domain is an error that
+/// says what to verify; once the domain is verified, the same check passes.
+#[test]
+fn doctor_reports_whether_the_sending_identity_is_verified() {
+    let Some(moto) = Moto::start() else { return };
+    let env = ses_env(TestDb::sqlite());
+    let sender = |text: &str| -> String {
+        let mut lines = text
+            .lines()
+            .skip_while(|l| !l.contains("relay") || !l.contains(" sender newsletter@"));
+        let mut out: Vec<&str> = lines.next().into_iter().collect();
+        out.extend(lines.take_while(|l| l.starts_with(' ')));
+        out.join("\n")
+    };
+    let out = env.run(&["doctor", "--transport", &moto.transport()]);
+    let text = show(&out);
+    let line = sender(&text);
+    assert!(line.contains("ERROR"), "{text}");
+    assert!(
+        line.contains("newsletter@this-week-in-rust.org")
+            && line.contains(&format!("verify the domain {FROM_DOMAIN}")),
+        "{line}"
+    );
+    moto.verify_domain(FROM_DOMAIN);
+    let out = env.run(&["doctor", "--transport", &moto.transport()]);
+    let text = show(&out);
+    let line = sender(&text);
+    assert!(
+        line.starts_with("ok") && line.contains(&format!("identity {FROM_DOMAIN} is verified")),
+        "{text}"
+    );
+}
