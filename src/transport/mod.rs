@@ -295,6 +295,47 @@ mod tests {
         assert_eq!(relays[0].weight, 3);
     }
 
+    #[test]
+    fn postmark_and_mailgun_urls_and_their_credentials() {
+        let env = |k: &str| match k {
+            "NEWSLETTER_POSTMARK_TOKEN" => Some("pm-secret".to_string()),
+            "NEWSLETTER_MAILGUN_KEY" => Some("mg-secret".to_string()),
+            _ => None,
+        };
+        let none = |_: &str| None;
+        let pm = |u: &str| match url::parse(u) {
+            Ok(url::Target::Postmark(p)) => p,
+            _ => panic!("{u}"),
+        };
+        let mg = |u: &str| match url::parse(u) {
+            Ok(url::Target::Mailgun(m)) => m,
+            _ => panic!("{u}"),
+        };
+        let p = Postmark::new(pm("postmark://"), 4, &env).unwrap();
+        assert_eq!(p.label, "postmark://");
+        let p = Postmark::new(
+            pm("postmark:?stream=weekly&endpoint=http://127.0.0.1:8025"),
+            4,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(p.label, "postmark:// via http://127.0.0.1:8025");
+        let e = Postmark::new(pm("postmark://"), 4, &none)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("NEWSLETTER_POSTMARK_TOKEN"), "{e}");
+        let m = Mailgun::new(mg("mailgun://MG.Example.org"), 4, &env).unwrap();
+        assert_eq!(m.label, "mailgun://mg.example.org");
+        let m = Mailgun::new(mg("mailgun://mg.example.org?region=eu"), 4, &env).unwrap();
+        assert_eq!(m.label, "mailgun://mg.example.org?region=eu");
+        let e = Mailgun::new(mg("mailgun://mg.example.org"), 4, &none)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("NEWSLETTER_MAILGUN_KEY"), "{e}");
+    }
+
     #[tokio::test]
     async fn rejects_bad_urls_with_reasons() {
         for (url, want) in [
@@ -305,6 +346,18 @@ mod tests {
             ("smtp://host:99999", "port"),
             ("smtp://host?tls=maybe", "tls=`maybe`"),
             ("smtp://host?colour=red", "unknown parameter `colour`"),
+            ("postmark://api.example", "write it postmark://"),
+            ("postmark://?stream=", "stream is empty"),
+            ("postmark://?endpoint=http://mail.example.org", "in clear"),
+            ("postmark://?colour=red", "unknown parameter `colour`"),
+            ("postmark://, smtp://relay", "alone"),
+            ("mailgun://", "not a domain"),
+            ("mailgun://mg.example.org?region=asia", "region=`asia`"),
+            (
+                "mailgun://mg.example.org?endpoint=ftp://x",
+                "must start with https://",
+            ),
+            ("smtp://relay, mailgun://mg.example.org", "alone"),
         ] {
             let e = Transport::from_url(url, 1, None).unwrap_err().to_string();
             assert!(e.contains(want), "{url}: {e}");

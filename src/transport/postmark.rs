@@ -9,7 +9,8 @@
 //! broadcast stream: `broadcast` unless `?stream=` says otherwise); HTTP 422 carries one
 //! `{ErrorCode, Message}` about the whole request, 429 says we are over the rate limit, 500 is
 //! Postmark's own failure; `GET /server` reads the server the token belongs to. The API error codes
-//! used here: 10 bad or missing token, 300 invalid email request, 400 sender signature not found,
+//! used here: 10 bad or missing token, 300 invalid email request (its message names the field: a
+//! recipient's is the reader's, any other ours), 400 sender signature not found,
 //! 401 sender signature not confirmed, 405 not allowed to send, 406 inactive recipient, 412 account
 //! pending, 413 account may not send, 429 rate limit exceeded.
 //!
@@ -311,10 +312,23 @@ fn classify(code: i64, message: &str, to: &str) -> Failure {
                  suppressed) ({said})"
             ),
         },
-        300 => Failure::Recipient {
-            status: "5.1.3".into(),
-            message: format!("Postmark refused the message for {to} as invalid ({said})"),
-        },
+        // "Invalid email request" names the field at fault: the recipient's, or one of ours
+        // (which every next message shares, so it is not the reader's fault).
+        300 if !to.is_empty()
+            && (message
+                .to_ascii_lowercase()
+                .contains(&to.to_ascii_lowercase())
+                || message.contains("'To'")) =>
+        {
+            Failure::Recipient {
+                status: "5.1.3".into(),
+                message: format!("Postmark refused the recipient as invalid ({said})"),
+            }
+        }
+        300 => Failure::Fatal(format!(
+            "Postmark refused the message as invalid ({said}); this is a fault of ours, please \
+             report it"
+        )),
         10 => token_refused(&said),
         400 | 401 => Failure::Fatal(format!(
             "Postmark refused the sender ({said}); add and confirm the From address, or verify \
@@ -526,13 +540,20 @@ Content-Transfer-Encoding: quoted-printable\r\n\
     fn answers_are_sorted_as_the_engine_needs() {
         let ok = serde_json::json!({"ErrorCode": 0, "Message": "OK", "MessageID": "b7bc2f4a-e38e", "To": "r@x"});
         assert_eq!(per_message(&ok, "r@x"), Ok(Some("b7bc2f4a-e38e".into())));
-        for code in [406, 300] {
-            let v = serde_json::json!({"ErrorCode": code, "Message": "no"});
+        for (code, message) in [
+            (406, "Found inactive addresses: r@x."),
+            (300, "Invalid 'To' address: 'r@x'."),
+            (300, "Error parsing 'To': Illegal email address 'r@x'"),
+        ] {
+            let v = serde_json::json!({"ErrorCode": code, "Message": message});
             assert!(
                 matches!(per_message(&v, "r@x"), Err(Failure::Recipient { .. })),
-                "{code}"
+                "{code} {message}"
             );
         }
+        // An invalid request that is not about the recipient is ours: it stops the campaign.
+        let v = serde_json::json!({"ErrorCode": 300, "Message": "Provide either email TextBody or HtmlBody or both."});
+        assert!(matches!(per_message(&v, "r@x"), Err(Failure::Fatal(_))));
         for code in [10, 400, 401, 405, 412, 413, 402] {
             let v = serde_json::json!({"ErrorCode": code, "Message": "no"});
             assert!(
