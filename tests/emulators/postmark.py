@@ -209,4 +209,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 ThreadingHTTPServer.daemon_threads = True
+# socketserver's default backlog is 5: a client opening many connections at once would see some
+# handshakes stall for seconds in the kernel's retransmissions, which no real API does.
+ThreadingHTTPServer.request_queue_size = 1024
 ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
