@@ -23,9 +23,11 @@
 //! the id kept with the delivery is Postmark's `MessageID`, which its bounce and delivery events
 //! name.
 //!
-//! Batching: each `deliver` queues its message and waits for its own answer. A batch goes when 500
-//! are queued or [`LINGER`] after the first of it was queued, so how full a batch gets is bounded by
-//! how many messages are handed over at once (`[send] concurrency`).
+//! Batching: each `deliver` queues its message and waits for its own answer. How full a batch gets
+//! is bounded by how many messages are handed over at once, `[send] concurrency` (given here as
+//! `pool`): a batch goes as soon as that many (at most 500) are queued, or else [`LINGER`] after
+//! its first message was queued (when fewer are in flight: a provider lane with fewer connections,
+//! the end of a campaign).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -57,6 +59,9 @@ pub struct Postmark {
     /// `postmark://` (with the endpoint when it is not Postmark's), for messages.
     pub(super) label: String,
     stream: String,
+    /// A batch goes at once when this many are queued: `pool`, the most messages handed over at
+    /// once ([send] concurrency), within Postmark's 500.
+    flush_at: usize,
     inner: Arc<Inner>,
 }
 
@@ -110,6 +115,7 @@ impl Postmark {
         Ok(Postmark {
             label,
             stream: url.stream,
+            flush_at: (pool as usize).clamp(1, BATCH_MAX),
             inner: Arc::new(Inner {
                 client,
                 token,
@@ -133,7 +139,7 @@ impl Postmark {
                 answer: tx,
             });
             let linger = (q.entries.len() == 1).then_some(q.generation);
-            let full = (q.entries.len() >= BATCH_MAX).then(|| {
+            let full = (q.entries.len() >= self.flush_at).then(|| {
                 q.generation += 1;
                 std::mem::take(&mut q.entries)
             });
@@ -523,6 +529,19 @@ Content-Transfer-Encoding: quoted-printable\r\n\
             "To",
         ] {
             assert!(!names.contains(&gone), "{gone}");
+        }
+    }
+
+    #[test]
+    fn a_batch_goes_at_the_concurrency_and_never_above_500() {
+        let url = |s: &str| match super::super::url::parse(s) {
+            Ok(super::super::url::Target::Postmark(u)) => u,
+            _ => panic!("{s}"),
+        };
+        let env = |_: &str| Some("t".to_string());
+        for (pool, want) in [(0, 1), (8, 8), (100, 100), (500, 500), (2_000, 500)] {
+            let p = Postmark::new(url("postmark://"), pool, &env).unwrap();
+            assert_eq!(p.flush_at, want, "{pool}");
         }
     }
 

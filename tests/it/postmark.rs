@@ -272,3 +272,27 @@ async fn kill_9_mid_send_duplicates_only_what_was_in_flight() {
     assert_eq!(status["counts"]["sent"], 2_000);
     assert_eq!(status["state"], "done");
 }
+
+/// With a concurrency above what Postmark takes in one call, batches still stop at 500 (the emulator
+/// refuses a longer one, as Postmark does), and hold more than the shipped concurrency's 8.
+#[tokio::test]
+async fn batches_hold_at_most_500_whatever_the_concurrency() {
+    let Some(pm) = start(&[]) else { return };
+    let env = pm_env(TestDb::sqlite());
+    let list = emails("reader", 1_200);
+    env.subscribe(&list);
+    let out = env.send(&small_issue(), &transport(&pm), &["--concurrency", "600"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let batches: Vec<u64> = pm
+        .get("/_emulator/batches")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .collect();
+    assert_eq!(batches.iter().sum::<u64>(), 1_200, "{batches:?}");
+    assert!(batches.iter().all(|&n| n <= 500), "{batches:?}");
+    assert!(batches.iter().any(|&n| n > 8), "{batches:?}");
+    let counts = per_recipient(&sent(&pm));
+    assert_eq!(counts.len(), 1_200);
+}
