@@ -296,3 +296,22 @@ async fn batches_hold_at_most_500_whatever_the_concurrency() {
     let counts = per_recipient(&sent(&pm));
     assert_eq!(counts.len(), 1_200);
 }
+
+/// An account Postmark has not approved yet (ErrorCode 412 for every message) stops the campaign
+/// at its first batch, and nobody is marked.
+#[tokio::test]
+async fn an_account_pending_approval_stops_the_campaign_and_nobody_is_marked() {
+    let Some(pm) = start(&["--pending"]) else {
+        return;
+    };
+    let env = pm_env(TestDb::sqlite());
+    env.subscribe(&emails("reader", 40));
+    let out = env.send(&small_issue(), &transport(&pm), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Postmark will not send for this account") && err.contains("412"),
+        "{err}"
+    );
+    nobody_touched(&env, &pm, 40).await;
+}
