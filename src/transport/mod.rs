@@ -220,6 +220,11 @@ impl Transport {
                 m.label.clone(),
                 m.domain().await.and_then(|d| match d.state.as_str() {
                     "active" => Ok("API key accepted, domain active".to_string()),
+                    "disabled" => Err(Failure::Fatal(
+                        "API key accepted, but Mailgun has disabled the domain: see the \
+                         domain's page in Mailgun"
+                            .into(),
+                    )),
                     other => Err(Failure::Fatal(format!(
                         "API key accepted, but the domain is {other}: publish the DNS records \
                          Mailgun lists for it (SPF, DKIM) and verify it in Mailgun"
