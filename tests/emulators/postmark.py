@@ -2,6 +2,7 @@
 """A stand-in for Postmark's email API, for the tests and the benchmark (Python 3 stdlib only).
 
     python3 tests/emulators/postmark.py PORT TOKEN [--sender DOMAIN]... [--throttle N] [--pending]
+                                        [--delay MS]
 
 Answers as Postmark documents its API (developer docs: API overview, Email API, batch emails):
 every request needs `X-Postmark-Server-Token: TOKEN` (otherwise HTTP 401, ErrorCode 10);
@@ -16,6 +17,8 @@ Scripted failures, chosen by recipient: an address containing `inactive` gets Er
 batch holding an address containing `throttle` gets HTTP 429 for the first N such batches
 (--throttle, default 2); a batch holding an address containing `boom` gets HTTP 500 the first time
 that address is seen. --pending answers ErrorCode 412 (account pending) for every message.
+--delay MS holds each batch's answer that long after its messages were accepted (a provider's
+latency: a client killed meanwhile never learns they went).
 
 What it accepted is at `GET /_emulator/messages` ([{MessageID, To, From, Subject, Headers,
 MessageStream}]) and the size of each batch call at `GET /_emulator/batches`.
@@ -25,6 +28,7 @@ import datetime
 import json
 import sys
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -36,6 +40,7 @@ SENDERS = [ARGS[i + 1].lower() for i, a in enumerate(ARGS) if a == "--sender"] o
 ]
 THROTTLE = next((int(ARGS[i + 1]) for i, a in enumerate(ARGS) if a == "--throttle"), 2)
 PENDING = "--pending" in ARGS
+DELAY = next((int(ARGS[i + 1]) for i, a in enumerate(ARGS) if a == "--delay"), 0) / 1000
 STREAMS = {"broadcast", "outbound"}
 
 LOCK = threading.Lock()
@@ -205,6 +210,8 @@ class Handler(BaseHTTPRequestHandler):
                 answers.append(
                     {"ErrorCode": 0, "Message": "OK", "MessageID": mid, "SubmittedAt": now, "To": m["To"]}
                 )
+        if DELAY:
+            time.sleep(DELAY)
         self.reply(200, answers)
 
 

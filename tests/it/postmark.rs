@@ -252,7 +252,11 @@ fn doctor_checks_the_token() {
 
 #[tokio::test]
 async fn kill_9_mid_send_duplicates_only_what_was_in_flight() {
-    let Some(pm) = start(&[]) else { return };
+    // 40 ms before each batch's answer, after its messages were taken: batches are in flight at
+    // each kill, and the send lasts long enough to be killed.
+    let Some(pm) = start(&["--delay", "40"]) else {
+        return;
+    };
     let env = pm_env(TestDb::sqlite()).var("NEWSLETTER_SEND__LEASE_SECS", "2");
     let list = emails("reader", 2_000);
     env.subscribe(&list);
