@@ -67,7 +67,8 @@ pub struct DeliveryArgs {
     /// Messages per second for this process, 0 for no limit (default from config [send] rate).
     #[arg(long, value_name = "R")]
     pub rate: Option<f64>,
-    /// Transport URL: file:DIR, smtp://host:port[?tls=starttls], smtps://host:465 (default from config).
+    /// Transport URL: file:DIR, smtp://host:port[?tls=starttls], smtps://host:465, ses://REGION,
+    /// postmark:// or mailgun://DOMAIN (default from config).
     #[arg(long, env = "NEWSLETTER_TRANSPORT", value_name = "URL")]
     pub transport: Option<String>,
 }

@@ -351,19 +351,23 @@ async fn check_relays(config: &Config, url: &str, out: &mut Findings) {
                 return;
             }
         };
-    for (label, result) in transport.probe().await {
+    for (label, result) in transport.probe(Some(&config.mail.from)).await {
         out.push(match result {
             Ok(what) if url.starts_with("file:") => Finding::warning(
                 area,
                 format!("{label}: {what}"),
-                "set [transport] url to your SMTP relay (or ses://REGION) before the first real send",
+                "set [transport] url to your SMTP relay (or ses://REGION, postmark://, mailgun://DOMAIN) before the first real send",
             ),
             Ok(what) => Finding::ok(area, format!("{label}: {what}")),
             Err(e) => Finding::error(
                 area,
                 format!("{label}: {e}"),
                 if url.starts_with("ses:") {
-                    "check the region in [transport] url, and that AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY hold a key allowed ses:GetAccount and ses:SendEmail"
+                    "check the region in [transport] url, and that AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY hold a key allowed ses:GetAccount, ses:GetEmailIdentity and ses:SendEmail, and that the From domain is verified in that region"
+                } else if url.starts_with("postmark:") {
+                    "check that NEWSLETTER_POSTMARK_TOKEN holds the server token (the Postmark server's API Tokens tab) and the endpoint in [transport] url"
+                } else if url.starts_with("mailgun:") {
+                    "check the domain in [transport] url (mailgun://DOMAIN, ?region=eu for an EU domain), that NEWSLETTER_MAILGUN_KEY holds an API key of its account, and that the domain is verified"
                 } else {
                     "check the relay's host, port, TLS mode and credentials in [transport] url"
                 },

@@ -11,12 +11,23 @@
 //!   ([`ses`]), with credentials from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
 //!   `AWS_SESSION_TOKEN` only; SES names each message it accepts, and the id is kept with the
 //!   delivery.
+//! - `postmark://[?endpoint=URL&stream=NAME&timeout=SECS]` sends through Postmark's batch API
+//!   ([`postmark`]: the message turned into Postmark's JSON, up to 500 per call), with the server
+//!   token from `NEWSLETTER_POSTMARK_TOKEN` only; Postmark's `MessageID` is kept with the delivery.
+//! - `mailgun://DOMAIN[?region=eu&endpoint=URL&timeout=SECS]` sends our MIME as it is through
+//!   Mailgun's `messages.mime` ([`mailgun`]), with the API key from `NEWSLETTER_MAILGUN_KEY` only;
+//!   Mailgun's message id (without `<>`) is kept with the delivery.
+//!
+//! The three APIs share one pooled HTTP client ([`http`]).
 //!
 //! Every failure is classified for the delivery engine: [`Failure::Transient`] (retry later),
 //! [`Failure::Recipient`] (a 5xx for this recipient: a hard bounce) and [`Failure::Fatal`] (nothing
 //! will get through: wrong credentials, TLS, the relay refusing the sender).
 
 mod file;
+mod http;
+mod mailgun;
+mod postmark;
 mod ses;
 mod sigv4;
 mod smtp;
@@ -28,6 +39,8 @@ use thiserror::Error;
 
 use crate::domain::EmailAddress;
 
+pub use mailgun::{KEY_ENV as MAILGUN_KEY_ENV, Mailgun};
+pub use postmark::{Postmark, TOKEN_ENV as POSTMARK_TOKEN_ENV};
 pub use ses::{ACCESS_KEY_ENV, SECRET_KEY_ENV, SESSION_TOKEN_ENV, Ses};
 pub use smtp::Relay;
 
@@ -44,7 +57,7 @@ pub fn password_from_env() -> Option<String> {
 pub enum TransportError {
     /// The transport URL is not one we know.
     #[error(
-        "transport `{0}` is not supported: use file:DIR, smtp://host:port (?tls=starttls), smtps://host:465 or ses://REGION"
+        "transport `{0}` is not supported: use file:DIR, smtp://host:port (?tls=starttls), smtps://host:465, ses://REGION, postmark:// or mailgun://DOMAIN"
     )]
     Unsupported(String),
     /// The URL is malformed.
@@ -79,6 +92,10 @@ pub enum Transport {
     Smtp(Vec<Relay>),
     /// Amazon SES's v2 API.
     Ses(Box<Ses>),
+    /// Postmark's batch API.
+    Postmark(Box<Postmark>),
+    /// Mailgun's `messages.mime`.
+    Mailgun(Box<Mailgun>),
     /// Accepts everything and sends nothing (`send --dry-run`).
     DryRun,
 }
@@ -92,7 +109,8 @@ impl std::fmt::Debug for Transport {
 impl Transport {
     /// Parses one transport URL, or several separated by commas or spaces (SMTP relays with
     /// failover). `pool` is the most connections kept per relay; `password` is used for URLs with a
-    /// user name. SES's credentials are read from the environment.
+    /// user name. SES's credentials, Postmark's token and Mailgun's key are read from the
+    /// environment.
     pub fn from_url(
         urls: &str,
         pool: u32,
@@ -108,6 +126,14 @@ impl Transport {
             url::Target::Ses(u) => {
                 Transport::Ses(Box::new(Ses::new(u, pool, &|k| std::env::var(k).ok())?))
             }
+            url::Target::Postmark(u) => {
+                Transport::Postmark(Box::new(Postmark::new(u, pool, &|k| {
+                    std::env::var(k).ok()
+                })?))
+            }
+            url::Target::Mailgun(u) => {
+                Transport::Mailgun(Box::new(Mailgun::new(u, pool, &|k| std::env::var(k).ok())?))
+            }
         })
     }
 
@@ -120,6 +146,8 @@ impl Transport {
                 format!("SMTP via {}", names.join(", "))
             }
             Transport::Ses(ses) => format!("Amazon SES {}", ses.label),
+            Transport::Postmark(p) => format!("Postmark {}", p.label),
+            Transport::Mailgun(m) => format!("Mailgun {}", m.label),
             Transport::DryRun => "dry run (nothing is sent)".to_string(),
         }
     }
@@ -127,21 +155,42 @@ impl Transport {
     /// Opens a connection to every SMTP relay (greeting, TLS, AUTH) before anything is sent, so
     /// that wrong credentials or TLS stop a campaign before it touches a subscriber. Fails only when
     /// no relay works, or when one has a configuration error (credentials, TLS). For SES: reads the
-    /// account (credentials accepted, sending not paused).
+    /// account (credentials accepted, sending not paused); for Postmark, the server the token
+    /// belongs to; for Mailgun, the domain (key accepted, domain not disabled).
     pub async fn preflight(&self) -> Result<(), Failure> {
+        let labelled = |label: &str, f: Failure| match f {
+            Failure::Fatal(m) => Failure::Fatal(format!("{label}: {m}")),
+            other => Failure::Transient(format!("{label}: {other}")),
+        };
         match self {
             Transport::Smtp(relays) => smtp::preflight(relays).await,
-            Transport::Ses(ses) => ses.account().await.map(|_| ()).map_err(|f| match f {
-                Failure::Fatal(m) => Failure::Fatal(format!("{}: {m}", ses.label)),
-                other => Failure::Transient(format!("{}: {other}", ses.label)),
-            }),
+            Transport::Ses(ses) => ses
+                .account()
+                .await
+                .map(|_| ())
+                .map_err(|f| labelled(&ses.label, f)),
+            Transport::Postmark(p) => p
+                .server()
+                .await
+                .map(|_| ())
+                .map_err(|f| labelled(&p.label, f)),
+            Transport::Mailgun(m) => match m.domain().await {
+                Ok(d) if d.state == "disabled" => Err(Failure::Fatal(format!(
+                    "{}: Mailgun has disabled this domain; see the domain's page in Mailgun",
+                    m.label
+                ))),
+                Ok(_) => Ok(()),
+                Err(f) => Err(labelled(&m.label, f)),
+            },
             Transport::File(_) | Transport::DryRun => Ok(()),
         }
     }
 
     /// Each relay on its own, for `doctor`: its label, and what the connection showed or why it
-    /// failed. A relay without TLS away from this machine is reported as a failure.
-    pub async fn probe(&self) -> Vec<(String, Result<String, Failure>)> {
+    /// failed. A relay without TLS away from this machine is reported as a failure. `sender` is the
+    /// From address (`Name <address>` or the bare address): through SES, its domain or itself must
+    /// be a verified identity; through Mailgun, the domain must be active.
+    pub async fn probe(&self, sender: Option<&str>) -> Vec<(String, Result<String, Failure>)> {
         match self {
             Transport::Smtp(relays) => {
                 let mut out = smtp::probe(relays).await;
@@ -154,7 +203,34 @@ impl Transport {
                 }
                 out
             }
-            Transport::Ses(ses) => vec![(ses.label.clone(), ses.account().await)],
+            Transport::Ses(ses) => {
+                let mut out = vec![(ses.label.clone(), ses.account().await)];
+                if let Some(from) = sender.and_then(ses::address_of)
+                    && out[0].1.is_ok()
+                {
+                    out.push((
+                        format!("{} sender {from}", ses.label),
+                        ses.identity(&from).await,
+                    ));
+                }
+                out
+            }
+            Transport::Postmark(p) => vec![(p.label.clone(), p.server().await)],
+            Transport::Mailgun(m) => vec![(
+                m.label.clone(),
+                m.domain().await.and_then(|d| match d.state.as_str() {
+                    "active" => Ok("API key accepted, domain active".to_string()),
+                    "disabled" => Err(Failure::Fatal(
+                        "API key accepted, but Mailgun has disabled the domain: see the \
+                         domain's page in Mailgun"
+                            .into(),
+                    )),
+                    other => Err(Failure::Fatal(format!(
+                        "API key accepted, but the domain is {other}: publish the DNS records \
+                         Mailgun lists for it (SPF, DKIM) and verify it in Mailgun"
+                    ))),
+                }),
+            )],
             Transport::File(dir) => vec![(
                 format!("file:{}", dir.display()),
                 Ok("writes .eml files; nothing is sent".into()),
@@ -166,7 +242,8 @@ impl Transport {
     /// Hands one message over: `from` is the envelope sender (VERP), `to` the one recipient, and
     /// `name` a unique name for the message (the outbox file name). On success, the id the
     /// provider gave the message when it gives one (SES's `MessageId`), to keep with the delivery.
-    /// Through SES, `from` is not used: SES sets the envelope sender itself.
+    /// Through SES, Postmark and Mailgun, `from` is not used: they set the envelope sender
+    /// themselves.
     pub async fn deliver(
         &self,
         from: &str,
@@ -184,6 +261,8 @@ impl Transport {
                 .await
                 .map(|()| None),
             Transport::Ses(ses) => ses.deliver(to, message).await,
+            Transport::Postmark(p) => p.deliver(to, message).await,
+            Transport::Mailgun(m) => m.deliver(to, message).await,
         }
     }
 
@@ -221,6 +300,47 @@ mod tests {
         assert_eq!(relays[0].weight, 3);
     }
 
+    #[test]
+    fn postmark_and_mailgun_urls_and_their_credentials() {
+        let env = |k: &str| match k {
+            "NEWSLETTER_POSTMARK_TOKEN" => Some("pm-secret".to_string()),
+            "NEWSLETTER_MAILGUN_KEY" => Some("mg-secret".to_string()),
+            _ => None,
+        };
+        let none = |_: &str| None;
+        let pm = |u: &str| match url::parse(u) {
+            Ok(url::Target::Postmark(p)) => p,
+            _ => panic!("{u}"),
+        };
+        let mg = |u: &str| match url::parse(u) {
+            Ok(url::Target::Mailgun(m)) => m,
+            _ => panic!("{u}"),
+        };
+        let p = Postmark::new(pm("postmark://"), 4, &env).unwrap();
+        assert_eq!(p.label, "postmark://");
+        let p = Postmark::new(
+            pm("postmark:?stream=weekly&endpoint=http://127.0.0.1:8025"),
+            4,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(p.label, "postmark:// via http://127.0.0.1:8025");
+        let e = Postmark::new(pm("postmark://"), 4, &none)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("NEWSLETTER_POSTMARK_TOKEN"), "{e}");
+        let m = Mailgun::new(mg("mailgun://MG.Example.org"), 4, &env).unwrap();
+        assert_eq!(m.label, "mailgun://mg.example.org");
+        let m = Mailgun::new(mg("mailgun://mg.example.org?region=eu"), 4, &env).unwrap();
+        assert_eq!(m.label, "mailgun://mg.example.org?region=eu");
+        let e = Mailgun::new(mg("mailgun://mg.example.org"), 4, &none)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("NEWSLETTER_MAILGUN_KEY"), "{e}");
+    }
+
     #[tokio::test]
     async fn rejects_bad_urls_with_reasons() {
         for (url, want) in [
@@ -231,6 +351,18 @@ mod tests {
             ("smtp://host:99999", "port"),
             ("smtp://host?tls=maybe", "tls=`maybe`"),
             ("smtp://host?colour=red", "unknown parameter `colour`"),
+            ("postmark://api.example", "write it postmark://"),
+            ("postmark://?stream=", "stream is empty"),
+            ("postmark://?endpoint=http://mail.example.org", "in clear"),
+            ("postmark://?colour=red", "unknown parameter `colour`"),
+            ("postmark://, smtp://relay", "alone"),
+            ("mailgun://", "not a domain"),
+            ("mailgun://mg.example.org?region=asia", "region=`asia`"),
+            (
+                "mailgun://mg.example.org?endpoint=ftp://x",
+                "must start with https://",
+            ),
+            ("smtp://relay, mailgun://mg.example.org", "alone"),
         ] {
             let e = Transport::from_url(url, 1, None).unwrap_err().to_string();
             assert!(e.contains(want), "{url}: {e}");

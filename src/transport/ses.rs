@@ -19,14 +19,11 @@
 //! Through SES our VERP envelope sender is replaced by SES's own, so bounces and complaints come
 //! back as SES events, not to our bounce intake.
 
-use std::sync::{Arc, Mutex};
-
 use base64::Engine;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
 
+use super::http::{self, Client};
 use super::sigv4::{self, Credentials};
 use super::url::SesUrl;
 use super::{Failure, TransportError};
@@ -39,20 +36,15 @@ pub const SESSION_TOKEN_ENV: &str = "AWS_SESSION_TOKEN";
 
 const SEND_PATH: &str = "/v2/email/outbound-emails";
 const ACCOUNT_PATH: &str = "/v2/email/account";
-
-type Conn = SendRequest<Full<Bytes>>;
+const IDENTITY_PATH: &str = "/v2/email/identities/";
 
 /// A configured SES endpoint and its idle connections.
 pub struct Ses {
     /// `ses://REGION` (with the endpoint when it is not Amazon's), for messages.
     pub(super) label: String,
     url: SesUrl,
-    /// The `Host` header: the host, and the port when it is not the scheme's default.
-    host_header: String,
     credentials: Credentials,
-    tls: Option<tokio_rustls::TlsConnector>,
-    idle: Mutex<Vec<Conn>>,
-    keep: usize,
+    client: Client,
 }
 
 /// What SES answered to one request.
@@ -72,15 +64,16 @@ impl Ses {
         pool: u32,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Ses, TransportError> {
-        let label = if url.host == format!("email.{}.amazonaws.com", url.region) {
+        let e = &url.endpoint;
+        let label = if e.host == format!("email.{}.amazonaws.com", url.region) {
             format!("ses://{}", url.region)
         } else {
             format!(
                 "ses://{} via {}://{}:{}",
                 url.region,
-                if url.https { "https" } else { "http" },
-                url.host,
-                url.port
+                if e.https { "https" } else { "http" },
+                e.host,
+                e.port
             )
         };
         let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
@@ -95,151 +88,30 @@ impl Ses {
                 ),
             });
         };
-        let tls = if url.https {
-            use rustls_platform_verifier::ConfigVerifierExt;
-            let config =
-                tokio_rustls::rustls::ClientConfig::with_platform_verifier().map_err(|e| {
-                    TransportError::Invalid {
-                        url: label.clone(),
-                        message: format!("TLS set-up: {e}"),
-                    }
-                })?;
-            Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
-        } else {
-            None
-        };
-        let default_port = if url.https { 443 } else { 80 };
-        let host = if url.host.contains(':') {
-            format!("[{}]", url.host)
-        } else {
-            url.host.clone()
-        };
-        let host_header = if url.port == default_port {
-            host
-        } else {
-            format!("{host}:{}", url.port)
-        };
+        let client = Client::new("SES", &label, url.endpoint.clone(), url.timeout, pool)?;
         Ok(Ses {
             label,
-            host_header,
             credentials: Credentials {
                 access_key_id,
                 secret_access_key,
                 session_token: get(SESSION_TOKEN_ENV),
             },
-            tls,
-            idle: Mutex::new(Vec::new()),
-            keep: pool.max(1) as usize,
+            client,
             url,
         })
     }
 
-    /// Opens a connection: TCP, TLS when the endpoint is HTTPS, and HTTP/1.1's handshake.
-    async fn connect(&self) -> Result<Conn, Failure> {
-        let at = format!("{}:{}", self.url.host, self.url.port);
-        let tcp = tokio::time::timeout(
-            self.url.timeout,
-            tokio::net::TcpStream::connect((self.url.host.as_str(), self.url.port)),
-        )
-        .await
-        .map_err(|_| Failure::Transient(format!("SES at {at}: connection timed out")))?
-        .map_err(|e| Failure::Transient(format!("SES at {at}: {e}")))?;
-        let _ = tcp.set_nodelay(true);
-        match &self.tls {
-            Some(tls) => {
-                let name =
-                    tokio_rustls::rustls::pki_types::ServerName::try_from(self.url.host.clone())
-                        .map_err(|e| Failure::Fatal(format!("SES host `{at}`: {e}")))?;
-                let stream = tokio::time::timeout(self.url.timeout, tls.connect(name, tcp))
-                    .await
-                    .map_err(|_| Failure::Transient(format!("SES at {at}: TLS timed out")))?
-                    .map_err(|e| {
-                        // A certificate that does not verify will not verify on the next try.
-                        if e.get_ref()
-                            .is_some_and(|inner| inner.to_string().contains("certificate"))
-                        {
-                            Failure::Fatal(format!("SES at {at}: TLS failed: {e}"))
-                        } else {
-                            Failure::Transient(format!("SES at {at}: TLS failed: {e}"))
-                        }
-                    })?;
-                handshake(stream, &at).await
-            }
-            None => handshake(tcp, &at).await,
-        }
-    }
-
-    /// One request, on an idle connection or a new one. A connection found closed before the
-    /// request was written is replaced; once written, a lost answer is a transient failure (the
-    /// message may have gone: the one duplicate a crash or a network cut can make).
+    /// One signed request, and SES's answer sorted into status, error type and message.
     async fn call(&self, method: &str, path: &str, body: Vec<u8>) -> Result<Answer, Failure> {
-        let mut fresh = false;
-        loop {
-            let popped = self.idle.lock().expect("ses pool lock").pop();
-            let mut conn = match popped {
-                Some(c) if !c.is_closed() => c,
-                Some(_) => continue,
-                None => {
-                    fresh = true;
-                    self.connect().await?
-                }
-            };
-            let request = self.request(method, path, &body)?;
-            let sent = tokio::time::timeout(self.url.timeout, async {
-                if conn.ready().await.is_err() {
-                    return Err(None);
-                }
-                let response = match conn.try_send_request(request).await {
-                    Ok(r) => r,
-                    Err(mut e) => {
-                        let unsent = e.take_message().is_some();
-                        let error = e.into_error();
-                        return Err(if unsent && !fresh {
-                            None
-                        } else {
-                            Some(error.to_string())
-                        });
-                    }
-                };
-                let status = response.status().as_u16();
-                let kind_header = response
-                    .headers()
-                    .get("x-amzn-errortype")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                let bytes = response
-                    .into_body()
-                    .collect()
-                    .await
-                    .map_err(|e| Some(e.to_string()))?
-                    .to_bytes();
-                Ok((status, kind_header, bytes))
-            })
-            .await;
-            match sent {
-                Err(_) => {
-                    return Err(Failure::Transient(format!(
-                        "SES: no answer within {} s",
-                        self.url.timeout.as_secs()
-                    )));
-                }
-                // Closed before anything was written: try another connection.
-                Ok(Err(None)) if !fresh => continue,
-                Ok(Err(None)) => {
-                    return Err(Failure::Transient("SES closed the connection".into()));
-                }
-                Ok(Err(Some(e))) => return Err(Failure::Transient(format!("SES: {e}"))),
-                Ok(Ok((status, kind_header, bytes))) => {
-                    if !conn.is_closed() {
-                        let mut idle = self.idle.lock().expect("ses pool lock");
-                        if idle.len() < self.keep {
-                            idle.push(conn);
-                        }
-                    }
-                    return Ok(answer(status, kind_header.as_deref(), &bytes));
-                }
-            }
-        }
+        let reply = self
+            .client
+            .call(&|| self.request(method, path, &body))
+            .await?;
+        Ok(answer(
+            reply.status,
+            reply.header("x-amzn-errortype"),
+            &reply.body,
+        ))
     }
 
     /// A signed request.
@@ -260,14 +132,13 @@ impl Ses {
                 path,
                 query: "",
                 headers: if body.is_empty() { &[] } else { &content_type },
-                host: &self.host_header,
+                host: &self.client.host_header,
                 body,
             },
         );
-        let mut builder = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", &self.host_header)
+        let mut builder = self
+            .client
+            .request(method, path)
             .header("accept", "application/json");
         if !body.is_empty() {
             builder = builder.header("content-type", "application/json");
@@ -310,6 +181,53 @@ impl Ses {
             &answer.body,
             to.as_str(),
         ))
+    }
+
+    /// Whether `from` may be sent from (`GetEmailIdentity`, `GET /v2/email/identities/ID`): its
+    /// domain, else the address itself, is an identity verified for sending in this region
+    /// (`VerifiedForSendingStatus`, or `VerificationStatus` `SUCCESS`); 404 is no such identity.
+    pub(super) async fn identity(&self, from: &str) -> Result<String, Failure> {
+        let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or(from);
+        let mut said = Vec::new();
+        for identity in [domain, from] {
+            let path = format!("{IDENTITY_PATH}{}", path_segment(identity));
+            let answer = self.call("GET", &path, Vec::new()).await?;
+            match answer.status {
+                200..=299 => {
+                    let v: serde_json::Value =
+                        serde_json::from_str(&answer.body).unwrap_or_default();
+                    // SES documents both; moto_server 5.2.5 sets only VerificationStatus.
+                    let for_sending =
+                        v.get("VerifiedForSendingStatus").and_then(|b| b.as_bool()) == Some(true);
+                    let status = v
+                        .get("VerificationStatus")
+                        .and_then(|s| s.as_str())
+                        .unwrap_or("");
+                    if for_sending || status == "SUCCESS" {
+                        return Ok(format!("identity {identity} is verified for sending"));
+                    }
+                    said.push(match status {
+                        "" => format!("{identity} is not verified yet"),
+                        s => format!("{identity} is not verified yet ({s})"),
+                    });
+                }
+                404 => said.push(format!("{identity} is not an identity here")),
+                s => {
+                    return Err(match classify(s, &answer.kind, &answer.body, "") {
+                        f @ Failure::Fatal(_) => f,
+                        other => {
+                            Failure::Transient(format!("reading identity {identity}: {other}"))
+                        }
+                    });
+                }
+            }
+        }
+        Err(Failure::Fatal(format!(
+            "SES will refuse the sender {from}: {}; verify the domain {domain} (or the address) \
+             in SES for region {} and publish its DKIM records",
+            said.join(", "),
+            self.url.region
+        )))
     }
 
     /// Reads the account (`GetAccount`): whether the credentials are accepted and sending is
@@ -356,18 +274,17 @@ impl Ses {
     }
 }
 
-/// Takes the HTTP/1.1 handshake over `io` and drives the connection on its own task.
-async fn handshake<T>(io: T, at: &str) -> Result<Conn, Failure>
-where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, conn) = http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| Failure::Transient(format!("SES at {at}: {e}")))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
+/// `s` as one path segment: unreserved characters and `@` as they are, the rest percent-encoded.
+fn path_segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// An answer's status, error type and message (or body, on success). The type comes from the
@@ -394,11 +311,8 @@ fn answer(status: u16, kind_header: Option<&str>, bytes: &[u8]) -> Answer {
         .unwrap_or_default();
     let kind = kind.split(':').next().unwrap_or("");
     let kind = kind.rsplit('#').next().unwrap_or("").trim().to_string();
-    let message = field(&["message", "Message"]).unwrap_or_else(|| {
-        // Not JSON (a proxy's or an emulator's page): its first words.
-        let words: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        words.chars().take(200).collect()
-    });
+    // Not JSON (a proxy's or an emulator's page): its first words.
+    let message = field(&["message", "Message"]).unwrap_or_else(|| http::first_words(&text));
     Answer {
         status,
         kind,
@@ -509,7 +423,11 @@ fn header_from(message: &[u8]) -> Option<String> {
             }
         }
     }
-    let value = value?;
+    address_of(&value?)
+}
+
+/// The address in a mailbox (`Name <address>`: the last `<...>`; or the bare address).
+pub(super) fn address_of(value: &str) -> Option<String> {
     let address = match (value.rfind('<'), value.rfind('>')) {
         (Some(a), Some(b)) if a < b => &value[a + 1..b],
         _ => value.trim(),
@@ -570,8 +488,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.label, "ses://eu-west-1 via http://127.0.0.1:5005");
-        assert_eq!(ok.host_header, "127.0.0.1:5005");
-        assert!(ok.tls.is_none());
+        assert_eq!(ok.client.host_header, "127.0.0.1:5005");
+        assert!(!ok.client.is_tls());
         assert_eq!(ok.url.configuration_set.as_deref(), Some("weekly"));
     }
 
@@ -579,12 +497,17 @@ mod tests {
     fn urls_are_checked() {
         let u = url("ses://us-east-1");
         assert_eq!(
-            (u.https, u.host.as_str(), u.port),
+            (u.endpoint.https, u.endpoint.host.as_str(), u.endpoint.port),
             (true, "email.us-east-1.amazonaws.com", 443)
         );
         let u = url("ses://us-east-1?endpoint=https://ses.internal.example:8443/&timeout=5");
         assert_eq!(
-            (u.https, u.host.as_str(), u.port, u.timeout.as_secs()),
+            (
+                u.endpoint.https,
+                u.endpoint.host.as_str(),
+                u.endpoint.port,
+                u.timeout.as_secs()
+            ),
             (true, "ses.internal.example", 8443, 5)
         );
         for (bad, want) in [

@@ -148,6 +148,22 @@ impl Env {
         rows.into_iter().map(|(e,)| e).collect()
     }
 
+    /// Each sent delivery's stored provider message id, by address.
+    pub async fn provider_ids(&self) -> HashMap<String, Option<String>> {
+        let sql = "SELECT email, provider_message_id FROM deliveries WHERE state = 'sent'";
+        let rows: Vec<(String, Option<String>)> = match &self.db {
+            TestDb::Sqlite(..) => {
+                let pool = sqlx::SqlitePool::connect(&self.db.url()).await.unwrap();
+                sqlx::query_as(sql).fetch_all(&pool).await.unwrap()
+            }
+            TestDb::Postgres(_) => {
+                let pool = sqlx::PgPool::connect(&self.db.url()).await.unwrap();
+                sqlx::query_as(sql).fetch_all(&pool).await.unwrap()
+            }
+        };
+        rows.into_iter().collect()
+    }
+
     pub fn status_json(&self, issue: u32) -> serde_json::Value {
         let out = self.run(&["status", &issue.to_string(), "--format", "json"]);
         assert!(out.status.success(), "{}", super::show(&out));

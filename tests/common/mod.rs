@@ -30,6 +30,7 @@ macro_rules! require {
 pub mod cli;
 pub mod console;
 pub mod db;
+pub mod emulator;
 pub mod env;
 pub mod imap;
 pub mod smtp;

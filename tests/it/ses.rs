@@ -120,22 +120,6 @@ fn ses_env(db: TestDb) -> Env {
         .var("AWS_SECRET_ACCESS_KEY", "test")
 }
 
-/// Each sent delivery's stored provider message id, by address.
-async fn provider_ids(env: &Env) -> HashMap<String, Option<String>> {
-    let sql = "SELECT email, provider_message_id FROM deliveries WHERE state = 'sent'";
-    let rows: Vec<(String, Option<String>)> = match &env.db {
-        TestDb::Sqlite(..) => {
-            let pool = sqlx::SqlitePool::connect(&env.db.url()).await.unwrap();
-            sqlx::query_as(sql).fetch_all(&pool).await.unwrap()
-        }
-        TestDb::Postgres(_) => {
-            let pool = sqlx::PgPool::connect(&env.db.url()).await.unwrap();
-            sqlx::query_as(sql).fetch_all(&pool).await.unwrap()
-        }
-    };
-    rows.into_iter().collect()
-}
-
 async fn every_subscriber_once_counted_by_the_emulator_and_a_rerun_sends_nothing(db: TestDb) {
     let Some(moto) = Moto::start() else { return };
     moto.verify_domain(FROM_DOMAIN);
@@ -151,7 +135,7 @@ async fn every_subscriber_once_counted_by_the_emulator_and_a_rerun_sends_nothing
     assert!(counts.values().all(|&n| n == 1), "{counts:?}");
     assert!(list.iter().all(|e| counts.contains_key(e)));
     // SES's id for each message is kept beside its delivery.
-    let ids = provider_ids(&env).await;
+    let ids = env.provider_ids().await;
     assert_eq!(ids.len(), 300);
     let by_emulator: HashMap<&str, &str> = sent
         .iter()
@@ -421,7 +405,7 @@ async fn throttling_slows_down_a_500_is_retried_and_a_suppressed_address_fails_a
     let status = env.status_json(912);
     assert_eq!(status["counts"]["sent"], 121, "{status}");
     assert_eq!(status["counts"]["failed"], 1, "{status}");
-    let ids = provider_ids(&env).await;
+    let ids = env.provider_ids().await;
     assert!(
         ids.values()
             .all(|id| id.as_deref().is_some_and(|i| i.starts_with("scripted-"))),
@@ -460,4 +444,37 @@ fn doctor_explains_an_unreachable_ses_in_its_own_terms() {
         "{relay}"
     );
     assert!(!relay.contains("TLS mode"), "{relay}");
+}
+
+/// `doctor` says whether SES will take the From address: an unverified domain is an error that
+/// says what to verify; once the domain is verified, the same check passes.
+#[test]
+fn doctor_reports_whether_the_sending_identity_is_verified() {
+    let Some(moto) = Moto::start() else { return };
+    let env = ses_env(TestDb::sqlite());
+    let sender = |text: &str| -> String {
+        let mut lines = text
+            .lines()
+            .skip_while(|l| !l.contains("relay") || !l.contains(" sender newsletter@"));
+        let mut out: Vec<&str> = lines.next().into_iter().collect();
+        out.extend(lines.take_while(|l| l.starts_with(' ')));
+        out.join("\n")
+    };
+    let out = env.run(&["doctor", "--transport", &moto.transport()]);
+    let text = show(&out);
+    let line = sender(&text);
+    assert!(line.contains("ERROR"), "{text}");
+    assert!(
+        line.contains("newsletter@this-week-in-rust.org")
+            && line.contains(&format!("verify the domain {FROM_DOMAIN}")),
+        "{line}"
+    );
+    moto.verify_domain(FROM_DOMAIN);
+    let out = env.run(&["doctor", "--transport", &moto.transport()]);
+    let text = show(&out);
+    let line = sender(&text);
+    assert!(
+        line.starts_with("ok") && line.contains(&format!("identity {FROM_DOMAIN} is verified")),
+        "{text}"
+    );
 }
