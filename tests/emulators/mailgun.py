@@ -2,6 +2,7 @@
 """A stand-in for Mailgun's messages API, for the tests and the benchmark (Python 3 stdlib only).
 
     python3 tests/emulators/mailgun.py PORT KEY DOMAIN [--state active|unverified] [--throttle N]
+                                       [--delay MS]
 
 Answers as Mailgun documents its API: every request needs HTTP Basic `api:KEY` (otherwise 401
 `Forbidden`); `POST /v3/DOMAIN/messages.mime` takes multipart/form-data with the recipients in `to`
@@ -13,6 +14,9 @@ or a `to` that is not an address is a 400 with `{"message": …}`; another domai
 Scripted failures, chosen by recipient: an address containing `invalid` gets 400 "'to' parameter is
 not a valid address"; one containing `throttle` gets 429 for the first N such calls (--throttle,
 default 2); one containing `boom` gets 500 the first time.
+
+--delay MS holds each answer that long after the message was accepted (a provider's latency: the
+message is queued while its sender waits).
 
 What it accepted is at `GET /_emulator/messages` ([{id (without <>), to, from, subject, size}]).
 """
@@ -32,6 +36,7 @@ DOMAIN = sys.argv[3].lower()
 ARGS = sys.argv[4:]
 STATE_NAME = next((ARGS[i + 1] for i, a in enumerate(ARGS) if a == "--state"), "active")
 THROTTLE = next((int(ARGS[i + 1]) for i, a in enumerate(ARGS) if a == "--throttle"), 2)
+DELAY = next((int(ARGS[i + 1]) for i, a in enumerate(ARGS) if a == "--delay"), 0) / 1000
 
 LOCK = threading.Lock()
 ACCEPTED = []
@@ -173,6 +178,8 @@ class Handler(BaseHTTPRequestHandler):
                     "size": len(mime),
                 }
             )
+        if DELAY:
+            time.sleep(DELAY)
         self.reply(200, {"id": f"<{mid}>", "message": "Queued. Thank you."})
 
 

@@ -2,10 +2,12 @@
 //! which answers as Mailgun's `messages.mime` does: every subscriber once, counted by the
 //! emulator, with our MIME as we built it and Mailgun's id (without `<>`) kept beside each
 //! delivery; a re-run sends nothing; each class of answer (a refused recipient, throttling, a 500,
-//! a wrong key) does what it should; `doctor` checks the key and the domain's state.
+//! a wrong key) does what it should; `doctor` checks the key and the domain's state; `kill -9`
+//! mid-send duplicates only what was in flight.
 
 use crate::common;
 use common::emulator::Emulator;
+use common::env::assert_delivered_once_but_in_flight;
 use common::{Env, emails, show, small_issue};
 
 use std::collections::HashMap;
@@ -205,4 +207,31 @@ fn doctor_checks_the_key_and_the_domains_state() {
         relay.contains("ERROR") && relay.contains("unverified"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn kill_9_mid_send_duplicates_only_what_was_in_flight() {
+    // 30 ms before each answer, after the message was taken: messages are in flight at each
+    // kill, and the send lasts long enough to be killed.
+    let Some(mg) = start(&["--delay", "30"]) else {
+        return;
+    };
+    let env = mg_env(TestDb::sqlite()).var("NEWSLETTER_SEND__LEASE_SECS", "2");
+    let list = emails("reader", 1_000);
+    env.subscribe(&list);
+    let (kills, in_flight_at_kills) = env.kill_sends(&transport(&mg), 3, 400, 1200).await;
+    assert!(kills >= 1, "the send finished before any kill");
+    let out = env.send(&small_issue(), &transport(&mg), &[]);
+    assert!(out.status.success(), "{}", show(&out));
+    let counts = per_recipient(&sent(&mg));
+    let duplicated = assert_delivered_once_but_in_flight(&list, &counts, &in_flight_at_kills);
+    eprintln!(
+        "{kills} kills; {} in flight at the kills; {} duplicates; the emulator counted {}",
+        in_flight_at_kills.len(),
+        duplicated,
+        counts.values().sum::<usize>()
+    );
+    let status = env.status_json(912);
+    assert_eq!(status["counts"]["sent"], 1_000);
+    assert_eq!(status["state"], "done");
 }
