@@ -57,3 +57,12 @@ impl Emulator {
         serde_json::from_str(&reply.body).unwrap()
     }
 }
+
+/// How many messages an emulator accepted for each recipient, from its (id, recipient) pairs.
+pub fn per_recipient(sent: &[(String, String)]) -> std::collections::HashMap<String, usize> {
+    let mut m = std::collections::HashMap::new();
+    for (_, to) in sent {
+        *m.entry(to.clone()).or_insert(0) += 1;
+    }
+    m
+}

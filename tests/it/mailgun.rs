@@ -48,14 +48,6 @@ fn sent(mg: &Emulator) -> Vec<(String, String)> {
         .collect()
 }
 
-fn per_recipient(sent: &[(String, String)]) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for (_, to) in sent {
-        *m.entry(to.clone()).or_insert(0) += 1;
-    }
-    m
-}
-
 async fn every_subscriber_once_with_mailguns_ids_and_a_rerun_sends_nothing(db: TestDb) {
     let Some(mg) = start(&[]) else { return };
     let env = mg_env(db);
@@ -65,7 +57,7 @@ async fn every_subscriber_once_with_mailguns_ids_and_a_rerun_sends_nothing(db: T
     assert!(out.status.success(), "{}", show(&out));
     assert!(show(&out).contains("sent 300"), "{}", show(&out));
     let sent = sent(&mg);
-    let counts = per_recipient(&sent);
+    let counts = common::emulator::per_recipient(&sent);
     assert_eq!(counts.len(), 300, "{counts:?}");
     assert!(counts.values().all(|&n| n == 1), "{counts:?}");
     assert!(list.iter().all(|e| counts.contains_key(e)));
@@ -113,7 +105,7 @@ async fn a_refused_recipient_fails_alone_throttling_slows_down_and_a_500_is_retr
     let out = env.send(&small_issue(), &transport(&mg), &[]);
     assert!(out.status.success(), "{}", show(&out));
     assert!(show(&out).contains("asked to slow down"), "{}", show(&out));
-    let counts = per_recipient(&sent(&mg));
+    let counts = common::emulator::per_recipient(&sent(&mg));
     for e in &list {
         let want = usize::from(e != "invalid@example.org");
         assert_eq!(counts.get(e).copied().unwrap_or(0), want, "{e}");
@@ -223,7 +215,7 @@ async fn kill_9_mid_send_duplicates_only_what_was_in_flight() {
     assert!(kills >= 1, "the send finished before any kill");
     let out = env.send(&small_issue(), &transport(&mg), &[]);
     assert!(out.status.success(), "{}", show(&out));
-    let counts = per_recipient(&sent(&mg));
+    let counts = common::emulator::per_recipient(&sent(&mg));
     let duplicated = assert_delivered_once_but_in_flight(&list, &counts, &in_flight_at_kills);
     eprintln!(
         "{kills} kills; {} in flight at the kills; {} duplicates; the emulator counted {}",

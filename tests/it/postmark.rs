@@ -48,14 +48,6 @@ fn sent(pm: &Emulator) -> Vec<(String, String)> {
         .collect()
 }
 
-fn per_recipient(sent: &[(String, String)]) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for (_, to) in sent {
-        *m.entry(to.clone()).or_insert(0) += 1;
-    }
-    m
-}
-
 async fn every_subscriber_once_in_batches_with_postmarks_ids_and_a_rerun_sends_nothing(db: TestDb) {
     let Some(pm) = start(&[]) else { return };
     let env = pm_env(db);
@@ -65,7 +57,7 @@ async fn every_subscriber_once_in_batches_with_postmarks_ids_and_a_rerun_sends_n
     assert!(out.status.success(), "{}", show(&out));
     assert!(show(&out).contains("sent 300"), "{}", show(&out));
     let sent = sent(&pm);
-    let counts = per_recipient(&sent);
+    let counts = common::emulator::per_recipient(&sent);
     assert_eq!(counts.len(), 300, "{counts:?}");
     assert!(counts.values().all(|&n| n == 1), "{counts:?}");
     assert!(list.iter().all(|e| counts.contains_key(e)));
@@ -132,7 +124,7 @@ async fn inactive_fails_alone_throttling_slows_down_and_a_500_is_retried() {
     let out = env.send(&small_issue(), &transport(&pm), &[]);
     assert!(out.status.success(), "{}", show(&out));
     assert!(show(&out).contains("asked to slow down"), "{}", show(&out));
-    let counts = per_recipient(&sent(&pm));
+    let counts = common::emulator::per_recipient(&sent(&pm));
     for e in &list {
         let want = usize::from(e != "inactive@example.org");
         assert_eq!(counts.get(e).copied().unwrap_or(0), want, "{e}");
@@ -264,7 +256,7 @@ async fn kill_9_mid_send_duplicates_only_what_was_in_flight() {
     assert!(kills >= 1, "the send finished before any kill");
     let out = env.send(&small_issue(), &transport(&pm), &[]);
     assert!(out.status.success(), "{}", show(&out));
-    let counts = per_recipient(&sent(&pm));
+    let counts = common::emulator::per_recipient(&sent(&pm));
     let duplicated = assert_delivered_once_but_in_flight(&list, &counts, &in_flight_at_kills);
     eprintln!(
         "{kills} kills; {} in flight at the kills; {} duplicates; the emulator counted {}",
@@ -297,7 +289,7 @@ async fn batches_hold_at_most_500_whatever_the_concurrency() {
     assert_eq!(batches.iter().sum::<u64>(), 1_200, "{batches:?}");
     assert!(batches.iter().all(|&n| n <= 500), "{batches:?}");
     assert!(batches.iter().any(|&n| n > 8), "{batches:?}");
-    let counts = per_recipient(&sent(&pm));
+    let counts = common::emulator::per_recipient(&sent(&pm));
     assert_eq!(counts.len(), 1_200);
 }
 

@@ -105,14 +105,6 @@ impl Moto {
     }
 }
 
-fn per_recipient(sent: &[(String, String)]) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for (_, to) in sent {
-        *m.entry(to.clone()).or_insert(0) += 1;
-    }
-    m
-}
-
 /// A work folder whose binary has (test) AWS credentials.
 fn ses_env(db: TestDb) -> Env {
     Env::new(db)
@@ -130,7 +122,7 @@ async fn every_subscriber_once_counted_by_the_emulator_and_a_rerun_sends_nothing
     assert!(out.status.success(), "{}", show(&out));
     assert!(show(&out).contains("sent 300"), "{}", show(&out));
     let sent = moto.sent();
-    let counts = per_recipient(&sent);
+    let counts = common::emulator::per_recipient(&sent);
     assert_eq!(counts.len(), 300, "{counts:?}");
     assert!(counts.values().all(|&n| n == 1), "{counts:?}");
     assert!(list.iter().all(|e| counts.contains_key(e)));
@@ -188,7 +180,7 @@ async fn an_unverified_sender_stops_the_campaign_before_anyone_is_marked() {
     moto.verify_domain(FROM_DOMAIN);
     let out = env.send(&small_issue(), &moto.transport(), &[]);
     assert!(out.status.success(), "{}", show(&out));
-    let counts = per_recipient(&moto.sent());
+    let counts = common::emulator::per_recipient(&moto.sent());
     assert_eq!(counts.len(), 50);
     assert!(counts.values().all(|&n| n == 1), "{counts:?}");
 }
@@ -232,7 +224,7 @@ async fn kill_9_mid_send_duplicates_only_what_was_in_flight() {
     let out = env.send(&small_issue(), &moto.transport(), &[]);
     assert!(out.status.success(), "{}", show(&out));
 
-    let counts = per_recipient(&moto.sent());
+    let counts = common::emulator::per_recipient(&moto.sent());
     let duplicated = assert_delivered_once_but_in_flight(&list, &counts, &in_flight_at_kills);
     eprintln!(
         "{kills} kills; {} in flight at the kills; {} duplicates; the emulator counted {}",

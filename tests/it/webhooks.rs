@@ -104,20 +104,10 @@ fn signing_key(dir: &Path) -> Option<(PathBuf, Vec<u8>)> {
 /// Signs `text` with `key` by `openssl dgst` (SHA-1 for SignatureVersion 1, SHA-256 for 2).
 fn rsa_sign(key: &Path, text: &str, version: &str) -> String {
     let digest = if version == "1" { "-sha1" } else { "-sha256" };
-    let mut child = std::process::Command::new("openssl")
-        .args(["dgst", digest, "-sign"])
-        .arg(key)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut cmd = std::process::Command::new("openssl");
+    cmd.args(["dgst", digest, "-sign"]).arg(key);
+    let out = common::output(&mut cmd, Some(text.as_bytes()));
+    assert!(out.status.success(), "{}", show(&out));
     base64::engine::general_purpose::STANDARD.encode(out.stdout)
 }
 
@@ -471,7 +461,7 @@ async fn signed_events_become_records_once_and_forgeries_change_nothing(db: Test
         "/webhooks/ses",
         vec![],
         wrong.with_signature(&rsa_sign(
-            &forger_key(env.dir.path()),
+            &common::dkim_key(env.dir.path(), "forger").0,
             &wrong.string_to_sign(),
             "1",
         )),
@@ -615,20 +605,10 @@ async fn signed_events_become_records_once_and_forgeries_change_nothing(db: Test
             serde_json::json!({"Type": "Notification", "MessageId": format!("m-{who}"),
                 "TopicArn": TOPIC, "Message": json.to_string()})
         );
-        let mut child = env
-            .command(&["bounces", "process", "--stdin"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(mail.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = common::output(
+            &mut env.command(&["bounces", "process", "--stdin"]),
+            Some(mail.as_bytes()),
+        );
         assert!(out.status.success(), "{}", show(&out));
     }
     let records = bounce_log(&env);
@@ -664,27 +644,6 @@ type Forgery = (
     String,
     u16,
 );
-
-/// Another key than the certificate's: what a forger without Amazon's key signs with.
-fn forger_key(dir: &Path) -> PathBuf {
-    let key = dir.join("forger.pem");
-    if !key.exists() {
-        let out = std::process::Command::new("openssl")
-            .args([
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-out",
-            ])
-            .arg(&key)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-    }
-    key
-}
 
 /// `doctor` fetches each webhook in use at `[webhooks] public_url` and says, in its own terms,
 /// whether `newsletter serve` answered there and is configured for it.
