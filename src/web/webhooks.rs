@@ -172,7 +172,7 @@ pub async fn ses(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
         }
     }
     let emulator = hooks.emulator.as_deref();
-    if let Err(r) = m.check_url(&m.signing_cert_url, emulator) {
+    if let Err(r) = m.check_certificate_url(emulator) {
         return refuse("ses", r);
     }
     let verified = match hooks.certificate(&m.signing_cert_url).await {

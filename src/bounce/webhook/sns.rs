@@ -165,6 +165,35 @@ impl SnsMessage {
         Ok(())
     }
 
+    /// Checks `SigningCertURL`: as [`check_url`](Self::check_url), and on Amazon's host the path
+    /// SNS gives its certificates (`/SimpleNotificationService-ID.pem`), so that a forger cannot
+    /// make us fetch any other address there.
+    pub fn check_certificate_url(&self, emulator: Option<&str>) -> Result<(), Refusal> {
+        let url = self.signing_cert_url.as_str();
+        self.check_url(url, emulator)?;
+        if emulator.is_some_and(|origin| url.starts_with(origin)) {
+            return Ok(());
+        }
+        let path = url
+            .strip_prefix("https://")
+            .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
+            .unwrap_or("");
+        let ok = path
+            .strip_prefix("/SimpleNotificationService-")
+            .and_then(|p| p.strip_suffix(".pem"))
+            .is_some_and(|id| {
+                !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+            });
+        if ok {
+            Ok(())
+        } else {
+            Err(Refusal::NotOurs(
+                "a signing URL that is not an SNS certificate (/SimpleNotificationService-ID.pem)"
+                    .into(),
+            ))
+        }
+    }
+
     /// Checks the signature with the certificate at `SigningCertURL` (PEM).
     pub fn verify(&self, certificate_pem: &[u8]) -> Result<(), Refusal> {
         use ring::signature;
@@ -327,6 +356,26 @@ mod tests {
             "https://sns.eu-west-1.amazonaws.com@evil.example/a.pem",
         ] {
             assert!(m.check_url(bad, None).is_err(), "{bad}");
+        }
+        let with_cert = |url: &str| SnsMessage {
+            signing_cert_url: url.into(),
+            ..m.clone()
+        };
+        assert!(
+            with_cert("https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-01d088a6f77103d0fe307c0069e40ed6.pem")
+                .check_certificate_url(None)
+                .is_ok()
+        );
+        for other in [
+            "https://sns.eu-west-1.amazonaws.com/",
+            "https://sns.eu-west-1.amazonaws.com/?Action=Publish",
+            "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-x.pem?x=1",
+            "https://sns.eu-west-1.amazonaws.com/other/SimpleNotificationService-1.pem",
+        ] {
+            assert!(
+                with_cert(other).check_certificate_url(None).is_err(),
+                "{other}"
+            );
         }
         let emulator = Some("http://127.0.0.1:4000");
         assert!(m.check_url("http://127.0.0.1:4000/c.pem", emulator).is_ok());
