@@ -171,7 +171,9 @@ pub async fn proofs(store: &Store, report: &Report) -> Result<Vec<Proof>, StoreE
 /// Ties a provider's event to the delivery it is about by the message id the provider gave it,
 /// when nothing else of ours (a VERP address) already does: the id is one the provider answered
 /// our own request with, so it names our delivery as surely as our tag does. An id we never kept
-/// ties nothing, and the event proves nothing.
+/// ties nothing, and the event proves nothing. Nor does a recipient whose address is not the
+/// delivery's: the id names one message to one reader, and an event that names someone else
+/// about it acts on nobody.
 pub async fn tie_by_provider_id(store: &Store, report: &mut Report) -> Result<(), StoreError> {
     let Some(id) = report.provider_message_id.as_deref() else {
         return Ok(());
@@ -179,10 +181,17 @@ pub async fn tie_by_provider_id(store: &Store, report: &mut Report) -> Result<()
     if report.recipients.iter().any(|r| r.delivery.is_some()) {
         return Ok(());
     }
-    let Some((campaign_id, subscriber_id)) = store.find_by_provider_message_id(id).await? else {
+    let Some((campaign_id, subscriber_id, sent_to)) = store.find_by_provider_message_id(id).await?
+    else {
         return Ok(());
     };
     for r in &mut report.recipients {
+        if r.email
+            .as_deref()
+            .is_some_and(|e| !e.eq_ignore_ascii_case(&sent_to))
+        {
+            continue;
+        }
         r.delivery = Some(super::DeliveryRef {
             campaign_id: Some(campaign_id),
             issue: None,

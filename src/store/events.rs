@@ -9,11 +9,14 @@ use super::*;
 pub const EVENT_MEMORY_SECS: i64 = 30 * 24 * 3600;
 
 impl Store {
-    /// The campaign and subscriber of the delivery a provider accepted under `id` (the message id
-    /// it answered with), if we kept one.
-    pub async fn find_by_provider_message_id(&self, id: &str) -> Result<Option<(i64, i64)>> {
+    /// The campaign, subscriber and address of the delivery a provider accepted under `id` (the
+    /// message id it answered with), if we kept one.
+    pub async fn find_by_provider_message_id(
+        &self,
+        id: &str,
+    ) -> Result<Option<(i64, i64, String)>> {
         Ok(with_pool!(self, p => sqlx::query_as(
-            "SELECT campaign_id, subscriber_id FROM deliveries WHERE provider_message_id = $1 \
+            "SELECT campaign_id, subscriber_id, email FROM deliveries WHERE provider_message_id = $1 \
              ORDER BY campaign_id DESC LIMIT 1",
         )
         .bind(id)

@@ -28,6 +28,13 @@ use crate::domain::unix_now;
 /// Signing certificates kept in memory, by URL.
 const CERTIFICATES_KEPT: usize = 16;
 
+/// Certificate fetches at once, at most; and how long a URL that failed is not fetched again.
+const FETCHES_AT_ONCE: usize = 2;
+const FAILED_FOR: Duration = Duration::from_secs(300);
+
+/// Refusals logged a minute, at most; the rest are counted and said in one line.
+const REFUSALS_LOGGED: u64 = 20;
+
 /// The webhooks' configuration and secrets, read once when `serve` starts.
 pub struct Webhooks {
     postmark: Option<(String, String)>,
@@ -38,11 +45,30 @@ pub struct Webhooks {
     /// An SNS emulator's origin on this machine, for tests.
     emulator: Option<String>,
     certificates: Mutex<HashMap<String, Arc<Vec<u8>>>>,
+    /// URLs whose certificate could not be fetched, and when.
+    failed: Mutex<HashMap<String, std::time::Instant>>,
+    fetching: tokio::sync::Semaphore,
 }
 
 fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
+
+/// A maximum age from the configuration, or `default` (with a warning) when it is not positive.
+fn max_age(value: i64, key: &str, default: i64) -> i64 {
+    if value > 0 {
+        value
+    } else {
+        tracing::warn!("{key} = {value} would refuse every event; using {default}");
+        default
+    }
+}
+
+/// How many refusals were logged in the current minute, and the minute.
+static REFUSALS: Mutex<(u64, u64)> = Mutex::new((0, 0));
 
 /// True for `http://127.0.0.1…`, `http://[::1]…` and `http://localhost…`.
 fn loopback_origin(origin: &str) -> bool {
@@ -66,14 +92,47 @@ impl Webhooks {
                 "[webhooks.ses] certificate_origin is ignored: it must be http://127.0.0.1:PORT (an emulator on this machine)"
             );
         }
+        let (user, password) = (env(postmark::USER_ENV), env(postmark::PASSWORD_ENV));
+        if user.is_some() != password.is_some() {
+            tracing::warn!(
+                "the Postmark webhook needs both {} and {}; with one of them it refuses everything",
+                postmark::USER_ENV,
+                postmark::PASSWORD_ENV
+            );
+        }
+        let ses_topics: Vec<String> = config
+            .webhooks
+            .ses
+            .topics
+            .iter()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
+        for t in &ses_topics {
+            if !t.starts_with("arn:aws") || t.split(':').count() != 6 {
+                tracing::warn!(
+                    "[webhooks.ses] topics: `{t}` is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME); no message will match it"
+                );
+            }
+        }
         Webhooks {
-            postmark: env(postmark::USER_ENV).zip(env(postmark::PASSWORD_ENV)),
+            postmark: user.zip(password),
             mailgun_key: env(mailgun::SIGNING_KEY_ENV),
-            mailgun_max_age: config.webhooks.mailgun.max_age_secs,
-            ses_topics: config.webhooks.ses.topics.clone(),
-            ses_max_age: config.webhooks.ses.max_age_secs,
+            mailgun_max_age: max_age(
+                config.webhooks.mailgun.max_age_secs,
+                "[webhooks.mailgun] max_age_secs",
+                600,
+            ),
+            ses_topics,
+            ses_max_age: max_age(
+                config.webhooks.ses.max_age_secs,
+                "[webhooks.ses] max_age_secs",
+                86400,
+            ),
             emulator: loopback_origin(origin).then(|| origin.to_string()),
             certificates: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
+            fetching: tokio::sync::Semaphore::new(FETCHES_AT_ONCE),
         }
     }
 
@@ -87,10 +146,38 @@ impl Webhooks {
         }
     }
 
+    /// The certificate at `url`: kept from before, or fetched (a few at once at most; a URL that
+    /// failed is not tried again for a while, so forged requests cannot make us fetch without end).
     async fn certificate(&self, url: &str) -> Result<Arc<Vec<u8>>, Refusal> {
         if let Some(c) = self.certificates.lock().expect("lock").get(url) {
             return Ok(c.clone());
         }
+        if self
+            .failed
+            .lock()
+            .expect("lock")
+            .get(url)
+            .is_some_and(|at| at.elapsed() < FAILED_FOR)
+        {
+            return Err(Refusal::NotOurs(
+                "the signing certificate could not be fetched a moment ago".into(),
+            ));
+        }
+        let _permit = self.fetching.acquire().await.map_err(|_| {
+            Refusal::NotOurs("the signing certificate cannot be fetched now".into())
+        })?;
+        let result = self.fetch_certificate(url).await;
+        if result.is_err() {
+            let mut failed = self.failed.lock().expect("lock");
+            failed.retain(|_, at| at.elapsed() < FAILED_FOR);
+            if failed.len() < 1024 {
+                failed.insert(url.to_string(), std::time::Instant::now());
+            }
+        }
+        result
+    }
+
+    async fn fetch_certificate(&self, url: &str) -> Result<Arc<Vec<u8>>, Refusal> {
         let fetched = crate::fetch::get(
             url,
             self.emulator.is_some(),
@@ -107,17 +194,40 @@ impl Webhooks {
         }
         let cert = Arc::new(fetched.body);
         let mut all = self.certificates.lock().expect("lock");
-        if all.len() >= CERTIFICATES_KEPT {
-            all.clear();
+        if all.len() >= CERTIFICATES_KEPT
+            && let Some(old) = all.keys().next().cloned()
+        {
+            all.remove(&old);
         }
         all.insert(url.to_string(), cert.clone());
         Ok(cert)
     }
 }
 
-/// The answer to a refused request, and its one log line.
+/// The answer to a refused request, and its one log line (at most [`REFUSALS_LOGGED`] a minute;
+/// beyond that, the count is said once the minute is over).
 fn refuse(provider: &str, r: Refusal) -> Response {
-    tracing::warn!(provider, status = r.status(), "webhook refused: {r}");
+    let minute = (unix_now() / 60) as u64;
+    let (log, missed) = {
+        let mut state = REFUSALS.lock().unwrap_or_else(|e| e.into_inner());
+        let missed = if state.0 != minute {
+            let missed = state.1.saturating_sub(REFUSALS_LOGGED);
+            *state = (minute, 0);
+            missed
+        } else {
+            0
+        };
+        state.1 += 1;
+        (state.1 <= REFUSALS_LOGGED, missed)
+    };
+    if missed > 0 {
+        tracing::warn!(
+            "{missed} more webhook requests were refused in the minute before, not logged one by one"
+        );
+    }
+    if log {
+        tracing::warn!(provider, status = r.status(), "webhook refused: {r}");
+    }
     let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::FORBIDDEN);
     (status, format!("refused: {r}\n")).into_response()
 }
@@ -163,7 +273,7 @@ pub async fn ses(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     }
     match m.age_secs(unix_now()) {
         Some(age) if age.abs() <= hooks.ses_max_age => {}
-        Some(age) => return refuse("ses", Refusal::Stale(-age)),
+        Some(age) => return refuse("ses", Refusal::Stale(age)),
         None => {
             return refuse(
                 "ses",
@@ -286,9 +396,23 @@ fn unavailable(provider: &str, e: &dyn std::fmt::Display) -> Response {
 
 /// Acts on a verified event once: claimed by its id, then through the bounce intake.
 async fn act(state: &AppState, provider: &'static str, event: Event) -> Response {
-    let Some(report) = event.report else {
+    let Some(mut report) = event.report else {
         return (StatusCode::OK, "nothing to do for this event\n").into_response();
     };
+    if let Err(e) = crate::bounce::policy::tie_by_provider_id(&state.store, &mut report).await {
+        return unavailable(provider, &e);
+    }
+    if report.recipients.iter().all(|r| r.delivery.is_none()) {
+        tracing::warn!(
+            provider,
+            "a signed event names no delivery of ours (or another address than the delivery's); nothing changed"
+        );
+        return (
+            StatusCode::OK,
+            "names no delivery of ours; nothing changed\n",
+        )
+            .into_response();
+    }
     match state.store.claim_event(provider, &event.id).await {
         Ok(true) => {}
         Ok(false) => return (StatusCode::OK, "already received\n").into_response(),

@@ -578,6 +578,20 @@ async fn signed_events_become_records_once_and_forgeries_change_nothing(db: Test
         assert_eq!(r.status, *want, "{what}: {}", r.body);
     }
     assert_eq!(bounce_log(&env).len(), 4, "a forgery was recorded");
+    // Signed, but about another address than the one the message went to: nobody changes.
+    let elsewhere = Sns::notification(
+        &host,
+        "sns-9",
+        &ses_bounce("someone-else@example.net", "pm-reader5"),
+    );
+    let r = post(&server, "/webhooks/ses", &[], &elsewhere.sign(&key));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("names no delivery of ours"), "{}", r.body);
+    assert_eq!(
+        bounce_log(&env).len(),
+        4,
+        "an event about someone else was recorded"
+    );
     assert_eq!(status("reader5@example.net"), "active");
     assert_eq!(status("reader6@example.net"), "active");
     // One bounded line each in the log, and no secret in it.
@@ -737,7 +751,9 @@ fn doctor_checks_each_webhook_at_the_public_address() {
 #[test]
 fn an_unconfigured_webhook_refuses_everything() {
     let db = TestDb::sqlite();
-    let server = common::web::serve(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let server = common::web::serve_logging(&db, &[], Some(&log));
     for provider in ["ses", "postmark", "mailgun"] {
         let r = http_with(
             &server.addr,
@@ -772,6 +788,20 @@ fn an_unconfigured_webhook_refuses_everything() {
         "TopicArn": TOPIC, "Message": "{}", "Timestamp": "2026-12-07T10:00:00Z", "SignatureVersion": "1",
         "Signature": "AAAA", "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/c.pem"}).to_string());
     assert_eq!(r.status, 403, "{}", r.body);
+    // A flood of refusals is logged at most 20 lines a minute.
+    for _ in 0..40 {
+        assert_eq!(
+            post(&server, "/webhooks/ses", &[], "{\"Type\":\"Notification\"}").status,
+            401
+        );
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines = text
+        .lines()
+        .filter(|l| l.contains("webhook refused"))
+        .count();
+    // 43 refused in all; 20 a minute (40 when the minute turned meanwhile).
+    assert!((20..=40).contains(&lines), "{lines} lines: {text}");
     // Larger than 256 KiB: refused before it is read.
     let big = format!("{{\"x\":\"{}\"}}", "a".repeat(300 * 1024));
     assert_eq!(post(&server, "/webhooks/ses", &[], &big).status, 413);

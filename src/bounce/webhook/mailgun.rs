@@ -86,9 +86,10 @@ pub fn verify(s: &Signature, key: &str, now: i64, max_age: i64) -> Result<(), Re
         .timestamp
         .parse()
         .map_err(|_| Refusal::Forged("a timestamp that is not a number"))?;
-    let age = now - at;
-    if age.abs() > max_age {
-        return Err(Refusal::Stale(-age));
+    match now.checked_sub(at) {
+        Some(age) if age.checked_abs().is_some_and(|a| a <= max_age) => {}
+        Some(age) => return Err(Refusal::Stale(age)),
+        None => return Err(Refusal::Stale(i64::MIN)),
     }
     Ok(())
 }
@@ -125,7 +126,9 @@ pub fn event(data: &Value) -> Result<Event, Refusal> {
                 DsnAction::Delayed
             });
             let v = classify::classify(field, action, &words, !permanent);
-            let mailgun_reason = text(data, "reason");
+            // Mailgun's own reason says more only about a permanent failure: a temporary one
+            // never suppresses, whatever list it names.
+            let mailgun_reason = if permanent { text(data, "reason") } else { "" };
             let (reason, evidence) = match mailgun_reason {
                 "suppress-bounce" => (
                     BounceReason::Suppressed,

@@ -35,8 +35,8 @@ pub enum Refusal {
     /// A signature or credentials that do not verify.
     #[error("the signature or credentials do not verify: {0}")]
     Forged(&'static str),
-    /// Signed too long ago (or in the future).
-    #[error("stale: signed {0} seconds from now")]
+    /// Signed too long ago (or in the future): the age in seconds, negative for the future.
+    #[error("stale: {}", stale_words(*.0))]
     Stale(i64),
     /// A one-time token or event seen before.
     #[error("replayed: this signature was already used")]
@@ -68,6 +68,14 @@ pub struct Event {
     pub id: String,
     /// What it reports; `None` for an event nothing is done about (an open, a click, a send).
     pub report: Option<Report>,
+}
+
+fn stale_words(age: i64) -> String {
+    if age >= 0 {
+        format!("signed {age} seconds ago")
+    } else {
+        format!("signed {} seconds in the future", age.unsigned_abs())
+    }
 }
 
 /// A provider whose webhook we read.

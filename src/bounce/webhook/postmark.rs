@@ -29,9 +29,11 @@ pub const PASSWORD_ENV: &str = "NEWSLETTER_POSTMARK_WEBHOOK_PASSWORD";
 /// Checks an `Authorization` header against the configured credentials.
 pub fn authorized(header: Option<&str>, user: &str, password: &str) -> Result<(), Refusal> {
     let header = header.ok_or(Refusal::Unsigned("no Authorization header"))?;
+    // The scheme's name is case-insensitive (RFC 9110, section 11.1).
     let encoded = header
-        .strip_prefix("Basic ")
-        .or_else(|| header.strip_prefix("basic "))
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, rest)| rest)
         .ok_or(Refusal::Unsigned("not HTTP Basic credentials"))?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
@@ -89,12 +91,16 @@ pub fn event(body: &[u8]) -> Result<Event, Refusal> {
     let id = match v.get("ID") {
         Some(Value::Number(n)) => format!("{record}:{n}"),
         Some(Value::String(s)) => format!("{record}:{s}"),
-        _ => format!(
-            "{record}:{}:{}:{}",
-            text(&v, "MessageID"),
-            text(&v, "Recipient"),
-            text(&v, "ChangedAt")
-        ),
+        // No id of its own: the body's digest, so that a redelivery is one event and two
+        // different events are two.
+        _ => {
+            use sha2::{Digest, Sha256};
+            let digest: String = Sha256::digest(body)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("{record}:sha256:{digest}")
+        }
     };
     let report = match record {
         "Bounce" | "SpamComplaint" => {
@@ -112,13 +118,12 @@ pub fn event(body: &[u8]) -> Result<Event, Refusal> {
                 by_type(kind).unwrap_or(BounceReason::Undetermined)
             };
             let v = classify::classify(None, None, words, stated == BounceReason::Delayed);
-            // A type that names the cause says more than generic words, unless the words say the
-            // refusal was about us (the sender); a type that names none leaves it to the words.
+            // The receiving server's own words decide when they state a cause (a "hard bounce"
+            // whose words say the message was taken for spam, or the sender blocked, is not the
+            // reader's address failing); the type decides only when they state none.
             let (reason, evidence) = if stated == BounceReason::Complaint {
                 (stated, format!("Postmark {record}"))
-            } else if !v.is_weak()
-                && (stated == BounceReason::Undetermined || v.reason.is_sender_side())
-            {
+            } else if !v.is_weak() {
                 (v.reason, v.evidence)
             } else {
                 (stated, format!("Postmark bounce Type {kind}"))
@@ -232,6 +237,8 @@ mod tests {
             authorized(None, "hook", "s3cret"),
             Err(Refusal::Unsigned(_))
         ));
+        let upper = good.replace("Basic", "BASIC");
+        assert!(authorized(Some(&upper), "hook", "s3cret").is_ok());
         for bad in ["hook:s3cre", "hook:s3cret ", "Hook:s3cret", ":"] {
             let h = format!(
                 "Basic {}",
