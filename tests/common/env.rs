@@ -83,6 +83,26 @@ impl Env {
         self.run(&args)
     }
 
+    /// Sends the small issue through `transport` to three fresh subscribers with the variables
+    /// `unset` removed from the environment: it must refuse (exit 1) before anything is sent, and
+    /// its standard error, returned, should name what is missing.
+    pub fn send_without(&self, transport: &str, unset: &[&str]) -> String {
+        self.subscribe(&emails("reader", 3));
+        let mut cmd = self.command(&[
+            "send",
+            small_issue().to_str().unwrap(),
+            "--yes",
+            "--transport",
+            transport,
+        ]);
+        for var in unset {
+            cmd.env_remove(var);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", super::show(&out));
+        String::from_utf8_lossy(&out.stderr).to_string()
+    }
+
     pub async fn store(&self) -> Store {
         Store::connect(&self.db.url()).await.unwrap()
     }
