@@ -215,7 +215,7 @@ impl Issue {
     pub fn content_hash(&self) -> String {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(self.source.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        crate::domain::hex(&digest)
     }
 }
 

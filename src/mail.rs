@@ -100,7 +100,7 @@ impl MessageFactory {
     /// signs each Message-ID so that a bounce quoting it proves it is about our delivery.
     pub fn new(rendered: &Rendered, mail: &Mail, campaign: &str, ids: &Verp) -> Self {
         let digest = Sha256::digest(format!("{campaign}\n{}", rendered.title).as_bytes());
-        let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+        let hex = crate::domain::hex(&digest[..12]);
         // "=_" cannot occur in quoted-printable output, so the boundary never collides with content.
         let boundary = format!("=_nl_{hex}");
         let feedback_id = mail

@@ -87,11 +87,7 @@ impl Verp {
         let mut h = Sha256::new();
         h.update(&self.key);
         h.update(data);
-        h.finalize()
-            .iter()
-            .take(5)
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex(&h.finalize()[..5])
     }
 
     /// Our Message-ID for one delivery, `<issue-576.s42.TAG@bounce domain>`: stable across retries,
@@ -124,6 +120,17 @@ impl Verp {
             },
         )
     }
+}
+
+/// Lowercase hexadecimal of `bytes`: digests and random names, wherever they are written out.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(2 * bytes.len()), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ mod token;
 pub use date::{Date, rfc5322_date, unix_now};
 pub use email::EmailAddress;
 pub use error::ParseError;
-pub use ids::{MessageId, VERP_PREFIX, Verp, campaign_key};
+pub use ids::{MessageId, VERP_PREFIX, Verp, campaign_key, hex};
 pub use issue_number::IssueNumber;
 pub use provider::{
     DomainPattern, ProviderMap, ProviderName, organizational_domain, provider_names,

@@ -257,7 +257,7 @@ fn slot_marker(source: &str) -> String {
     let mut salt = 0u32;
     loop {
         let d = Sha256::digest(format!("{salt}:{source}").as_bytes());
-        let hex: String = d.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let hex = crate::domain::hex(&d[..8]);
         let marker = format!("nlslot{hex}unsub");
         if !source.contains(&marker) {
             return marker;

@@ -160,10 +160,7 @@ macro_rules! with_pool {
 
 /// Hex SHA-256 of an address key under the installation's salt: what `forgotten` stores.
 fn salted_hash(salt: &str, key: &str) -> String {
-    Sha256::digest(format!("{salt}\n{key}").as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::domain::hex(&Sha256::digest(format!("{salt}\n{key}").as_bytes()))
 }
 
 fn email_key(email: &EmailAddress) -> String {

@@ -14,6 +14,8 @@
 use ring::hmac;
 use sha2::{Digest, Sha256};
 
+use crate::domain::hex;
+
 /// The credentials a request is signed with. `Debug` shows the access key id only.
 #[derive(Clone)]
 pub(super) struct Credentials {
@@ -116,14 +118,6 @@ pub(super) fn amz_date_now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
         .to_string()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 #[cfg(test)]

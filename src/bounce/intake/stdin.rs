@@ -39,7 +39,7 @@ impl Intake<'_> {
             let name = format!(
                 "{}.{}.stdin",
                 crate::domain::unix_now(),
-                r.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                crate::domain::hex(&r)
             );
             self.quarantine.store(&name, &bytes, &why)?;
             tally.quarantined += 1;

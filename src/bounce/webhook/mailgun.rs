@@ -189,11 +189,7 @@ mod tests {
 
     fn sign(key: &str, timestamp: &str, token: &str) -> String {
         let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
-        ring::hmac::sign(&k, format!("{timestamp}{token}").as_bytes())
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::domain::hex(ring::hmac::sign(&k, format!("{timestamp}{token}").as_bytes()).as_ref())
     }
 
     #[test]

@@ -95,11 +95,10 @@ pub fn event(body: &[u8]) -> Result<Event, Refusal> {
         // different events are two.
         _ => {
             use sha2::{Digest, Sha256};
-            let digest: String = Sha256::digest(body)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            format!("{record}:sha256:{digest}")
+            format!(
+                "{record}:sha256:{}",
+                crate::domain::hex(&Sha256::digest(body))
+            )
         }
     };
     let report = match record {

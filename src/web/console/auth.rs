@@ -110,10 +110,7 @@ pub(super) fn random_token() -> String {
 
 /// What the database keeps of a session cookie.
 pub(super) fn digest(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::domain::hex(&Sha256::digest(token.as_bytes()))
 }
 
 /// Compares two tokens in constant time (by their digests, so lengths may differ).
