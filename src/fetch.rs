@@ -10,7 +10,37 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use rustls_platform_verifier::ConfigVerifierExt;
+
+/// The TLS client settings of every HTTPS and IMAPS client here (these GETs, the API transports,
+/// IMAP): the platform's roots, and ring's cryptography named rather than left to the process
+/// default, which panics when a build links a second provider, as this one does.
+pub fn tls_config() -> Result<tokio_rustls::rustls::ClientConfig, tokio_rustls::rustls::Error> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    use tokio_rustls::rustls;
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_platform_verifier()?
+    .with_no_client_auth())
+}
+
+/// True for a plain `http://` URL whose host is this machine (`127.0.0.1`, `[::1]`,
+/// `localhost`, with any port and path): the only place plain HTTP is ever fetched from.
+pub fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return false;
+    }
+    let host = match authority.rsplit_once(':') {
+        Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    matches!(host, "127.0.0.1" | "[::1]" | "localhost")
+}
 
 /// What came back.
 #[derive(Debug)]
@@ -66,8 +96,7 @@ async fn fetch(url: &str, allow_plain: bool, limit: usize) -> Result<Fetched, St
         .body(Empty::<Bytes>::new())
         .map_err(|e| e.to_string())?;
     let response = if https {
-        let config = tokio_rustls::rustls::ClientConfig::with_platform_verifier()
-            .map_err(|e| format!("TLS set-up: {e}"))?;
+        let config = tls_config().map_err(|e| format!("TLS set-up: {e}"))?;
         let name = tokio_rustls::rustls::pki_types::ServerName::try_from(bare)
             .map_err(|e| format!("host `{host}`: {e}"))?;
         let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
@@ -110,4 +139,31 @@ where
         .send_request(request)
         .await
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_machine_is_loopback() {
+        for yes in [
+            "http://127.0.0.1",
+            "http://127.0.0.1:8080/news",
+            "http://[::1]:80",
+            "http://localhost/",
+        ] {
+            assert!(is_loopback_http(yes), "{yes}");
+        }
+        for no in [
+            "https://127.0.0.1",
+            "http://127.0.0.1.evil.example",
+            "http://127.0.0.1:80@evil.example",
+            "http://evil.example/127.0.0.1",
+            "http://localhost:x",
+            "http://[::1]:8080:1",
+        ] {
+            assert!(!is_loopback_http(no), "{no}");
+        }
+    }
 }

@@ -62,23 +62,14 @@ pub enum StatusFormat {
 /// A runtime on this thread alone, for work that goes one step at a time (bounce intake reads one
 /// message after another): no hand-over between runtime threads for each step.
 pub fn runtime_here() -> anyhow::Result<tokio::runtime::Runtime> {
-    tls_provider();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
 }
 
-/// Chooses rustls's cryptography (ring) for the process. Two providers are compiled in (through
-/// dependencies), and without a choice the first HTTPS client made with the platform's verifier
-/// (SES, IMAP, SNS certificates, `doctor`'s webhook check) panics.
-fn tls_provider() {
-    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
-}
-
 /// The async runtime of commands that use the database or the network.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tls_provider();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -107,17 +107,19 @@ pub async fn run(config: &Config, inputs: &Inputs<'_>) -> Findings {
 /// `postmark://`, `mailgun://`), and any configured, each fetched at `[webhooks] public_url`.
 async fn check_webhooks(config: &Config, transport_url: &str, out: &mut Findings) {
     let area = "webhooks";
-    let sending = ["ses", "postmark", "mailgun"]
+    use crate::bounce::webhook::{Provider, mailgun, postmark};
+    let sending = Provider::ALL
         .into_iter()
-        .find(|p| transport_url.trim().starts_with(&format!("{p}:")));
-    let configured = |p: &str| match p {
-        "ses" => !config.webhooks.ses.topics.is_empty(),
-        "postmark" => std::env::var_os(crate::bounce::webhook::postmark::USER_ENV).is_some(),
-        _ => std::env::var_os(crate::bounce::webhook::mailgun::SIGNING_KEY_ENV).is_some(),
+        .find(|p| transport_url.trim().starts_with(&format!("{}:", p.name())));
+    // What this environment configures; `serve`'s own answer says what it has.
+    let configured = |p: Provider| match p {
+        Provider::Ses => !config.webhooks.ses.topics.is_empty(),
+        Provider::Postmark => std::env::var_os(postmark::USER_ENV).is_some(),
+        Provider::Mailgun => std::env::var_os(mailgun::SIGNING_KEY_ENV).is_some(),
     };
-    let wanted: Vec<&str> = ["ses", "postmark", "mailgun"]
+    let wanted: Vec<Provider> = Provider::ALL
         .into_iter()
-        .filter(|p| Some(*p) == sending || configured(p))
+        .filter(|&p| Some(p) == sending || configured(p))
         .collect();
     if wanted.is_empty() {
         return;
@@ -128,15 +130,13 @@ async fn check_webhooks(config: &Config, transport_url: &str, out: &mut Findings
             area,
             format!(
                 "the {} webhook is not checked: [webhooks] public_url is empty",
-                wanted.join(", ")
+                wanted.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
             ),
             "set [webhooks] public_url to the https:// address providers reach `newsletter serve` at",
         ));
         return;
     }
-    let loopback = ["http://127.0.0.1", "http://[::1]", "http://localhost"]
-        .iter()
-        .any(|p| public.starts_with(p));
+    let loopback = crate::fetch::is_loopback_http(public);
     if !public.starts_with("https://") && !loopback {
         out.push(Finding::error(
             area,
@@ -148,7 +148,7 @@ async fn check_webhooks(config: &Config, transport_url: &str, out: &mut Findings
         return;
     }
     for provider in wanted {
-        let url = format!("{public}/webhooks/{provider}");
+        let url = format!("{public}/webhooks/{}", provider.name());
         let got = crate::fetch::get(&url, loopback, 4096, std::time::Duration::from_secs(10)).await;
         let marker = got.as_ref().ok().and_then(|f| {
             f.headers
@@ -174,18 +174,7 @@ async fn check_webhooks(config: &Config, transport_url: &str, out: &mut Findings
             (Ok(_), Some(_)) => Finding::error(
                 area,
                 format!("{url}: answered by newsletter serve, but not configured there: it refuses every event"),
-                match provider {
-                    "ses" => "list the SNS topic ARNs in [webhooks.ses] topics (serve's configuration)".to_string(),
-                    "postmark" => format!(
-                        "set {} and {} in serve's environment",
-                        crate::bounce::webhook::postmark::USER_ENV,
-                        crate::bounce::webhook::postmark::PASSWORD_ENV
-                    ),
-                    _ => format!(
-                        "set {} in serve's environment",
-                        crate::bounce::webhook::mailgun::SIGNING_KEY_ENV
-                    ),
-                },
+                format!("set {}", provider.needs()),
             ),
             (Ok(f), None) => Finding::error(
                 area,

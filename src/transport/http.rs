@@ -95,22 +95,10 @@ impl Client {
         pool: u32,
     ) -> Result<Client, TransportError> {
         let tls = if endpoint.https {
-            use rustls_platform_verifier::BuilderVerifierExt;
-            use tokio_rustls::rustls;
-            let setup = |e: rustls::Error| TransportError::Invalid {
+            let config = crate::fetch::tls_config().map_err(|e| TransportError::Invalid {
                 url: label.to_string(),
                 message: format!("TLS set-up: {e}"),
-            };
-            // ring, named rather than left to the process default, which is ambiguous when a
-            // build also links another provider.
-            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .map_err(setup)?
-            .with_platform_verifier()
-            .map_err(setup)?
-            .with_no_client_auth();
+            })?;
             Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
         } else {
             None

@@ -186,15 +186,18 @@ pub fn router(state: Arc<AppState>) -> Router {
             Router::new()
                 .route(
                     "/webhooks/ses",
-                    post(webhooks::ses).get(|s| webhooks::probe(s, "ses")),
+                    post(webhooks::ses)
+                        .get(|s| webhooks::probe(s, crate::bounce::webhook::Provider::Ses)),
                 )
                 .route(
                     "/webhooks/postmark",
-                    post(webhooks::postmark).get(|s| webhooks::probe(s, "postmark")),
+                    post(webhooks::postmark)
+                        .get(|s| webhooks::probe(s, crate::bounce::webhook::Provider::Postmark)),
                 )
                 .route(
                     "/webhooks/mailgun",
-                    post(webhooks::mailgun).get(|s| webhooks::probe(s, "mailgun")),
+                    post(webhooks::mailgun)
+                        .get(|s| webhooks::probe(s, crate::bounce::webhook::Provider::Mailgun)),
                 )
                 .layer(axum::extract::DefaultBodyLimit::max(
                     crate::bounce::webhook::BODY_LIMIT,

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use crate::bounce::intake::{Fate, Intake, Tally};
-use crate::bounce::webhook::{Event, PROBE_HEADER, Refusal, mailgun, postmark, sns};
+use crate::bounce::webhook::{Event, PROBE_HEADER, Provider, Refusal, mailgun, postmark, sns};
 use crate::config::Config;
 use crate::domain::unix_now;
 
@@ -70,15 +70,6 @@ fn max_age(value: i64, key: &str, default: i64) -> i64 {
 /// How many refusals were logged in the current minute, and the minute.
 static REFUSALS: Mutex<(u64, u64)> = Mutex::new((0, 0));
 
-/// True for `http://127.0.0.1…`, `http://[::1]…` and `http://localhost…`.
-fn loopback_origin(origin: &str) -> bool {
-    let Some(rest) = origin.strip_prefix("http://") else {
-        return false;
-    };
-    let host = rest.rsplit_once(':').map_or(rest, |(h, _)| h);
-    matches!(host, "127.0.0.1" | "[::1]" | "localhost") && !rest.contains(['/', '@', '?'])
-}
-
 impl Webhooks {
     pub fn new(config: &Config) -> Webhooks {
         let origin = config
@@ -87,7 +78,10 @@ impl Webhooks {
             .certificate_origin
             .trim()
             .trim_end_matches('/');
-        if !origin.is_empty() && !loopback_origin(origin) {
+        // An origin, with no path: the certificate and subscription URLs must start with it.
+        let emulator = crate::fetch::is_loopback_http(origin)
+            && !origin["http://".len()..].contains(['/', '?', '#']);
+        if !origin.is_empty() && !emulator {
             tracing::warn!(
                 "[webhooks.ses] certificate_origin is ignored: it must be http://127.0.0.1:PORT (an emulator on this machine)"
             );
@@ -129,7 +123,7 @@ impl Webhooks {
                 "[webhooks.ses] max_age_secs",
                 86400,
             ),
-            emulator: loopback_origin(origin).then(|| origin.to_string()),
+            emulator: emulator.then(|| origin.to_string()),
             certificates: Mutex::new(HashMap::new()),
             failed: Mutex::new(HashMap::new()),
             fetching: tokio::sync::Semaphore::new(FETCHES_AT_ONCE),
@@ -137,12 +131,11 @@ impl Webhooks {
     }
 
     /// Which webhooks can accept anything, for `GET` and `doctor`.
-    pub fn configured(&self, provider: &str) -> bool {
+    pub fn configured(&self, provider: Provider) -> bool {
         match provider {
-            "ses" => !self.ses_topics.is_empty(),
-            "postmark" => self.postmark.is_some(),
-            "mailgun" => self.mailgun_key.is_some(),
-            _ => false,
+            Provider::Ses => !self.ses_topics.is_empty(),
+            Provider::Postmark => self.postmark.is_some(),
+            Provider::Mailgun => self.mailgun_key.is_some(),
         }
     }
 
@@ -233,14 +226,14 @@ fn refuse(provider: &str, r: Refusal) -> Response {
 }
 
 /// `GET /webhooks/PROVIDER`: whether it is there and configured.
-pub async fn probe(State(state): State<Arc<AppState>>, provider: &'static str) -> Response {
+pub async fn probe(State(state): State<Arc<AppState>>, provider: Provider) -> Response {
     let configured = state.webhooks.configured(provider);
     let mut r = (
         StatusCode::OK,
         if configured {
             "this webhook is configured; providers POST their events here\n"
         } else {
-            "this webhook is not configured: its secret (or [webhooks.ses] topics) is not set\n"
+            "this webhook is not configured: it refuses every event\n"
         },
     )
         .into_response();

@@ -25,8 +25,7 @@ impl Intake<'_> {
         match c.tls.as_str() {
             "none" => self.imap_session(tcp, c, &password).await,
             "tls" => {
-                use rustls_platform_verifier::ConfigVerifierExt;
-                let config = tokio_rustls::rustls::ClientConfig::with_platform_verifier()
+                let config = crate::fetch::tls_config()
                     .map_err(|e| IntakeError::Imap(format!("TLS set-up: {e}")))?;
                 let name = tokio_rustls::rustls::pki_types::ServerName::try_from(c.host.clone())
                     .map_err(|e| {

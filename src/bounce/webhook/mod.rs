@@ -87,6 +87,34 @@ pub enum Provider {
     Mailgun,
 }
 
+impl Provider {
+    pub const ALL: [Provider; 3] = [Provider::Ses, Provider::Postmark, Provider::Mailgun];
+
+    /// Its name: the webhook's path (`/webhooks/NAME`) and its transport's scheme (`NAME://`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Ses => "ses",
+            Provider::Postmark => "postmark",
+            Provider::Mailgun => "mailgun",
+        }
+    }
+
+    /// What `newsletter serve` needs before this webhook accepts anything.
+    pub fn needs(self) -> String {
+        match self {
+            Provider::Ses => {
+                "the SNS topic ARNs in [webhooks.ses] topics (serve's configuration)".to_string()
+            }
+            Provider::Postmark => format!(
+                "{} and {} in serve's environment",
+                postmark::USER_ENV,
+                postmark::PASSWORD_ENV
+            ),
+            Provider::Mailgun => format!("{} in serve's environment", mailgun::SIGNING_KEY_ENV),
+        }
+    }
+}
+
 /// Reads a webhook body as `provider` posts it **without checking its signature**: for
 /// `bounces inspect --webhook`, which explains and changes nothing. `None`: an event nothing is
 /// done about.
