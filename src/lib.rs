@@ -1,7 +1,7 @@
 //! newsletter: render a weekly Markdown issue once, check it, and deliver it to every subscriber.
 //!
 //! The flow, in the order modules may import each other (each uses only those listed before it,
-//! besides [`domain`]'s shared types, [`config`], [`files`] and [`fetch`] (one-shot HTTPS GETs)):
+//! besides [`domain`]'s shared types, [`config`], [`files`] and [`fetch`] (one-shot HTTPS GETs and the TLS client settings)):
 //!
 //! - [`issue`] reads the file; [`render`] makes its HTML and plaintext once; [`check`] runs the
 //!   pre-send rules on both;
